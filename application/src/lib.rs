@@ -1,1 +1,13 @@
+//! Use cases of Switchboard: what a caller may ask, how it becomes commands
+//! on aggregates, and the ports the outside world is reached through.
 
+pub mod accounts;
+pub mod error;
+pub mod feed;
+pub mod metadata;
+pub mod passwords;
+pub mod store;
+
+pub use error::CommandError;
+pub use metadata::{Actor, EventMetadata};
+pub use store::{AggregateStore, Loaded};

@@ -1,1 +1,16 @@
+//! The Switchboard model: aggregates, their commands, events and rules.
+//!
+//! Pure: no I/O. Time, identifiers and the caller's identity are put into
+//! commands by the application layer; aggregates only decide.
 
+pub mod api_key;
+pub mod email;
+pub mod organisation;
+pub mod role;
+pub mod user;
+
+pub use email::EmailAddress;
+pub use role::Role;
+
+/// Identifier of an organisation, the tenant that owns everything else.
+pub type OrganisationId = uuid::Uuid;

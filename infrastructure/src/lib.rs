@@ -1,1 +1,13 @@
+//! Adapters: configuration, the event store on PostgreSQL or SQLite, the
+//! relay to NATS JetStream and the event sources projectors read.
 
+pub mod config;
+pub mod database;
+pub mod error;
+pub mod event_store;
+pub mod feed;
+pub mod nats;
+pub mod relay;
+
+pub use config::Settings;
+pub use error::InfraError;

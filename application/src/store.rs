@@ -1,0 +1,66 @@
+//! The port through which use cases run commands and load aggregates.
+
+use async_trait::async_trait;
+use cqrs_es::{Aggregate, AggregateError};
+use rand::Rng;
+use std::time::Duration;
+
+use crate::error::{CommandError, StoreError};
+use crate::metadata::EventMetadata;
+
+/// How many times a command that lost an optimistic-concurrency race is
+/// re-run against the newer state before the caller gets a conflict.
+pub const CONFLICT_ATTEMPTS: u32 = 5;
+
+/// An aggregate as loaded from its events, with its version.
+#[derive(Debug, Clone)]
+pub struct Loaded<A> {
+    pub aggregate: A,
+    pub version: usize,
+}
+
+/// Runs commands against event-sourced aggregates of one type.
+#[async_trait]
+pub trait AggregateStore<A: Aggregate>: Send + Sync {
+    /// Loads, decides and commits once; a lost race is `AggregateConflict`.
+    async fn execute_once(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &EventMetadata,
+    ) -> Result<(), AggregateError<A::Error>>;
+
+    /// The aggregate rebuilt from all its events; `None` if it has none.
+    async fn load(&self, aggregate_id: &str) -> Result<Option<Loaded<A>>, StoreError>;
+
+    /// Runs a command, re-running it with jitter when another writer won.
+    async fn execute(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &EventMetadata,
+    ) -> Result<(), CommandError<A::Error>>
+    where
+        A::Command: Clone + Send + 'static,
+        A::Error: Send + 'static,
+    {
+        let mut attempt = 1;
+        loop {
+            match self
+                .execute_once(aggregate_id, command.clone(), &metadata.restamped())
+                .await
+            {
+                Err(AggregateError::AggregateConflict) if attempt < CONFLICT_ATTEMPTS => {
+                    tokio::time::sleep(jitter(attempt)).await;
+                    attempt += 1;
+                }
+                outcome => return outcome.map_err(CommandError::from),
+            }
+        }
+    }
+}
+
+fn jitter(attempt: u32) -> Duration {
+    let ceiling = 5 * 2u64.pow(attempt);
+    Duration::from_millis(rand::thread_rng().gen_range(1..=ceiling))
+}

@@ -1,0 +1,67 @@
+use serde::{Deserialize, Serialize};
+
+/// What a user or API key may do inside its organisation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Role {
+    /// Manages users, API keys and integrations.
+    Admin,
+    /// Runs the operation: campaigns, reports, every conversation.
+    Manager,
+    /// Talks to customers.
+    Agent,
+    /// Reads the audit history and nothing else.
+    Auditor,
+}
+
+impl Role {
+    /// The stable name used in URLs, tokens and configuration.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Role::Admin => "admin",
+            Role::Manager => "manager",
+            Role::Agent => "agent",
+            Role::Auditor => "auditor",
+        }
+    }
+
+    /// Parses the stable name back.
+    pub fn parse(name: &str) -> Option<Role> {
+        match name {
+            "admin" => Some(Role::Admin),
+            "manager" => Some(Role::Manager),
+            "agent" => Some(Role::Agent),
+            "auditor" => Some(Role::Auditor),
+            _ => None,
+        }
+    }
+
+    /// Whether this role may manage users, API keys and settings.
+    pub fn can_administer(self) -> bool {
+        self == Role::Admin
+    }
+
+    /// Whether this role may read the organisation's people and resources.
+    pub fn can_read_directory(self) -> bool {
+        matches!(self, Role::Admin | Role::Manager | Role::Agent)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn every_role_name_parses_back_to_its_role() {
+        for role in [Role::Admin, Role::Manager, Role::Agent, Role::Auditor] {
+            assert_eq!(Role::parse(role.as_str()), Some(role));
+        }
+    }
+
+    #[test]
+    fn only_admins_administer() {
+        assert!(Role::Admin.can_administer());
+        assert!(!Role::Manager.can_administer());
+        assert!(!Role::Auditor.can_read_directory());
+    }
+}

@@ -1,0 +1,189 @@
+//! One typed configuration, read once at start-up from defaults, an
+//! optional TOML file and environment variables (in that order of
+//! precedence, lowest first). Secrets are wrapped so they never print.
+
+use figment::Figment;
+use figment::providers::{Env, Format, Serialized, Toml};
+use secrecy::{ExposeSecret, SecretString};
+use serde::{Deserialize, Serialize};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+
+use crate::error::InfraError;
+
+/// Every setting of a Switchboard process. See the README's table.
+#[derive(Debug, Clone, Deserialize)]
+pub struct Settings {
+    /// Address the HTTP API listens on (`SWITCHBOARD_LISTEN`).
+    pub listen: SocketAddr,
+    /// Directory for the embedded database and generated keys (`SWITCHBOARD_DATA_DIR`).
+    pub data_dir: PathBuf,
+    /// PostgreSQL URL; unset means the embedded SQLite store (`DATABASE_URL`).
+    pub database_url: Option<SecretString>,
+    /// NATS URL; required with `DATABASE_URL` (`NATS_URL`).
+    pub nats_url: Option<String>,
+    /// JetStream stream that carries events (`SWITCHBOARD_NATS_STREAM`).
+    pub nats_stream: String,
+    /// Subject prefix of that stream (`SWITCHBOARD_NATS_SUBJECT_PREFIX`).
+    pub nats_subject_prefix: String,
+    /// HS256 secret for login tokens; generated into the data directory when
+    /// unset in the embedded default (`SWITCHBOARD_JWT_SECRET`).
+    pub jwt_secret: Option<SecretString>,
+    /// Lifetime of a login token in seconds (`SWITCHBOARD_JWT_TTL_SECS`).
+    pub jwt_ttl_secs: u64,
+    /// Largest request body accepted, in bytes (`SWITCHBOARD_MAX_BODY_BYTES`).
+    pub max_body_bytes: usize,
+    /// Time allowed for one request, in seconds (`SWITCHBOARD_REQUEST_TIMEOUT_SECS`).
+    pub request_timeout_secs: u64,
+    /// `json` or `pretty` (`SWITCHBOARD_LOG_FORMAT`); filter with `RUST_LOG`.
+    pub log_format: LogFormat,
+    /// Connections in each database pool (`SWITCHBOARD_DB_MAX_CONNECTIONS`).
+    pub db_max_connections: u32,
+    /// Whether this process runs the relay to JetStream (`SWITCHBOARD_RELAY_ENABLED`).
+    pub relay_enabled: bool,
+    /// Relay poll interval when idle, in milliseconds (`SWITCHBOARD_RELAY_POLL_MS`).
+    pub relay_poll_ms: u64,
+    /// Create the sandbox organisation and admin on first start of the
+    /// embedded default (`SWITCHBOARD_SANDBOX`).
+    pub sandbox: bool,
+}
+
+/// How log lines are written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum LogFormat {
+    Json,
+    Pretty,
+}
+
+#[derive(Serialize)]
+struct Defaults {
+    listen: String,
+    data_dir: String,
+    nats_stream: String,
+    nats_subject_prefix: String,
+    jwt_ttl_secs: u64,
+    max_body_bytes: usize,
+    request_timeout_secs: u64,
+    log_format: LogFormat,
+    db_max_connections: u32,
+    relay_enabled: bool,
+    relay_poll_ms: u64,
+    sandbox: bool,
+}
+
+impl Default for Defaults {
+    fn default() -> Self {
+        Self {
+            listen: "127.0.0.1:8080".into(),
+            data_dir: "./data".into(),
+            nats_stream: "SWITCHBOARD_EVENTS".into(),
+            nats_subject_prefix: "switchboard.events".into(),
+            jwt_ttl_secs: 3600,
+            max_body_bytes: 1024 * 1024,
+            request_timeout_secs: 30,
+            log_format: LogFormat::Json,
+            db_max_connections: 16,
+            relay_enabled: true,
+            relay_poll_ms: 5,
+            sandbox: true,
+        }
+    }
+}
+
+/// Which store and feed a configuration selects.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Mode {
+    /// SQLite in the data directory, in-process feed, sandbox.
+    Embedded,
+    /// PostgreSQL and NATS JetStream.
+    Distributed,
+}
+
+impl Settings {
+    /// Reads defaults, then `config_file` (or `SWITCHBOARD_CONFIG`) if given,
+    /// then the environment.
+    pub fn load(config_file: Option<PathBuf>) -> Result<Self, InfraError> {
+        let mut figment = Figment::from(Serialized::defaults(Defaults::default()));
+        let file = config_file.or_else(|| std::env::var_os("SWITCHBOARD_CONFIG").map(PathBuf::from));
+        if let Some(file) = file {
+            if !file.exists() {
+                return Err(InfraError::Config(format!(
+                    "configuration file {} does not exist",
+                    file.display()
+                )));
+            }
+            figment = figment.merge(Toml::file(file));
+        }
+        figment = figment
+            .merge(Env::prefixed("SWITCHBOARD_").ignore(&["CONFIG"]))
+            .merge(Env::raw().only(&["DATABASE_URL", "NATS_URL"]));
+        let settings: Settings = figment.extract().map_err(|e| InfraError::Config(e.to_string()))?;
+        settings.validate()?;
+        Ok(settings)
+    }
+
+    fn validate(&self) -> Result<(), InfraError> {
+        if self.database_url.is_some() && self.nats_url.is_none() {
+            return Err(InfraError::Config(
+                "DATABASE_URL is set but NATS_URL is not: the distributed mode needs both".into(),
+            ));
+        }
+        if self
+            .database_url
+            .as_ref()
+            .is_some_and(|u| !u.expose_secret().starts_with("postgres"))
+        {
+            return Err(InfraError::Config("DATABASE_URL must be a postgres:// URL".into()));
+        }
+        if self.mode() == Mode::Distributed && self.jwt_secret.is_none() {
+            return Err(InfraError::Config(
+                "SWITCHBOARD_JWT_SECRET must be set when running distributed".into(),
+            ));
+        }
+        if self.jwt_secret.as_ref().is_some_and(|s| s.expose_secret().len() < 32) {
+            return Err(InfraError::Config(
+                "SWITCHBOARD_JWT_SECRET must be at least 32 bytes".into(),
+            ));
+        }
+        Ok(())
+    }
+
+    pub fn mode(&self) -> Mode {
+        if self.database_url.is_some() {
+            Mode::Distributed
+        } else {
+            Mode::Embedded
+        }
+    }
+
+    /// The SQLite file of the embedded default.
+    pub fn sqlite_path(&self) -> PathBuf {
+        self.data_dir.join("switchboard.db")
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_database_url_is_never_printed() {
+        let settings = Settings {
+            database_url: Some(SecretString::from("postgres://u:hunter2@db/x")),
+            ..Figment::from(Serialized::defaults(Defaults::default()))
+                .extract::<Settings>()
+                .unwrap()
+        };
+        assert!(!format!("{settings:?}").contains("hunter2"));
+    }
+
+    #[test]
+    fn no_configuration_means_the_embedded_default() {
+        let settings: Settings = Figment::from(Serialized::defaults(Defaults::default()))
+            .extract()
+            .unwrap();
+        assert_eq!(settings.mode(), Mode::Embedded);
+        assert_eq!(settings.listen.to_string(), "127.0.0.1:8080");
+    }
+}

@@ -1,0 +1,125 @@
+//! Connection pools and migrations for the two ways to run: PostgreSQL, or
+//! one SQLite file in the data directory.
+//!
+//! The event store is reached through the native pool its crate needs; read
+//! models go through an `AnyPool` on the same database so each projection
+//! keeps a single copy of its SQL.
+
+use secrecy::ExposeSecret;
+use sqlx::any::AnyPoolOptions;
+use sqlx::postgres::PgPoolOptions;
+use sqlx::sqlite::{SqliteConnectOptions, SqliteJournalMode, SqlitePoolOptions, SqliteSynchronous};
+use sqlx::{AnyPool, Executor, PgPool, SqlitePool};
+use std::sync::Once;
+use std::time::Duration;
+
+use crate::config::Settings;
+use crate::error::InfraError;
+
+const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+
+/// The pool the event store writes through.
+#[derive(Debug, Clone)]
+pub enum EventDb {
+    Postgres(PgPool),
+    Sqlite(SqlitePool),
+}
+
+/// Both pools of one database.
+#[derive(Debug, Clone)]
+pub struct Database {
+    pub events: EventDb,
+    pub read: AnyPool,
+}
+
+impl Database {
+    /// Connects to the database the settings select, creating the SQLite
+    /// file and data directory if needed.
+    pub async fn connect(settings: &Settings) -> Result<Self, InfraError> {
+        install_any_drivers();
+        match &settings.database_url {
+            Some(url) => Self::connect_postgres(url.expose_secret(), settings.db_max_connections).await,
+            None => Self::connect_sqlite(settings).await,
+        }
+    }
+
+    async fn connect_postgres(url: &str, max_connections: u32) -> Result<Self, InfraError> {
+        let pool = PgPoolOptions::new()
+            .max_connections(max_connections)
+            .acquire_timeout(Duration::from_secs(5))
+            .connect(url)
+            .await?;
+        let read = AnyPoolOptions::new()
+            .max_connections(max_connections)
+            .connect(url)
+            .await?;
+        Ok(Self {
+            events: EventDb::Postgres(pool),
+            read,
+        })
+    }
+
+    async fn connect_sqlite(settings: &Settings) -> Result<Self, InfraError> {
+        std::fs::create_dir_all(&settings.data_dir)?;
+        let path = settings.sqlite_path();
+        let options = SqliteConnectOptions::new()
+            .filename(&path)
+            .create_if_missing(true)
+            .journal_mode(SqliteJournalMode::Wal)
+            .synchronous(SqliteSynchronous::Normal)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT)
+            .foreign_keys(true);
+        let pool = SqlitePoolOptions::new()
+            .max_connections(settings.db_max_connections)
+            .connect_with(options)
+            .await?;
+        let url = format!("sqlite://{}", path.display());
+        let read = AnyPoolOptions::new()
+            .max_connections(settings.db_max_connections)
+            .after_connect(|conn, _| {
+                Box::pin(async move {
+                    conn.execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;")
+                        .await?;
+                    Ok(())
+                })
+            })
+            .connect(&url)
+            .await?;
+        Ok(Self {
+            events: EventDb::Sqlite(pool),
+            read,
+        })
+    }
+
+    /// Applies the embedded migrations of this database's dialect.
+    pub async fn migrate(&self) -> Result<(), InfraError> {
+        match &self.events {
+            EventDb::Postgres(pool) => sqlx::migrate!("../migrations/postgres").run(pool).await?,
+            EventDb::Sqlite(pool) => sqlx::migrate!("../migrations/sqlite").run(pool).await?,
+        }
+        Ok(())
+    }
+
+    /// Whether the database answers a trivial query.
+    pub async fn ping(&self) -> Result<(), InfraError> {
+        match &self.events {
+            EventDb::Postgres(pool) => pool.execute("SELECT 1").await.map(drop)?,
+            EventDb::Sqlite(pool) => pool.execute("SELECT 1").await.map(drop)?,
+        }
+        Ok(())
+    }
+
+    /// The highest event position committed so far (0 when empty).
+    pub async fn head_position(&self) -> Result<i64, InfraError> {
+        let sql = "SELECT COALESCE(MAX(global_position), 0) FROM events";
+        Ok(match &self.events {
+            EventDb::Postgres(pool) => sqlx::query_scalar(sql).fetch_one(pool).await?,
+            EventDb::Sqlite(pool) => sqlx::query_scalar(sql).fetch_one(pool).await?,
+        })
+    }
+}
+
+fn install_any_drivers() {
+    static INSTALL: Once = Once::new();
+    INSTALL.call_once(sqlx::any::install_default_drivers);
+}

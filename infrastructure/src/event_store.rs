@@ -1,0 +1,133 @@
+//! cqrs-es in event-sourced mode on PostgreSQL (postgres-es) or SQLite
+//! (sqlite-es), chosen at run time.
+//!
+//! Only `new_event_store` is used: the snapshot and aggregate-store modes of
+//! cqrs-es 0.5.0 apply every new event twice, and no snapshot table exists.
+
+use async_trait::async_trait;
+use cqrs_es::persist::{
+    PersistedEventRepository, PersistedEventStore, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
+};
+use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
+use postgres_es::PostgresEventRepository;
+use serde_json::Value;
+use sqlite_es::SqliteEventRepository;
+use tokio::sync::watch;
+
+use application::error::StoreError;
+use application::{AggregateStore, EventMetadata, Loaded};
+
+use crate::database::{Database, EventDb};
+
+/// The event repository of whichever database is configured.
+pub enum AnyRepo {
+    Postgres(PostgresEventRepository),
+    Sqlite(SqliteEventRepository),
+}
+
+impl AnyRepo {
+    pub fn new(db: &Database) -> Self {
+        match &db.events {
+            EventDb::Postgres(pool) => AnyRepo::Postgres(PostgresEventRepository::new(pool.clone())),
+            EventDb::Sqlite(pool) => AnyRepo::Sqlite(SqliteEventRepository::new(pool.clone())),
+        }
+    }
+}
+
+macro_rules! delegate {
+    ($self:ident, $repo:ident => $call:expr) => {
+        match $self {
+            AnyRepo::Postgres($repo) => $call.await,
+            AnyRepo::Sqlite($repo) => $call.await,
+        }
+    };
+}
+
+impl PersistedEventRepository for AnyRepo {
+    async fn get_events<A: Aggregate>(&self, id: &str) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        delegate!(self, r => r.get_events::<A>(id))
+    }
+
+    async fn get_last_events<A: Aggregate>(
+        &self,
+        id: &str,
+        last: usize,
+    ) -> Result<Vec<SerializedEvent>, PersistenceError> {
+        delegate!(self, r => r.get_last_events::<A>(id, last))
+    }
+
+    async fn get_snapshot<A: Aggregate>(&self, id: &str) -> Result<Option<SerializedSnapshot>, PersistenceError> {
+        delegate!(self, r => r.get_snapshot::<A>(id))
+    }
+
+    async fn persist<A: Aggregate>(
+        &self,
+        events: &[SerializedEvent],
+        snapshot: Option<(String, Value, usize)>,
+    ) -> Result<(), PersistenceError> {
+        delegate!(self, r => r.persist::<A>(events, snapshot))
+    }
+
+    async fn stream_events<A: Aggregate>(&self, id: &str) -> Result<ReplayStream, PersistenceError> {
+        delegate!(self, r => r.stream_events::<A>(id))
+    }
+
+    async fn stream_all_events<A: Aggregate>(&self) -> Result<ReplayStream, PersistenceError> {
+        delegate!(self, r => r.stream_all_events::<A>())
+    }
+}
+
+/// Counts commits in this process, so in-process feeds wake at once.
+pub type CommitSignal = watch::Sender<u64>;
+
+/// The store of one aggregate type.
+pub struct EsStore<A: Aggregate> {
+    cqrs: CqrsFramework<A, PersistedEventStore<AnyRepo, A>>,
+    loader: PersistedEventStore<AnyRepo, A>,
+    committed: CommitSignal,
+}
+
+impl<A: Aggregate> EsStore<A> {
+    pub fn new(db: &Database, services: A::Services, committed: CommitSignal) -> Self {
+        let cqrs = CqrsFramework::new(PersistedEventStore::new_event_store(AnyRepo::new(db)), vec![], services);
+        let loader = PersistedEventStore::new_event_store(AnyRepo::new(db));
+        Self {
+            cqrs,
+            loader,
+            committed,
+        }
+    }
+}
+
+#[async_trait]
+impl<A> AggregateStore<A> for EsStore<A>
+where
+    A: Aggregate + 'static,
+    A::Command: Send + Sync,
+    A::Services: Send + Sync,
+{
+    async fn execute_once(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &EventMetadata,
+    ) -> Result<(), AggregateError<A::Error>> {
+        self.cqrs
+            .execute_with_metadata(aggregate_id, command, metadata.to_map())
+            .await?;
+        self.committed.send_modify(|count| *count += 1);
+        Ok(())
+    }
+
+    async fn load(&self, aggregate_id: &str) -> Result<Option<Loaded<A>>, StoreError> {
+        let context = self
+            .loader
+            .load_aggregate(aggregate_id)
+            .await
+            .map_err(|e| StoreError(e.to_string()))?;
+        Ok((context.current_sequence > 0).then_some(Loaded {
+            aggregate: context.aggregate,
+            version: context.current_sequence,
+        }))
+    }
+}

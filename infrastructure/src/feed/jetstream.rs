@@ -1,0 +1,103 @@
+//! The distributed feed: a durable JetStream pull consumer per projector,
+//! with explicit acknowledgement after the projector's transaction commits.
+
+use async_nats::jetstream::consumer::{AckPolicy, DeliverPolicy, PullConsumer, pull};
+use async_nats::jetstream::{self, AckKind};
+use async_trait::async_trait;
+use futures::{FutureExt, StreamExt};
+use std::time::Duration;
+
+use application::error::StoreError;
+use application::feed::{Acknowledge, Delivery, EventSource, StoredEvent};
+
+use crate::error::InfraError;
+use crate::nats::EventStream;
+
+/// How long the server waits for an ack before delivering again.
+const ACK_WAIT: Duration = Duration::from_secs(30);
+/// Delay before an event that could not be applied is delivered again.
+const RETRY_DELAY: Duration = Duration::from_millis(200);
+
+pub struct JetStreamSource {
+    messages: pull::Stream,
+}
+
+impl JetStreamSource {
+    /// Binds (creating if needed) the durable consumer `name` to the event
+    /// types a projector reads.
+    pub async fn bind(
+        js: &jetstream::Context,
+        events: &EventStream,
+        name: &str,
+        types: &[&str],
+    ) -> Result<Self, InfraError> {
+        let stream = js
+            .get_stream(&events.name)
+            .await
+            .map_err(|e| InfraError::Nats(e.to_string()))?;
+        let config = pull::Config {
+            durable_name: Some(name.to_string()),
+            deliver_policy: DeliverPolicy::All,
+            ack_policy: AckPolicy::Explicit,
+            ack_wait: ACK_WAIT,
+            max_ack_pending: 10_000,
+            filter_subjects: types.iter().map(|t| events.subjects_of_type(t)).collect(),
+            ..Default::default()
+        };
+        let consumer: PullConsumer = stream
+            .get_or_create_consumer(name, config)
+            .await
+            .map_err(|e| InfraError::Nats(e.to_string()))?;
+        let messages = consumer
+            .stream()
+            .max_messages_per_batch(500)
+            .heartbeat(Duration::from_secs(5))
+            .expires(Duration::from_secs(30))
+            .messages()
+            .await
+            .map_err(|e| InfraError::Nats(e.to_string()))?;
+        Ok(Self { messages })
+    }
+
+    fn delivery(message: jetstream::Message) -> Result<Delivery, StoreError> {
+        let event: StoredEvent = serde_json::from_slice(&message.payload)
+            .map_err(|e| StoreError(format!("undecodable event on {}: {e}", message.subject)))?;
+        Ok(Delivery {
+            event,
+            ack: Box::new(JetStreamAck(message)),
+        })
+    }
+}
+
+#[async_trait]
+impl EventSource for JetStreamSource {
+    async fn next_batch(&mut self, max: usize) -> Result<Vec<Delivery>, StoreError> {
+        let first = tokio::time::timeout(Duration::from_secs(1), self.messages.next()).await;
+        let Ok(Some(first)) = first else { return Ok(Vec::new()) };
+        let mut batch = vec![Self::delivery(first.map_err(|e| StoreError(e.to_string()))?)?];
+        while batch.len() < max {
+            match self.messages.next().now_or_never() {
+                Some(Some(Ok(message))) => batch.push(Self::delivery(message)?),
+                Some(Some(Err(e))) => return Err(StoreError(e.to_string())),
+                _ => break,
+            }
+        }
+        Ok(batch)
+    }
+}
+
+struct JetStreamAck(jetstream::Message);
+
+#[async_trait]
+impl Acknowledge for JetStreamAck {
+    async fn ack(&self) -> Result<(), StoreError> {
+        self.0.ack().await.map_err(|e| StoreError(e.to_string()))
+    }
+
+    async fn retry_later(&self) -> Result<(), StoreError> {
+        self.0
+            .ack_with(AckKind::Nak(Some(RETRY_DELAY)))
+            .await
+            .map_err(|e| StoreError(e.to_string()))
+    }
+}
