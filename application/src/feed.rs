@@ -59,3 +59,12 @@ pub trait EventSource: Send {
     /// when nothing arrived within the source's own wait.
     async fn next_batch(&mut self, max: usize) -> Result<Vec<Delivery>, StoreError>;
 }
+
+/// The whole event log in position order, for rebuilding projections.
+#[async_trait]
+pub trait EventLog: Send + Sync {
+    /// Up to `limit` committed events after `position`, in position order.
+    async fn read_after(&self, position: i64, limit: usize) -> Result<Vec<StoredEvent>, StoreError>;
+    /// The highest position committed so far.
+    async fn head(&self) -> Result<i64, StoreError>;
+}

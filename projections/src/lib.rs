@@ -1,1 +1,51 @@
+//! Read models. Each projector consumes the ordered event feed and writes
+//! its tables together with its checkpoint in one transaction; every one can
+//! be rebuilt from the store.
 
+pub mod api_keys;
+pub mod organisations;
+pub mod runner;
+pub mod store;
+pub mod users;
+
+use application::feed::StoredEvent;
+use async_trait::async_trait;
+use sqlx::AnyConnection;
+use std::sync::Arc;
+
+pub use store::{Outcome, ProjectionStore};
+
+/// Why a projection could not be updated or read.
+#[derive(Debug, thiserror::Error)]
+pub enum ProjectionError {
+    #[error("read-model database: {0}")]
+    Database(#[from] sqlx::Error),
+    #[error("event {event_type} could not be read: {reason}")]
+    UndecodableEvent { event_type: String, reason: String },
+    #[error("event source: {0}")]
+    Source(#[from] application::error::StoreError),
+}
+
+/// One read model, fed by the events of some aggregate types.
+#[async_trait]
+pub trait Projector: Send + Sync {
+    /// Stable name: the checkpoint key and the JetStream consumer name.
+    fn name(&self) -> &'static str;
+    /// The aggregate types whose events this projector reads.
+    fn aggregate_types(&self) -> &'static [&'static str];
+    /// Applies one event. Called once per event and aggregate sequence.
+    async fn apply(&self, conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError>;
+    /// Empties the read model before a rebuild.
+    async fn reset(&self, conn: &mut AnyConnection) -> Result<(), ProjectionError>;
+}
+
+/// Every projector Switchboard runs.
+pub fn all() -> Vec<Arc<dyn Projector>> {
+    vec![Arc::new(organisations::OrganisationsView), Arc::new(users::UsersView), Arc::new(api_keys::ApiKeysView)]
+}
+
+/// Decodes an event payload into the aggregate's event enum.
+pub(crate) fn decode<E: serde::de::DeserializeOwned>(event: &StoredEvent) -> Result<E, ProjectionError> {
+    serde_json::from_value(event.payload.clone())
+        .map_err(|e| ProjectionError::UndecodableEvent { event_type: event.event_type.clone(), reason: e.to_string() })
+}

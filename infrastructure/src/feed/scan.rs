@@ -63,3 +63,17 @@ where
             .map_err(|e| InfraError::MalformedEvent(e.to_string()))?,
     })
 }
+
+/// The store read as an [`EventLog`].
+pub struct StoreLog(pub crate::database::Database);
+
+#[async_trait::async_trait]
+impl application::feed::EventLog for StoreLog {
+    async fn read_after(&self, position: i64, limit: usize) -> Result<Vec<StoredEvent>, application::error::StoreError> {
+        Ok(events_after(&self.0.events, position, limit as i64).await?)
+    }
+
+    async fn head(&self) -> Result<i64, application::error::StoreError> {
+        Ok(self.0.head_position().await?)
+    }
+}

@@ -1,0 +1,247 @@
+//! Applying events to read models exactly once, and rebuilding them.
+
+use application::feed::{EventLog, StoredEvent};
+use chrono::{SecondsFormat, Utc};
+use sqlx::{AnyConnection, AnyPool, Row};
+use std::collections::HashMap;
+
+use crate::{ProjectionError, Projector};
+
+/// What happened to one delivered event.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    /// Applied now.
+    Applied,
+    /// Already applied before: skipped.
+    Duplicate,
+    /// An earlier event of the same aggregate has not arrived yet: deliver
+    /// this one again later.
+    Gap,
+}
+
+/// A projector's progress, as `/ready` and the metrics report it.
+#[derive(Debug, Clone, serde::Serialize)]
+pub struct Checkpoint {
+    pub projector: String,
+    pub position: i64,
+    pub events_applied: i64,
+    pub last_event_at: Option<String>,
+    pub applied_at: Option<String>,
+}
+
+/// The read-model database.
+#[derive(Debug, Clone)]
+pub struct ProjectionStore {
+    pool: AnyPool,
+}
+
+const REBUILD_PAGE: usize = 2_000;
+
+impl ProjectionStore {
+    pub fn new(pool: AnyPool) -> Self {
+        Self { pool }
+    }
+
+    pub fn pool(&self) -> &AnyPool {
+        &self.pool
+    }
+
+    /// Applies a batch in one transaction with the checkpoint. Events are
+    /// checked against the last sequence applied per aggregate, so a
+    /// redelivered event changes nothing.
+    pub async fn apply_batch(&self, projector: &dyn Projector, events: &[&StoredEvent]) -> Result<Vec<Outcome>, ProjectionError> {
+        let mut tx = self.pool.begin().await?;
+        claim(&mut tx, projector.name()).await?;
+        let mut outcomes = Vec::with_capacity(events.len());
+        let mut progress = Progress::default();
+        for event in events {
+            let outcome = match outcomes.last() {
+                Some(Outcome::Gap) => Outcome::Gap,
+                _ => apply_once(&mut tx, projector, event).await?,
+            };
+            if outcome == Outcome::Applied {
+                progress.record(event);
+            }
+            outcomes.push(outcome);
+        }
+        progress.save(&mut tx, projector.name()).await?;
+        tx.commit().await?;
+        Ok(outcomes)
+    }
+
+    /// Empties the read model and replays the whole log into it in one
+    /// transaction, so readers see the old model until the new one is
+    /// complete. Returns the number of events applied.
+    pub async fn rebuild(
+        &self,
+        projector: &dyn Projector,
+        log: &dyn EventLog,
+        on_progress: &(dyn Fn(i64) + Sync),
+    ) -> Result<u64, ProjectionError> {
+        let mut tx = self.pool.begin().await?;
+        claim(&mut tx, projector.name()).await?;
+        projector.reset(&mut tx).await?;
+        sqlx::query("DELETE FROM projection_sequences WHERE projector = $1").bind(projector.name()).execute(&mut *tx).await?;
+        sqlx::query("UPDATE projection_checkpoints SET position = 0, events_applied = 0 WHERE projector = $1")
+            .bind(projector.name())
+            .execute(&mut *tx)
+            .await?;
+        let (progress, sequences) = replay(&mut tx, projector, log, on_progress).await?;
+        for ((aggregate_type, aggregate_id), sequence) in &sequences {
+            set_sequence(&mut tx, projector.name(), aggregate_type, aggregate_id, *sequence).await?;
+        }
+        let applied = progress.applied;
+        progress.save(&mut tx, projector.name()).await?;
+        tx.commit().await?;
+        Ok(applied as u64)
+    }
+
+    /// Every projector's checkpoint.
+    pub async fn checkpoints(&self) -> Result<Vec<Checkpoint>, ProjectionError> {
+        let rows = sqlx::query(
+            "SELECT projector, position, events_applied, last_event_at, applied_at FROM projection_checkpoints ORDER BY projector",
+        )
+        .fetch_all(&self.pool)
+        .await?;
+        rows.iter()
+            .map(|r| {
+                Ok(Checkpoint {
+                    projector: r.try_get(0)?,
+                    position: r.try_get(1)?,
+                    events_applied: r.try_get(2)?,
+                    last_event_at: r.try_get(3)?,
+                    applied_at: r.try_get(4)?,
+                })
+            })
+            .collect()
+    }
+
+    /// The position a projector has applied up to (0 if it never ran).
+    pub async fn position(&self, projector: &str) -> Result<i64, ProjectionError> {
+        let position = sqlx::query_scalar("SELECT position FROM projection_checkpoints WHERE projector = $1")
+            .bind(projector)
+            .fetch_optional(&self.pool)
+            .await?;
+        Ok(position.unwrap_or(0))
+    }
+}
+
+type Sequences = HashMap<(String, String), i64>;
+
+async fn replay(
+    conn: &mut AnyConnection,
+    projector: &dyn Projector,
+    log: &dyn EventLog,
+    on_progress: &(dyn Fn(i64) + Sync),
+) -> Result<(Progress, Sequences), ProjectionError> {
+    let mut progress = Progress::default();
+    let mut sequences = Sequences::new();
+    let mut position = 0;
+    loop {
+        let page = log.read_after(position, REBUILD_PAGE).await?;
+        let Some(last) = page.last() else { break };
+        position = last.position;
+        for event in page.iter().filter(|e| projector.aggregate_types().contains(&e.aggregate_type.as_str())) {
+            let key = (event.aggregate_type.clone(), event.aggregate_id.clone());
+            if sequences.get(&key).is_some_and(|seen| event.sequence <= *seen) {
+                continue;
+            }
+            projector.apply(conn, event).await?;
+            sequences.insert(key, event.sequence);
+            progress.record(event);
+        }
+        on_progress(position);
+    }
+    Ok((progress, sequences))
+}
+
+/// Takes the projector's checkpoint row first, so this transaction holds
+/// the write lock (SQLite) or the row lock (PostgreSQL) before it reads:
+/// live batches and a rebuild of the same projector never interleave.
+async fn claim(conn: &mut AnyConnection, projector: &str) -> Result<(), ProjectionError> {
+    sqlx::query(
+        "INSERT INTO projection_checkpoints (projector, position, events_applied) VALUES ($1, 0, 0) \
+         ON CONFLICT (projector) DO UPDATE SET projector = excluded.projector",
+    )
+    .bind(projector)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+async fn apply_once(conn: &mut AnyConnection, projector: &dyn Projector, event: &StoredEvent) -> Result<Outcome, ProjectionError> {
+    let last: Option<i64> = sqlx::query_scalar(
+        "SELECT last_sequence FROM projection_sequences WHERE projector = $1 AND aggregate_type = $2 AND aggregate_id = $3",
+    )
+    .bind(projector.name())
+    .bind(&event.aggregate_type)
+    .bind(&event.aggregate_id)
+    .fetch_optional(&mut *conn)
+    .await?;
+    let last = last.unwrap_or(0);
+    if event.sequence <= last {
+        return Ok(Outcome::Duplicate);
+    }
+    if event.sequence > last + 1 {
+        return Ok(Outcome::Gap);
+    }
+    projector.apply(conn, event).await?;
+    set_sequence(conn, projector.name(), &event.aggregate_type, &event.aggregate_id, event.sequence).await?;
+    Ok(Outcome::Applied)
+}
+
+async fn set_sequence(
+    conn: &mut AnyConnection,
+    projector: &str,
+    aggregate_type: &str,
+    aggregate_id: &str,
+    sequence: i64,
+) -> Result<(), ProjectionError> {
+    sqlx::query(
+        "INSERT INTO projection_sequences (projector, aggregate_type, aggregate_id, last_sequence) VALUES ($1, $2, $3, $4) \
+         ON CONFLICT (projector, aggregate_type, aggregate_id) DO UPDATE SET last_sequence = excluded.last_sequence",
+    )
+    .bind(projector)
+    .bind(aggregate_type)
+    .bind(aggregate_id)
+    .bind(sequence)
+    .execute(conn)
+    .await?;
+    Ok(())
+}
+
+#[derive(Default)]
+struct Progress {
+    applied: i64,
+    position: i64,
+    last_event_at: Option<String>,
+}
+
+impl Progress {
+    fn record(&mut self, event: &StoredEvent) {
+        self.applied += 1;
+        self.position = self.position.max(event.position);
+        if let Some(at) = event.metadata.get("occurred_at") {
+            self.last_event_at = Some(at.clone());
+        }
+    }
+
+    async fn save(&self, conn: &mut AnyConnection, projector: &str) -> Result<(), ProjectionError> {
+        if self.applied == 0 {
+            return Ok(());
+        }
+        let now = Utc::now().to_rfc3339_opts(SecondsFormat::Micros, true);
+        sqlx::query(
+            "UPDATE projection_checkpoints SET position = CASE WHEN position > $1 THEN position ELSE $1 END, \
+             events_applied = events_applied + $2, last_event_at = $3, applied_at = $4 WHERE projector = $5",
+        )
+        .bind(self.position)
+        .bind(self.applied)
+        .bind(self.last_event_at.clone())
+        .bind(now)
+        .bind(projector)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+}
