@@ -1,1 +1,14 @@
+//! The HTTP API and the `switchboard` binary's commands.
 
+pub mod app;
+pub mod auth;
+pub mod cli;
+pub mod error;
+pub mod extract;
+pub mod openapi;
+pub mod routes;
+pub mod runtime;
+pub mod sandbox;
+pub mod secrets;
+pub mod state;
+pub mod telemetry;

@@ -13,7 +13,7 @@ CREATE TABLE users_view (
     email           text    NOT NULL,
     display_name    text    NOT NULL,
     role            text    NOT NULL,
-    active          boolean NOT NULL,
+    active          bigint  NOT NULL, -- 1 active, 0 deactivated
     registered_at   text    NOT NULL,
     last_login_at   text,
     version         bigint  NOT NULL

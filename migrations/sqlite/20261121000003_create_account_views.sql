@@ -13,7 +13,7 @@ CREATE TABLE users_view (
     email           text    NOT NULL,
     display_name    text    NOT NULL,
     role            text    NOT NULL,
-    active          integer NOT NULL,
+    active          integer  NOT NULL, -- 1 active, 0 deactivated
     registered_at   text    NOT NULL,
     last_login_at   text,
     version         integer  NOT NULL

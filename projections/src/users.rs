@@ -49,7 +49,7 @@ impl Projector for UsersView {
                 .bind(email.to_string())
                 .bind(display_name)
                 .bind(role.as_str())
-                .bind(true)
+                .bind(1_i64)
                 .bind(registered_at.to_rfc3339())
                 .bind(event.sequence)
                 .execute(conn)
@@ -77,7 +77,7 @@ impl Projector for UsersView {
 
 async fn set_active(conn: &mut AnyConnection, id: &str, active: bool, version: i64) -> Result<(), ProjectionError> {
     sqlx::query("UPDATE users_view SET active = $1, version = $2 WHERE user_id = $3")
-        .bind(active)
+        .bind(i64::from(active))
         .bind(version)
         .bind(id)
         .execute(conn)
@@ -97,7 +97,7 @@ fn row(r: &AnyRow) -> Result<UserRow, ProjectionError> {
         email: r.try_get(2)?,
         display_name: r.try_get(3)?,
         role: r.try_get(4)?,
-        active: r.try_get(5)?,
+        active: r.try_get::<i64, _>(5)? == 1,
         registered_at: r.try_get(6)?,
         last_login_at: r.try_get(7)?,
         version: r.try_get(8)?,

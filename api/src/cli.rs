@@ -1,0 +1,171 @@
+//! The `switchboard` command line.
+
+use anyhow::{Context, bail};
+use clap::{Parser, Subcommand};
+use indicatif::{ProgressBar, ProgressStyle};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use uuid::Uuid;
+
+use application::accounts::NewUser;
+use application::feed::EventLog;
+use application::EventMetadata;
+use domain::{EmailAddress, Role};
+use infrastructure::Settings;
+use infrastructure::config::Mode;
+use infrastructure::feed::scan::StoreLog;
+
+use crate::runtime::{self, Roles};
+use crate::state::AppState;
+
+#[derive(Debug, Parser)]
+#[command(name = "switchboard", version, about = "Business communications, event-sourced.")]
+pub struct Cli {
+    /// A TOML configuration file (also `SWITCHBOARD_CONFIG`).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+    /// Data directory of the embedded default (also `SWITCHBOARD_DATA_DIR`).
+    #[arg(long, global = true)]
+    pub data_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    pub command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Command {
+    /// Runs the API, the projectors and the workers in one process.
+    Serve {
+        /// Address to listen on (also `SWITCHBOARD_LISTEN`).
+        #[arg(long)]
+        listen: Option<SocketAddr>,
+    },
+    /// Applies the database migrations and exits.
+    Migrate,
+    /// Runs the projectors only.
+    Project,
+    /// Runs the background workers (the relay to JetStream) only.
+    Work,
+    /// Read-model maintenance.
+    Projections {
+        #[command(subcommand)]
+        command: ProjectionsCommand,
+    },
+    /// Organisations and users.
+    Admin {
+        #[command(subcommand)]
+        command: AdminCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum ProjectionsCommand {
+    /// Empties a projection (or all) and replays the event store into it.
+    Rebuild { name: Option<String> },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AdminCommand {
+    /// Creates an organisation and prints its id.
+    CreateOrg {
+        #[arg(long)]
+        name: String,
+    },
+    /// Creates a user in an organisation and prints its id.
+    CreateUser {
+        #[arg(long)]
+        org: Uuid,
+        #[arg(long)]
+        email: String,
+        #[arg(long, env = "SWITCHBOARD_NEW_USER_PASSWORD", hide_env_values = true)]
+        password: String,
+        #[arg(long, value_parser = ["admin", "manager", "agent", "auditor"])]
+        role: String,
+        #[arg(long)]
+        name: Option<String>,
+    },
+}
+
+/// Runs a parsed command line.
+pub async fn run(cli: Cli) -> anyhow::Result<()> {
+    let mut settings = Settings::load(cli.config.clone()).context("reading the configuration")?;
+    if let Some(dir) = cli.data_dir {
+        settings.data_dir = dir;
+    }
+    if let Command::Serve { listen: Some(listen) } = cli.command {
+        settings.listen = listen;
+    }
+    crate::telemetry::init_logs(settings.log_format);
+    match cli.command {
+        Command::Serve { .. } => serve(settings, Roles::ALL).await,
+        Command::Migrate => migrate(settings).await,
+        Command::Project => serve(settings, Roles { api: false, projectors: true, workers: false }).await,
+        Command::Work => serve(settings, Roles { api: false, projectors: false, workers: true }).await,
+        Command::Projections { command: ProjectionsCommand::Rebuild { name } } => rebuild(settings, name).await,
+        Command::Admin { command } => admin(settings, command).await,
+    }
+}
+
+async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
+    let listener = match roles.api {
+        true => Some(tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?),
+        false => None,
+    };
+    let embedded = settings.mode() == Mode::Embedded && settings.sandbox;
+    let state = AppState::build(settings, crate::telemetry::metrics()).await.context("starting")?;
+    if embedded && roles.api {
+        crate::sandbox::ensure(&state).await.context("preparing the sandbox")?;
+    }
+    let running = runtime::start(state, roles, listener).await?;
+    if let Some(addr) = running.addr {
+        tracing::info!(%addr, "listening");
+    }
+    running.until_signalled().await;
+    Ok(())
+}
+
+async fn migrate(settings: Settings) -> anyhow::Result<()> {
+    let db = infrastructure::database::Database::connect(&settings).await?;
+    db.migrate().await?;
+    println!("migrations applied");
+    Ok(())
+}
+
+async fn rebuild(settings: Settings, name: Option<String>) -> anyhow::Result<()> {
+    let state = AppState::build(settings, None).await?;
+    let log = StoreLog(state.db.clone());
+    let head = log.head().await?;
+    let chosen: Vec<_> = projections::all().into_iter().filter(|p| name.as_deref().is_none_or(|n| n == p.name())).collect();
+    if chosen.is_empty() {
+        bail!("no projection named {}", name.unwrap_or_default());
+    }
+    for projector in chosen {
+        let bar = ProgressBar::new(head.max(0) as u64);
+        bar.set_style(ProgressStyle::with_template("{msg:14} {bar:40} {pos}/{len} events ({per_sec})")?);
+        bar.set_message(projector.name());
+        let applied = state.projections.rebuild(projector.as_ref(), &log, &|position| bar.set_position(position as u64)).await?;
+        bar.finish();
+        println!("{}: {applied} events applied", projector.name());
+    }
+    Ok(())
+}
+
+async fn admin(settings: Settings, command: AdminCommand) -> anyhow::Result<()> {
+    let state = AppState::build(settings, None).await?;
+    let accounts = state.accounts();
+    match command {
+        AdminCommand::CreateOrg { name } => {
+            let meta = EventMetadata::system("cli", None);
+            let id = accounts.create_organisation(&name, &meta).await?;
+            println!("{id}");
+        }
+        AdminCommand::CreateUser { org, email, password, role, name } => {
+            let email = EmailAddress::parse(&email).context("--email")?;
+            let role = Role::parse(&role).context("--role")?;
+            let display_name = name.unwrap_or_else(|| email.as_str().split('@').next().unwrap_or_default().to_string());
+            let meta = EventMetadata::system("cli", Some(org));
+            let id = accounts.register_user(NewUser { organisation_id: org, email, display_name, password, role }, &meta).await?;
+            println!("{id}");
+        }
+    }
+    Ok(())
+}

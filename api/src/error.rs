@@ -1,0 +1,195 @@
+//! The one API error type. It alone decides HTTP statuses, and answers
+//! with `application/problem+json`: a stable `code`, a message and, where
+//! one field is at fault, its name.
+//!
+//! | cause | status |
+//! |---|---|
+//! | malformed JSON, bad query | 400 |
+//! | missing, invalid or expired credentials | 401 |
+//! | role may not act | 403 |
+//! | unknown id, or another organisation's | 404 |
+//! | optimistic-concurrency conflict, duplicate | 409 |
+//! | body over the limit | 413 |
+//! | wrong content type | 415 |
+//! | a broken rule, an invalid field | 422 |
+//! | too many attempts | 429 |
+//! | store or broker unreachable | 503 |
+//! | anything else | 500 |
+
+use axum::Json;
+use axum::http::{HeaderValue, StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use serde::Serialize;
+
+use application::CommandError;
+use application::accounts::RegisterError;
+use application::error::StoreError;
+use application::passwords::PasswordError;
+use domain::api_key::ApiKeyError;
+use domain::organisation::OrganisationError;
+use domain::user::UserError;
+
+#[derive(Debug, Clone, PartialEq)]
+pub struct ApiError {
+    pub status: StatusCode,
+    pub code: &'static str,
+    pub message: String,
+    pub field: Option<String>,
+}
+
+/// The problem+json body.
+#[derive(Debug, Serialize, utoipa::ToSchema)]
+pub struct Problem {
+    #[serde(rename = "type")]
+    pub kind: String,
+    pub title: String,
+    pub status: u16,
+    pub code: String,
+    pub detail: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub field: Option<String>,
+}
+
+impl ApiError {
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        Self { status, code, message: message.into(), field: None }
+    }
+
+    pub fn on_field(mut self, field: impl Into<String>) -> Self {
+        self.field = Some(field.into());
+        self
+    }
+
+    pub fn not_found() -> Self {
+        Self::new(StatusCode::NOT_FOUND, "not_found", "no such resource")
+    }
+
+    pub fn forbidden() -> Self {
+        Self::new(StatusCode::FORBIDDEN, "forbidden", "your role may not do this")
+    }
+
+    pub fn unauthenticated(code: &'static str, message: &str) -> Self {
+        Self::new(StatusCode::UNAUTHORIZED, code, message)
+    }
+
+    pub fn invalid(field: &str, message: impl Into<String>) -> Self {
+        Self::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", message).on_field(field)
+    }
+
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        Self::new(StatusCode::SERVICE_UNAVAILABLE, "unavailable", message)
+    }
+
+    pub fn internal() -> Self {
+        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an unexpected error occurred")
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        if self.status.is_server_error() {
+            tracing::error!(code = self.code, message = %self.message, "request failed");
+        }
+        let title = self.status.canonical_reason().unwrap_or("Error").to_string();
+        let body = Problem {
+            kind: format!("https://docs.switchboard.dev/problems/{}", self.code),
+            title,
+            status: self.status.as_u16(),
+            code: self.code.to_string(),
+            detail: self.message,
+            field: self.field,
+        };
+        let mut response = (self.status, Json(body)).into_response();
+        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response
+    }
+}
+
+/// How a refused command reads over HTTP.
+pub trait Rule: std::error::Error {
+    fn to_api(&self) -> ApiError;
+}
+
+fn rule(status: StatusCode, code: &'static str, error: &impl ToString) -> ApiError {
+    ApiError::new(status, code, error.to_string())
+}
+
+impl Rule for UserError {
+    fn to_api(&self) -> ApiError {
+        use StatusCode as S;
+        match self {
+            UserError::AlreadyRegistered => rule(S::CONFLICT, "user_exists", self).on_field("email"),
+            UserError::NotFound => ApiError::not_found(),
+            UserError::InvalidDisplayName => rule(S::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("display_name"),
+            UserError::InvalidCredentials => rule(S::UNAUTHORIZED, "invalid_credentials", self),
+            UserError::Deactivated => rule(S::UNAUTHORIZED, "user_deactivated", self),
+            UserError::LockedOut { .. } => rule(S::TOO_MANY_REQUESTS, "locked_out", self),
+            UserError::CannotChangeOwnAccess => rule(S::UNPROCESSABLE_ENTITY, "cannot_change_own_access", self),
+            UserError::AlreadyDeactivated => rule(S::CONFLICT, "already_deactivated", self),
+            UserError::AlreadyActive => rule(S::CONFLICT, "already_active", self),
+        }
+    }
+}
+
+impl Rule for OrganisationError {
+    fn to_api(&self) -> ApiError {
+        match self {
+            OrganisationError::AlreadyExists => rule(StatusCode::CONFLICT, "organisation_exists", self),
+            OrganisationError::NotFound => ApiError::not_found(),
+            OrganisationError::InvalidName => rule(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("name"),
+        }
+    }
+}
+
+impl Rule for ApiKeyError {
+    fn to_api(&self) -> ApiError {
+        match self {
+            ApiKeyError::AlreadyIssued => rule(StatusCode::CONFLICT, "api_key_exists", self),
+            ApiKeyError::NotFound => ApiError::not_found(),
+            ApiKeyError::AlreadyRevoked => rule(StatusCode::CONFLICT, "already_revoked", self),
+            ApiKeyError::InvalidName => rule(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("name"),
+        }
+    }
+}
+
+impl<E: Rule> From<CommandError<E>> for ApiError {
+    fn from(error: CommandError<E>) -> Self {
+        match error {
+            CommandError::Rejected(rule) => rule.to_api(),
+            CommandError::Conflict => ApiError::new(StatusCode::CONFLICT, "conflict", error.to_string()),
+            CommandError::Store(message) => ApiError::unavailable(format!("event store: {message}")),
+        }
+    }
+}
+
+impl From<StoreError> for ApiError {
+    fn from(error: StoreError) -> Self {
+        ApiError::unavailable(error.to_string())
+    }
+}
+
+impl From<projections::ProjectionError> for ApiError {
+    fn from(error: projections::ProjectionError) -> Self {
+        ApiError::unavailable(error.to_string())
+    }
+}
+
+impl From<PasswordError> for ApiError {
+    fn from(error: PasswordError) -> Self {
+        match error {
+            PasswordError::InvalidLength => ApiError::invalid("password", error.to_string()),
+            PasswordError::Hashing => ApiError::internal(),
+        }
+    }
+}
+
+impl From<RegisterError> for ApiError {
+    fn from(error: RegisterError) -> Self {
+        match error {
+            RegisterError::Password(e) => e.into(),
+            RegisterError::UnknownOrganisation => ApiError::not_found(),
+            RegisterError::Store(e) => e.into(),
+            RegisterError::Command(e) => e.into(),
+        }
+    }
+}

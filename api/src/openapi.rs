@@ -1,0 +1,32 @@
+//! The OpenAPI document, generated from the handlers.
+
+use utoipa::openapi::security::{HttpAuthScheme, HttpBuilder, SecurityScheme};
+use utoipa::{Modify, OpenApi};
+
+use crate::routes;
+
+#[derive(OpenApi)]
+#[openapi(
+    info(title = "Switchboard", description = "Business communications over Exotel, SMS, WhatsApp and e-mail, with the event history as the audit log."),
+    paths(
+        routes::auth::login,
+        routes::users::list, routes::users::create, routes::users::get, routes::users::update,
+        routes::users::deactivate, routes::users::reactivate,
+        routes::api_keys::list, routes::api_keys::create, routes::api_keys::revoke,
+        routes::organisation::get, routes::organisation::rename,
+        routes::system::health, routes::system::ready,
+    ),
+    components(schemas(crate::error::Problem)),
+    modifiers(&BearerAuth)
+)]
+pub struct ApiDoc;
+
+struct BearerAuth;
+
+impl Modify for BearerAuth {
+    fn modify(&self, openapi: &mut utoipa::openapi::OpenApi) {
+        let components = openapi.components.get_or_insert_with(Default::default);
+        let scheme = HttpBuilder::new().scheme(HttpAuthScheme::Bearer).description(Some("a login token or an API key")).build();
+        components.add_security_scheme("bearer", SecurityScheme::Http(scheme));
+    }
+}

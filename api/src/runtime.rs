@@ -1,0 +1,185 @@
+//! Starting and stopping a process's parts: the API, the projectors and the
+//! background workers (the relay), each supervised and restarted on error.
+
+use std::future::Future;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+use tokio::net::TcpListener;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+
+use application::feed::EventSource;
+use infrastructure::database::EventDb;
+use infrastructure::feed::jetstream::JetStreamSource;
+use infrastructure::feed::tail::StoreTail;
+use infrastructure::relay::Relay;
+use projections::Projector;
+
+use crate::state::{AppState, Nats};
+
+/// Which parts a process runs.
+#[derive(Debug, Clone, Copy)]
+pub struct Roles {
+    pub api: bool,
+    pub projectors: bool,
+    pub workers: bool,
+}
+
+impl Roles {
+    pub const ALL: Roles = Roles { api: true, projectors: true, workers: true };
+}
+
+/// A started process.
+pub struct Running {
+    pub addr: Option<SocketAddr>,
+    pub state: Arc<AppState>,
+    shutdown: CancellationToken,
+    tasks: JoinSet<()>,
+}
+
+const MAX_BACKOFF: Duration = Duration::from_secs(10);
+const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
+
+/// Starts the parts `roles` asks for.
+pub async fn start(state: Arc<AppState>, roles: Roles, listener: Option<TcpListener>) -> std::io::Result<Running> {
+    let shutdown = CancellationToken::new();
+    let mut tasks = JoinSet::new();
+    if roles.workers {
+        start_workers(&state, &shutdown, &mut tasks);
+    }
+    if roles.projectors {
+        for projector in projections::all() {
+            start_projector(&state, projector, &shutdown, &mut tasks);
+        }
+    }
+    let mut addr = None;
+    if let (true, Some(listener)) = (roles.api, listener) {
+        addr = Some(listener.local_addr()?);
+        let app = crate::app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
+        let stop = shutdown.clone();
+        tasks.spawn(async move {
+            let served = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await;
+            if let Err(error) = served {
+                tracing::error!(%error, "HTTP server failed");
+            }
+        });
+    }
+    Ok(Running { addr, state, shutdown, tasks })
+}
+
+impl Running {
+    /// Stops every part and waits (a bounded time) for them to finish.
+    pub async fn stop(mut self) {
+        self.shutdown.cancel();
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while self.tasks.join_next().await.is_some() {} }).await;
+        if drained.is_err() {
+            tracing::warn!("some tasks did not stop in time; aborting them");
+            self.tasks.abort_all();
+        }
+    }
+
+    /// Runs until SIGINT or SIGTERM, then stops gracefully.
+    pub async fn until_signalled(self) {
+        wait_for_signal().await;
+        tracing::info!("shutting down");
+        self.stop().await;
+    }
+
+    /// Stops background work without waiting, as a crash would.
+    pub fn abort(mut self) {
+        self.tasks.abort_all();
+    }
+}
+
+fn start_workers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {
+    let (EventDb::Postgres(pool), Some(nats)) = (&state.db.events, &state.nats) else { return };
+    if !state.settings.relay_enabled {
+        return;
+    }
+    let relay = Arc::new(Relay::new(
+        pool.clone(),
+        nats.js.clone(),
+        nats.events.clone(),
+        Duration::from_millis(state.settings.relay_poll_ms),
+    ));
+    let nats = nats.clone();
+    supervise(tasks, "relay", shutdown.clone(), move |stop| {
+        let (relay, nats) = (relay.clone(), nats.clone());
+        async move {
+            infrastructure::nats::ensure_stream(&nats.js, &nats.events).await.map_err(|e| e.to_string())?;
+            relay.run(stop).await.map_err(|e| e.to_string())
+        }
+    });
+}
+
+fn start_projector(state: &Arc<AppState>, projector: Arc<dyn Projector>, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {
+    let state = state.clone();
+    supervise(tasks, projector.name(), shutdown.clone(), move |stop| {
+        let (state, projector) = (state.clone(), projector.clone());
+        async move {
+            let source = source_for(&state, projector.as_ref()).await?;
+            projections::runner::run(projector, state.projections.clone(), source, stop).await;
+            Ok(())
+        }
+    });
+}
+
+async fn source_for(state: &AppState, projector: &dyn Projector) -> Result<Box<dyn EventSource>, String> {
+    match &state.nats {
+        Some(Nats { js, events, .. }) => {
+            infrastructure::nats::ensure_stream(js, events).await.map_err(|e| e.to_string())?;
+            let durable = format!("projector-{}", projector.name());
+            let source = JetStreamSource::bind(js, events, &durable, projector.aggregate_types()).await.map_err(|e| e.to_string())?;
+            Ok(Box::new(source))
+        }
+        None => {
+            let position = state.projections.position(projector.name()).await.map_err(|e| e.to_string())?;
+            let tail = StoreTail::new(state.db.events.clone(), position, projector.aggregate_types(), state.commits.subscribe());
+            Ok(Box::new(tail))
+        }
+    }
+}
+
+/// Runs a task until shutdown, restarting it with backoff when it fails.
+fn supervise<F, Fut>(tasks: &mut JoinSet<()>, name: &'static str, shutdown: CancellationToken, make: F)
+where
+    F: Fn(CancellationToken) -> Fut + Send + 'static,
+    Fut: Future<Output = Result<(), String>> + Send + 'static,
+{
+    tasks.spawn(async move {
+        let mut backoff = Duration::from_millis(200);
+        while !shutdown.is_cancelled() {
+            match make(shutdown.clone()).await {
+                Ok(()) => backoff = Duration::from_millis(200),
+                Err(error) => tracing::error!(task = name, %error, "background task failed; restarting"),
+            }
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(backoff) => {}
+            }
+            backoff = (backoff * 2).min(MAX_BACKOFF);
+        }
+    });
+}
+
+async fn wait_for_signal() {
+    let ctrl_c = async {
+        let _ = tokio::signal::ctrl_c().await;
+    };
+    #[cfg(unix)]
+    let terminate = async {
+        match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(mut signal) => {
+                signal.recv().await;
+            }
+            Err(_) => std::future::pending::<()>().await,
+        }
+    };
+    #[cfg(not(unix))]
+    let terminate = std::future::pending::<()>();
+    tokio::select! {
+        _ = ctrl_c => {}
+        _ = terminate => {}
+    }
+}

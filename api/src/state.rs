@@ -1,0 +1,77 @@
+//! Everything a request handler or background task needs, built once.
+
+use metrics_exporter_prometheus::PrometheusHandle;
+use std::sync::Arc;
+use tokio::sync::watch;
+
+use application::accounts::Accounts;
+use domain::api_key::ApiKey;
+use domain::organisation::Organisation;
+use domain::user::User;
+use infrastructure::database::Database;
+use infrastructure::event_store::{CommitSignal, EsStore};
+use infrastructure::nats::EventStream;
+use infrastructure::{InfraError, Settings};
+use projections::ProjectionStore;
+
+use crate::auth::TokenKeys;
+use crate::secrets;
+
+pub struct AppState {
+    pub settings: Settings,
+    pub db: Database,
+    pub organisations: EsStore<Organisation>,
+    pub users: EsStore<User>,
+    pub api_keys: EsStore<ApiKey>,
+    pub projections: ProjectionStore,
+    pub tokens: TokenKeys,
+    pub nats: Option<Nats>,
+    pub commits: CommitSignal,
+    pub metrics: Option<PrometheusHandle>,
+}
+
+/// The JetStream side of the distributed mode.
+#[derive(Clone)]
+pub struct Nats {
+    pub client: async_nats::Client,
+    pub js: async_nats::jetstream::Context,
+    pub events: EventStream,
+}
+
+impl AppState {
+    /// Connects, migrates and wires the stores.
+    pub async fn build(settings: Settings, metrics: Option<PrometheusHandle>) -> Result<Arc<Self>, InfraError> {
+        let db = Database::connect(&settings).await?;
+        db.migrate().await?;
+        let nats = match &settings.nats_url {
+            Some(url) if settings.database_url.is_some() => Some(connect_nats(url, &settings).await?),
+            _ => None,
+        };
+        let tokens = TokenKeys::new(&secrets::jwt_secret(&settings)?, settings.jwt_ttl_secs);
+        let (commits, _) = watch::channel(0);
+        Ok(Arc::new(Self {
+            organisations: EsStore::new(&db, (), commits.clone()),
+            users: EsStore::new(&db, (), commits.clone()),
+            api_keys: EsStore::new(&db, (), commits.clone()),
+            projections: ProjectionStore::new(db.read.clone()),
+            settings,
+            db,
+            tokens,
+            nats,
+            commits,
+            metrics,
+        }))
+    }
+
+    /// The account use cases over this state's stores.
+    pub fn accounts(&self) -> Accounts<'_> {
+        Accounts { organisations: &self.organisations, users: &self.users, api_keys: &self.api_keys }
+    }
+}
+
+async fn connect_nats(url: &str, settings: &Settings) -> Result<Nats, InfraError> {
+    let client = infrastructure::nats::connect(url).await?;
+    let js = infrastructure::nats::jetstream(client.clone());
+    let events = EventStream { name: settings.nats_stream.clone(), subject_prefix: settings.nats_subject_prefix.clone() };
+    Ok(Nats { client, js, events })
+}
