@@ -17,9 +17,9 @@ use application::{Actor, EventMetadata};
 use domain::{OrganisationId, Role};
 
 use crate::error::ApiError;
-use application::AggregateStore;
 use crate::extract::RequestContext;
 use crate::state::AppState;
+use application::AggregateStore;
 
 /// What a login token says.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -41,23 +41,37 @@ pub struct TokenKeys {
 impl TokenKeys {
     pub fn new(secret: &secrecy::SecretString, ttl_secs: u64) -> Self {
         let bytes = secret.expose_secret().as_bytes();
-        Self { encoding: EncodingKey::from_secret(bytes), decoding: DecodingKey::from_secret(bytes), ttl_secs }
+        Self {
+            encoding: EncodingKey::from_secret(bytes),
+            decoding: DecodingKey::from_secret(bytes),
+            ttl_secs,
+        }
     }
 
     /// A signed token for a user.
     pub fn issue(&self, user_id: Uuid, organisation_id: OrganisationId, role: Role) -> Result<String, ApiError> {
         let now = Utc::now().timestamp();
-        let claims = Claims { sub: user_id, org: organisation_id, role, iat: now, exp: now + self.ttl_secs as i64 };
+        let claims = Claims {
+            sub: user_id,
+            org: organisation_id,
+            role,
+            iat: now,
+            exp: now + self.ttl_secs as i64,
+        };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|_| ApiError::internal())
     }
 
     fn check(&self, token: &str) -> Result<Claims, ApiError> {
         let mut validation = Validation::new(Algorithm::HS256);
         validation.leeway = 5;
-        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation).map(|data| data.claims).map_err(|e| match e.kind() {
-            ErrorKind::ExpiredSignature => ApiError::unauthenticated("token_expired", "the token has expired; log in again"),
-            _ => ApiError::unauthenticated("invalid_token", "the token is not valid"),
-        })
+        jsonwebtoken::decode::<Claims>(token, &self.decoding, &validation)
+            .map(|data| data.claims)
+            .map_err(|e| match e.kind() {
+                ErrorKind::ExpiredSignature => {
+                    ApiError::unauthenticated("token_expired", "the token has expired; log in again")
+                }
+                _ => ApiError::unauthenticated("invalid_token", "the token is not valid"),
+            })
     }
 }
 
@@ -73,7 +87,11 @@ pub struct Caller {
 impl Caller {
     /// Refuses callers whose role lacks a permission.
     pub fn require(&self, allowed: fn(Role) -> bool) -> Result<(), ApiError> {
-        if allowed(self.role) { Ok(()) } else { Err(ApiError::forbidden()) }
+        if allowed(self.role) {
+            Ok(())
+        } else {
+            Err(ApiError::forbidden())
+        }
     }
 
     /// The user behind the call, if it is a user and not an API key.
@@ -108,13 +126,24 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         let token = bearer(parts)?;
         if looks_like_api_key(token) {
             let identity = state.accounts().authenticate_api_key(token).await?;
-            let identity = identity.ok_or_else(|| ApiError::unauthenticated("invalid_api_key", "the API key is not valid"))?;
+            let identity =
+                identity.ok_or_else(|| ApiError::unauthenticated("invalid_api_key", "the API key is not valid"))?;
             let actor = Actor::ApiKey { id: identity.key_id };
-            return Ok(Caller { organisation_id: identity.organisation_id, role: identity.role, actor, context });
+            return Ok(Caller {
+                organisation_id: identity.organisation_id,
+                role: identity.role,
+                actor,
+                context,
+            });
         }
         let claims = state.tokens.check(token)?;
         let role = current_role(state, &claims).await?;
-        Ok(Caller { organisation_id: claims.org, role, actor: Actor::User { id: claims.sub }, context })
+        Ok(Caller {
+            organisation_id: claims.org,
+            role,
+            actor: Actor::User { id: claims.sub },
+            context,
+        })
     }
 }
 
@@ -123,7 +152,9 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
         .headers
         .get(header::AUTHORIZATION)
         .ok_or_else(|| ApiError::unauthenticated("unauthenticated", "send Authorization: Bearer <token or API key>"))?;
-    let value = value.to_str().map_err(|_| ApiError::unauthenticated("invalid_token", "the token is not valid"))?;
+    let value = value
+        .to_str()
+        .map_err(|_| ApiError::unauthenticated("invalid_token", "the token is not valid"))?;
     value
         .strip_prefix("Bearer ")
         .or_else(|| value.strip_prefix("bearer "))
@@ -136,7 +167,9 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 /// and a role change takes effect on the next request.
 async fn current_role(state: &AppState, claims: &Claims) -> Result<Role, ApiError> {
     let loaded = state.users.load(&claims.sub.to_string()).await?;
-    let user = loaded.map(|l| l.aggregate).filter(|u| u.organisation_id == Some(claims.org));
+    let user = loaded
+        .map(|l| l.aggregate)
+        .filter(|u| u.organisation_id == Some(claims.org));
     match user {
         Some(user) if user.active => user.role.ok_or_else(ApiError::internal),
         Some(_) => Err(ApiError::unauthenticated("user_deactivated", "the user is deactivated")),

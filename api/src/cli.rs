@@ -7,9 +7,9 @@ use std::net::SocketAddr;
 use std::path::PathBuf;
 use uuid::Uuid;
 
+use application::EventMetadata;
 use application::accounts::NewUser;
 use application::feed::EventLog;
-use application::EventMetadata;
 use domain::{EmailAddress, Role};
 use infrastructure::Settings;
 use infrastructure::config::Mode;
@@ -98,20 +98,48 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     match cli.command {
         Command::Serve { .. } => serve(settings, Roles::ALL).await,
         Command::Migrate => migrate(settings).await,
-        Command::Project => serve(settings, Roles { api: false, projectors: true, workers: false }).await,
-        Command::Work => serve(settings, Roles { api: false, projectors: false, workers: true }).await,
-        Command::Projections { command: ProjectionsCommand::Rebuild { name } } => rebuild(settings, name).await,
+        Command::Project => {
+            serve(
+                settings,
+                Roles {
+                    api: false,
+                    projectors: true,
+                    workers: false,
+                },
+            )
+            .await
+        }
+        Command::Work => {
+            serve(
+                settings,
+                Roles {
+                    api: false,
+                    projectors: false,
+                    workers: true,
+                },
+            )
+            .await
+        }
+        Command::Projections {
+            command: ProjectionsCommand::Rebuild { name },
+        } => rebuild(settings, name).await,
         Command::Admin { command } => admin(settings, command).await,
     }
 }
 
 async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
     let listener = match roles.api {
-        true => Some(tokio::net::TcpListener::bind(settings.listen).await.with_context(|| format!("listening on {}", settings.listen))?),
+        true => Some(
+            tokio::net::TcpListener::bind(settings.listen)
+                .await
+                .with_context(|| format!("listening on {}", settings.listen))?,
+        ),
         false => None,
     };
     let embedded = settings.mode() == Mode::Embedded && settings.sandbox;
-    let state = AppState::build(settings, crate::telemetry::metrics()).await.context("starting")?;
+    let state = AppState::build(settings, crate::telemetry::metrics())
+        .await
+        .context("starting")?;
     if embedded && roles.api {
         crate::sandbox::ensure(&state).await.context("preparing the sandbox")?;
     }
@@ -134,15 +162,23 @@ async fn rebuild(settings: Settings, name: Option<String>) -> anyhow::Result<()>
     let state = AppState::build(settings, None).await?;
     let log = StoreLog(state.db.clone());
     let head = log.head().await?;
-    let chosen: Vec<_> = projections::all().into_iter().filter(|p| name.as_deref().is_none_or(|n| n == p.name())).collect();
+    let chosen: Vec<_> = projections::all()
+        .into_iter()
+        .filter(|p| name.as_deref().is_none_or(|n| n == p.name()))
+        .collect();
     if chosen.is_empty() {
         bail!("no projection named {}", name.unwrap_or_default());
     }
     for projector in chosen {
         let bar = ProgressBar::new(head.max(0) as u64);
-        bar.set_style(ProgressStyle::with_template("{msg:14} {bar:40} {pos}/{len} events ({per_sec})")?);
+        bar.set_style(ProgressStyle::with_template(
+            "{msg:14} {bar:40} {pos}/{len} events ({per_sec})",
+        )?);
         bar.set_message(projector.name());
-        let applied = state.projections.rebuild(projector.as_ref(), &log, &|position| bar.set_position(position as u64)).await?;
+        let applied = state
+            .projections
+            .rebuild(projector.as_ref(), &log, &|position| bar.set_position(position as u64))
+            .await?;
         bar.finish();
         println!("{}: {applied} events applied", projector.name());
     }
@@ -158,12 +194,29 @@ async fn admin(settings: Settings, command: AdminCommand) -> anyhow::Result<()> 
             let id = accounts.create_organisation(&name, &meta).await?;
             println!("{id}");
         }
-        AdminCommand::CreateUser { org, email, password, role, name } => {
+        AdminCommand::CreateUser {
+            org,
+            email,
+            password,
+            role,
+            name,
+        } => {
             let email = EmailAddress::parse(&email).context("--email")?;
             let role = Role::parse(&role).context("--role")?;
             let display_name = name.unwrap_or_else(|| email.as_str().split('@').next().unwrap_or_default().to_string());
             let meta = EventMetadata::system("cli", Some(org));
-            let id = accounts.register_user(NewUser { organisation_id: org, email, display_name, password, role }, &meta).await?;
+            let id = accounts
+                .register_user(
+                    NewUser {
+                        organisation_id: org,
+                        email,
+                        display_name,
+                        password,
+                        role,
+                    },
+                    &meta,
+                )
+                .await?;
             println!("{id}");
         }
     }

@@ -52,7 +52,12 @@ pub struct Problem {
 
 impl ApiError {
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        Self { status, code, message: message.into(), field: None }
+        Self {
+            status,
+            code,
+            message: message.into(),
+            field: None,
+        }
     }
 
     pub fn on_field(mut self, field: impl Into<String>) -> Self {
@@ -81,7 +86,11 @@ impl ApiError {
     }
 
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "an unexpected error occurred")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "internal",
+            "an unexpected error occurred",
+        )
     }
 }
 
@@ -100,7 +109,10 @@ impl IntoResponse for ApiError {
             field: self.field,
         };
         let mut response = (self.status, Json(body)).into_response();
-        response.headers_mut().insert(header::CONTENT_TYPE, HeaderValue::from_static("application/problem+json"));
+        response.headers_mut().insert(
+            header::CONTENT_TYPE,
+            HeaderValue::from_static("application/problem+json"),
+        );
         response
     }
 }
@@ -120,7 +132,9 @@ impl Rule for UserError {
         match self {
             UserError::AlreadyRegistered => rule(S::CONFLICT, "user_exists", self).on_field("email"),
             UserError::NotFound => ApiError::not_found(),
-            UserError::InvalidDisplayName => rule(S::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("display_name"),
+            UserError::InvalidDisplayName => {
+                rule(S::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("display_name")
+            }
             UserError::InvalidCredentials => rule(S::UNAUTHORIZED, "invalid_credentials", self),
             UserError::Deactivated => rule(S::UNAUTHORIZED, "user_deactivated", self),
             UserError::LockedOut { .. } => rule(S::TOO_MANY_REQUESTS, "locked_out", self),
@@ -136,7 +150,9 @@ impl Rule for OrganisationError {
         match self {
             OrganisationError::AlreadyExists => rule(StatusCode::CONFLICT, "organisation_exists", self),
             OrganisationError::NotFound => ApiError::not_found(),
-            OrganisationError::InvalidName => rule(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("name"),
+            OrganisationError::InvalidName => {
+                rule(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("name")
+            }
         }
     }
 }

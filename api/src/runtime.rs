@@ -27,7 +27,11 @@ pub struct Roles {
 }
 
 impl Roles {
-    pub const ALL: Roles = Roles { api: true, projectors: true, workers: true };
+    pub const ALL: Roles = Roles {
+        api: true,
+        projectors: true,
+        workers: true,
+    };
 }
 
 /// A started process.
@@ -38,7 +42,7 @@ pub struct Running {
     tasks: JoinSet<()>,
 }
 
-const MAX_BACKOFF: Duration = Duration::from_secs(10);
+const MAX_BACKOFF: Duration = Duration::from_secs(3);
 const SHUTDOWN_GRACE: Duration = Duration::from_secs(10);
 
 /// Starts the parts `roles` asks for.
@@ -59,20 +63,30 @@ pub async fn start(state: Arc<AppState>, roles: Roles, listener: Option<TcpListe
         let app = crate::app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
         let stop = shutdown.clone();
         tasks.spawn(async move {
-            let served = axum::serve(listener, app).with_graceful_shutdown(stop.cancelled_owned()).await;
+            let served = axum::serve(listener, app)
+                .with_graceful_shutdown(stop.cancelled_owned())
+                .await;
             if let Err(error) = served {
                 tracing::error!(%error, "HTTP server failed");
             }
         });
     }
-    Ok(Running { addr, state, shutdown, tasks })
+    Ok(Running {
+        addr,
+        state,
+        shutdown,
+        tasks,
+    })
 }
 
 impl Running {
     /// Stops every part and waits (a bounded time) for them to finish.
     pub async fn stop(mut self) {
         self.shutdown.cancel();
-        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async { while self.tasks.join_next().await.is_some() {} }).await;
+        let drained = tokio::time::timeout(SHUTDOWN_GRACE, async {
+            while self.tasks.join_next().await.is_some() {}
+        })
+        .await;
         if drained.is_err() {
             tracing::warn!("some tasks did not stop in time; aborting them");
             self.tasks.abort_all();
@@ -93,7 +107,9 @@ impl Running {
 }
 
 fn start_workers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {
-    let (EventDb::Postgres(pool), Some(nats)) = (&state.db.events, &state.nats) else { return };
+    let (EventDb::Postgres(pool), Some(nats)) = (&state.db.events, &state.nats) else {
+        return;
+    };
     if !state.settings.relay_enabled {
         return;
     }
@@ -107,20 +123,28 @@ fn start_workers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mu
     supervise(tasks, "relay", shutdown.clone(), move |stop| {
         let (relay, nats) = (relay.clone(), nats.clone());
         async move {
-            infrastructure::nats::ensure_stream(&nats.js, &nats.events).await.map_err(|e| e.to_string())?;
+            infrastructure::nats::ensure_stream(&nats.js, &nats.events)
+                .await
+                .map_err(|e| e.to_string())?;
             relay.run(stop).await.map_err(|e| e.to_string())
         }
     });
 }
 
-fn start_projector(state: &Arc<AppState>, projector: Arc<dyn Projector>, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {
+fn start_projector(
+    state: &Arc<AppState>,
+    projector: Arc<dyn Projector>,
+    shutdown: &CancellationToken,
+    tasks: &mut JoinSet<()>,
+) {
     let state = state.clone();
     supervise(tasks, projector.name(), shutdown.clone(), move |stop| {
         let (state, projector) = (state.clone(), projector.clone());
         async move {
             let source = source_for(&state, projector.as_ref()).await?;
-            projections::runner::run(projector, state.projections.clone(), source, stop).await;
-            Ok(())
+            projections::runner::run(projector, state.projections.clone(), source, stop)
+                .await
+                .map_err(|e| e.to_string())
         }
     });
 }
@@ -128,14 +152,27 @@ fn start_projector(state: &Arc<AppState>, projector: Arc<dyn Projector>, shutdow
 async fn source_for(state: &AppState, projector: &dyn Projector) -> Result<Box<dyn EventSource>, String> {
     match &state.nats {
         Some(Nats { js, events, .. }) => {
-            infrastructure::nats::ensure_stream(js, events).await.map_err(|e| e.to_string())?;
+            infrastructure::nats::ensure_stream(js, events)
+                .await
+                .map_err(|e| e.to_string())?;
             let durable = format!("projector-{}", projector.name());
-            let source = JetStreamSource::bind(js, events, &durable, projector.aggregate_types()).await.map_err(|e| e.to_string())?;
+            let source = JetStreamSource::bind(js, events, &durable, projector.aggregate_types())
+                .await
+                .map_err(|e| e.to_string())?;
             Ok(Box::new(source))
         }
         None => {
-            let position = state.projections.position(projector.name()).await.map_err(|e| e.to_string())?;
-            let tail = StoreTail::new(state.db.events.clone(), position, projector.aggregate_types(), state.commits.subscribe());
+            let position = state
+                .projections
+                .position(projector.name())
+                .await
+                .map_err(|e| e.to_string())?;
+            let tail = StoreTail::new(
+                state.db.events.clone(),
+                position,
+                projector.aggregate_types(),
+                state.commits.subscribe(),
+            );
             Ok(Box::new(tail))
         }
     }

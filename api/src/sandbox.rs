@@ -22,9 +22,17 @@ const CREDENTIALS_FILE: &str = "sandbox-admin.txt";
 /// Creates the sandbox on first start and says how to log in.
 pub async fn ensure(state: &AppState) -> Result<(), InfraError> {
     let path = state.settings.data_dir.join(CREDENTIALS_FILE);
-    let exists = state.organisations.load(&SANDBOX_ORGANISATION.to_string()).await.map_err(|e| InfraError::Config(e.0))?.is_some();
+    let exists = state
+        .organisations
+        .load(&SANDBOX_ORGANISATION.to_string())
+        .await
+        .map_err(|e| InfraError::Config(e.0))?
+        .is_some();
     if exists {
-        println!("Sandbox: log in as {SANDBOX_ADMIN}; the password is in {}", path.display());
+        println!(
+            "Sandbox: log in as {SANDBOX_ADMIN}; the password is in {}",
+            path.display()
+        );
         return Ok(());
     }
     let meta = EventMetadata::system("sandbox", Some(SANDBOX_ORGANISATION));
@@ -33,10 +41,23 @@ pub async fn ensure(state: &AppState) -> Result<(), InfraError> {
         .create_organisation_with_id(SANDBOX_ORGANISATION, "Sandbox", &meta)
         .await
         .map_err(|e| InfraError::Config(format!("creating the sandbox organisation: {e}")))?;
-    let password: String = rand::thread_rng().sample_iter(&Alphanumeric).take(20).map(char::from).collect();
+    let password: String = rand::thread_rng()
+        .sample_iter(&Alphanumeric)
+        .take(20)
+        .map(char::from)
+        .collect();
     let email = EmailAddress::parse(SANDBOX_ADMIN).map_err(|e| InfraError::Config(e.to_string()))?;
-    let admin = NewUser { organisation_id: SANDBOX_ORGANISATION, email, display_name: "Sandbox admin".into(), password: password.clone(), role: Role::Admin };
-    accounts.register_user(admin, &meta).await.map_err(|e| InfraError::Config(format!("creating the sandbox admin: {e}")))?;
+    let admin = NewUser {
+        organisation_id: SANDBOX_ORGANISATION,
+        email,
+        display_name: "Sandbox admin".into(),
+        password: password.clone(),
+        role: Role::Admin,
+    };
+    accounts
+        .register_user(admin, &meta)
+        .await
+        .map_err(|e| InfraError::Config(format!("creating the sandbox admin: {e}")))?;
     write_private(&path, &format!("email: {SANDBOX_ADMIN}\npassword: {password}\n"))?;
     println!(
         "Sandbox ready. Log in with:\n  curl -s http://{}/api/v1/auth/login -H 'content-type: application/json' \\\n    -d '{{\"email\":\"{SANDBOX_ADMIN}\",\"password\":\"{password}\"}}'\n(the password is also in {})",

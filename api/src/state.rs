@@ -65,13 +65,20 @@ impl AppState {
 
     /// The account use cases over this state's stores.
     pub fn accounts(&self) -> Accounts<'_> {
-        Accounts { organisations: &self.organisations, users: &self.users, api_keys: &self.api_keys }
+        Accounts {
+            organisations: &self.organisations,
+            users: &self.users,
+            api_keys: &self.api_keys,
+        }
     }
 }
 
 async fn connect_nats(url: &str, settings: &Settings) -> Result<Nats, InfraError> {
     let client = infrastructure::nats::connect(url).await?;
     let js = infrastructure::nats::jetstream(client.clone());
-    let events = EventStream { name: settings.nats_stream.clone(), subject_prefix: settings.nats_subject_prefix.clone() };
+    let events = EventStream {
+        name: settings.nats_stream.clone(),
+        subject_prefix: settings.nats_subject_prefix.clone(),
+    };
     Ok(Nats { client, js, events })
 }

@@ -123,6 +123,13 @@ impl Settings {
         Ok(settings)
     }
 
+    /// The built-in defaults alone: the embedded mode in `./data`.
+    pub fn defaults() -> Result<Self, InfraError> {
+        Figment::from(Serialized::defaults(Defaults::default()))
+            .extract()
+            .map_err(|e| InfraError::Config(e.to_string()))
+    }
+
     fn validate(&self) -> Result<(), InfraError> {
         if self.database_url.is_some() && self.nats_url.is_none() {
             return Err(InfraError::Config(

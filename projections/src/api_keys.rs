@@ -35,7 +35,15 @@ impl Projector for ApiKeysView {
 
     async fn apply(&self, conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
         match decode::<ApiKeyEvent>(event)? {
-            ApiKeyEvent::ApiKeyIssued { key_id, organisation_id, name, role, created_by, issued_at, .. } => {
+            ApiKeyEvent::ApiKeyIssued {
+                key_id,
+                organisation_id,
+                name,
+                role,
+                created_by,
+                issued_at,
+                ..
+            } => {
                 sqlx::query(
                     "INSERT INTO api_keys_view (key_id, organisation_id, name, role, created_by, issued_at, version) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7)",
@@ -81,7 +89,12 @@ fn row(r: &AnyRow) -> Result<ApiKeyRow, ProjectionError> {
 }
 
 /// The organisation's keys, newest first, one page.
-pub async fn list(pool: &AnyPool, organisation_id: &str, limit: i64, offset: i64) -> Result<Vec<ApiKeyRow>, ProjectionError> {
+pub async fn list(
+    pool: &AnyPool,
+    organisation_id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<ApiKeyRow>, ProjectionError> {
     let rows = sqlx::query(
         "SELECT key_id, organisation_id, name, role, created_by, issued_at, revoked_at FROM api_keys_view \
          WHERE organisation_id = $1 ORDER BY issued_at DESC, key_id LIMIT $2 OFFSET $3",

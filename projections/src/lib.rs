@@ -41,11 +41,17 @@ pub trait Projector: Send + Sync {
 
 /// Every projector Switchboard runs.
 pub fn all() -> Vec<Arc<dyn Projector>> {
-    vec![Arc::new(organisations::OrganisationsView), Arc::new(users::UsersView), Arc::new(api_keys::ApiKeysView)]
+    vec![
+        Arc::new(organisations::OrganisationsView),
+        Arc::new(users::UsersView),
+        Arc::new(api_keys::ApiKeysView),
+    ]
 }
 
 /// Decodes an event payload into the aggregate's event enum.
 pub(crate) fn decode<E: serde::de::DeserializeOwned>(event: &StoredEvent) -> Result<E, ProjectionError> {
-    serde_json::from_value(event.payload.clone())
-        .map_err(|e| ProjectionError::UndecodableEvent { event_type: event.event_type.clone(), reason: e.to_string() })
+    serde_json::from_value(event.payload.clone()).map_err(|e| ProjectionError::UndecodableEvent {
+        event_type: event.event_type.clone(),
+        reason: e.to_string(),
+    })
 }

@@ -34,7 +34,11 @@ impl Projector for OrganisationsView {
             return count_user(conn, event).await;
         }
         match decode::<OrganisationEvent>(event)? {
-            OrganisationEvent::OrganisationCreated { organisation_id, name, created_at } => {
+            OrganisationEvent::OrganisationCreated {
+                organisation_id,
+                name,
+                created_at,
+            } => {
                 sqlx::query("INSERT INTO organisations_view (organisation_id, name, created_at, user_count) VALUES ($1, $2, $3, 0)")
                     .bind(organisation_id.to_string())
                     .bind(name)
@@ -71,10 +75,12 @@ async fn count_user(conn: &mut AnyConnection, event: &StoredEvent) -> Result<(),
 
 /// One organisation, if the view has it.
 pub async fn get(pool: &AnyPool, organisation_id: &str) -> Result<Option<OrganisationRow>, ProjectionError> {
-    let row = sqlx::query("SELECT organisation_id, name, created_at, user_count FROM organisations_view WHERE organisation_id = $1")
-        .bind(organisation_id)
-        .fetch_optional(pool)
-        .await?;
+    let row = sqlx::query(
+        "SELECT organisation_id, name, created_at, user_count FROM organisations_view WHERE organisation_id = $1",
+    )
+    .bind(organisation_id)
+    .fetch_optional(pool)
+    .await?;
     row.map(|r| {
         Ok(OrganisationRow {
             organisation_id: r.try_get(0)?,

@@ -11,29 +11,26 @@ use crate::{ProjectionError, Projector};
 const BATCH: usize = 500;
 const MAX_BACKOFF: Duration = Duration::from_secs(5);
 
-/// Feeds a projector until `shutdown` is cancelled. Source and database
-/// failures are logged and retried with backoff; nothing is acknowledged
-/// before its transaction has committed.
-pub async fn run(projector: Arc<dyn Projector>, store: ProjectionStore, mut source: Box<dyn EventSource>, shutdown: CancellationToken) {
-    let mut backoff = Backoff::default();
+/// Feeds a projector until `shutdown` is cancelled. Database failures are
+/// retried with backoff; a failed source is returned to the caller, which
+/// builds a new one. Nothing is acknowledged before its transaction has
+/// committed.
+pub async fn run(
+    projector: Arc<dyn Projector>,
+    store: ProjectionStore,
+    mut source: Box<dyn EventSource>,
+    shutdown: CancellationToken,
+) -> Result<(), ProjectionError> {
     while !shutdown.is_cancelled() {
         let batch = tokio::select! {
-            _ = shutdown.cancelled() => return,
-            batch = source.next_batch(BATCH) => batch,
+            _ = shutdown.cancelled() => return Ok(()),
+            batch = source.next_batch(BATCH) => batch?,
         };
-        match batch {
-            Ok(batch) if batch.is_empty() => {}
-            Ok(batch) => {
-                if deliver(projector.as_ref(), &store, batch, &shutdown).await.is_ok() {
-                    backoff.reset();
-                }
-            }
-            Err(error) => {
-                tracing::warn!(projector = projector.name(), %error, "event source failed");
-                backoff.wait(&shutdown).await;
-            }
+        if !batch.is_empty() {
+            deliver(projector.as_ref(), &store, batch, &shutdown).await?;
         }
     }
+    Ok(())
 }
 
 async fn deliver(
@@ -54,8 +51,7 @@ async fn deliver(
             Err(error) => return Err(error),
         }
     };
-    metrics::counter!("switchboard_projection_events_total", "projector" => projector.name())
-        .increment(outcomes.iter().filter(|o| **o == Outcome::Applied).count() as u64);
+    record_lag(projector.name(), &batch, &outcomes);
     for (delivery, outcome) in batch.iter().zip(outcomes) {
         let acked = match outcome {
             Outcome::Applied | Outcome::Duplicate => delivery.ack.ack().await,
@@ -68,6 +64,31 @@ async fn deliver(
     Ok(())
 }
 
+/// Counts applied events and observes, for each, the time from the command
+/// that caused it to its read-model commit.
+fn record_lag(projector: &'static str, batch: &[Delivery], outcomes: &[Outcome]) {
+    let now = chrono::Utc::now();
+    let applied = batch.iter().zip(outcomes).filter(|(_, o)| **o == Outcome::Applied);
+    let mut count = 0;
+    for (delivery, _) in applied {
+        count += 1;
+        let occurred = delivery
+            .event
+            .metadata
+            .get("occurred_at")
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t).ok());
+        if let Some(occurred) = occurred {
+            let lag = (now - occurred.with_timezone(&chrono::Utc))
+                .num_microseconds()
+                .unwrap_or(0)
+                .max(0);
+            metrics::histogram!("switchboard_projection_lag_seconds", "projector" => projector)
+                .record(lag as f64 / 1e6);
+        }
+    }
+    metrics::counter!("switchboard_projection_events_total", "projector" => projector).increment(count);
+}
+
 struct Backoff(Duration);
 
 impl Default for Backoff {
@@ -77,10 +98,6 @@ impl Default for Backoff {
 }
 
 impl Backoff {
-    fn reset(&mut self) {
-        *self = Self::default();
-    }
-
     async fn wait(&mut self, shutdown: &CancellationToken) {
         tokio::select! {
             _ = shutdown.cancelled() => {}

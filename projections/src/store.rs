@@ -49,7 +49,11 @@ impl ProjectionStore {
     /// Applies a batch in one transaction with the checkpoint. Events are
     /// checked against the last sequence applied per aggregate, so a
     /// redelivered event changes nothing.
-    pub async fn apply_batch(&self, projector: &dyn Projector, events: &[&StoredEvent]) -> Result<Vec<Outcome>, ProjectionError> {
+    pub async fn apply_batch(
+        &self,
+        projector: &dyn Projector,
+        events: &[&StoredEvent],
+    ) -> Result<Vec<Outcome>, ProjectionError> {
         let mut tx = self.pool.begin().await?;
         claim(&mut tx, projector.name()).await?;
         let mut outcomes = Vec::with_capacity(events.len());
@@ -81,7 +85,10 @@ impl ProjectionStore {
         let mut tx = self.pool.begin().await?;
         claim(&mut tx, projector.name()).await?;
         projector.reset(&mut tx).await?;
-        sqlx::query("DELETE FROM projection_sequences WHERE projector = $1").bind(projector.name()).execute(&mut *tx).await?;
+        sqlx::query("DELETE FROM projection_sequences WHERE projector = $1")
+            .bind(projector.name())
+            .execute(&mut *tx)
+            .await?;
         sqlx::query("UPDATE projection_checkpoints SET position = 0, events_applied = 0 WHERE projector = $1")
             .bind(projector.name())
             .execute(&mut *tx)
@@ -141,7 +148,10 @@ async fn replay(
         let page = log.read_after(position, REBUILD_PAGE).await?;
         let Some(last) = page.last() else { break };
         position = last.position;
-        for event in page.iter().filter(|e| projector.aggregate_types().contains(&e.aggregate_type.as_str())) {
+        for event in page
+            .iter()
+            .filter(|e| projector.aggregate_types().contains(&e.aggregate_type.as_str()))
+        {
             let key = (event.aggregate_type.clone(), event.aggregate_id.clone());
             if sequences.get(&key).is_some_and(|seen| event.sequence <= *seen) {
                 continue;
@@ -169,7 +179,11 @@ async fn claim(conn: &mut AnyConnection, projector: &str) -> Result<(), Projecti
     Ok(())
 }
 
-async fn apply_once(conn: &mut AnyConnection, projector: &dyn Projector, event: &StoredEvent) -> Result<Outcome, ProjectionError> {
+async fn apply_once(
+    conn: &mut AnyConnection,
+    projector: &dyn Projector,
+    event: &StoredEvent,
+) -> Result<Outcome, ProjectionError> {
     let last: Option<i64> = sqlx::query_scalar(
         "SELECT last_sequence FROM projection_sequences WHERE projector = $1 AND aggregate_type = $2 AND aggregate_id = $3",
     )
@@ -186,7 +200,14 @@ async fn apply_once(conn: &mut AnyConnection, projector: &dyn Projector, event: 
         return Ok(Outcome::Gap);
     }
     projector.apply(conn, event).await?;
-    set_sequence(conn, projector.name(), &event.aggregate_type, &event.aggregate_id, event.sequence).await?;
+    set_sequence(
+        conn,
+        projector.name(),
+        &event.aggregate_type,
+        &event.aggregate_id,
+        event.sequence,
+    )
+    .await?;
     Ok(Outcome::Applied)
 }
 

@@ -24,7 +24,8 @@ pub struct UserRow {
     pub version: i64,
 }
 
-const COLUMNS: &str = "user_id, organisation_id, email, display_name, role, active, registered_at, last_login_at, version";
+const COLUMNS: &str =
+    "user_id, organisation_id, email, display_name, role, active, registered_at, last_login_at, version";
 
 #[async_trait]
 impl Projector for UsersView {
@@ -39,7 +40,15 @@ impl Projector for UsersView {
     async fn apply(&self, conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
         let id = &event.aggregate_id;
         let (sql, value): (&str, String) = match decode::<UserEvent>(event)? {
-            UserEvent::UserRegistered { user_id, organisation_id, email, display_name, role, registered_at, .. } => {
+            UserEvent::UserRegistered {
+                user_id,
+                organisation_id,
+                email,
+                display_name,
+                role,
+                registered_at,
+                ..
+            } => {
                 sqlx::query(
                     "INSERT INTO users_view (user_id, organisation_id, email, display_name, role, active, registered_at, version) \
                      VALUES ($1, $2, $3, $4, $5, $6, $7, $8)",
@@ -56,16 +65,30 @@ impl Projector for UsersView {
                 .await?;
                 return Ok(());
             }
-            UserEvent::UserRoleChanged { role } => ("UPDATE users_view SET role = $1, version = $2 WHERE user_id = $3", role.as_str().into()),
-            UserEvent::UserRenamed { display_name } => ("UPDATE users_view SET display_name = $1, version = $2 WHERE user_id = $3", display_name),
-            UserEvent::UserLoginSucceeded { at } => ("UPDATE users_view SET last_login_at = $1, version = $2 WHERE user_id = $3", at.to_rfc3339()),
+            UserEvent::UserRoleChanged { role } => (
+                "UPDATE users_view SET role = $1, version = $2 WHERE user_id = $3",
+                role.as_str().into(),
+            ),
+            UserEvent::UserRenamed { display_name } => (
+                "UPDATE users_view SET display_name = $1, version = $2 WHERE user_id = $3",
+                display_name,
+            ),
+            UserEvent::UserLoginSucceeded { at } => (
+                "UPDATE users_view SET last_login_at = $1, version = $2 WHERE user_id = $3",
+                at.to_rfc3339(),
+            ),
             UserEvent::UserDeactivated => return set_active(conn, id, false, event.sequence).await,
             UserEvent::UserReactivated => return set_active(conn, id, true, event.sequence).await,
             UserEvent::UserLoginFailed { .. } | UserEvent::UserPasswordChanged { .. } => {
                 return set_version(conn, id, event.sequence).await;
             }
         };
-        sqlx::query(sql).bind(value).bind(event.sequence).bind(id).execute(conn).await?;
+        sqlx::query(sql)
+            .bind(value)
+            .bind(event.sequence)
+            .bind(id)
+            .execute(conn)
+            .await?;
         Ok(())
     }
 
@@ -86,7 +109,11 @@ async fn set_active(conn: &mut AnyConnection, id: &str, active: bool, version: i
 }
 
 async fn set_version(conn: &mut AnyConnection, id: &str, version: i64) -> Result<(), ProjectionError> {
-    sqlx::query("UPDATE users_view SET version = $1 WHERE user_id = $2").bind(version).bind(id).execute(conn).await?;
+    sqlx::query("UPDATE users_view SET version = $1 WHERE user_id = $2")
+        .bind(version)
+        .bind(id)
+        .execute(conn)
+        .await?;
     Ok(())
 }
 
@@ -105,8 +132,18 @@ fn row(r: &AnyRow) -> Result<UserRow, ProjectionError> {
 }
 
 /// The organisation's users ordered by e-mail address, one page.
-pub async fn list(pool: &AnyPool, organisation_id: &str, limit: i64, offset: i64) -> Result<Vec<UserRow>, ProjectionError> {
+pub async fn list(
+    pool: &AnyPool,
+    organisation_id: &str,
+    limit: i64,
+    offset: i64,
+) -> Result<Vec<UserRow>, ProjectionError> {
     let sql = format!("SELECT {COLUMNS} FROM users_view WHERE organisation_id = $1 ORDER BY email LIMIT $2 OFFSET $3");
-    let rows = sqlx::query(&sql).bind(organisation_id).bind(limit).bind(offset).fetch_all(pool).await?;
+    let rows = sqlx::query(&sql)
+        .bind(organisation_id)
+        .bind(limit)
+        .bind(offset)
+        .fetch_all(pool)
+        .await?;
     rows.iter().map(row).collect()
 }

@@ -50,14 +50,25 @@ pub struct ApiKeyResponse {
 
 impl From<ApiKeyRow> for ApiKeyResponse {
     fn from(row: ApiKeyRow) -> Self {
-        Self { id: row.key_id, name: row.name, role: row.role, created_by: row.created_by, issued_at: row.issued_at, revoked_at: row.revoked_at }
+        Self {
+            id: row.key_id,
+            name: row.name,
+            role: row.role,
+            created_by: row.created_by,
+            issued_at: row.issued_at,
+            revoked_at: row.revoked_at,
+        }
     }
 }
 
 /// Lists the organisation's API keys, without secrets (admins only).
 #[utoipa::path(get, path = "/api/v1/api-keys", params(Page), tag = "api-keys", security(("bearer" = [])),
     responses((status = 200, body = [ApiKeyResponse]), (status = 403, body = Problem)))]
-pub async fn list(State(state): State<Arc<AppState>>, caller: Caller, ApiQuery(page): ApiQuery<Page>) -> Result<Json<Vec<ApiKeyResponse>>, ApiError> {
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<Json<Vec<ApiKeyResponse>>, ApiError> {
     caller.require(Role::can_administer)?;
     let (limit, offset) = page.bounds()?;
     let rows = projections::api_keys::list(&state.db.read, &caller.organisation_id.to_string(), limit, offset).await?;
@@ -73,18 +84,42 @@ pub async fn create(
     ApiJson(body): ApiJson<CreateApiKey>,
 ) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
     caller.require(Role::can_administer)?;
-    let issued = state.accounts().issue_api_key(caller.organisation_id, &body.name, body.role, caller.user_id(), &caller.metadata()).await?;
-    let created = CreatedApiKey { id: issued.key_id, name: body.name.trim().to_string(), role: body.role, key: issued.token };
+    let issued = state
+        .accounts()
+        .issue_api_key(
+            caller.organisation_id,
+            &body.name,
+            body.role,
+            caller.user_id(),
+            &caller.metadata(),
+        )
+        .await?;
+    let created = CreatedApiKey {
+        id: issued.key_id,
+        name: body.name.trim().to_string(),
+        role: body.role,
+        key: issued.token,
+    };
     Ok((StatusCode::CREATED, Json(created)))
 }
 
 /// Revokes an API key; it stops working at once (admins only).
 #[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", security(("bearer" = [])),
     responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn revoke(State(state): State<Arc<AppState>>, caller: Caller, Path(id): Path<String>) -> Result<StatusCode, ApiError> {
+pub async fn revoke(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<StatusCode, ApiError> {
     caller.require(Role::can_administer)?;
     let key_id = parse_id(&id)?;
-    let command = ApiKeyCommand::Revoke { organisation_id: caller.organisation_id, at: chrono::Utc::now() };
-    state.api_keys.execute(&key_id.to_string(), command, &caller.metadata()).await?;
+    let command = ApiKeyCommand::Revoke {
+        organisation_id: caller.organisation_id,
+        at: chrono::Utc::now(),
+    };
+    state
+        .api_keys
+        .execute(&key_id.to_string(), command, &caller.metadata())
+        .await?;
     Ok(StatusCode::NO_CONTENT)
 }

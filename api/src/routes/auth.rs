@@ -38,13 +38,22 @@ pub async fn login(
     let meta = login_metadata(&body.email, context);
     let user = state.accounts().log_in(&body.email, body.password, &meta).await?;
     let response = UserResponse::from_aggregate(&user).ok_or_else(ApiError::internal)?;
-    let access_token = state.tokens.issue(response.id, response.organisation_id, response.role)?;
-    Ok(Json(LoginResponse { access_token, token_type: "Bearer", expires_in: state.tokens.ttl_secs, user: response }))
+    let access_token = state
+        .tokens
+        .issue(response.id, response.organisation_id, response.role)?;
+    Ok(Json(LoginResponse {
+        access_token,
+        token_type: "Bearer",
+        expires_in: state.tokens.ttl_secs,
+        user: response,
+    }))
 }
 
 fn login_metadata(email: &str, context: RequestContext) -> EventMetadata {
     let actor = match domain::EmailAddress::parse(email) {
-        Ok(email) => Actor::User { id: domain::user::user_id_for_email(&email) },
+        Ok(email) => Actor::User {
+            id: domain::user::user_id_for_email(&email),
+        },
         Err(_) => Actor::System { name: "login".into() },
     };
     EventMetadata {

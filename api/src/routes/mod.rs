@@ -24,11 +24,21 @@ impl Page {
     pub fn bounds(&self) -> Result<(i64, i64), ApiError> {
         let limit = self.limit.unwrap_or(100);
         if !(1..=500).contains(&limit) {
-            return Err(ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_query", "limit must be 1 to 500").on_field("limit"));
+            return Err(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "limit must be 1 to 500",
+            )
+            .on_field("limit"));
         }
         let offset = self.offset.unwrap_or(0);
         if offset < 0 {
-            return Err(ApiError::new(axum::http::StatusCode::BAD_REQUEST, "invalid_query", "offset must not be negative").on_field("offset"));
+            return Err(ApiError::new(
+                axum::http::StatusCode::BAD_REQUEST,
+                "invalid_query",
+                "offset must not be negative",
+            )
+            .on_field("offset"));
         }
         Ok((limit, offset))
     }

@@ -45,13 +45,27 @@ pub async fn rename(
     ApiJson(body): ApiJson<RenameOrganisation>,
 ) -> Result<Json<OrganisationResponse>, ApiError> {
     caller.require(Role::can_administer)?;
-    let command = OrganisationCommand::Rename { organisation_id: caller.organisation_id, name: body.name };
-    state.organisations.execute(&caller.organisation_id.to_string(), command, &caller.metadata()).await?;
+    let command = OrganisationCommand::Rename {
+        organisation_id: caller.organisation_id,
+        name: body.name,
+    };
+    state
+        .organisations
+        .execute(&caller.organisation_id.to_string(), command, &caller.metadata())
+        .await?;
     Ok(Json(load(&state, &caller).await?))
 }
 
 async fn load(state: &AppState, caller: &Caller) -> Result<OrganisationResponse, ApiError> {
-    let loaded = state.organisations.load(&caller.organisation_id.to_string()).await?.ok_or_else(ApiError::not_found)?;
+    let loaded = state
+        .organisations
+        .load(&caller.organisation_id.to_string())
+        .await?
+        .ok_or_else(ApiError::not_found)?;
     let org = loaded.aggregate;
-    Ok(OrganisationResponse { id: caller.organisation_id, name: org.name, created_at: org.created_at.map(|t| t.to_rfc3339()) })
+    Ok(OrganisationResponse {
+        id: caller.organisation_id,
+        name: org.name,
+        created_at: org.created_at.map(|t| t.to_rfc3339()),
+    })
 }

@@ -49,12 +49,21 @@ pub async fn health() -> Json<Health> {
 #[utoipa::path(get, path = "/ready", tag = "system", responses((status = 200, body = Readiness), (status = 503, body = Readiness)))]
 pub async fn ready(State(state): State<Arc<AppState>>) -> Response {
     let readiness = readiness(&state).await;
-    let status = if readiness.ready { StatusCode::OK } else { StatusCode::SERVICE_UNAVAILABLE };
+    let status = if readiness.ready {
+        StatusCode::OK
+    } else {
+        StatusCode::SERVICE_UNAVAILABLE
+    };
     (status, Json(readiness)).into_response()
 }
 
 async fn readiness(state: &AppState) -> Readiness {
-    let store = state.db.ping().await.map(|_| "ok".to_string()).unwrap_or_else(|e| e.to_string());
+    let store = state
+        .db
+        .ping()
+        .await
+        .map(|_| "ok".to_string())
+        .unwrap_or_else(|e| e.to_string());
     let nats = state.nats.as_ref().map(|n| match n.client.connection_state() {
         async_nats::connection::State::Connected => "ok".to_string(),
         other => other.to_string(),
@@ -68,7 +77,14 @@ async fn readiness(state: &AppState) -> Readiness {
     };
     let projectors = projector_lags(state, head_position).await;
     let ready = store == "ok" && nats.as_deref().is_none_or(|n| n == "ok");
-    Readiness { ready, store, nats, relay_backlog, head_position, projectors }
+    Readiness {
+        ready,
+        store,
+        nats,
+        relay_backlog,
+        head_position,
+        projectors,
+    }
 }
 
 async fn projector_lags(state: &AppState, head: i64) -> Vec<ProjectorLag> {
@@ -76,8 +92,15 @@ async fn projector_lags(state: &AppState, head: i64) -> Vec<ProjectorLag> {
     checkpoints
         .into_iter()
         .map(|c| {
-            metrics::gauge!("switchboard_projector_lag_positions", "projector" => c.projector.clone()).set((head - c.position) as f64);
-            ProjectorLag { lag_positions: head - c.position, name: c.projector, position: c.position, events_applied: c.events_applied, applied_at: c.applied_at }
+            metrics::gauge!("switchboard_projector_lag_positions", "projector" => c.projector.clone())
+                .set((head - c.position) as f64);
+            ProjectorLag {
+                lag_positions: head - c.position,
+                name: c.projector,
+                position: c.position,
+                events_applied: c.events_applied,
+                applied_at: c.applied_at,
+            }
         })
         .collect()
 }
@@ -86,7 +109,11 @@ async fn projector_lags(state: &AppState, head: i64) -> Vec<ProjectorLag> {
 pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
     let _ = readiness(&state).await;
     match &state.metrics {
-        Some(handle) => ([(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")], handle.render()).into_response(),
+        Some(handle) => (
+            [(axum::http::header::CONTENT_TYPE, "text/plain; version=0.0.4")],
+            handle.render(),
+        )
+            .into_response(),
         None => StatusCode::NOT_FOUND.into_response(),
     }
 }

@@ -81,7 +81,11 @@ pub struct UpdateUser {
 /// Lists the organisation's users (from the users projection).
 #[utoipa::path(get, path = "/api/v1/users", params(Page), tag = "users", security(("bearer" = [])),
     responses((status = 200, body = [UserResponse]), (status = 401, body = Problem), (status = 403, body = Problem)))]
-pub async fn list(State(state): State<Arc<AppState>>, caller: Caller, ApiQuery(page): ApiQuery<Page>) -> Result<Json<Vec<UserResponse>>, ApiError> {
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiQuery(page): ApiQuery<Page>,
+) -> Result<Json<Vec<UserResponse>>, ApiError> {
     caller.require(Role::can_read_directory)?;
     let (limit, offset) = page.bounds()?;
     let rows = projections::users::list(&state.db.read, &caller.organisation_id.to_string(), limit, offset).await?;
@@ -98,7 +102,13 @@ pub async fn create(
 ) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
     caller.require(Role::can_administer)?;
     let email = EmailAddress::parse(&body.email).map_err(|e| ApiError::invalid("email", e.to_string()))?;
-    let new = NewUser { organisation_id: caller.organisation_id, email, display_name: body.display_name, password: body.password, role: body.role };
+    let new = NewUser {
+        organisation_id: caller.organisation_id,
+        email,
+        display_name: body.display_name,
+        password: body.password,
+        role: body.role,
+    };
     let user_id = state.accounts().register_user(new, &caller.metadata()).await?;
     Ok((StatusCode::CREATED, Json(load(&state, &caller, user_id).await?)))
 }
@@ -106,7 +116,11 @@ pub async fn create(
 /// One user, read from its events (always current).
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = UserResponse), (status = 404, body = Problem)))]
-pub async fn get(State(state): State<Arc<AppState>>, caller: Caller, Path(id): Path<String>) -> Result<Json<UserResponse>, ApiError> {
+pub async fn get(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<UserResponse>, ApiError> {
     caller.require(Role::can_read_directory)?;
     Ok(Json(load(&state, &caller, parse_id(&id)?).await?))
 }
@@ -124,10 +138,29 @@ pub async fn update(
     let user_id = parse_id(&id)?;
     let org = caller.organisation_id;
     if let Some(display_name) = body.display_name {
-        execute(&state, &caller, user_id, UserCommand::Rename { organisation_id: org, display_name }).await?;
+        execute(
+            &state,
+            &caller,
+            user_id,
+            UserCommand::Rename {
+                organisation_id: org,
+                display_name,
+            },
+        )
+        .await?;
     }
     if let Some(role) = body.role {
-        execute(&state, &caller, user_id, UserCommand::ChangeRole { organisation_id: org, acting_user_id: caller.user_id(), role }).await?;
+        execute(
+            &state,
+            &caller,
+            user_id,
+            UserCommand::ChangeRole {
+                organisation_id: org,
+                acting_user_id: caller.user_id(),
+                role,
+            },
+        )
+        .await?;
     }
     Ok(Json(load(&state, &caller, user_id).await?))
 }
@@ -135,10 +168,17 @@ pub async fn update(
 /// Deactivates a user: their tokens stop working at once (admins only).
 #[utoipa::path(post, path = "/api/v1/users/{id}/deactivate", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = UserResponse), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn deactivate(State(state): State<Arc<AppState>>, caller: Caller, Path(id): Path<String>) -> Result<Json<UserResponse>, ApiError> {
+pub async fn deactivate(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<UserResponse>, ApiError> {
     caller.require(Role::can_administer)?;
     let user_id = parse_id(&id)?;
-    let command = UserCommand::Deactivate { organisation_id: caller.organisation_id, acting_user_id: caller.user_id() };
+    let command = UserCommand::Deactivate {
+        organisation_id: caller.organisation_id,
+        acting_user_id: caller.user_id(),
+    };
     execute(&state, &caller, user_id, command).await?;
     Ok(Json(load(&state, &caller, user_id).await?))
 }
@@ -146,16 +186,31 @@ pub async fn deactivate(State(state): State<Arc<AppState>>, caller: Caller, Path
 /// Reactivates a deactivated user (admins only).
 #[utoipa::path(post, path = "/api/v1/users/{id}/reactivate", tag = "users", security(("bearer" = [])),
     responses((status = 200, body = UserResponse), (status = 404, body = Problem), (status = 409, body = Problem)))]
-pub async fn reactivate(State(state): State<Arc<AppState>>, caller: Caller, Path(id): Path<String>) -> Result<Json<UserResponse>, ApiError> {
+pub async fn reactivate(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<UserResponse>, ApiError> {
     caller.require(Role::can_administer)?;
     let user_id = parse_id(&id)?;
-    execute(&state, &caller, user_id, UserCommand::Reactivate { organisation_id: caller.organisation_id }).await?;
+    execute(
+        &state,
+        &caller,
+        user_id,
+        UserCommand::Reactivate {
+            organisation_id: caller.organisation_id,
+        },
+    )
+    .await?;
     Ok(Json(load(&state, &caller, user_id).await?))
 }
 
 async fn execute(state: &AppState, caller: &Caller, user_id: Uuid, command: UserCommand) -> Result<(), ApiError> {
     use application::AggregateStore;
-    Ok(state.users.execute(&user_id.to_string(), command, &caller.metadata()).await?)
+    Ok(state
+        .users
+        .execute(&user_id.to_string(), command, &caller.metadata())
+        .await?)
 }
 
 async fn load(state: &AppState, caller: &Caller, user_id: Uuid) -> Result<UserResponse, ApiError> {

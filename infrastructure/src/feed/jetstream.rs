@@ -13,13 +13,16 @@ use application::feed::{Acknowledge, Delivery, EventSource, StoredEvent};
 use crate::error::InfraError;
 use crate::nats::EventStream;
 
-/// How long the server waits for an ack before delivering again.
-const ACK_WAIT: Duration = Duration::from_secs(30);
+/// How long the server waits for an ack before delivering again. With the
+/// short pull expiry below, events handed to a process that died are
+/// redelivered within about fifteen seconds.
+const ACK_WAIT: Duration = Duration::from_secs(10);
 /// Delay before an event that could not be applied is delivered again.
 const RETRY_DELAY: Duration = Duration::from_millis(200);
 
 pub struct JetStreamSource {
     messages: pull::Stream,
+    types: Vec<String>,
 }
 
 impl JetStreamSource {
@@ -41,7 +44,7 @@ impl JetStreamSource {
             ack_policy: AckPolicy::Explicit,
             ack_wait: ACK_WAIT,
             max_ack_pending: 10_000,
-            filter_subjects: types.iter().map(|t| events.subjects_of_type(t)).collect(),
+            filter_subject: filter_subject(events, types),
             ..Default::default()
         };
         let consumer: PullConsumer = stream
@@ -51,12 +54,26 @@ impl JetStreamSource {
         let messages = consumer
             .stream()
             .max_messages_per_batch(500)
-            .heartbeat(Duration::from_secs(5))
-            .expires(Duration::from_secs(30))
+            .heartbeat(Duration::from_secs(2))
+            .expires(Duration::from_secs(5))
             .messages()
             .await
             .map_err(|e| InfraError::Nats(e.to_string()))?;
-        Ok(Self { messages })
+        Ok(Self {
+            messages,
+            types: types.iter().map(|t| t.to_string()).collect(),
+        })
+    }
+
+    /// The delivery of a message, or `None` (and the message acknowledged)
+    /// when it carries an aggregate type this projector does not read.
+    async fn wanted(&self, message: jetstream::Message) -> Result<Option<Delivery>, StoreError> {
+        let delivery = Self::delivery(message)?;
+        if self.types.contains(&delivery.event.aggregate_type) {
+            return Ok(Some(delivery));
+        }
+        delivery.ack.ack().await?;
+        Ok(None)
     }
 
     fn delivery(message: jetstream::Message) -> Result<Delivery, StoreError> {
@@ -72,17 +89,31 @@ impl JetStreamSource {
 #[async_trait]
 impl EventSource for JetStreamSource {
     async fn next_batch(&mut self, max: usize) -> Result<Vec<Delivery>, StoreError> {
-        let first = tokio::time::timeout(Duration::from_secs(1), self.messages.next()).await;
-        let Ok(Some(first)) = first else { return Ok(Vec::new()) };
-        let mut batch = vec![Self::delivery(first.map_err(|e| StoreError(e.to_string()))?)?];
+        let first = match tokio::time::timeout(Duration::from_secs(1), self.messages.next()).await {
+            Err(_) => return Ok(Vec::new()),
+            Ok(None) => return Err(StoreError("the JetStream consumer stream ended".into())),
+            Ok(Some(first)) => first.map_err(|e| StoreError(e.to_string()))?,
+        };
+        let mut batch: Vec<Delivery> = self.wanted(first).await?.into_iter().collect();
         while batch.len() < max {
             match self.messages.next().now_or_never() {
-                Some(Some(Ok(message))) => batch.push(Self::delivery(message)?),
+                Some(Some(Ok(message))) => batch.extend(self.wanted(message).await?),
                 Some(Some(Err(e))) => return Err(StoreError(e.to_string())),
                 _ => break,
             }
         }
         Ok(batch)
+    }
+}
+
+/// One subject filter: the type's own subjects when the projector reads one
+/// aggregate type, otherwise the whole stream, filtered on delivery, so the
+/// events of several types keep their relative order (and servers before
+/// 2.10, which take a single filter, are served).
+fn filter_subject(events: &EventStream, types: &[&str]) -> String {
+    match types {
+        [only] => events.subjects_of_type(only),
+        _ => format!("{}.>", events.subject_prefix),
     }
 }
 

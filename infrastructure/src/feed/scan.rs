@@ -69,7 +69,11 @@ pub struct StoreLog(pub crate::database::Database);
 
 #[async_trait::async_trait]
 impl application::feed::EventLog for StoreLog {
-    async fn read_after(&self, position: i64, limit: usize) -> Result<Vec<StoredEvent>, application::error::StoreError> {
+    async fn read_after(
+        &self,
+        position: i64,
+        limit: usize,
+    ) -> Result<Vec<StoredEvent>, application::error::StoreError> {
         Ok(events_after(&self.0.events, position, limit as i64).await?)
     }
 

@@ -1,0 +1,149 @@
+//! The embedded default: one command, a SQLite file, a sandbox to log in to.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::process::{Command, Stdio};
+use std::time::Duration;
+
+use api::sandbox::{SANDBOX_ADMIN, SANDBOX_ORGANISATION};
+use application::AggregateStore;
+
+use crate::support::{TestApp, embedded, eventually, launch, switchboard_binary};
+
+fn sandbox_password(dir: &std::path::Path) -> String {
+    let text = std::fs::read_to_string(dir.join("sandbox-admin.txt")).unwrap();
+    text.lines()
+        .find_map(|l| l.strip_prefix("password: "))
+        .unwrap()
+        .to_string()
+}
+
+#[tokio::test]
+async fn the_sandbox_is_created_once_and_its_admin_can_log_in() {
+    let (settings, dir) = embedded();
+    let running = launch(&settings).await;
+    api::sandbox::ensure(&running.state).await.unwrap();
+    let password = sandbox_password(dir.path());
+    api::sandbox::ensure(&running.state).await.unwrap();
+    assert_eq!(
+        sandbox_password(dir.path()),
+        password,
+        "a second start keeps the sandbox as it was"
+    );
+    let organisation = running
+        .state
+        .organisations
+        .load(&SANDBOX_ORGANISATION.to_string())
+        .await
+        .unwrap()
+        .unwrap();
+    assert_eq!(organisation.version, 1);
+
+    let base = format!("http://{}", running.addr.unwrap());
+    let http = reqwest::Client::new();
+    let login = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&json!({"email": SANDBOX_ADMIN, "password": password}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(login.status(), StatusCode::OK);
+    let token = login.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let org: Value = http
+        .get(format!("{base}/api/v1/organisation"))
+        .bearer_auth(&token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(org["name"], "Sandbox");
+    running.stop().await;
+}
+
+#[tokio::test]
+async fn users_created_through_the_api_appear_in_the_embedded_projection() {
+    let app = TestApp::embedded().await;
+    let body =
+        json!({"email": "asha@example.com", "display_name": "Asha", "password": "long enough pw", "role": "agent"});
+    let created = app.post_json("/api/v1/users", Some(&app.admin_token), body).await;
+    assert_eq!(created.status(), StatusCode::CREATED);
+    eventually(Duration::from_secs(5), "the new user is listed", || async {
+        let listed: Vec<Value> = app
+            .get("/api/v1/users", Some(&app.admin_token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        listed
+            .iter()
+            .any(|u| u["email"] == "asha@example.com" && u["role"] == "agent" && u["active"] == true)
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn the_binary_serves_the_embedded_default_with_no_configuration_and_stops_on_sigterm() {
+    let dir = tempfile::tempdir().unwrap();
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let child = Command::new(switchboard_binary())
+        .args(["serve", "--listen", &format!("127.0.0.1:{port}"), "--data-dir"])
+        .arg(dir.path())
+        .env_clear()
+        .env("RUST_LOG", "warn")
+        .stdout(Stdio::piped())
+        .stderr(Stdio::null())
+        .spawn()
+        .unwrap();
+    let base = format!("http://127.0.0.1:{port}");
+    let http = reqwest::Client::new();
+    eventually(Duration::from_secs(20), "the server answers /health", || async {
+        http.get(format!("{base}/health"))
+            .send()
+            .await
+            .is_ok_and(|r| r.status() == StatusCode::OK)
+    })
+    .await;
+    let login = json!({"email": SANDBOX_ADMIN, "password": sandbox_password(dir.path())});
+    let response = http
+        .post(format!("{base}/api/v1/auth/login"))
+        .json(&login)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let ready: Value = http
+        .get(format!("{base}/ready"))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(ready["ready"], true);
+    let docs = http
+        .get(format!("{base}/openapi.json"))
+        .send()
+        .await
+        .unwrap()
+        .json::<Value>()
+        .await
+        .unwrap();
+    assert!(docs["paths"]["/api/v1/auth/login"].is_object());
+
+    Command::new("kill")
+        .args(["-TERM", &child.id().to_string()])
+        .status()
+        .unwrap();
+    let output = child.wait_with_output().unwrap();
+    assert!(output.status.success(), "graceful shutdown exits 0");
+    assert!(String::from_utf8_lossy(&output.stdout).contains("Sandbox ready"));
+}
