@@ -402,3 +402,25 @@ async fn a_rebuilt_projection_equals_the_live_one_on_postgres() {
 async fn a_rebuilt_projection_equals_the_live_one_on_sqlite() {
     rebuilt_equals_live(TestApp::embedded().await).await;
 }
+
+async fn relay_locks(app: &TestApp) -> i64 {
+    let sql = "SELECT COUNT(*) FROM pg_locks WHERE locktype = 'advisory' AND granted AND database = \
+               (SELECT oid FROM pg_database WHERE datname = current_database())";
+    sqlx::query_scalar(sql).fetch_one(pg(app)).await.unwrap()
+}
+
+#[tokio::test]
+async fn one_relay_is_active_and_a_standby_takes_over_when_it_stops() {
+    let (settings, _dir) = distributed(DEFAULT_NATS).await;
+    let first = crate::support::launch(&settings).await;
+    let app = TestApp::start(settings, None).await;
+    eventually(Duration::from_secs(5), "a relay is elected", || async { relay_locks(&app).await == 1 }).await;
+    app.create_api_key("while both run").await;
+    eventually(Duration::from_secs(10), "the key projected", || async { api_key_count(&app).await == 1 }).await;
+    assert_eq!(relay_locks(&app).await, 1, "only one relay holds the lock");
+
+    first.stop().await;
+    app.create_api_key("after the first stopped").await;
+    eventually(Duration::from_secs(10), "the standby relays", || async { api_key_count(&app).await == 2 }).await;
+    assert_eq!(relay_locks(&app).await, 1);
+}
