@@ -18,7 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
-use crate::routes::{api_keys, auth, organisation, system, users};
+use crate::routes::{api_keys, audit, auth, integrations, organisation, system, users};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -27,13 +27,36 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 pub fn router(state: Arc<AppState>) -> Router {
     let v1 = Router::new()
         .route("/auth/login", post(auth::login))
+        .route("/me", get(users::me))
+        .route("/me/password", post(users::change_password))
         .route("/organisation", get(organisation::get).patch(organisation::rename))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", get(users::get).patch(users::update))
         .route("/users/{id}/deactivate", post(users::deactivate))
         .route("/users/{id}/reactivate", post(users::reactivate))
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
-        .route("/api-keys/{id}", axum::routing::delete(api_keys::revoke));
+        .route("/api-keys/{id}", axum::routing::delete(api_keys::revoke))
+        .route("/settings/integrations", get(integrations::list))
+        .route(
+            "/settings/integrations/{type}",
+            get(integrations::get)
+                .post(integrations::configure)
+                .delete(integrations::delete),
+        )
+        .route("/settings/integrations/{type}/test", post(integrations::test))
+        .route(
+            "/settings/integrations/{type}/permissions/{user_id}",
+            get(integrations::get_permission).put(integrations::put_permission),
+        )
+        .route(
+            "/settings/configuration-status",
+            get(integrations::configuration_status),
+        )
+        .route("/audit/events", get(audit::events))
+        .route("/audit/aggregates/{type}/{id}/history", get(audit::history))
+        .route("/audit/aggregates/{type}/{id}/state", get(audit::state_at))
+        .route("/audit/verify", get(audit::verify))
+        .layer(middleware::from_fn_with_state(state.clone(), crate::guard::guard));
     let timeout = Duration::from_secs(state.settings.request_timeout_secs);
     let body_limit = state.settings.max_body_bytes;
     Router::new()

@@ -55,6 +55,34 @@ pub enum Command {
         #[command(subcommand)]
         command: AdminCommand,
     },
+    /// Master keys of the credential cipher.
+    Keys {
+        #[command(subcommand)]
+        command: KeysCommand,
+    },
+    /// The audit history.
+    Audit {
+        #[command(subcommand)]
+        command: AuditCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+pub enum KeysCommand {
+    /// Re-wraps every integration data key under the active master key
+    /// (`SWITCHBOARD_MASTER_KEY_ID`); afterwards older keys can be removed.
+    Rotate,
+}
+
+#[derive(Debug, Subcommand)]
+pub enum AuditCommand {
+    /// Checks every stored event against its hash chain; exits non-zero on
+    /// any altered, removed or reordered event.
+    Verify {
+        /// One organisation (default: all).
+        #[arg(long)]
+        org: Option<Uuid>,
+    },
 }
 
 #[derive(Debug, Subcommand)]
@@ -124,6 +152,12 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
             command: ProjectionsCommand::Rebuild { name },
         } => rebuild(settings, name).await,
         Command::Admin { command } => admin(settings, command).await,
+        Command::Keys {
+            command: KeysCommand::Rotate,
+        } => rotate_keys(settings).await,
+        Command::Audit {
+            command: AuditCommand::Verify { org },
+        } => verify(settings, org).await,
     }
 }
 
@@ -219,6 +253,61 @@ async fn admin(settings: Settings, command: AdminCommand) -> anyhow::Result<()> 
                 .await?;
             println!("{id}");
         }
+    }
+    Ok(())
+}
+
+async fn rotate_keys(settings: Settings) -> anyhow::Result<()> {
+    let state = AppState::build(settings, None).await?;
+    let rotated = state
+        .integrations()
+        .rotate_keys(&EventMetadata::system("keys-rotate", None))
+        .await?;
+    println!(
+        "{rotated} data keys re-wrapped under master key {}",
+        application::cipher::CredentialCipher::active_master_key_id(&state.keyring)
+    );
+    Ok(())
+}
+
+async fn organisations(state: &AppState, only: Option<Uuid>) -> anyhow::Result<Vec<String>> {
+    if let Some(org) = only {
+        return Ok(vec![org.to_string()]);
+    }
+    let rows: Vec<String> = sqlx::query_scalar(
+        "SELECT DISTINCT organisation_id FROM events WHERE organisation_id IS NOT NULL ORDER BY organisation_id",
+    )
+    .fetch_all(&state.db.read)
+    .await?;
+    Ok(rows)
+}
+
+async fn verify(settings: Settings, org: Option<Uuid>) -> anyhow::Result<()> {
+    let state = AppState::build(settings, None).await?;
+    let log = StoreLog(state.db.clone());
+    let head = log.head().await?;
+    let mut findings = 0;
+    for organisation in organisations(&state, org).await? {
+        let bar = ProgressBar::new(head.max(0) as u64);
+        bar.set_style(ProgressStyle::with_template("{msg:38} {bar:30} {pos}/{len}")?);
+        bar.set_message(organisation.clone());
+        let report =
+            projections::audit_chain::verify(&state.db.read, &log, &organisation, &|p| bar.set_position(p as u64))
+                .await?;
+        bar.finish_and_clear();
+        println!(
+            "{organisation}: {} events checked, {} pending, head {}",
+            report.events_checked,
+            report.events_pending,
+            report.chain_head.as_deref().unwrap_or("-")
+        );
+        for finding in &report.findings {
+            println!("  {}", serde_json::to_string(finding)?);
+        }
+        findings += report.findings.len();
+    }
+    if findings > 0 {
+        bail!("{findings} findings");
     }
     Ok(())
 }

@@ -209,3 +209,58 @@ impl From<RegisterError> for ApiError {
         }
     }
 }
+
+impl Rule for domain::integration::IntegrationError {
+    fn to_api(&self) -> ApiError {
+        use domain::integration::IntegrationError as E;
+        match self {
+            E::NotConfigured => rule(StatusCode::NOT_FOUND, "not_configured", self),
+            E::KindMismatch => rule(StatusCode::UNPROCESSABLE_ENTITY, "kind_mismatch", self),
+            E::AlreadyDisabled => rule(StatusCode::CONFLICT, "already_disabled", self),
+            E::AlreadyEnabled => rule(StatusCode::CONFLICT, "already_enabled", self),
+            E::UnknownDataKey => rule(StatusCode::CONFLICT, "unknown_data_key", self),
+        }
+    }
+}
+
+impl Rule for domain::integration_permission::PermissionError {
+    fn to_api(&self) -> ApiError {
+        ApiError::not_found()
+    }
+}
+
+impl From<domain::integration::settings::SettingsError> for ApiError {
+    fn from(error: domain::integration::settings::SettingsError) -> Self {
+        ApiError::invalid(&error.field, error.reason)
+    }
+}
+
+impl From<application::policy::Denied> for ApiError {
+    fn from(error: application::policy::Denied) -> Self {
+        ApiError::new(StatusCode::FORBIDDEN, "forbidden", error.to_string())
+    }
+}
+
+impl From<application::integrations::IntegrationsError> for ApiError {
+    fn from(error: application::integrations::IntegrationsError) -> Self {
+        use application::integrations::IntegrationsError as E;
+        match error {
+            E::Invalid(e) => e.into(),
+            E::TestFailed { error, .. } => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "connection_test_failed", error)
+            }
+            E::TestUnavailable(reason) => ApiError::new(
+                StatusCode::SERVICE_UNAVAILABLE,
+                "connection_test_unavailable",
+                format!("{reason}; send \"save_unverified\": true to save without a test"),
+            ),
+            E::Cipher(e) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "credentials_unreadable",
+                e.to_string(),
+            ),
+            E::Store(e) => e.into(),
+            E::Command(e) => e.into(),
+        }
+    }
+}

@@ -5,9 +5,15 @@ use std::sync::Arc;
 use tokio::sync::watch;
 
 use application::accounts::Accounts;
+use application::integrations::Integrations;
 use domain::api_key::ApiKey;
+use domain::integration::Integration;
+use domain::integration_permission::IntegrationPermission;
 use domain::organisation::Organisation;
 use domain::user::User;
+use infrastructure::cipher::Keyring;
+use infrastructure::connection_test::NoConnectionTests;
+use infrastructure::data_keys::SqlDataKeys;
 use infrastructure::database::Database;
 use infrastructure::event_store::{CommitSignal, EsStore};
 use infrastructure::nats::EventStream;
@@ -23,6 +29,12 @@ pub struct AppState {
     pub organisations: EsStore<Organisation>,
     pub users: EsStore<User>,
     pub api_keys: EsStore<ApiKey>,
+    pub integrations: EsStore<Integration>,
+    pub permissions: EsStore<IntegrationPermission>,
+    pub keyring: Keyring,
+    pub data_keys: SqlDataKeys,
+    pub tester: NoConnectionTests,
+    pub limits: crate::guard::RateLimits,
     pub projections: ProjectionStore,
     pub tokens: TokenKeys,
     pub nats: Option<Nats>,
@@ -48,11 +60,18 @@ impl AppState {
             _ => None,
         };
         let tokens = TokenKeys::new(&secrets::jwt_secret(&settings)?, settings.jwt_ttl_secs);
+        let keyring = secrets::master_keyring(&settings)?;
         let (commits, _) = watch::channel(0);
-        Ok(Arc::new(Self {
+        let state = Arc::new(Self {
             organisations: EsStore::new(&db, (), commits.clone()),
             users: EsStore::new(&db, (), commits.clone()),
             api_keys: EsStore::new(&db, (), commits.clone()),
+            integrations: EsStore::new(&db, (), commits.clone()),
+            permissions: EsStore::new(&db, (), commits.clone()),
+            keyring,
+            data_keys: SqlDataKeys(db.read.clone()),
+            tester: NoConnectionTests,
+            limits: crate::guard::RateLimits::new(settings.rate_limit_per_actor, settings.rate_limit_per_organisation),
             projections: ProjectionStore::new(db.read.clone()),
             settings,
             db,
@@ -60,7 +79,23 @@ impl AppState {
             nats,
             commits,
             metrics,
-        }))
+        });
+        state
+            .integrations()
+            .check_keyring()
+            .await
+            .map_err(|e| InfraError::Config(format!("master keys: {e}")))?;
+        Ok(state)
+    }
+
+    /// The integration use cases over this state's stores and keyring.
+    pub fn integrations(&self) -> Integrations<'_> {
+        Integrations {
+            store: &self.integrations,
+            keys: &self.data_keys,
+            cipher: &self.keyring,
+            tester: &self.tester,
+        }
     }
 
     /// The account use cases over this state's stores.

@@ -2,10 +2,14 @@
 //! on aggregates, and the ports the outside world is reached through.
 
 pub mod accounts;
+pub mod audit;
+pub mod cipher;
 pub mod error;
 pub mod feed;
+pub mod integrations;
 pub mod metadata;
 pub mod passwords;
+pub mod policy;
 pub mod store;
 
 pub use error::CommandError;

@@ -5,6 +5,8 @@
 
 pub mod api_key;
 pub mod email;
+pub mod integration;
+pub mod integration_permission;
 pub mod organisation;
 pub mod role;
 pub mod user;

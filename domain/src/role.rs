@@ -41,6 +41,11 @@ impl Role {
         self == Role::Admin
     }
 
+    /// Whether this role may read the audit history.
+    pub fn can_audit(self) -> bool {
+        matches!(self, Role::Admin | Role::Auditor)
+    }
+
     /// Whether this role may read the organisation's people and resources.
     pub fn can_read_directory(self) -> bool {
         matches!(self, Role::Admin | Role::Manager | Role::Agent)

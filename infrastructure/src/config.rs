@@ -46,6 +46,19 @@ pub struct Settings {
     /// Create the sandbox organisation and admin on first start of the
     /// embedded default (`SWITCHBOARD_SANDBOX`).
     pub sandbox: bool,
+    /// Master keys sealing integration data keys, `id=base64(32 bytes),…`;
+    /// generated into the data directory when unset in the embedded default
+    /// (`SWITCHBOARD_MASTER_KEYS`).
+    pub master_keys: Option<SecretString>,
+    /// The master key new data keys are sealed with; defaults to the last
+    /// listed (`SWITCHBOARD_MASTER_KEY_ID`).
+    pub master_key_id: Option<String>,
+    /// Requests a minute per user or API key (`SWITCHBOARD_RATE_LIMIT_PER_ACTOR`).
+    pub rate_limit_per_actor: u32,
+    /// Requests a minute per organisation (`SWITCHBOARD_RATE_LIMIT_PER_ORGANISATION`).
+    pub rate_limit_per_organisation: u32,
+    /// How long an `Idempotency-Key` is remembered, in hours (`SWITCHBOARD_IDEMPOTENCY_TTL_HOURS`).
+    pub idempotency_ttl_hours: u32,
 }
 
 /// How log lines are written.
@@ -70,6 +83,9 @@ struct Defaults {
     relay_enabled: bool,
     relay_poll_ms: u64,
     sandbox: bool,
+    rate_limit_per_actor: u32,
+    rate_limit_per_organisation: u32,
+    idempotency_ttl_hours: u32,
 }
 
 impl Default for Defaults {
@@ -87,6 +103,9 @@ impl Default for Defaults {
             relay_enabled: true,
             relay_poll_ms: 5,
             sandbox: true,
+            rate_limit_per_actor: 1200,
+            rate_limit_per_organisation: 6000,
+            idempotency_ttl_hours: 24,
         }
     }
 }
@@ -146,6 +165,16 @@ impl Settings {
         if self.mode() == Mode::Distributed && self.jwt_secret.is_none() {
             return Err(InfraError::Config(
                 "SWITCHBOARD_JWT_SECRET must be set when running distributed".into(),
+            ));
+        }
+        if self.mode() == Mode::Distributed && self.master_keys.is_none() {
+            return Err(InfraError::Config(
+                "SWITCHBOARD_MASTER_KEYS must be set when running distributed".into(),
+            ));
+        }
+        if self.rate_limit_per_actor == 0 || self.rate_limit_per_organisation == 0 {
+            return Err(InfraError::Config(
+                "rate limits must be at least 1 request a minute".into(),
             ));
         }
         if self.jwt_secret.as_ref().is_some_and(|s| s.expose_secret().len() < 32) {

@@ -1,7 +1,10 @@
 //! Adapters: configuration, the event store on PostgreSQL or SQLite, the
 //! relay to NATS JetStream and the event sources projectors read.
 
+pub mod cipher;
 pub mod config;
+pub mod connection_test;
+pub mod data_keys;
 pub mod database;
 pub mod error;
 pub mod event_store;

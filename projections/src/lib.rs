@@ -3,6 +3,7 @@
 //! be rebuilt from the store.
 
 pub mod api_keys;
+pub mod audit_chain;
 pub mod organisations;
 pub mod runner;
 pub mod store;

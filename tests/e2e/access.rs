@@ -247,12 +247,32 @@ async fn a_user_changes_their_password_only_with_the_current_one() {
     let me: Value = app.get("/api/v1/me", Some(&token)).await.json().await.unwrap();
     assert_eq!(me["email"], email.as_str());
     let wrong = json!({"current_password": "not the password", "new_password": "a brand new password"});
-    let body = assert_problem(app.post_json("/api/v1/me/password", Some(&token), wrong).await, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+    let body = assert_problem(
+        app.post_json("/api/v1/me/password", Some(&token), wrong).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    )
+    .await;
     assert_eq!(body["field"], "current_password");
     let right = json!({"current_password": crate::support::PASSWORD, "new_password": "a brand new password"});
-    assert_eq!(app.post_json("/api/v1/me/password", Some(&token), right).await.status(), StatusCode::NO_CONTENT);
-    let old = app.post_json("/api/v1/auth/login", None, json!({"email": email, "password": crate::support::PASSWORD})).await;
+    assert_eq!(
+        app.post_json("/api/v1/me/password", Some(&token), right).await.status(),
+        StatusCode::NO_CONTENT
+    );
+    let old = app
+        .post_json(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": email, "password": crate::support::PASSWORD}),
+        )
+        .await;
     assert_problem(old, StatusCode::UNAUTHORIZED, "invalid_credentials").await;
-    let new = app.post_json("/api/v1/auth/login", None, json!({"email": email, "password": "a brand new password"})).await;
+    let new = app
+        .post_json(
+            "/api/v1/auth/login",
+            None,
+            json!({"email": email, "password": "a brand new password"}),
+        )
+        .await;
     assert_eq!(new.status(), StatusCode::OK);
 }

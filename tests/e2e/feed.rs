@@ -98,12 +98,16 @@ fn spawn_server(settings: &Settings, port: u16, relay: bool) -> Child {
             "SWITCHBOARD_JWT_SECRET",
             settings.jwt_secret.as_ref().unwrap().expose_secret(),
         )
+        .env(
+            "SWITCHBOARD_MASTER_KEYS",
+            settings.master_keys.as_ref().unwrap().expose_secret(),
+        )
         .env("SWITCHBOARD_DATA_DIR", &settings.data_dir)
         .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
         .env("SWITCHBOARD_RELAY_ENABLED", relay.to_string())
         .env("RUST_LOG", "warn")
         .stdout(Stdio::null())
-        .stderr(Stdio::null())
+        .stderr(std::fs::File::create(settings.data_dir.join("child.log")).unwrap())
         .spawn()
         .unwrap()
 }
@@ -136,7 +140,7 @@ async fn seed(settings: &Settings) -> (Uuid, String) {
     (org, email)
 }
 
-async fn child_login(http: &reqwest::Client, base: &str, email: &str) -> String {
+async fn child_login(http: &reqwest::Client, base: &str, email: &str, settings: &Settings) -> String {
     for _ in 0..200 {
         if let Ok(response) = http
             .post(format!("{base}/api/v1/auth/login"))
@@ -149,7 +153,8 @@ async fn child_login(http: &reqwest::Client, base: &str, email: &str) -> String 
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
-    panic!("the child server did not start");
+    let log = std::fs::read_to_string(settings.data_dir.join("child.log")).unwrap_or_default();
+    panic!("the child server did not start: {log}");
 }
 
 async fn committed_keys(settings: &Settings) -> i64 {
@@ -170,7 +175,7 @@ async fn events_committed_before_the_process_was_killed_between_commit_and_publi
     let mut child = spawn_server(&settings, port, false);
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let token = child_login(&http, &base, &email).await;
+    let token = child_login(&http, &base, &email, &settings).await;
     for i in 0..30 {
         let response = http
             .post(format!("{base}/api/v1/api-keys"))
@@ -210,7 +215,7 @@ async fn events_committed_by_a_process_killed_under_load_are_projected_once() {
     let mut child = spawn_server(&settings, port, true);
     let http = reqwest::Client::new();
     let base = format!("http://127.0.0.1:{port}");
-    let token = child_login(&http, &base, &email).await;
+    let token = child_login(&http, &base, &email, &settings).await;
     let load = (0..300).map(|i| {
         http.post(format!("{base}/api/v1/api-keys"))
             .bearer_auth(&token)
@@ -414,13 +419,22 @@ async fn one_relay_is_active_and_a_standby_takes_over_when_it_stops() {
     let (settings, _dir) = distributed(DEFAULT_NATS).await;
     let first = crate::support::launch(&settings).await;
     let app = TestApp::start(settings, None).await;
-    eventually(Duration::from_secs(5), "a relay is elected", || async { relay_locks(&app).await == 1 }).await;
+    eventually(Duration::from_secs(5), "a relay is elected", || async {
+        relay_locks(&app).await == 1
+    })
+    .await;
     app.create_api_key("while both run").await;
-    eventually(Duration::from_secs(10), "the key projected", || async { api_key_count(&app).await == 1 }).await;
+    eventually(Duration::from_secs(10), "the key projected", || async {
+        api_key_count(&app).await == 1
+    })
+    .await;
     assert_eq!(relay_locks(&app).await, 1, "only one relay holds the lock");
 
     first.stop().await;
     app.create_api_key("after the first stopped").await;
-    eventually(Duration::from_secs(10), "the standby relays", || async { api_key_count(&app).await == 2 }).await;
+    eventually(Duration::from_secs(10), "the standby relays", || async {
+        api_key_count(&app).await == 2
+    })
+    .await;
     assert_eq!(relay_locks(&app).await, 1);
 }

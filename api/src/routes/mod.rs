@@ -1,7 +1,9 @@
 //! HTTP routes, one module per resource.
 
 pub mod api_keys;
+pub mod audit;
 pub mod auth;
+pub mod integrations;
 pub mod organisation;
 pub mod system;
 pub mod users;

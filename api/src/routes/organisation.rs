@@ -33,6 +33,7 @@ pub struct RenameOrganisation {
 #[utoipa::path(get, path = "/api/v1/organisation", tag = "organisation", security(("bearer" = [])),
     responses((status = 200, body = OrganisationResponse), (status = 401, body = Problem)))]
 pub async fn get(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<OrganisationResponse>, ApiError> {
+    caller.require(Role::can_read_directory)?;
     Ok(Json(load(&state, &caller).await?))
 }
 

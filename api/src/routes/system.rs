@@ -75,6 +75,9 @@ async fn readiness(state: &AppState) -> Readiness {
         }
         _ => None,
     };
+    if let Some(backlog) = relay_backlog {
+        metrics::gauge!("switchboard_relay_backlog_events").set(backlog as f64);
+    }
     let projectors = projector_lags(state, head_position).await;
     let ready = store == "ok" && nats.as_deref().is_none_or(|n| n == "ok");
     Readiness {

@@ -205,6 +205,56 @@ pub async fn reactivate(
     Ok(Json(load(&state, &caller, user_id).await?))
 }
 
+/// The calling user (not available to API keys).
+#[utoipa::path(get, path = "/api/v1/me", tag = "users", security(("bearer" = [])),
+    responses((status = 200, body = UserResponse), (status = 401, body = Problem), (status = 404, body = Problem)))]
+pub async fn me(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<UserResponse>, ApiError> {
+    let user_id = caller.user_id().ok_or_else(ApiError::not_found)?;
+    Ok(Json(load(&state, &caller, user_id).await?))
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+/// Changes the calling user's password; the current one must be given.
+#[utoipa::path(post, path = "/api/v1/me/password", request_body = ChangePassword, tag = "users", security(("bearer" = [])),
+    responses((status = 204), (status = 401, body = Problem), (status = 422, body = Problem)))]
+pub async fn change_password(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ChangePassword>,
+) -> Result<StatusCode, ApiError> {
+    use application::AggregateStore;
+    let user_id = caller.user_id().ok_or_else(ApiError::not_found)?;
+    let user = state
+        .users
+        .load(&user_id.to_string())
+        .await?
+        .ok_or_else(ApiError::not_found)?
+        .aggregate;
+    if !application::passwords::verify(body.current_password, user.password_hash).await {
+        return Err(ApiError::invalid("current_password", "the current password is wrong"));
+    }
+    let password_hash = application::passwords::hash(body.new_password)
+        .await
+        .map_err(|e| ApiError::from(e).on_field("new_password"))?;
+    execute(
+        &state,
+        &caller,
+        user_id,
+        UserCommand::ChangePassword {
+            organisation_id: caller.organisation_id,
+            password_hash,
+        },
+    )
+    .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
 async fn execute(state: &AppState, caller: &Caller, user_id: Uuid, command: UserCommand) -> Result<(), ApiError> {
     use application::AggregateStore;
     Ok(state

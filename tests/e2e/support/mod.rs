@@ -56,6 +56,9 @@ pub async fn distributed(nats_url: &str) -> (Settings, TempDir) {
     settings.nats_stream = format!("SB_TEST_{id}");
     settings.nats_subject_prefix = format!("sbtest.{id}");
     settings.jwt_secret = Some(SecretString::from(format!("test-secret-{id}-0123456789abcdef")));
+    settings.master_keys = Some(SecretString::from(infrastructure::cipher::Keyring::generate_entry(
+        "test-1",
+    )));
     settings.db_max_connections = 8;
     settings.max_body_bytes = 16 * 1024;
     (settings, dir)
