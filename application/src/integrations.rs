@@ -338,7 +338,7 @@ impl Integrations<'_> {
         let active = self.cipher.active_master_key_id().to_string();
         let mut rotated = 0;
         for key in self.keys.all().await?.into_iter().filter(|k| k.master_key_id != active) {
-            let Some(kind) = self.kind_of(key.integration_id).await? else {
+            let Some((kind, organisation_id)) = self.owner_of(key.integration_id).await? else {
                 continue;
             };
             let rewrapped = self.cipher.rewrap(&key, &binding(key.integration_id, kind))?;
@@ -348,7 +348,14 @@ impl Integrations<'_> {
                 master_key_id: active.clone(),
                 at: Utc::now(),
             };
-            let recorded = self.store.execute(&key.integration_id.to_string(), command, meta).await;
+            let meta = EventMetadata {
+                organisation_id,
+                ..meta.clone()
+            };
+            let recorded = self
+                .store
+                .execute(&key.integration_id.to_string(), command, &meta)
+                .await;
             match recorded {
                 Ok(()) | Err(CommandError::Rejected(IntegrationError::UnknownDataKey)) => rotated += 1,
                 Err(other) => return Err(other.into()),
@@ -357,12 +364,12 @@ impl Integrations<'_> {
         Ok(rotated)
     }
 
-    async fn kind_of(&self, integration_id: Uuid) -> Result<Option<IntegrationKind>, StoreError> {
-        Ok(self
-            .store
-            .load(&integration_id.to_string())
-            .await?
-            .and_then(|l| l.aggregate.kind))
+    async fn owner_of(
+        &self,
+        integration_id: Uuid,
+    ) -> Result<Option<(IntegrationKind, Option<OrganisationId>)>, StoreError> {
+        let loaded = self.store.load(&integration_id.to_string()).await?;
+        Ok(loaded.and_then(|l| Some((l.aggregate.kind?, l.aggregate.organisation_id))))
     }
 
     /// Checks that the keyring can open every stored data key: a missing or
@@ -373,7 +380,7 @@ impl Integrations<'_> {
             if !checked.insert(key.master_key_id.clone()) {
                 continue;
             }
-            let Some(kind) = self.kind_of(key.integration_id).await? else {
+            let Some((kind, _)) = self.owner_of(key.integration_id).await? else {
                 continue;
             };
             self.cipher.rewrap(&key, &binding(key.integration_id, kind))?;

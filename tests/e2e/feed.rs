@@ -6,21 +6,19 @@ use chrono::Utc;
 use domain::Role;
 use domain::api_key::ApiKeyEvent;
 use reqwest::StatusCode;
-use serde_json::{Value, json};
-use std::process::{Child, Command, Stdio};
+use serde_json::json;
 use std::time::Duration;
 use uuid::Uuid;
 
-use api::state::AppState;
 use application::EventMetadata;
-use application::accounts::NewUser;
 use infrastructure::Settings;
 use infrastructure::database::EventDb;
 use infrastructure::feed::scan::StoreLog;
 use secrecy::ExposeSecret;
 
+use crate::support::child::{child_login, free_port, seed, spawn_server};
 use crate::support::nats::OwnNats;
-use crate::support::{DEFAULT_NATS, PASSWORD, TestApp, distributed, eventually, switchboard_binary};
+use crate::support::{DEFAULT_NATS, TestApp, distributed, eventually};
 
 const VIEWS: [&str; 3] = [
     "SELECT organisation_id, name, created_at, user_count FROM organisations_view",
@@ -82,79 +80,6 @@ async fn a_projector_does_not_skip_an_event_whose_transaction_committed_after_a_
     let mut expected = vec![late_key.to_string(), early_key];
     expected.sort();
     assert_eq!(ids, expected);
-}
-
-/// A child `switchboard serve` process on the given settings.
-fn spawn_server(settings: &Settings, port: u16, relay: bool) -> Child {
-    Command::new(switchboard_binary())
-        .arg("serve")
-        .env_clear()
-        .env("PATH", std::env::var("PATH").unwrap_or_default())
-        .env("DATABASE_URL", settings.database_url.as_ref().unwrap().expose_secret())
-        .env("NATS_URL", settings.nats_url.as_ref().unwrap())
-        .env("SWITCHBOARD_NATS_STREAM", &settings.nats_stream)
-        .env("SWITCHBOARD_NATS_SUBJECT_PREFIX", &settings.nats_subject_prefix)
-        .env(
-            "SWITCHBOARD_JWT_SECRET",
-            settings.jwt_secret.as_ref().unwrap().expose_secret(),
-        )
-        .env(
-            "SWITCHBOARD_MASTER_KEYS",
-            settings.master_keys.as_ref().unwrap().expose_secret(),
-        )
-        .env("SWITCHBOARD_DATA_DIR", &settings.data_dir)
-        .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
-        .env("SWITCHBOARD_RELAY_ENABLED", relay.to_string())
-        .env("RUST_LOG", "warn")
-        .stdout(Stdio::null())
-        .stderr(std::fs::File::create(settings.data_dir.join("child.log")).unwrap())
-        .spawn()
-        .unwrap()
-}
-
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .unwrap()
-        .local_addr()
-        .unwrap()
-        .port()
-}
-
-/// An organisation and admin written straight to the store; the admin's token from the child.
-async fn seed(settings: &Settings) -> (Uuid, String) {
-    let state = AppState::build(settings.clone(), None).await.unwrap();
-    let org = crate::support::create_organisation(&state, "Killed Co").await;
-    let email = format!("{}@example.com", Uuid::new_v4().simple());
-    let new = NewUser {
-        organisation_id: org,
-        email: domain::EmailAddress::parse(&email).unwrap(),
-        display_name: "A".into(),
-        password: PASSWORD.into(),
-        role: Role::Admin,
-    };
-    state
-        .accounts()
-        .register_user(new, &EventMetadata::system("test", Some(org)))
-        .await
-        .unwrap();
-    (org, email)
-}
-
-async fn child_login(http: &reqwest::Client, base: &str, email: &str, settings: &Settings) -> String {
-    for _ in 0..200 {
-        if let Ok(response) = http
-            .post(format!("{base}/api/v1/auth/login"))
-            .json(&json!({"email": email, "password": PASSWORD}))
-            .send()
-            .await
-        {
-            let body: Value = response.json().await.unwrap();
-            return body["access_token"].as_str().unwrap().to_string();
-        }
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
-    let log = std::fs::read_to_string(settings.data_dir.join("child.log")).unwrap_or_default();
-    panic!("the child server did not start: {log}");
 }
 
 async fn committed_keys(settings: &Settings) -> i64 {

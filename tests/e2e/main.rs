@@ -6,5 +6,6 @@ mod access;
 mod embedded;
 mod feed;
 mod input;
+mod integrations;
 mod store;
 mod support;

@@ -1,6 +1,7 @@
 //! Starting Switchboard against real services, one isolated world per test:
 //! its own PostgreSQL database, its own JetStream stream, its own port.
 
+pub mod child;
 pub mod nats;
 
 use reqwest::{Client, Response, StatusCode};
