@@ -46,6 +46,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(organisations::OrganisationsView),
         Arc::new(users::UsersView),
         Arc::new(api_keys::ApiKeysView),
+        Arc::new(audit_chain::AuditChain),
     ]
 }
 

@@ -283,7 +283,7 @@ async fn key_rotation_keeps_every_secret_readable_and_the_old_key_can_then_be_re
     );
     let history: Vec<Value> = app
         .get(
-            &format!("/api/v1/audit/events?event_type=IntegrationDataKeyRewrapped"),
+            "/api/v1/audit/events?event_type=IntegrationDataKeyRewrapped",
             Some(&app.admin_token),
         )
         .await

@@ -3,8 +3,10 @@
 //! stream and port, so they run in parallel.
 
 mod access;
+mod audit;
 mod embedded;
 mod feed;
+mod idempotency;
 mod input;
 mod integrations;
 mod store;
