@@ -170,6 +170,10 @@ async fn no_secret_appears_in_events_nats_messages_logs_or_responses() {
     let logs = std::fs::read_to_string(settings.data_dir.join("child.log")).unwrap();
     assert!(logs.lines().count() > 20, "trace logging was on");
     assert_no_secret("the logs", &logs);
+    assert!(
+        !logs.contains(crate::support::PASSWORD),
+        "no login password in the logs"
+    );
 }
 
 async fn configure(app: &TestApp, kind: &str, body: Value) -> Value {
@@ -438,6 +442,24 @@ async fn only_admins_or_granted_users_configure_and_other_organisations_see_noth
         .await
         .unwrap();
     assert_problem(cross_put, StatusCode::NOT_FOUND, "not_found").await;
+    let ours = integration_id(app.organisation_id, IntegrationKind::ExotelPhone);
+    let history = app
+        .get(
+            &format!("/api/v1/audit/aggregates/integration/{ours}/history"),
+            Some(&other_admin),
+        )
+        .await;
+    assert_problem(history, StatusCode::NOT_FOUND, "not_found").await;
+    let delete = app
+        .http
+        .delete(app.url(path))
+        .bearer_auth(&other_admin)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(delete, StatusCode::NOT_FOUND, "not_configured").await;
+    let still: Value = app.get(path, Some(&app.admin_token)).await.json().await.unwrap();
+    assert_eq!(still["status"], "active", "another organisation cannot touch ours");
 }
 
 #[tokio::test]
