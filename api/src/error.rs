@@ -135,9 +135,6 @@ impl Rule for UserError {
             UserError::InvalidDisplayName => {
                 rule(S::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("display_name")
             }
-            UserError::InvalidCredentials => rule(S::UNAUTHORIZED, "invalid_credentials", self),
-            UserError::Deactivated => rule(S::UNAUTHORIZED, "user_deactivated", self),
-            UserError::LockedOut { .. } => rule(S::TOO_MANY_REQUESTS, "locked_out", self),
             UserError::CannotChangeOwnAccess => rule(S::UNPROCESSABLE_ENTITY, "cannot_change_own_access", self),
             UserError::AlreadyDeactivated => rule(S::CONFLICT, "already_deactivated", self),
             UserError::AlreadyActive => rule(S::CONFLICT, "already_active", self),
@@ -261,6 +258,17 @@ impl From<application::integrations::IntegrationsError> for ApiError {
             ),
             E::Store(e) => e.into(),
             E::Command(e) => e.into(),
+        }
+    }
+}
+
+impl Rule for domain::login::LoginError {
+    fn to_api(&self) -> ApiError {
+        use domain::login::LoginError as E;
+        match self {
+            E::InvalidCredentials => rule(StatusCode::UNAUTHORIZED, "invalid_credentials", self),
+            E::Deactivated => rule(StatusCode::UNAUTHORIZED, "user_deactivated", self),
+            E::LockedOut { .. } => rule(StatusCode::TOO_MANY_REQUESTS, "locked_out", self),
         }
     }
 }

@@ -9,6 +9,7 @@ use application::integrations::Integrations;
 use domain::api_key::ApiKey;
 use domain::integration::Integration;
 use domain::integration_permission::IntegrationPermission;
+use domain::login::LoginHistory;
 use domain::organisation::Organisation;
 use domain::user::User;
 use infrastructure::cipher::Keyring;
@@ -28,6 +29,7 @@ pub struct AppState {
     pub db: Database,
     pub organisations: EsStore<Organisation>,
     pub users: EsStore<User>,
+    pub logins: EsStore<LoginHistory>,
     pub api_keys: EsStore<ApiKey>,
     pub integrations: EsStore<Integration>,
     pub permissions: EsStore<IntegrationPermission>,
@@ -65,6 +67,7 @@ impl AppState {
         let state = Arc::new(Self {
             organisations: EsStore::new(&db, (), commits.clone()),
             users: EsStore::new(&db, (), commits.clone()),
+            logins: EsStore::new(&db, (), commits.clone()),
             api_keys: EsStore::new(&db, (), commits.clone()),
             integrations: EsStore::new(&db, (), commits.clone()),
             permissions: EsStore::new(&db, (), commits.clone()),
@@ -103,6 +106,7 @@ impl AppState {
         Accounts {
             organisations: &self.organisations,
             users: &self.users,
+            logins: &self.logins,
             api_keys: &self.api_keys,
         }
     }

@@ -1,10 +1,16 @@
 //! Logs and the metrics recorder.
 
-use metrics_exporter_prometheus::{PrometheusBuilder, PrometheusHandle};
+use metrics_exporter_prometheus::{Matcher, PrometheusBuilder, PrometheusHandle};
 use std::sync::OnceLock;
+use std::time::Duration;
 use tracing_subscriber::EnvFilter;
 
 use infrastructure::config::LogFormat;
+
+/// Bucket bounds of the HTTP latency histogram: 1 ms to 30 s.
+const SECONDS_BUCKETS: [f64; 16] = [
+    0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.075, 0.1, 0.25, 0.5, 0.75, 1.0, 2.5, 5.0, 10.0, 30.0,
+];
 
 /// Structured logs to standard error; `RUST_LOG` filters them.
 pub fn init_logs(format: LogFormat) {
@@ -18,10 +24,32 @@ pub fn init_logs(format: LogFormat) {
     };
 }
 
-/// The process-wide Prometheus recorder (installed once).
+/// The process-wide Prometheus recorder (installed once). HTTP latency is a
+/// histogram (it aggregates across processes); projection lag is a summary
+/// over a rolling minute. A background thread runs the recorder's upkeep, so
+/// samples are folded in whether or not `/metrics` is scraped.
 pub fn metrics() -> Option<PrometheusHandle> {
     static HANDLE: OnceLock<Option<PrometheusHandle>> = OnceLock::new();
-    HANDLE
-        .get_or_init(|| PrometheusBuilder::new().install_recorder().ok())
-        .clone()
+    HANDLE.get_or_init(install).clone()
+}
+
+fn install() -> Option<PrometheusHandle> {
+    let builder = PrometheusBuilder::new()
+        .set_buckets_for_metric(
+            Matcher::Full("switchboard_http_request_seconds".into()),
+            &SECONDS_BUCKETS,
+        )
+        .ok()?;
+    let handle = builder.install_recorder().ok()?;
+    let upkeep = handle.clone();
+    std::thread::Builder::new()
+        .name("metrics-upkeep".into())
+        .spawn(move || {
+            loop {
+                std::thread::sleep(Duration::from_secs(5));
+                upkeep.run_upkeep();
+            }
+        })
+        .ok()?;
+    Some(handle)
 }

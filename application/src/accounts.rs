@@ -3,6 +3,7 @@
 
 use chrono::Utc;
 use domain::api_key::{ApiKey, ApiKeyCommand};
+use domain::login::{LoginCommand, LoginError, LoginHistory};
 use domain::organisation::{Organisation, OrganisationCommand};
 use domain::user::{User, UserCommand, UserError, user_id_for_email};
 use domain::{EmailAddress, OrganisationId, Role};
@@ -22,6 +23,7 @@ pub const API_KEY_PREFIX: &str = "sbk";
 pub struct Accounts<'a> {
     pub organisations: &'a dyn AggregateStore<Organisation>,
     pub users: &'a dyn AggregateStore<User>,
+    pub logins: &'a dyn AggregateStore<LoginHistory>,
     pub api_keys: &'a dyn AggregateStore<ApiKey>,
 }
 
@@ -123,35 +125,39 @@ impl Accounts<'_> {
         email: &str,
         password: String,
         meta: &EventMetadata,
-    ) -> Result<User, CommandError<UserError>> {
+    ) -> Result<User, CommandError<LoginError>> {
         let Ok(email) = EmailAddress::parse(email) else {
-            return Err(CommandError::Rejected(UserError::InvalidCredentials));
+            return Err(CommandError::Rejected(LoginError::InvalidCredentials));
         };
-        let user_id = user_id_for_email(&email).to_string();
-        let loaded = self.users.load(&user_id).await.map_err(|e| CommandError::Store(e.0))?;
-        let Some(loaded) = loaded else {
+        let user_id = user_id_for_email(&email);
+        let loaded = self
+            .users
+            .load(&user_id.to_string())
+            .await
+            .map_err(|e| CommandError::Store(e.0))?;
+        let Some((user, organisation_id)) =
+            loaded.and_then(|l| l.aggregate.organisation_id.map(|org| (l.aggregate, org)))
+        else {
             let _ = passwords::verify(password, passwords::decoy_hash().await).await;
-            return Err(CommandError::Rejected(UserError::InvalidCredentials));
+            return Err(CommandError::Rejected(LoginError::InvalidCredentials));
         };
-        let matched = passwords::verify(password, loaded.aggregate.password_hash.clone()).await;
+        let matched = passwords::verify(password, user.password_hash.clone()).await;
         let meta = EventMetadata {
-            organisation_id: loaded.aggregate.organisation_id,
+            organisation_id: Some(organisation_id),
             ..meta.clone()
         };
-        self.users
-            .execute(
-                &user_id,
-                UserCommand::AttemptLogin {
-                    password_matched: matched,
-                    at: Utc::now(),
-                },
-                &meta,
-            )
-            .await?;
+        let attempt = LoginCommand::Attempt {
+            user_id,
+            organisation_id,
+            password_matched: matched,
+            user_active: user.active,
+            at: Utc::now(),
+        };
+        self.logins.execute(&user_id.to_string(), attempt, &meta).await?;
         if !matched {
-            return Err(CommandError::Rejected(UserError::InvalidCredentials));
+            return Err(CommandError::Rejected(LoginError::InvalidCredentials));
         }
-        Ok(loaded.aggregate)
+        Ok(user)
     }
 
     /// Issues a new API key; the returned token is the only copy of the secret.

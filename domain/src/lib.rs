@@ -7,6 +7,7 @@ pub mod api_key;
 pub mod email;
 pub mod integration;
 pub mod integration_permission;
+pub mod login;
 pub mod organisation;
 pub mod role;
 pub mod user;

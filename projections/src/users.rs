@@ -2,6 +2,8 @@
 
 use application::feed::StoredEvent;
 use async_trait::async_trait;
+use cqrs_es::Aggregate;
+use domain::login::{LoginEvent, LoginHistory};
 use domain::user::UserEvent;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -34,10 +36,13 @@ impl Projector for UsersView {
     }
 
     fn aggregate_types(&self) -> &'static [&'static str] {
-        &["user"]
+        &["user", "login"]
     }
 
     async fn apply(&self, conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
+        if event.aggregate_type == LoginHistory::TYPE {
+            return record_login(conn, event).await;
+        }
         let id = &event.aggregate_id;
         let (sql, value): (&str, String) = match decode::<UserEvent>(event)? {
             UserEvent::UserRegistered {
@@ -73,13 +78,9 @@ impl Projector for UsersView {
                 "UPDATE users_view SET display_name = $1, version = $2 WHERE user_id = $3",
                 display_name,
             ),
-            UserEvent::UserLoginSucceeded { at } => (
-                "UPDATE users_view SET last_login_at = $1, version = $2 WHERE user_id = $3",
-                at.to_rfc3339(),
-            ),
             UserEvent::UserDeactivated => return set_active(conn, id, false, event.sequence).await,
             UserEvent::UserReactivated => return set_active(conn, id, true, event.sequence).await,
-            UserEvent::UserLoginFailed { .. } | UserEvent::UserPasswordChanged { .. } => {
+            UserEvent::UserPasswordChanged { .. } => {
                 return set_version(conn, id, event.sequence).await;
             }
         };
@@ -96,6 +97,18 @@ impl Projector for UsersView {
         sqlx::query("DELETE FROM users_view").execute(conn).await?;
         Ok(())
     }
+}
+
+/// Logins are their own aggregate; the view shows the last one.
+async fn record_login(conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
+    if let LoginEvent::LoginSucceeded { user_id, at, .. } = decode::<LoginEvent>(event)? {
+        sqlx::query("UPDATE users_view SET last_login_at = $1 WHERE user_id = $2")
+            .bind(at.to_rfc3339())
+            .bind(user_id.to_string())
+            .execute(conn)
+            .await?;
+    }
+    Ok(())
 }
 
 async fn set_active(conn: &mut AnyConnection, id: &str, active: bool, version: i64) -> Result<(), ProjectionError> {

@@ -363,3 +363,21 @@ async fn one_relay_is_active_and_a_standby_takes_over_when_it_stops() {
     .await;
     assert_eq!(relay_locks(&app).await, 1);
 }
+
+#[tokio::test]
+async fn a_message_that_is_not_an_event_does_not_stop_a_projector() {
+    let app = TestApp::distributed().await;
+    let nats = app.state.nats.clone().unwrap();
+    let subject = nats.events.subject("api_key", &Uuid::new_v4().to_string());
+    let garbage = async_nats::jetstream::message::PublishMessage::build()
+        .payload("not an event".into())
+        .message_id("garbage-1");
+    nats.js.send_publish(subject, garbage).await.unwrap().await.unwrap();
+    app.create_api_key("after the garbage").await;
+    eventually(
+        Duration::from_secs(10),
+        "the key projected past the garbage",
+        || async { api_key_count(&app).await == 1 },
+    )
+    .await;
+}

@@ -37,7 +37,9 @@ pub async fn login(
 ) -> Result<Json<LoginResponse>, ApiError> {
     let meta = login_metadata(&body.email, context);
     let user = state.accounts().log_in(&body.email, body.password, &meta).await?;
-    let response = UserResponse::from_aggregate(&user).ok_or_else(ApiError::internal)?;
+    let user_id = user.id.ok_or_else(ApiError::internal)?;
+    let last_login_at = crate::routes::users::last_login(&state, user_id).await?;
+    let response = UserResponse::from_aggregate(&user, last_login_at).ok_or_else(ApiError::internal)?;
     let access_token = state
         .tokens
         .issue(response.id, response.organisation_id, response.role)?;

@@ -33,7 +33,7 @@ pub struct UserResponse {
 }
 
 impl UserResponse {
-    pub fn from_aggregate(user: &User) -> Option<Self> {
+    pub fn from_aggregate(user: &User, last_login_at: Option<String>) -> Option<Self> {
         Some(Self {
             id: user.id?,
             organisation_id: user.organisation_id?,
@@ -42,7 +42,7 @@ impl UserResponse {
             role: user.role?,
             active: user.active,
             registered_at: user.registered_at.map(|t| t.to_rfc3339()),
-            last_login_at: user.last_login_at.map(|t| t.to_rfc3339()),
+            last_login_at,
         })
     }
 
@@ -266,7 +266,16 @@ async fn execute(state: &AppState, caller: &Caller, user_id: Uuid, command: User
 async fn load(state: &AppState, caller: &Caller, user_id: Uuid) -> Result<UserResponse, ApiError> {
     use application::AggregateStore;
     let user = state.users.load(&user_id.to_string()).await?.map(|l| l.aggregate);
-    user.filter(|u| u.organisation_id == Some(caller.organisation_id))
-        .and_then(|u| UserResponse::from_aggregate(&u))
-        .ok_or_else(ApiError::not_found)
+    let user = user
+        .filter(|u| u.organisation_id == Some(caller.organisation_id))
+        .ok_or_else(ApiError::not_found)?;
+    let last_login_at = last_login(state, user_id).await?;
+    UserResponse::from_aggregate(&user, last_login_at).ok_or_else(ApiError::not_found)
+}
+
+/// When the user last logged in, from their login history.
+pub async fn last_login(state: &AppState, user_id: Uuid) -> Result<Option<String>, ApiError> {
+    use application::AggregateStore;
+    let logins = state.logins.load(&user_id.to_string()).await?;
+    Ok(logins.and_then(|l| l.aggregate.last_login_at).map(|t| t.to_rfc3339()))
 }

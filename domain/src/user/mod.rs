@@ -5,7 +5,7 @@
 //! [`user_id_for_email`]), so an address can belong to one user only and a
 //! login can find its user without a read model.
 
-use chrono::{DateTime, Duration, Utc};
+use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
 use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
@@ -13,10 +13,6 @@ use uuid::Uuid;
 
 use crate::{EmailAddress, OrganisationId, Role};
 
-/// Consecutive failed logins after which the account is locked.
-pub const MAX_FAILED_LOGINS: u32 = 10;
-/// How long a locked account stays locked after its last failed login.
-pub const LOCKOUT: Duration = Duration::minutes(15);
 /// Longest display name accepted.
 pub const MAX_DISPLAY_NAME_LEN: usize = 200;
 
@@ -36,12 +32,6 @@ pub enum UserCommand {
         display_name: String,
         password_hash: String,
         role: Role,
-        at: DateTime<Utc>,
-    },
-    /// The application has checked the password; the aggregate decides
-    /// whether the login may proceed and records the attempt.
-    AttemptLogin {
-        password_matched: bool,
         at: DateTime<Utc>,
     },
     ChangeRole {
@@ -85,12 +75,6 @@ pub enum UserEvent {
         role: Role,
         registered_at: DateTime<Utc>,
     },
-    UserLoginSucceeded {
-        at: DateTime<Utc>,
-    },
-    UserLoginFailed {
-        at: DateTime<Utc>,
-    },
     UserRoleChanged {
         role: Role,
     },
@@ -108,8 +92,6 @@ impl DomainEvent for UserEvent {
     fn event_type(&self) -> String {
         match self {
             Self::UserRegistered { .. } => "UserRegistered",
-            Self::UserLoginSucceeded { .. } => "UserLoginSucceeded",
-            Self::UserLoginFailed { .. } => "UserLoginFailed",
             Self::UserRoleChanged { .. } => "UserRoleChanged",
             Self::UserRenamed { .. } => "UserRenamed",
             Self::UserPasswordChanged { .. } => "UserPasswordChanged",
@@ -136,15 +118,6 @@ pub enum UserError {
     /// 422: blank or over-long display name.
     #[error("the display name must be 1 to {MAX_DISPLAY_NAME_LEN} characters")]
     InvalidDisplayName,
-    /// 401: wrong e-mail or password (deliberately one error for both).
-    #[error("wrong e-mail address or password")]
-    InvalidCredentials,
-    /// 401: the user has been deactivated.
-    #[error("the user is deactivated")]
-    Deactivated,
-    /// 429: too many failed logins in a row.
-    #[error("too many failed logins; try again later")]
-    LockedOut { until: DateTime<Utc> },
     /// 422: an admin may not lock themselves out.
     #[error("you cannot deactivate or demote yourself")]
     CannotChangeOwnAccess,
@@ -165,9 +138,6 @@ pub struct User {
     pub password_hash: String,
     pub role: Option<Role>,
     pub active: bool,
-    pub failed_logins: u32,
-    pub last_failed_login_at: Option<DateTime<Utc>>,
-    pub last_login_at: Option<DateTime<Utc>>,
     pub registered_at: Option<DateTime<Utc>>,
 }
 
@@ -194,41 +164,9 @@ impl User {
         Ok(())
     }
 
-    /// When a lock caused by failed logins ends, if the user is locked at `now`.
-    pub fn locked_until(&self, now: DateTime<Utc>) -> Option<DateTime<Utc>> {
-        let until = self.last_failed_login_at? + LOCKOUT;
-        (self.failed_logins >= MAX_FAILED_LOGINS && now < until).then_some(until)
-    }
-
-    async fn attempt_login(
-        &mut self,
-        matched: bool,
-        at: DateTime<Utc>,
-        sink: &EventSink<Self>,
-    ) -> Result<(), UserError> {
-        if self.id.is_none() {
-            return Err(UserError::InvalidCredentials);
-        }
-        if let Some(until) = self.locked_until(at) {
-            return Err(UserError::LockedOut { until });
-        }
-        if !matched {
-            sink.write(UserEvent::UserLoginFailed { at }, self).await;
-            return Ok(());
-        }
-        if !self.active {
-            return Err(UserError::Deactivated);
-        }
-        sink.write(UserEvent::UserLoginSucceeded { at }, self).await;
-        Ok(())
-    }
-
     async fn handle_existing(&mut self, command: UserCommand, sink: &EventSink<Self>) -> Result<(), UserError> {
         let event = match command {
             UserCommand::Register { .. } => return Err(UserError::AlreadyRegistered),
-            UserCommand::AttemptLogin { password_matched, at } => {
-                return self.attempt_login(password_matched, at, sink).await;
-            }
             UserCommand::ChangeRole {
                 organisation_id,
                 acting_user_id,
@@ -308,7 +246,6 @@ impl Aggregate for User {
         else {
             return match self.id {
                 Some(_) => self.handle_existing(command, sink).await,
-                None if matches!(command, UserCommand::AttemptLogin { .. }) => Err(UserError::InvalidCredentials),
                 None => Err(UserError::NotFound),
             };
         };
@@ -349,20 +286,9 @@ impl Aggregate for User {
                 self.active = true;
                 self.registered_at = Some(registered_at);
             }
-            UserEvent::UserLoginSucceeded { at } => {
-                self.failed_logins = 0;
-                self.last_login_at = Some(at);
-            }
-            UserEvent::UserLoginFailed { at } => {
-                self.failed_logins += 1;
-                self.last_failed_login_at = Some(at);
-            }
             UserEvent::UserRoleChanged { role } => self.role = Some(role),
             UserEvent::UserRenamed { display_name } => self.display_name = display_name,
-            UserEvent::UserPasswordChanged { password_hash } => {
-                self.password_hash = password_hash;
-                self.failed_logins = 0;
-            }
+            UserEvent::UserPasswordChanged { password_hash } => self.password_hash = password_hash,
             UserEvent::UserDeactivated => self.active = false,
             UserEvent::UserReactivated => self.active = true,
         }

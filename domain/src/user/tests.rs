@@ -1,4 +1,5 @@
 use super::*;
+use chrono::Duration;
 use cqrs_es::test::TestFramework;
 
 type Given = TestFramework<User>;
@@ -18,12 +19,6 @@ fn registered(org: Uuid) -> UserEvent {
         role: Role::Agent,
         registered_at: at(0),
     }
-}
-
-fn failures(count: u32, minute: i64) -> Vec<UserEvent> {
-    (0..count)
-        .map(|_| UserEvent::UserLoginFailed { at: at(minute) })
-        .collect()
 }
 
 #[tokio::test]
@@ -46,76 +41,6 @@ async fn it_should_not_register_the_same_address_twice() {
         .when_async(command)
         .await
         .then_expect_error(UserError::AlreadyRegistered);
-}
-
-#[tokio::test]
-async fn a_wrong_password_is_recorded_as_a_failed_login() {
-    let command = UserCommand::AttemptLogin {
-        password_matched: false,
-        at: at(1),
-    };
-    Given::with(())
-        .given(vec![registered(Uuid::new_v4())])
-        .when_async(command)
-        .await
-        .then_expect_events(vec![UserEvent::UserLoginFailed { at: at(1) }]);
-}
-
-#[tokio::test]
-async fn it_should_lock_the_account_after_too_many_failed_logins() {
-    let mut history = vec![registered(Uuid::new_v4())];
-    history.extend(failures(MAX_FAILED_LOGINS, 2));
-    let command = UserCommand::AttemptLogin {
-        password_matched: true,
-        at: at(3),
-    };
-    Given::with(())
-        .given(history)
-        .when_async(command)
-        .await
-        .then_expect_error(UserError::LockedOut { until: at(2) + LOCKOUT });
-}
-
-#[tokio::test]
-async fn the_lock_ends_after_the_lockout_period() {
-    let mut history = vec![registered(Uuid::new_v4())];
-    history.extend(failures(MAX_FAILED_LOGINS, 2));
-    let later = at(2) + LOCKOUT + Duration::seconds(1);
-    let command = UserCommand::AttemptLogin {
-        password_matched: true,
-        at: later,
-    };
-    Given::with(())
-        .given(history)
-        .when_async(command)
-        .await
-        .then_expect_events(vec![UserEvent::UserLoginSucceeded { at: later }]);
-}
-
-#[tokio::test]
-async fn a_deactivated_user_cannot_log_in() {
-    let command = UserCommand::AttemptLogin {
-        password_matched: true,
-        at: at(1),
-    };
-    Given::with(())
-        .given(vec![registered(Uuid::new_v4()), UserEvent::UserDeactivated])
-        .when_async(command)
-        .await
-        .then_expect_error(UserError::Deactivated);
-}
-
-#[tokio::test]
-async fn an_unknown_user_cannot_log_in() {
-    let command = UserCommand::AttemptLogin {
-        password_matched: false,
-        at: at(1),
-    };
-    Given::with(())
-        .given_no_previous_events()
-        .when_async(command)
-        .await
-        .then_expect_error(UserError::InvalidCredentials);
 }
 
 #[tokio::test]
@@ -163,21 +88,9 @@ async fn it_should_not_deactivate_a_deactivated_user() {
 }
 
 #[test]
-fn failed_logins_are_counted_once_per_event() {
-    let mut user = User::default();
-    user.apply(registered(Uuid::new_v4()));
-    for event in failures(3, 1) {
-        user.apply(event);
-    }
-    assert_eq!(user.failed_logins, 3);
-}
-
-#[test]
 fn event_type_names_are_pinned() {
     let names: Vec<String> = [
         registered(Uuid::nil()),
-        UserEvent::UserLoginSucceeded { at: at(0) },
-        UserEvent::UserLoginFailed { at: at(0) },
         UserEvent::UserRoleChanged { role: Role::Admin },
         UserEvent::UserRenamed {
             display_name: String::new(),
@@ -195,8 +108,6 @@ fn event_type_names_are_pinned() {
         names,
         [
             "UserRegistered",
-            "UserLoginSucceeded",
-            "UserLoginFailed",
             "UserRoleChanged",
             "UserRenamed",
             "UserPasswordChanged",

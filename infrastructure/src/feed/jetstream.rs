@@ -68,21 +68,30 @@ impl JetStreamSource {
     /// The delivery of a message, or `None` (and the message acknowledged)
     /// when it carries an aggregate type this projector does not read.
     async fn wanted(&self, message: jetstream::Message) -> Result<Option<Delivery>, StoreError> {
-        let delivery = Self::delivery(message)?;
-        if self.types.contains(&delivery.event.aggregate_type) {
-            return Ok(Some(delivery));
+        let event: StoredEvent = match serde_json::from_slice(&message.payload) {
+            Ok(event) => event,
+            Err(error) => return Self::poison(message, error).await,
+        };
+        if !self.types.contains(&event.aggregate_type) {
+            message.ack().await.map_err(|e| StoreError(e.to_string()))?;
+            return Ok(None);
         }
-        delivery.ack.ack().await?;
-        Ok(None)
-    }
-
-    fn delivery(message: jetstream::Message) -> Result<Delivery, StoreError> {
-        let event: StoredEvent = serde_json::from_slice(&message.payload)
-            .map_err(|e| StoreError(format!("undecodable event on {}: {e}", message.subject)))?;
-        Ok(Delivery {
+        Ok(Some(Delivery {
             event,
             ack: Box::new(JetStreamAck(message)),
-        })
+        }))
+    }
+
+    /// A message that is not an event is never delivered again: it is
+    /// terminated and logged, and the store keeps the real event.
+    async fn poison(message: jetstream::Message, error: serde_json::Error) -> Result<Option<Delivery>, StoreError> {
+        tracing::error!(subject = %message.subject, %error, "undecodable message on the event stream; terminated");
+        metrics::counter!("switchboard_feed_poison_messages_total").increment(1);
+        message
+            .ack_with(AckKind::Term)
+            .await
+            .map_err(|e| StoreError(e.to_string()))?;
+        Ok(None)
     }
 }
 
