@@ -56,17 +56,27 @@ impl ProjectionStore {
     ) -> Result<Vec<Outcome>, ProjectionError> {
         let mut tx = self.pool.begin().await?;
         claim(&mut tx, projector.name()).await?;
+        let mut sequences = last_sequences(&mut tx, projector.name(), events).await?;
         let mut outcomes = Vec::with_capacity(events.len());
         let mut progress = Progress::default();
+        let mut changed = Sequences::new();
         for event in events {
+            let key = (event.aggregate_type.clone(), event.aggregate_id.clone());
+            let last = sequences.get(&key).copied().unwrap_or(0);
             let outcome = match outcomes.last() {
                 Some(Outcome::Gap) => Outcome::Gap,
-                _ => apply_once(&mut tx, projector, event).await?,
+                _ => decide(last, event.sequence),
             };
             if outcome == Outcome::Applied {
+                projector.apply(&mut tx, event).await?;
+                sequences.insert(key.clone(), event.sequence);
+                changed.insert(key, event.sequence);
                 progress.record(event);
             }
             outcomes.push(outcome);
+        }
+        for ((aggregate_type, aggregate_id), sequence) in &changed {
+            set_sequence(&mut tx, projector.name(), aggregate_type, aggregate_id, *sequence).await?;
         }
         progress.save(&mut tx, projector.name()).await?;
         tx.commit().await?;
@@ -179,36 +189,32 @@ async fn claim(conn: &mut AnyConnection, projector: &str) -> Result<(), Projecti
     Ok(())
 }
 
-async fn apply_once(
-    conn: &mut AnyConnection,
-    projector: &dyn Projector,
-    event: &StoredEvent,
-) -> Result<Outcome, ProjectionError> {
-    let last: Option<i64> = sqlx::query_scalar(
-        "SELECT last_sequence FROM projection_sequences WHERE projector = $1 AND aggregate_type = $2 AND aggregate_id = $3",
-    )
-    .bind(projector.name())
-    .bind(&event.aggregate_type)
-    .bind(&event.aggregate_id)
-    .fetch_optional(&mut *conn)
-    .await?;
-    let last = last.unwrap_or(0);
-    if event.sequence <= last {
-        return Ok(Outcome::Duplicate);
+/// Whether an event with `sequence` follows an aggregate whose last
+/// applied sequence is `last`.
+fn decide(last: i64, sequence: i64) -> Outcome {
+    match sequence {
+        s if s <= last => Outcome::Duplicate,
+        s if s > last + 1 => Outcome::Gap,
+        _ => Outcome::Applied,
     }
-    if event.sequence > last + 1 {
-        return Ok(Outcome::Gap);
+}
+
+/// The last applied sequence of every aggregate in a batch, in one query.
+async fn last_sequences(conn: &mut AnyConnection, projector: &str, events: &[&StoredEvent]) -> Result<Sequences, ProjectionError> {
+    let mut ids: Vec<&str> = events.iter().map(|e| e.aggregate_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT aggregate_type, aggregate_id, last_sequence FROM projection_sequences WHERE projector = $1 AND aggregate_id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql).bind(projector);
+    for id in ids {
+        query = query.bind(id);
     }
-    projector.apply(conn, event).await?;
-    set_sequence(
-        conn,
-        projector.name(),
-        &event.aggregate_type,
-        &event.aggregate_id,
-        event.sequence,
-    )
-    .await?;
-    Ok(Outcome::Applied)
+    let rows = query.fetch_all(conn).await?;
+    rows.iter().map(|r| Ok(((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?))).collect()
 }
 
 async fn set_sequence(
