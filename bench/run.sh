@@ -218,10 +218,12 @@ done
 port_free "$PORT" || die "no free port in $PORT..$((PORT + 99))"
 BASE="http://127.0.0.1:$PORT"
 
-DIST_ENV=(PATH="$PATH" HOME="$HOME" RUST_LOG="$SB_LOG" SWITCHBOARD_LOG_FORMAT=json SWITCHBOARD_SANDBOX=false
+# The bench drives one API caller far past the default per-caller rate limit.
+NO_LIMITS=(SWITCHBOARD_RATE_LIMIT_PER_ACTOR=100000000 SWITCHBOARD_RATE_LIMIT_PER_ORGANISATION=100000000)
+DIST_ENV=("${NO_LIMITS[@]}" PATH="$PATH" HOME="$HOME" RUST_LOG="$SB_LOG" SWITCHBOARD_LOG_FORMAT=json SWITCHBOARD_SANDBOX=false
     DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$SB_DB" NATS_URL="$NATS" SWITCHBOARD_JWT_SECRET="$JWT_SECRET" SWITCHBOARD_MASTER_KEYS="$MASTER_KEYS"
     SWITCHBOARD_NATS_STREAM="$STREAM" SWITCHBOARD_NATS_SUBJECT_PREFIX="$SUBJECT_PREFIX")
-EMB_ENV=(PATH="$PATH" HOME="$HOME" RUST_LOG="$SB_LOG" SWITCHBOARD_LOG_FORMAT=json SWITCHBOARD_SANDBOX=false)
+EMB_ENV=("${NO_LIMITS[@]}" PATH="$PATH" HOME="$HOME" RUST_LOG="$SB_LOG" SWITCHBOARD_LOG_FORMAT=json SWITCHBOARD_SANDBOX=false)
 sb() { # sb nats|embedded ARGS...: runs the binary with exactly that mode's environment
     local mode="$1"; shift
     if [[ "$mode" == nats ]]; then env -i "${DIST_ENV[@]}" "$SB" "$@"; else env -i "${EMB_ENV[@]}" "$SB" --data-dir "$EMB_DIR" "$@"; fi

@@ -69,8 +69,10 @@ impl Database {
             .synchronous(SqliteSynchronous::Normal)
             .busy_timeout(SQLITE_BUSY_TIMEOUT)
             .foreign_keys(true);
+        // One connection writes events: SQLite takes one writer at a time, and
+        // queueing in the pool is fairer and faster than SQLite's busy sleeps.
         let pool = SqlitePoolOptions::new()
-            .max_connections(settings.db_max_connections)
+            .max_connections(1)
             .connect_with(options)
             .await?;
         let url = format!("sqlite://{}", path.display());

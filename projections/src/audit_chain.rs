@@ -37,44 +37,143 @@ impl Projector for AuditChain {
     }
 
     async fn apply(&self, conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
-        let previous: Option<String> = sqlx::query_scalar(
-            "SELECT hash FROM event_hashes WHERE aggregate_type = $1 AND aggregate_id = $2 AND sequence = $3",
-        )
-        .bind(&event.aggregate_type)
-        .bind(&event.aggregate_id)
-        .bind(event.sequence - 1)
-        .fetch_optional(&mut *conn)
-        .await?;
-        let hash = audit::event_hash(previous.as_deref().unwrap_or(GENESIS), event);
-        let organisation = organisation_of(event);
-        let head = sqlx::query("SELECT chain_index, chain_hash FROM event_hashes WHERE organisation_id = $1 ORDER BY chain_index DESC LIMIT 1")
-            .bind(&organisation)
-            .fetch_optional(&mut *conn)
-            .await?;
-        let (index, chain_previous) = match head {
-            Some(row) => (row.try_get::<i64, _>(0)? + 1, row.try_get::<String, _>(1)?),
-            None => (1, GENESIS.to_string()),
-        };
-        sqlx::query(
-            "INSERT INTO event_hashes (aggregate_type, aggregate_id, sequence, organisation_id, hash, chain_index, chain_hash) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7)",
-        )
-        .bind(&event.aggregate_type)
-        .bind(&event.aggregate_id)
-        .bind(event.sequence)
-        .bind(&organisation)
-        .bind(&hash)
-        .bind(index)
-        .bind(audit::chain_hash(&chain_previous, &hash))
-        .execute(conn)
-        .await?;
-        Ok(())
+        self.apply_all(conn, &[event]).await
+    }
+
+    /// Seals a batch with two lookups and multi-row inserts, whatever its size.
+    async fn apply_all(&self, conn: &mut AnyConnection, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
+        if events.is_empty() {
+            return Ok(());
+        }
+        let mut previous = previous_hashes(conn, events).await?;
+        let mut heads = HashMap::new();
+        let mut rows = Vec::with_capacity(events.len());
+        for event in events {
+            let aggregate = (event.aggregate_type.clone(), event.aggregate_id.clone());
+            let before = previous
+                .get(&aggregate)
+                .map(|(_, hash)| hash.as_str())
+                .unwrap_or(GENESIS);
+            let hash = audit::event_hash(before, event);
+            let organisation = organisation_of(event);
+            if !heads.contains_key(&organisation) {
+                heads.insert(organisation.clone(), chain_head(conn, &organisation).await?);
+            }
+            let (index, chain) = heads.get(&organisation).cloned().unwrap_or((0, GENESIS.to_string()));
+            let link = audit::chain_hash(&chain, &hash);
+            heads.insert(organisation.clone(), (index + 1, link.clone()));
+            previous.insert(aggregate, (event.sequence, hash.clone()));
+            rows.push(SealRow {
+                event,
+                organisation,
+                hash,
+                index: index + 1,
+                chain: link,
+            });
+        }
+        insert_rows(conn, &rows).await
     }
 
     async fn reset(&self, conn: &mut AnyConnection) -> Result<(), ProjectionError> {
-        sqlx::query("DELETE FROM event_hashes").execute(conn).await?;
+        // On PostgreSQL a DELETE would leave every old row as a dead index
+        // entry for the rest of the rebuild's transaction, and each chain
+        // head lookup would walk them all.
+        let sql = if conn.backend_name() == "PostgreSQL" {
+            "TRUNCATE event_hashes"
+        } else {
+            "DELETE FROM event_hashes"
+        };
+        sqlx::query(sql).execute(conn).await?;
         Ok(())
     }
+}
+
+struct SealRow<'a> {
+    event: &'a StoredEvent,
+    organisation: String,
+    hash: String,
+    index: i64,
+    chain: String,
+}
+
+/// The last sealed hash of each aggregate in the batch, before the batch.
+async fn previous_hashes(
+    conn: &mut AnyConnection,
+    events: &[&StoredEvent],
+) -> Result<HashMap<(String, String), (i64, String)>, ProjectionError> {
+    let mut ids: Vec<&str> = events.iter().map(|e| e.aggregate_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let sql = format!(
+        "SELECT aggregate_type, aggregate_id, sequence, hash FROM event_hashes WHERE aggregate_id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&sql);
+    for id in ids {
+        query = query.bind(id);
+    }
+    let mut latest: HashMap<(String, String), (i64, String)> = HashMap::new();
+    for row in query.fetch_all(conn).await? {
+        let key = (row.try_get(0)?, row.try_get(1)?);
+        let (sequence, hash): (i64, String) = (row.try_get(2)?, row.try_get(3)?);
+        if latest.get(&key).is_none_or(|(seen, _)| sequence > *seen) {
+            latest.insert(key, (sequence, hash));
+        }
+    }
+    Ok(latest)
+}
+
+/// The index and hash at the head of an organisation's chain.
+async fn chain_head(conn: &mut AnyConnection, organisation: &str) -> Result<(i64, String), ProjectionError> {
+    let head = sqlx::query(
+        "SELECT chain_index, chain_hash FROM event_hashes WHERE organisation_id = $1 ORDER BY chain_index DESC LIMIT 1",
+    )
+    .bind(organisation)
+    .fetch_optional(conn)
+    .await?;
+    Ok(match head {
+        Some(row) => (row.try_get(0)?, row.try_get(1)?),
+        None => (0, GENESIS.to_string()),
+    })
+}
+
+const ROWS_PER_INSERT: usize = 100;
+
+async fn insert_rows(conn: &mut AnyConnection, rows: &[SealRow<'_>]) -> Result<(), ProjectionError> {
+    for chunk in rows.chunks(ROWS_PER_INSERT) {
+        let values: Vec<String> = (0..chunk.len())
+            .map(|r| {
+                format!(
+                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+                    r * 7 + 1,
+                    r * 7 + 2,
+                    r * 7 + 3,
+                    r * 7 + 4,
+                    r * 7 + 5,
+                    r * 7 + 6,
+                    r * 7 + 7
+                )
+            })
+            .collect();
+        let sql = format!(
+            "INSERT INTO event_hashes (aggregate_type, aggregate_id, sequence, organisation_id, hash, chain_index, chain_hash) VALUES {}",
+            values.join(", ")
+        );
+        let mut query = sqlx::query(&sql);
+        for row in chunk {
+            query = query
+                .bind(&row.event.aggregate_type)
+                .bind(&row.event.aggregate_id)
+                .bind(row.event.sequence)
+                .bind(&row.organisation)
+                .bind(&row.hash)
+                .bind(row.index)
+                .bind(&row.chain);
+        }
+        query.execute(&mut *conn).await?;
+    }
+    Ok(())
 }
 
 type Key = (String, String, i64);

@@ -36,6 +36,14 @@ pub trait Projector: Send + Sync {
     fn aggregate_types(&self) -> &'static [&'static str];
     /// Applies one event. Called once per event and aggregate sequence.
     async fn apply(&self, conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError>;
+    /// Applies events in order, each once. Projectors that can do a batch in
+    /// fewer statements override this; the default applies them one by one.
+    async fn apply_all(&self, conn: &mut AnyConnection, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
+        for event in events {
+            self.apply(conn, event).await?;
+        }
+        Ok(())
+    }
     /// Empties the read model before a rebuild.
     async fn reset(&self, conn: &mut AnyConnection) -> Result<(), ProjectionError>;
 }

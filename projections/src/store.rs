@@ -60,6 +60,7 @@ impl ProjectionStore {
         let mut outcomes = Vec::with_capacity(events.len());
         let mut progress = Progress::default();
         let mut changed = Sequences::new();
+        let mut applied = Vec::with_capacity(events.len());
         for event in events {
             let key = (event.aggregate_type.clone(), event.aggregate_id.clone());
             let last = sequences.get(&key).copied().unwrap_or(0);
@@ -68,13 +69,14 @@ impl ProjectionStore {
                 _ => decide(last, event.sequence),
             };
             if outcome == Outcome::Applied {
-                projector.apply(&mut tx, event).await?;
+                applied.push(*event);
                 sequences.insert(key.clone(), event.sequence);
                 changed.insert(key, event.sequence);
                 progress.record(event);
             }
             outcomes.push(outcome);
         }
+        projector.apply_all(&mut tx, &applied).await?;
         for ((aggregate_type, aggregate_id), sequence) in &changed {
             set_sequence(&mut tx, projector.name(), aggregate_type, aggregate_id, *sequence).await?;
         }
@@ -158,6 +160,7 @@ async fn replay(
         let page = log.read_after(position, REBUILD_PAGE).await?;
         let Some(last) = page.last() else { break };
         position = last.position;
+        let mut applied = Vec::with_capacity(page.len());
         for event in page
             .iter()
             .filter(|e| projector.aggregate_types().contains(&e.aggregate_type.as_str()))
@@ -166,10 +169,11 @@ async fn replay(
             if sequences.get(&key).is_some_and(|seen| event.sequence <= *seen) {
                 continue;
             }
-            projector.apply(conn, event).await?;
+            applied.push(event);
             sequences.insert(key, event.sequence);
             progress.record(event);
         }
+        projector.apply_all(conn, &applied).await?;
         on_progress(position);
     }
     Ok((progress, sequences))
@@ -200,7 +204,11 @@ fn decide(last: i64, sequence: i64) -> Outcome {
 }
 
 /// The last applied sequence of every aggregate in a batch, in one query.
-async fn last_sequences(conn: &mut AnyConnection, projector: &str, events: &[&StoredEvent]) -> Result<Sequences, ProjectionError> {
+async fn last_sequences(
+    conn: &mut AnyConnection,
+    projector: &str,
+    events: &[&StoredEvent],
+) -> Result<Sequences, ProjectionError> {
     let mut ids: Vec<&str> = events.iter().map(|e| e.aggregate_id.as_str()).collect();
     ids.sort_unstable();
     ids.dedup();
@@ -214,7 +222,9 @@ async fn last_sequences(conn: &mut AnyConnection, projector: &str, events: &[&St
         query = query.bind(id);
     }
     let rows = query.fetch_all(conn).await?;
-    rows.iter().map(|r| Ok(((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?))).collect()
+    rows.iter()
+        .map(|r| Ok(((r.try_get(0)?, r.try_get(1)?), r.try_get(2)?)))
+        .collect()
 }
 
 async fn set_sequence(
