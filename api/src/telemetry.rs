@@ -46,7 +46,7 @@ fn install() -> Option<PrometheusHandle> {
         .name("metrics-upkeep".into())
         .spawn(move || {
             loop {
-                std::thread::sleep(Duration::from_secs(5));
+                std::thread::sleep(Duration::from_secs(1));
                 upkeep.run_upkeep();
             }
         })
