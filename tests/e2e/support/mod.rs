@@ -282,19 +282,23 @@ pub async fn assert_problem(response: Response, status: StatusCode, code: &str) 
     body
 }
 
-/// Path of the `switchboard` binary, built if needed.
+/// Path of the `switchboard` binary: `SWITCHBOARD_BIN`, or built (in the
+/// same target directory and profile as the tests, so usually up to date).
 pub fn switchboard_binary() -> std::path::PathBuf {
     static PATH: std::sync::OnceLock<std::path::PathBuf> = std::sync::OnceLock::new();
-    PATH.get_or_init(|| {
-        escargot::CargoBuild::new()
-            .package("api")
-            .bin("switchboard")
-            .current_release()
-            .current_target()
-            .run()
-            .unwrap()
-            .path()
-            .to_path_buf()
+    PATH.get_or_init(|| match std::env::var_os("SWITCHBOARD_BIN") {
+        Some(path) => path.into(),
+        None => build_binary(),
     })
     .clone()
+}
+
+fn build_binary() -> std::path::PathBuf {
+    let built = escargot::CargoBuild::new()
+        .package("api")
+        .bin("switchboard")
+        .current_release()
+        .run()
+        .unwrap();
+    built.path().to_path_buf()
 }
