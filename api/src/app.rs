@@ -44,6 +44,8 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .delete(integrations::delete),
         )
         .route("/settings/integrations/{type}/test", post(integrations::test))
+        .route("/settings/integrations/{type}/disable", post(integrations::disable))
+        .route("/settings/integrations/{type}/enable", post(integrations::enable))
         .route(
             "/settings/integrations/{type}/permissions/{user_id}",
             get(integrations::get_permission).put(integrations::put_permission),

@@ -14,7 +14,7 @@ use crate::routes;
         routes::users::deactivate, routes::users::reactivate, routes::users::me, routes::users::change_password,
         routes::api_keys::list, routes::api_keys::create, routes::api_keys::revoke,
         routes::organisation::get, routes::organisation::rename,
-        routes::integrations::list, routes::integrations::get, routes::integrations::configure, routes::integrations::test,
+        routes::integrations::list, routes::integrations::get, routes::integrations::configure, routes::integrations::test, routes::integrations::disable, routes::integrations::enable,
         routes::integrations::delete, routes::integrations::get_permission, routes::integrations::put_permission,
         routes::integrations::configuration_status,
         routes::audit::events, routes::audit::history, routes::audit::state_at, routes::audit::verify,

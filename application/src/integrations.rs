@@ -296,6 +296,33 @@ impl Integrations<'_> {
             .filter(|i| i.organisation_id == Some(organisation_id) && i.settings.is_some()))
     }
 
+    /// Stops (`enabled = false`) or resumes the integration's use, keeping its settings.
+    pub async fn set_enabled(
+        &self,
+        organisation_id: OrganisationId,
+        kind: IntegrationKind,
+        enabled: bool,
+        meta: &EventMetadata,
+    ) -> Result<Integration, IntegrationsError> {
+        let id = integration_id(organisation_id, kind);
+        let command = match enabled {
+            true => IntegrationCommand::Enable {
+                organisation_id,
+                at: Utc::now(),
+            },
+            false => IntegrationCommand::Disable {
+                organisation_id,
+                at: Utc::now(),
+            },
+        };
+        self.store.execute(&id.to_string(), command, meta).await?;
+        self.current(organisation_id, kind)
+            .await?
+            .ok_or(IntegrationsError::Command(CommandError::Rejected(
+                IntegrationError::NotConfigured,
+            )))
+    }
+
     /// Deletes the integration and destroys its data key.
     pub async fn delete(
         &self,

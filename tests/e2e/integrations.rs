@@ -571,6 +571,14 @@ async fn the_configuration_status_summarises_what_is_set_up() {
     );
     assert_eq!(status["data"]["whatsapp"], json!({"configured": false}));
     assert_eq!(status["data"]["sms"], json!({"configured": false}));
+    let disable = "/api/v1/settings/integrations/zoho_mail/disable";
+    let disabled = app.post_json(disable, Some(&app.admin_token), json!({})).await;
+    assert_eq!(disabled.json::<Value>().await.unwrap()["status"], "disabled");
+    let again = app.post_json(disable, Some(&app.admin_token), json!({})).await;
+    assert_problem(again, StatusCode::CONFLICT, "already_disabled").await;
+    let enable = "/api/v1/settings/integrations/zoho_mail/enable";
+    let enabled = app.post_json(enable, Some(&app.admin_token), json!({})).await;
+    assert_eq!(enabled.json::<Value>().await.unwrap()["status"], "active");
     let listed: Vec<Value> = app
         .get("/api/v1/settings/integrations", Some(&app.admin_token))
         .await

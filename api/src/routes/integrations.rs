@@ -204,6 +204,43 @@ pub async fn test(
     })
 }
 
+/// Disables an integration: it keeps its settings but may not be used (admins only).
+#[utoipa::path(post, path = "/api/v1/settings/integrations/{type}/disable", tag = "integrations", security(("bearer" = [])),
+    responses((status = 200, body = IntegrationResponse), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn disable(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(kind): Path<String>,
+) -> Result<Json<IntegrationResponse>, ApiError> {
+    set_enabled(&state, &caller, &kind, false).await
+}
+
+/// Enables a disabled integration again (admins only).
+#[utoipa::path(post, path = "/api/v1/settings/integrations/{type}/enable", tag = "integrations", security(("bearer" = [])),
+    responses((status = 200, body = IntegrationResponse), (status = 404, body = Problem), (status = 409, body = Problem)))]
+pub async fn enable(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(kind): Path<String>,
+) -> Result<Json<IntegrationResponse>, ApiError> {
+    set_enabled(&state, &caller, &kind, true).await
+}
+
+async fn set_enabled(
+    state: &AppState,
+    caller: &Caller,
+    kind: &str,
+    enabled: bool,
+) -> Result<Json<IntegrationResponse>, ApiError> {
+    caller.require(Role::can_administer)?;
+    let kind = kind_from_path(kind)?;
+    let integration = state
+        .integrations()
+        .set_enabled(caller.organisation_id, kind, enabled, &caller.metadata())
+        .await?;
+    Ok(Json(describe(kind, Some(&integration), true)))
+}
+
 /// Deletes an integration and destroys its data key: its secrets can no
 /// longer be recovered, even with the master key.
 #[utoipa::path(delete, path = "/api/v1/settings/integrations/{type}", tag = "integrations", security(("bearer" = [])),
