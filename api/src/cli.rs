@@ -45,6 +45,12 @@ pub enum Command {
     Project,
     /// Runs the background workers (the relay to JetStream) only.
     Work,
+    /// Runs the Exotel simulator alone (account `sandbox`, key `sandbox-key`, token `sandbox-token`).
+    Sim {
+        /// Address to listen on.
+        #[arg(long, default_value = "127.0.0.1:8090")]
+        listen: SocketAddr,
+    },
     /// Read-model maintenance.
     Projections {
         #[command(subcommand)]
@@ -125,6 +131,7 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     crate::telemetry::init_logs(settings.log_format);
     match cli.command {
         Command::Serve { .. } => serve(settings, Roles::ALL).await,
+        Command::Sim { listen } => sim(listen).await,
         Command::Migrate => migrate(settings).await,
         Command::Project => {
             serve(
@@ -182,6 +189,19 @@ async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
         tracing::info!(%addr, "listening");
     }
     running.until_signalled().await;
+    Ok(())
+}
+
+async fn sim(listen: SocketAddr) -> anyhow::Result<()> {
+    let running = simulator::start(listen)
+        .await
+        .with_context(|| format!("listening on {listen}"))?;
+    println!(
+        "Exotel simulator on {} (account sandbox, key sandbox-key, token sandbox-token)",
+        running.base_url()
+    );
+    tokio::signal::ctrl_c().await?;
+    running.stop();
     Ok(())
 }
 

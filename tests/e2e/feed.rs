@@ -148,7 +148,12 @@ async fn events_committed_by_a_process_killed_under_load_are_projected_once() {
             .send()
     });
     let blast = tokio::spawn(futures::future::join_all(load));
-    tokio::time::sleep(Duration::from_millis(400)).await;
+    eventually(
+        Duration::from_secs(30),
+        "some commands committed before the kill",
+        || async { committed_keys(&settings).await >= 20 },
+    )
+    .await;
     child.kill().unwrap();
     child.wait().unwrap();
     let acknowledged = blast

@@ -9,5 +9,6 @@ mod feed;
 mod idempotency;
 mod input;
 mod integrations;
+mod simulator;
 mod store;
 mod support;

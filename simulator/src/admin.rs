@@ -1,0 +1,66 @@
+//! The simulator's own routes, under `/_simulator`: scripting numbers,
+//! adding accounts, the clock, and the log of received requests.
+
+use axum::Json;
+use axum::extract::{Path, State};
+use axum::http::StatusCode;
+use serde::Deserialize;
+use std::sync::Arc;
+
+use crate::state::{Account, LoggedRequest, Scenario, SimState, national};
+
+/// Every request received so far, oldest first (tokens never included).
+pub async fn requests(State(state): State<Arc<SimState>>) -> Json<Vec<LoggedRequest>> {
+    Json(state.log.lock().map(|log| log.clone()).unwrap_or_default())
+}
+
+/// Scripts how a number behaves from now on.
+pub async fn set_scenario(
+    State(state): State<Arc<SimState>>,
+    Path(number): Path<String>,
+    Json(scenario): Json<Scenario>,
+) -> StatusCode {
+    let known = ["answer", "busy", "no-answer", "failed"];
+    if !known.contains(&scenario.outcome.as_str()) {
+        return StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    match state.scenarios.lock() {
+        Ok(mut scenarios) => {
+            scenarios.insert(national(&number), scenario);
+            StatusCode::NO_CONTENT
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// Adds (or replaces) an account.
+pub async fn add_account(State(state): State<Arc<SimState>>, Json(account): Json<Account>) -> StatusCode {
+    match state.accounts.lock() {
+        Ok(mut accounts) => {
+            accounts.insert(account.sid.clone(), account);
+            StatusCode::CREATED
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct TimeScale {
+    /// Simulated seconds per real second (1 = real time).
+    pub scale: f64,
+}
+
+/// Speeds the clock up: a five-minute call can end in a fraction of a second
+/// while its timestamps still read five minutes.
+pub async fn set_time_scale(State(state): State<Arc<SimState>>, Json(body): Json<TimeScale>) -> StatusCode {
+    if !(body.scale.is_finite() && body.scale > 0.0) {
+        return StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    match state.time_scale.lock() {
+        Ok(mut scale) => {
+            *scale = body.scale;
+            StatusCode::NO_CONTENT
+        }
+        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}

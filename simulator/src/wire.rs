@@ -1,0 +1,106 @@
+//! Exotel's v1 wire format: XML by default, JSON with `.json`,
+//! `RestException` errors, IST timestamps.
+
+use axum::http::{StatusCode, header};
+use axum::response::{IntoResponse, Response};
+use chrono::{DateTime, FixedOffset, Utc};
+use serde_json::{Map, Value, json};
+
+/// How a v1 response is written.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    Xml,
+    Json,
+}
+
+impl Format {
+    /// `.json` on the last path segment selects JSON; anything else is XML.
+    pub fn split(segment: &str) -> (&str, Format) {
+        match segment.strip_suffix(".json") {
+            Some(name) => (name, Format::Json),
+            None => (segment, Format::Xml),
+        }
+    }
+}
+
+/// `YYYY-MM-DD HH:mm:ss` in India Standard Time, as v1 writes times.
+pub fn exotel_time(at: DateTime<Utc>) -> String {
+    let ist = FixedOffset::east_opt(5 * 3600 + 30 * 60).map(|offset| at.with_timezone(&offset));
+    ist.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
+        .unwrap_or_default()
+}
+
+/// A v1 body: `{"Root": {...}}` in JSON, `<TwilioResponse><Root>…` in XML.
+pub fn respond(status: StatusCode, format: Format, root: &str, body: Value) -> Response {
+    match format {
+        Format::Json => (status, axum::Json(json!({ root: body }))).into_response(),
+        Format::Xml => {
+            let xml = format!(
+                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<TwilioResponse>{}</TwilioResponse>",
+                element(root, &body)
+            );
+            (status, [(header::CONTENT_TYPE, "application/xml")], xml).into_response()
+        }
+    }
+}
+
+/// Exotel's error: `{"RestException":{"Status":…,"Message":…}}` with the same HTTP status.
+pub fn rest_exception(status: StatusCode, format: Format, message: &str) -> Response {
+    respond(
+        status,
+        format,
+        "RestException",
+        json!({"Status": status.as_u16(), "Message": message}),
+    )
+}
+
+fn element(name: &str, value: &Value) -> String {
+    match value {
+        Value::Null => format!("<{name}/>"),
+        Value::Object(map) => format!("<{name}>{}</{name}>", children(map)),
+        Value::Array(items) => format!("<{name}>{}</{name}>", items.iter().map(array_item).collect::<String>()),
+        Value::String(text) => format!("<{name}>{}</{name}>", escape(text)),
+        other => format!("<{name}>{other}</{name}>"),
+    }
+}
+
+fn children(map: &Map<String, Value>) -> String {
+    map.iter().map(|(k, v)| element(k, v)).collect()
+}
+
+fn array_item(item: &Value) -> String {
+    match item {
+        Value::Object(map) => children(map),
+        other => element("Item", other),
+    }
+}
+
+fn escape(text: &str) -> String {
+    text.replace('&', "&amp;")
+        .replace('<', "&lt;")
+        .replace('>', "&gt;")
+        .replace('"', "&quot;")
+        .replace('\'', "&apos;")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn times_are_written_in_ist() {
+        let at = DateTime::parse_from_rfc3339("2017-03-03T05:18:33Z")
+            .unwrap()
+            .with_timezone(&Utc);
+        assert_eq!(exotel_time(at), "2017-03-03 10:48:33");
+    }
+
+    #[test]
+    fn xml_nests_objects_and_arrays_and_escapes_text() {
+        let body = json!({"Sid": "a<b", "Details": {"Legs": [{"Leg": {"Id": 1}}]}, "EndTime": null});
+        assert_eq!(
+            element("Call", &body),
+            "<Call><Details><Legs><Leg><Id>1</Id></Leg></Legs></Details><EndTime/><Sid>a&lt;b</Sid></Call>"
+        );
+    }
+}

@@ -1,0 +1,362 @@
+//! The Exotel simulator over HTTP: Exotel's URLs, auth, formats, errors,
+//! limits and status callbacks for click-to-call.
+
+use axum::body::Bytes;
+use axum::http::HeaderMap;
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::collections::BTreeSet;
+use std::time::Duration;
+use tokio::sync::mpsc;
+
+use simulator::RunningSimulator;
+
+type Form<'a> = &'a [(&'a str, &'a str)];
+
+const KEY: &str = "sandbox-key";
+const TOKEN: &str = "sandbox-token";
+const EXOPHONE: &str = "08047112233";
+
+async fn simulator() -> RunningSimulator {
+    simulator::start("127.0.0.1:0".parse().unwrap()).await.unwrap()
+}
+
+fn connect_url(sim: &RunningSimulator, json: bool) -> String {
+    format!(
+        "{}/v1/Accounts/sandbox/Calls/connect{}",
+        sim.base_url(),
+        if json { ".json" } else { "" }
+    )
+}
+
+async fn connect(sim: &RunningSimulator, form: &[(&str, &str)]) -> reqwest::Response {
+    reqwest::Client::new()
+        .post(connect_url(sim, true))
+        .basic_auth(KEY, Some(TOKEN))
+        .form(form)
+        .send()
+        .await
+        .unwrap()
+}
+
+async fn admin(sim: &RunningSimulator, path: &str, body: Value) {
+    let response = reqwest::Client::new()
+        .put(format!("{}/_simulator/{path}", sim.base_url()))
+        .json(&body)
+        .send()
+        .await
+        .unwrap();
+    assert!(response.status().is_success());
+}
+
+/// A local HTTP endpoint that hands every callback it receives to the test.
+async fn callback_sink() -> (String, mpsc::UnboundedReceiver<(String, String)>) {
+    let (sender, receiver) = mpsc::unbounded_channel();
+    let app = axum::Router::new().route(
+        "/callback",
+        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
+            let sender = sender.clone();
+            async move {
+                let kind = headers
+                    .get("content-type")
+                    .and_then(|v| v.to_str().ok())
+                    .unwrap_or_default()
+                    .to_string();
+                let _ = sender.send((kind, String::from_utf8_lossy(&body).to_string()));
+                "ok"
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let url = format!("http://{}/callback", listener.local_addr().unwrap());
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (url, receiver)
+}
+
+async fn next_callback(receiver: &mut mpsc::UnboundedReceiver<(String, String)>) -> (String, String) {
+    tokio::time::timeout(Duration::from_secs(10), receiver.recv())
+        .await
+        .expect("a callback arrived")
+        .unwrap()
+}
+
+#[tokio::test]
+async fn connect_answers_the_documented_call_fields_in_json_and_xml() {
+    let sim = simulator().await;
+    let response = connect(
+        &sim,
+        &[("From", "+919876543210"), ("To", "09123456789"), ("CallerId", EXOPHONE)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    let documented: BTreeSet<&str> = [
+        "Sid",
+        "ParentCallSid",
+        "DateCreated",
+        "DateUpdated",
+        "AccountSid",
+        "To",
+        "From",
+        "PhoneNumberSid",
+        "Status",
+        "StartTime",
+        "EndTime",
+        "Duration",
+        "Price",
+        "Direction",
+        "AnsweredBy",
+        "ForwardedFrom",
+        "CallerName",
+        "Uri",
+        "RecordingUrl",
+    ]
+    .into();
+    let fields: BTreeSet<&str> = body["Call"].as_object().unwrap().keys().map(String::as_str).collect();
+    assert_eq!(fields, documented);
+    let call = &body["Call"];
+    assert_eq!(
+        (call["Status"].as_str(), call["Direction"].as_str()),
+        (Some("in-progress"), Some("outbound-api"))
+    );
+    assert_eq!(
+        (call["From"].as_str(), call["PhoneNumberSid"].as_str()),
+        (Some("09876543210"), Some(EXOPHONE))
+    );
+    assert_eq!(call["Sid"].as_str().unwrap().len(), 32);
+
+    let form = [("From", "09876543210"), ("To", "09123456789"), ("CallerId", EXOPHONE)];
+    let xml = reqwest::Client::new()
+        .post(connect_url(&sim, false))
+        .basic_auth(KEY, Some(TOKEN))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(xml.headers()["content-type"], "application/xml");
+    let text = xml.text().await.unwrap();
+    assert!(
+        text.contains("<TwilioResponse><Call>") && text.contains("<Status>in-progress</Status>"),
+        "{text}"
+    );
+}
+
+#[tokio::test]
+async fn bad_credentials_get_401_and_sid_token_also_works() {
+    let sim = simulator().await;
+    let form = [("From", "09876543210"), ("To", "09123456789"), ("CallerId", EXOPHONE)];
+    let wrong = reqwest::Client::new()
+        .post(connect_url(&sim, true))
+        .basic_auth(KEY, Some("nope"))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(wrong.status(), StatusCode::UNAUTHORIZED);
+    assert_eq!(wrong.json::<Value>().await.unwrap()["RestException"]["Status"], 401);
+    let legacy = reqwest::Client::new()
+        .post(connect_url(&sim, true))
+        .basic_auth("sandbox", Some(TOKEN))
+        .form(&form)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(legacy.status(), StatusCode::OK);
+    let log: Vec<Value> = reqwest::get(format!("{}/_simulator/requests", sim.base_url()))
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(log.len(), 2);
+    assert!(
+        !serde_json::to_string(&log).unwrap().contains(TOKEN),
+        "the log never keeps tokens"
+    );
+}
+
+#[tokio::test]
+async fn invalid_requests_get_rest_exceptions() {
+    let sim = simulator().await;
+    let cases: [(Form, StatusCode, &str); 4] = [
+        (
+            &[("To", "09123456789"), ("CallerId", EXOPHONE)],
+            StatusCode::BAD_REQUEST,
+            "From is a mandatory parameter",
+        ),
+        (
+            &[("From", "09876543210"), ("CallerId", EXOPHONE)],
+            StatusCode::BAD_REQUEST,
+            "Send exactly one of To and Url",
+        ),
+        (
+            &[
+                ("From", "09876543210"),
+                ("To", "09123456789"),
+                ("CallerId", EXOPHONE),
+                ("TimeLimit", "14401"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "TimeLimit",
+        ),
+        (
+            &[
+                ("From", "09876543210"),
+                ("To", "09123456789"),
+                ("CallerId", "08000000000"),
+            ],
+            StatusCode::BAD_REQUEST,
+            "not an ExoPhone",
+        ),
+    ];
+    for (form, status, message) in cases {
+        let response = connect(&sim, form).await;
+        assert_eq!(response.status(), status);
+        let body: Value = response.json().await.unwrap();
+        assert!(
+            body["RestException"]["Message"].as_str().unwrap().contains(message),
+            "{body}"
+        );
+    }
+    let unknown = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/Accounts/sandbox/Calls/0123456789abcdef0123456789abcdef.json",
+            sim.base_url()
+        ))
+        .basic_auth(KEY, Some(TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(unknown.status(), StatusCode::NOT_FOUND);
+    assert_eq!(
+        unknown.json::<Value>().await.unwrap()["RestException"]["Message"],
+        "No matching results"
+    );
+}
+
+#[tokio::test]
+async fn a_dnd_number_is_refused_under_trai_ndnc_rules() {
+    let sim = simulator().await;
+    admin(&sim, "scenarios/09123456789", json!({"dnd": true})).await;
+    let response = connect(
+        &sim,
+        &[("From", "09876543210"), ("To", "+919123456789"), ("CallerId", EXOPHONE)],
+    )
+    .await;
+    assert_eq!(response.status(), StatusCode::FORBIDDEN);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(
+        body["RestException"]["Message"],
+        "Call to [09123456789] cannot be made because of TRAI NDNC regulations"
+    );
+}
+
+#[tokio::test]
+async fn the_201st_voice_request_in_a_minute_gets_429() {
+    let sim = simulator().await;
+    let form = [("From", "09876543210"), ("To", "09123456789"), ("CallerId", EXOPHONE)];
+    for _ in 0..200 {
+        assert_eq!(connect(&sim, &form).await.status(), StatusCode::OK);
+    }
+    let limited = connect(&sim, &form).await;
+    assert_eq!(limited.status(), StatusCode::TOO_MANY_REQUESTS);
+    assert_eq!(limited.json::<Value>().await.unwrap()["RestException"]["Status"], 429);
+}
+
+#[tokio::test]
+async fn a_five_minute_call_completes_fast_and_its_callback_and_details_read_five_minutes() {
+    let sim = simulator().await;
+    let (url, mut callbacks) = callback_sink().await;
+    admin(&sim, "time-scale", json!({"scale": 2000.0})).await;
+    admin(
+        &sim,
+        "scenarios/09123456789",
+        json!({"outcome": "answer", "ring_seconds": 5, "talk_seconds": 300}),
+    )
+    .await;
+    let form = [
+        ("From", "09876543210"),
+        ("To", "09123456789"),
+        ("CallerId", EXOPHONE),
+        ("StatusCallback", url.as_str()),
+        ("StatusCallbackEvents[0]", "terminal"),
+        ("StatusCallbackEvents[1]", "answered"),
+        ("StatusCallbackContentType", "application/json"),
+        ("CustomField", "{\"order\":42}"),
+    ];
+    let call: Value = connect(&sim, &form).await.json().await.unwrap();
+    let sid = call["Call"]["Sid"].as_str().unwrap().to_string();
+
+    let (kind, answered) = next_callback(&mut callbacks).await;
+    assert!(kind.starts_with("application/json"));
+    let answered: Value = serde_json::from_str(&answered).unwrap();
+    assert_eq!(
+        (answered["EventType"].as_str(), answered["Status"].as_str()),
+        (Some("answered"), Some("in-progress"))
+    );
+    let (_, terminal) = next_callback(&mut callbacks).await;
+    let terminal: Value = serde_json::from_str(&terminal).unwrap();
+    assert_eq!(
+        (terminal["EventType"].as_str(), terminal["Status"].as_str()),
+        (Some("terminal"), Some("completed"))
+    );
+    assert_eq!(terminal["ConversationDuration"], 300);
+    assert_eq!(terminal["Legs"][1]["OnCallDuration"], 300);
+    assert_eq!(terminal["CustomField"], "{\"order\":42}");
+
+    let details: Value = reqwest::Client::new()
+        .get(format!(
+            "{}/v1/Accounts/sandbox/Calls/{sid}.json?details=true",
+            sim.base_url()
+        ))
+        .basic_auth(KEY, Some(TOKEN))
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let call = &details["Call"];
+    assert_eq!(
+        (call["Status"].as_str(), call["Duration"].as_str()),
+        (Some("completed"), Some("308"))
+    );
+    assert_eq!(call["Details"]["ConversationDuration"], 300);
+    assert_eq!(call["Details"]["Legs"][1]["Leg"]["Id"], 2);
+    let start =
+        chrono::NaiveDateTime::parse_from_str(call["StartTime"].as_str().unwrap(), "%Y-%m-%d %H:%M:%S").unwrap();
+    let end = chrono::NaiveDateTime::parse_from_str(call["EndTime"].as_str().unwrap(), "%Y-%m-%d %H:%M:%S").unwrap();
+    assert_eq!(
+        (end - start).num_seconds(),
+        308,
+        "timestamps read as the simulated length"
+    );
+}
+
+#[tokio::test]
+async fn a_busy_callee_ends_the_call_busy_with_form_encoded_legs() {
+    let sim = simulator().await;
+    let (url, mut callbacks) = callback_sink().await;
+    admin(&sim, "time-scale", json!({"scale": 2000.0})).await;
+    admin(
+        &sim,
+        "scenarios/09123456789",
+        json!({"outcome": "busy", "ring_seconds": 4}),
+    )
+    .await;
+    let form = [
+        ("From", "09876543210"),
+        ("To", "09123456789"),
+        ("CallerId", EXOPHONE),
+        ("StatusCallback", url.as_str()),
+        ("StatusCallbackEvents[0]", "terminal"),
+    ];
+    assert_eq!(connect(&sim, &form).await.status(), StatusCode::OK);
+    let (kind, body) = next_callback(&mut callbacks).await;
+    assert!(kind.starts_with("application/x-www-form-urlencoded"));
+    let fields: Vec<(String, String)> = serde_urlencoded::from_str(&body).unwrap();
+    let get = |k: &str| fields.iter().find(|(key, _)| key == k).map(|(_, v)| v.as_str());
+    assert_eq!(get("Status"), Some("busy"));
+    assert_eq!(get("Legs[0][Status]"), Some("completed"));
+    assert_eq!(get("Legs[1][Status]"), Some("busy"));
+}
