@@ -155,7 +155,8 @@ async fn missing_invalid_expired_and_revoked_credentials_get_401() {
         .unwrap();
     let key = created["key"].as_str().unwrap();
     assert_eq!(app.get("/api/v1/users", Some(key)).await.status(), StatusCode::OK);
-    let tampered = format!("{}0", &key[..key.len() - 1]);
+    let flipped = if key.ends_with('0') { '1' } else { '0' };
+    let tampered = format!("{}{flipped}", &key[..key.len() - 1]);
     assert_problem(
         app.get("/api/v1/users", Some(&tampered)).await,
         StatusCode::UNAUTHORIZED,
