@@ -20,8 +20,13 @@ pub async fn set_scenario(
     Path(number): Path<String>,
     Json(scenario): Json<Scenario>,
 ) -> StatusCode {
-    let known = ["answer", "busy", "no-answer", "failed"];
-    if !known.contains(&scenario.outcome.as_str()) {
+    let outcomes = ["answer", "busy", "no-answer", "failed"];
+    let faults = ["server_error", "unavailable", "rate_limited", "timeout"];
+    let callbacks = ["normal", "drop", "duplicate", "reorder"];
+    let valid = outcomes.contains(&scenario.outcome.as_str())
+        && scenario.fault.as_deref().is_none_or(|f| faults.contains(&f))
+        && callbacks.contains(&scenario.callbacks.as_str());
+    if !valid {
         return StatusCode::UNPROCESSABLE_ENTITY;
     }
     match state.scenarios.lock() {

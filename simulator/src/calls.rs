@@ -12,7 +12,7 @@ use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::state::{Account, CallRecord, LoggedRequest, SimState, national};
+use crate::state::{Account, CallRecord, LoggedRequest, Scenario, SimState, national};
 use crate::wire::{Format, exotel_time, respond, rest_exception};
 
 /// The longest call Exotel allows, in seconds.
@@ -91,9 +91,30 @@ pub async fn connect(
         );
     }
     let form: Form = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    if let Some(refusal) = injected_fault(&state, &form).await {
+        return rest_exception(refusal.0, format, &refusal.1);
+    }
     match place(&state, &account, &form) {
         Ok(call) => respond(StatusCode::OK, format, "Call", call_json(&call, false)),
         Err(Refusal(status, message)) => rest_exception(status, format, &message),
+    }
+}
+
+/// The fault scripted for a number this request dials, if any.
+async fn injected_fault(state: &SimState, form: &Form) -> Option<Refusal> {
+    let numbers = [field(form, "From"), field(form, "To")];
+    let fault = numbers.into_iter().flatten().find_map(|n| state.scenario(n).fault)?;
+    match fault.as_str() {
+        "server_error" => Some(Refusal(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "Internal server error".into(),
+        )),
+        "unavailable" => Some(Refusal(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable".into())),
+        "rate_limited" => Some(Refusal(StatusCode::TOO_MANY_REQUESTS, "Too many requests".into())),
+        _ => {
+            tokio::time::sleep(Duration::from_secs(60)).await;
+            Some(Refusal(StatusCode::GATEWAY_TIMEOUT, "Gateway timeout".into()))
+        }
     }
 }
 
@@ -156,10 +177,13 @@ fn place(state: &Arc<SimState>, account: &Account, form: &Form) -> Result<CallRe
     Ok(call)
 }
 
-/// Plays the call out on the simulated clock, then sends its callbacks.
+/// Plays the call out on the simulated clock, then sends its callbacks as
+/// the callee's script says (normally, dropped, duplicated, reordered,
+/// delayed).
 async fn run_call(state: Arc<SimState>, mut call: CallRecord, time_limit: u64) {
     let (leg1, leg2) = (state.scenario(&call.from), state.scenario(&call.to));
     let mut elapsed = leg1.ring_seconds;
+    let mut pending = Vec::new();
     if leg1.outcome != "answer" {
         call.status = leg1.outcome.clone();
         call.legs = vec![(leg1.outcome, 0)];
@@ -167,12 +191,15 @@ async fn run_call(state: Arc<SimState>, mut call: CallRecord, time_limit: u64) {
     } else if leg2.outcome != "answer" {
         elapsed += leg2.ring_seconds;
         call.status = leg2.outcome.clone();
-        call.legs = vec![("completed".into(), leg2.ring_seconds), (leg2.outcome, 0)];
+        call.legs = vec![("completed".into(), leg2.ring_seconds), (leg2.outcome.clone(), 0)];
         sleep_simulated(&state, elapsed).await;
     } else {
         elapsed += leg2.ring_seconds;
         sleep_simulated(&state, elapsed).await;
-        notify(&state, &call, "answered", elapsed).await;
+        pending.extend(callback(&call, "answered", elapsed));
+        if leg2.callbacks != "reorder" {
+            send(&state, &call, &leg2, std::mem::take(&mut pending)).await;
+        }
         // The callee's script sets how long they talk; TimeLimit cuts it short.
         let talk = leg2.talk_seconds.min(time_limit);
         sleep_simulated(&state, talk).await;
@@ -190,7 +217,9 @@ async fn run_call(state: Arc<SimState>, mut call: CallRecord, time_limit: u64) {
     if let Ok(mut calls) = state.calls.lock() {
         calls.insert(call.sid.clone(), call.clone());
     }
-    notify(&state, &call, "terminal", elapsed).await;
+    let mut last = callback(&call, "terminal", elapsed).into_iter().collect::<Vec<_>>();
+    last.extend(pending);
+    send(&state, &call, &leg2, last).await;
 }
 
 async fn sleep_simulated(state: &SimState, seconds: u64) {
@@ -198,23 +227,38 @@ async fn sleep_simulated(state: &SimState, seconds: u64) {
     tokio::time::sleep(Duration::from_secs_f64(real.min(3600.0))).await;
 }
 
-/// Posts a status callback: JSON when asked for, else form fields with legs
-/// flattened as `Legs[0][Status]`. The terminal callback is always sent;
-/// `answered` only when subscribed.
-async fn notify(state: &SimState, call: &CallRecord, event: &str, elapsed: u64) {
-    let Some(url) = &call.status_callback else { return };
+/// The body of one callback, if the call has a StatusCallback and (for
+/// `answered`) subscribed to it. The terminal callback is always sent.
+fn callback(call: &CallRecord, event: &str, elapsed: u64) -> Option<Value> {
+    call.status_callback.as_ref()?;
     let subscribed = call.callback_events.iter().any(|e| e == event);
     if event == "answered" && !subscribed {
-        return;
+        return None;
     }
-    let body = callback_body(call, event, subscribed, elapsed);
-    let request = state.http.post(url).timeout(Duration::from_secs(10));
-    let request = match call.callback_json {
-        true => request.json(&body),
-        false => request.form(&flatten(&body)),
+    Some(callback_body(call, event, subscribed, elapsed))
+}
+
+/// Posts callbacks in order: JSON when asked for, else form fields with legs
+/// flattened as `Legs[0][Status]`.
+async fn send(state: &SimState, call: &CallRecord, script: &Scenario, bodies: Vec<Value>) {
+    let Some(url) = &call.status_callback else { return };
+    let copies = match script.callbacks.as_str() {
+        "drop" => 0,
+        "duplicate" => 2,
+        _ => 1,
     };
-    if let Err(error) = request.send().await {
-        tracing::warn!(%error, call = %call.sid, "status callback failed");
+    for body in bodies {
+        sleep_simulated(state, script.callback_delay_seconds).await;
+        for _ in 0..copies {
+            let request = state.http.post(url).timeout(Duration::from_secs(10));
+            let request = match call.callback_json {
+                true => request.json(&body),
+                false => request.form(&flatten(&body)),
+            };
+            if let Err(error) = request.send().await {
+                tracing::warn!(%error, call = %call.sid, "status callback failed");
+            }
+        }
     }
 }
 

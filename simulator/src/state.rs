@@ -28,6 +28,15 @@ pub struct Scenario {
     pub talk_seconds: u64,
     /// On the DND registry: promotional calls are refused.
     pub dnd: bool,
+    /// A fault for requests that dial this number: `server_error` (500),
+    /// `unavailable` (503), `rate_limited` (429) or `timeout` (no answer
+    /// for a minute).
+    pub fault: Option<String>,
+    /// How this callee's status callbacks are sent: `normal`, `drop`,
+    /// `duplicate` or `reorder` (a later event before an earlier one).
+    pub callbacks: String,
+    /// Simulated seconds each callback is held back.
+    pub callback_delay_seconds: u64,
 }
 
 impl Default for Scenario {
@@ -37,6 +46,9 @@ impl Default for Scenario {
             ring_seconds: 3,
             talk_seconds: 30,
             dnd: false,
+            fault: None,
+            callbacks: "normal".into(),
+            callback_delay_seconds: 0,
         }
     }
 }

@@ -360,3 +360,95 @@ async fn a_busy_callee_ends_the_call_busy_with_form_encoded_legs() {
     assert_eq!(get("Legs[0][Status]"), Some("completed"));
     assert_eq!(get("Legs[1][Status]"), Some("busy"));
 }
+
+#[tokio::test]
+async fn scripted_faults_answer_as_exotel_would_fail() {
+    let sim = simulator().await;
+    for (number, fault, status) in [
+        ("09000000001", "server_error", StatusCode::INTERNAL_SERVER_ERROR),
+        ("09000000002", "unavailable", StatusCode::SERVICE_UNAVAILABLE),
+        ("09000000003", "rate_limited", StatusCode::TOO_MANY_REQUESTS),
+    ] {
+        admin(&sim, &format!("scenarios/{number}"), json!({"fault": fault})).await;
+        let response = connect(&sim, &[("From", "09876543210"), ("To", number), ("CallerId", EXOPHONE)]).await;
+        assert_eq!(response.status(), status, "{fault}");
+        assert_eq!(
+            response.json::<Value>().await.unwrap()["RestException"]["Status"],
+            status.as_u16()
+        );
+    }
+    admin(&sim, "scenarios/09000000004", json!({"fault": "timeout"})).await;
+    let slow = reqwest::Client::new()
+        .post(connect_url(&sim, true))
+        .basic_auth(KEY, Some(TOKEN))
+        .timeout(Duration::from_millis(300))
+        .form(&[("From", "09876543210"), ("To", "09000000004"), ("CallerId", EXOPHONE)])
+        .send()
+        .await;
+    assert!(slow.unwrap_err().is_timeout());
+}
+
+async fn call_with_callbacks(sim: &RunningSimulator, callee: &str, url: &str, events: &[&str]) {
+    let mut form = vec![
+        ("From", "09876543210"),
+        ("To", callee),
+        ("CallerId", EXOPHONE),
+        ("StatusCallback", url),
+    ];
+    form.push(("StatusCallbackContentType", "application/json"));
+    let names = ["StatusCallbackEvents[0]", "StatusCallbackEvents[1]"];
+    form.extend(names.iter().zip(events).map(|(name, event)| (*name, *event)));
+    assert_eq!(connect(sim, &form).await.status(), StatusCode::OK);
+}
+
+fn event_of(body: &str) -> String {
+    serde_json::from_str::<Value>(body).unwrap()["EventType"]
+        .as_str()
+        .unwrap_or_default()
+        .to_string()
+}
+
+#[tokio::test]
+async fn callbacks_can_be_duplicated_reordered_or_dropped() {
+    let sim = simulator().await;
+    admin(&sim, "time-scale", json!({"scale": 5000.0})).await;
+    admin(
+        &sim,
+        "scenarios/09100000001",
+        json!({"callbacks": "duplicate", "talk_seconds": 10}),
+    )
+    .await;
+    admin(
+        &sim,
+        "scenarios/09100000002",
+        json!({"callbacks": "reorder", "talk_seconds": 10}),
+    )
+    .await;
+    admin(
+        &sim,
+        "scenarios/09100000003",
+        json!({"callbacks": "drop", "talk_seconds": 10}),
+    )
+    .await;
+
+    let (url, mut duplicated) = callback_sink().await;
+    call_with_callbacks(&sim, "09100000001", &url, &["terminal"]).await;
+    let (first, second) = (
+        next_callback(&mut duplicated).await.1,
+        next_callback(&mut duplicated).await.1,
+    );
+    assert_eq!(first, second, "the same terminal callback twice");
+
+    let (url, mut reordered) = callback_sink().await;
+    call_with_callbacks(&sim, "09100000002", &url, &["terminal", "answered"]).await;
+    let order = [
+        event_of(&next_callback(&mut reordered).await.1),
+        event_of(&next_callback(&mut reordered).await.1),
+    ];
+    assert_eq!(order, ["terminal", "answered"], "a late answered after terminal");
+
+    let (url, mut dropped) = callback_sink().await;
+    call_with_callbacks(&sim, "09100000003", &url, &["terminal"]).await;
+    let nothing = tokio::time::timeout(Duration::from_millis(500), dropped.recv()).await;
+    assert!(nothing.is_err(), "no callback arrives");
+}
