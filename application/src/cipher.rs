@@ -67,7 +67,7 @@ pub trait DataKeyStore: Send + Sync {
     async fn put(&self, key: &WrappedKey) -> Result<(), StoreError>;
     async fn get(&self, data_key_id: Uuid) -> Result<Option<WrappedKey>, StoreError>;
     async fn replace(&self, key: &WrappedKey) -> Result<(), StoreError>;
-    /// Destroys every data key of an integration; returns how many.
-    async fn destroy_for(&self, integration_id: Uuid) -> Result<u64, StoreError>;
+    /// Destroys every data key of an integration but `keep`; returns how many.
+    async fn destroy_for(&self, integration_id: Uuid, keep: Option<Uuid>) -> Result<u64, StoreError>;
     async fn all(&self) -> Result<Vec<WrappedKey>, StoreError>;
 }

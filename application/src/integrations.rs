@@ -194,11 +194,6 @@ impl Integrations<'_> {
         };
         let key = self.cipher.new_data_key(Uuid::new_v4(), id, &binding(id, kind))?;
         let secrets = self.seal_all(&key, kind, &configuration.secrets)?;
-        let previous = self
-            .store
-            .load(&id.to_string())
-            .await?
-            .and_then(|l| l.aggregate.data_key_id);
         self.keys.put(&key).await?;
         let command = IntegrationCommand::Configure {
             integration_id: id,
@@ -212,9 +207,8 @@ impl Integrations<'_> {
             at: Utc::now(),
         };
         self.store.execute(&id.to_string(), command, meta).await?;
-        if previous.is_some() {
-            self.destroy_other_keys(id, key.data_key_id).await?;
-        }
+        // The replaced configuration's key goes: its secrets are shredded too.
+        self.keys.destroy_for(id, Some(key.data_key_id)).await?;
         self.current(organisation_id, kind)
             .await?
             .ok_or(IntegrationsError::Command(CommandError::Rejected(
@@ -272,15 +266,6 @@ impl Integrations<'_> {
             .collect()
     }
 
-    async fn destroy_other_keys(&self, integration_id: Uuid, keep: Uuid) -> Result<(), StoreError> {
-        let kept = self.keys.get(keep).await?;
-        self.keys.destroy_for(integration_id).await?;
-        if let Some(kept) = kept {
-            self.keys.put(&kept).await?;
-        }
-        Ok(())
-    }
-
     /// The organisation's integration of a kind, if configured.
     pub async fn current(
         &self,
@@ -336,7 +321,7 @@ impl Integrations<'_> {
             at: Utc::now(),
         };
         let deleted = self.store.execute(&id.to_string(), command, meta).await;
-        self.keys.destroy_for(id).await?;
+        self.keys.destroy_for(id, None).await?;
         Ok(deleted?)
     }
 

@@ -64,9 +64,11 @@ impl DataKeyStore for SqlDataKeys {
         Ok(())
     }
 
-    async fn destroy_for(&self, integration_id: Uuid) -> Result<u64, StoreError> {
-        let done = sqlx::query("DELETE FROM integration_data_keys WHERE integration_id = $1")
+    async fn destroy_for(&self, integration_id: Uuid, keep: Option<Uuid>) -> Result<u64, StoreError> {
+        let keep = keep.map(|k| k.to_string()).unwrap_or_default();
+        let done = sqlx::query("DELETE FROM integration_data_keys WHERE integration_id = $1 AND data_key_id <> $2")
             .bind(integration_id.to_string())
+            .bind(keep)
             .execute(&self.0)
             .await
             .map_err(store_error)?;

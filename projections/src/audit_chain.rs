@@ -101,13 +101,9 @@ async fn previous_hashes(
     conn: &mut AnyConnection,
     events: &[&StoredEvent],
 ) -> Result<HashMap<(String, String), (i64, String)>, ProjectionError> {
-    let mut ids: Vec<&str> = events.iter().map(|e| e.aggregate_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let placeholders: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let (ids, placeholders) = crate::aggregate_ids(events, 1);
     let sql = format!(
-        "SELECT aggregate_type, aggregate_id, sequence, hash FROM event_hashes WHERE aggregate_id IN ({})",
-        placeholders.join(", ")
+        "SELECT aggregate_type, aggregate_id, sequence, hash FROM event_hashes WHERE aggregate_id IN ({placeholders})"
     );
     let mut query = sqlx::query(&sql);
     for id in ids {

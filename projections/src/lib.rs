@@ -58,6 +58,16 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
     ]
 }
 
+/// The distinct aggregate ids of a batch, and `$first, $first+1, …`
+/// placeholders for them, for one `aggregate_id IN (…)` lookup.
+pub(crate) fn aggregate_ids<'a>(events: &[&'a StoredEvent], first: usize) -> (Vec<&'a str>, String) {
+    let mut ids: Vec<&str> = events.iter().map(|e| e.aggregate_id.as_str()).collect();
+    ids.sort_unstable();
+    ids.dedup();
+    let placeholders: Vec<String> = (first..first + ids.len()).map(|i| format!("${i}")).collect();
+    (ids, placeholders.join(", "))
+}
+
 /// Decodes an event payload into the aggregate's event enum.
 pub(crate) fn decode<E: serde::de::DeserializeOwned>(event: &StoredEvent) -> Result<E, ProjectionError> {
     serde_json::from_value(event.payload.clone()).map_err(|e| ProjectionError::UndecodableEvent {

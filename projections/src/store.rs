@@ -209,13 +209,9 @@ async fn last_sequences(
     projector: &str,
     events: &[&StoredEvent],
 ) -> Result<Sequences, ProjectionError> {
-    let mut ids: Vec<&str> = events.iter().map(|e| e.aggregate_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let placeholders: Vec<String> = (2..ids.len() + 2).map(|i| format!("${i}")).collect();
+    let (ids, placeholders) = crate::aggregate_ids(events, 2);
     let sql = format!(
-        "SELECT aggregate_type, aggregate_id, last_sequence FROM projection_sequences WHERE projector = $1 AND aggregate_id IN ({})",
-        placeholders.join(", ")
+        "SELECT aggregate_type, aggregate_id, last_sequence FROM projection_sequences WHERE projector = $1 AND aggregate_id IN ({placeholders})"
     );
     let mut query = sqlx::query(&sql).bind(projector);
     for id in ids {
