@@ -1,13 +1,23 @@
 //! The simulator's own routes, under `/_simulator`: scripting numbers,
 //! adding accounts, the clock, and the log of received requests.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::routing::{get, post, put};
+use axum::{Json, Router};
 use serde::Deserialize;
 use std::sync::Arc;
 
 use crate::state::{Account, LoggedRequest, Scenario, SimState, national};
+
+/// The simulator's own routes.
+pub fn routes() -> Router<Arc<SimState>> {
+    Router::new()
+        .route("/_simulator/requests", get(requests))
+        .route("/_simulator/scenarios/{number}", put(set_scenario))
+        .route("/_simulator/accounts", post(add_account))
+        .route("/_simulator/time-scale", put(set_time_scale))
+}
 
 /// Every request received so far, oldest first (tokens never included).
 pub async fn requests(State(state): State<Arc<SimState>>) -> Json<Vec<LoggedRequest>> {

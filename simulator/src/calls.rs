@@ -1,69 +1,28 @@
 //! `Calls/connect` (click-to-call), call details, and the timed life of a
 //! call ending in its status callbacks.
 
+use axum::Router;
 use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
 use axum::response::Response;
-use base64::Engine;
+use axum::routing::post;
 use chrono::{Duration as Span, Utc};
 use serde_json::{Value, json};
 use std::collections::HashMap;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::state::{Account, CallRecord, LoggedRequest, Scenario, SimState, national};
+use crate::request::{Form, Refusal, authenticate, bad_request, field, log};
+use crate::state::{Account, CallRecord, Scenario, SimState, national};
 use crate::wire::{Format, exotel_time, respond, rest_exception};
 
 /// The longest call Exotel allows, in seconds.
 pub const MAX_TIME_LIMIT: u64 = 14_400;
 
-type Form = Vec<(String, String)>;
-
-fn field<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
-    form.iter()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-        .filter(|v| !v.is_empty())
-}
-
-fn basic_user(headers: &HeaderMap) -> Option<(String, String)> {
-    let value = headers
-        .get(header::AUTHORIZATION)?
-        .to_str()
-        .ok()?
-        .strip_prefix("Basic ")?;
-    let decoded = base64::engine::general_purpose::STANDARD.decode(value.trim()).ok()?;
-    let text = String::from_utf8(decoded).ok()?;
-    let (user, token) = text.split_once(':')?;
-    Some((user.to_string(), token.to_string()))
-}
-
-fn log(state: &SimState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) {
-    let entry = LoggedRequest {
-        method: method.to_string(),
-        path: uri.path().to_string(),
-        query: uri.query().map(str::to_string),
-        user: basic_user(headers).map(|(user, _)| user),
-        body: String::from_utf8_lossy(body).to_string(),
-    };
-    if let Ok(mut log) = state.log.lock() {
-        log.push(entry);
-    }
-}
-
-/// The account the credentials open: key:token, or (older accounts) sid:token.
-fn authenticate(state: &SimState, sid: &str, headers: &HeaderMap) -> Option<Account> {
-    let (user, token) = basic_user(headers)?;
-    let account = state.accounts.lock().ok()?.get(sid).cloned()?;
-    ((user == account.api_key || user == account.sid) && token == account.api_token).then_some(account)
-}
-
-/// Why Exotel would refuse a call: its status and message.
-struct Refusal(StatusCode, String);
-
-fn bad_request(message: &str) -> Refusal {
-    Refusal(StatusCode::BAD_REQUEST, message.to_string())
+/// Voice routes.
+pub fn routes() -> Router<Arc<SimState>> {
+    Router::new().route("/v1/Accounts/{sid}/Calls/{action}", post(connect).get(details))
 }
 
 /// `POST /v1/Accounts/{sid}/Calls/connect[.json]`.

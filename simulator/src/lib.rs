@@ -9,11 +9,11 @@
 
 mod admin;
 mod calls;
+mod request;
 mod state;
 mod wire;
 
 use axum::Router;
-use axum::routing::{get, post};
 use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
@@ -41,17 +41,8 @@ impl RunningSimulator {
 /// Every route: Exotel's, then the simulator's own.
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
-        .route(
-            "/v1/Accounts/{sid}/Calls/{action}",
-            post(calls::connect).get(calls::details),
-        )
-        .route("/_simulator/requests", get(admin::requests))
-        .route(
-            "/_simulator/scenarios/{number}",
-            axum::routing::put(admin::set_scenario),
-        )
-        .route("/_simulator/accounts", post(admin::add_account))
-        .route("/_simulator/time-scale", axum::routing::put(admin::set_time_scale))
+        .merge(calls::routes())
+        .merge(admin::routes())
         .with_state(state)
 }
 

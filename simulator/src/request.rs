@@ -1,0 +1,55 @@
+//! What every Exotel route does first: read the form, log the request
+//! (never its token), and open the account from Basic credentials.
+
+use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
+use base64::Engine;
+
+use crate::state::{Account, LoggedRequest, SimState};
+
+pub type Form = Vec<(String, String)>;
+
+pub fn field<'a>(form: &'a Form, name: &str) -> Option<&'a str> {
+    form.iter()
+        .find(|(k, _)| k == name)
+        .map(|(_, v)| v.as_str())
+        .filter(|v| !v.is_empty())
+}
+
+pub fn basic_user(headers: &HeaderMap) -> Option<(String, String)> {
+    let value = headers
+        .get(header::AUTHORIZATION)?
+        .to_str()
+        .ok()?
+        .strip_prefix("Basic ")?;
+    let decoded = base64::engine::general_purpose::STANDARD.decode(value.trim()).ok()?;
+    let text = String::from_utf8(decoded).ok()?;
+    let (user, token) = text.split_once(':')?;
+    Some((user.to_string(), token.to_string()))
+}
+
+pub fn log(state: &SimState, method: &Method, uri: &Uri, headers: &HeaderMap, body: &[u8]) {
+    let entry = LoggedRequest {
+        method: method.to_string(),
+        path: uri.path().to_string(),
+        query: uri.query().map(str::to_string),
+        user: basic_user(headers).map(|(user, _)| user),
+        body: String::from_utf8_lossy(body).to_string(),
+    };
+    if let Ok(mut log) = state.log.lock() {
+        log.push(entry);
+    }
+}
+
+/// The account the credentials open: key:token, or (older accounts) sid:token.
+pub fn authenticate(state: &SimState, sid: &str, headers: &HeaderMap) -> Option<Account> {
+    let (user, token) = basic_user(headers)?;
+    let account = state.accounts.lock().ok()?.get(sid).cloned()?;
+    ((user == account.api_key || user == account.sid) && token == account.api_token).then_some(account)
+}
+
+/// Why Exotel would refuse a call: its status and message.
+pub struct Refusal(pub StatusCode, pub String);
+
+pub fn bad_request(message: &str) -> Refusal {
+    Refusal(StatusCode::BAD_REQUEST, message.to_string())
+}
