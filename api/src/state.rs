@@ -13,7 +13,8 @@ use domain::login::LoginHistory;
 use domain::organisation::Organisation;
 use domain::user::User;
 use infrastructure::cipher::Keyring;
-use infrastructure::connection_test::NoConnectionTests;
+use infrastructure::connection_test::ProviderConnectionTests;
+use infrastructure::exotel::{ExotelClient, ExotelConfig};
 use infrastructure::data_keys::SqlDataKeys;
 use infrastructure::database::Database;
 use infrastructure::event_store::{CommitSignal, EsStore};
@@ -35,7 +36,8 @@ pub struct AppState {
     pub permissions: EsStore<IntegrationPermission>,
     pub keyring: Keyring,
     pub data_keys: SqlDataKeys,
-    pub tester: NoConnectionTests,
+    pub exotel: Arc<ExotelClient>,
+    pub tester: ProviderConnectionTests,
     pub limits: crate::guard::RateLimits,
     pub projections: ProjectionStore,
     pub tokens: TokenKeys,
@@ -64,6 +66,7 @@ impl AppState {
         let tokens = TokenKeys::new(&secrets::jwt_secret(&settings)?, settings.jwt_ttl_secs);
         let keyring = secrets::master_keyring(&settings)?;
         let (commits, _) = watch::channel(0);
+        let exotel = Arc::new(ExotelClient::new(ExotelConfig::default()).map_err(|e| InfraError::Config(e.to_string()))?);
         let state = Arc::new(Self {
             organisations: EsStore::new(&db, (), commits.clone()),
             users: EsStore::new(&db, (), commits.clone()),
@@ -73,7 +76,8 @@ impl AppState {
             permissions: EsStore::new(&db, (), commits.clone()),
             keyring,
             data_keys: SqlDataKeys(db.read.clone()),
-            tester: NoConnectionTests,
+            tester: ProviderConnectionTests { exotel: exotel.clone() },
+            exotel,
             limits: crate::guard::RateLimits::new(settings.rate_limit_per_actor, settings.rate_limit_per_organisation),
             projections: ProjectionStore::new(db.read.clone()),
             settings,

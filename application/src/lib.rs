@@ -5,6 +5,7 @@ pub mod accounts;
 pub mod audit;
 pub mod cipher;
 pub mod error;
+pub mod exotel;
 pub mod feed;
 pub mod integrations;
 pub mod metadata;

@@ -8,6 +8,7 @@ pub mod data_keys;
 pub mod database;
 pub mod error;
 pub mod event_store;
+pub mod exotel;
 pub mod feed;
 pub mod nats;
 pub mod relay;
