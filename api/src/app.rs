@@ -18,7 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
-use crate::routes::{api_keys, audit, auth, integrations, organisation, system, users};
+use crate::routes::{api_keys, audit, auth, integrations, organisation, phone_numbers, system, users};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -42,6 +42,13 @@ pub fn router(state: Arc<AppState>) -> Router {
             get(integrations::get)
                 .post(integrations::configure)
                 .delete(integrations::delete),
+        )
+        .route("/settings/integrations/exotel_phone/sync", post(phone_numbers::sync))
+        .route("/settings/phone-numbers", get(phone_numbers::list))
+        .route("/settings/phone-numbers/{id}/assign", post(phone_numbers::assign))
+        .route(
+            "/settings/phone-numbers/{id}/primary",
+            post(phone_numbers::make_primary),
         )
         .route("/settings/integrations/{type}/test", post(integrations::test))
         .route("/settings/integrations/{type}/disable", post(integrations::disable))

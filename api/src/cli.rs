@@ -181,14 +181,25 @@ async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
     let state = AppState::build(settings, crate::telemetry::metrics())
         .await
         .context("starting")?;
+    let mut simulator = None;
     if embedded && roles.api {
         crate::sandbox::ensure(&state).await.context("preparing the sandbox")?;
+        let sim = simulator::start(state.settings.sandbox_simulator_listen)
+            .await
+            .context("starting the sandbox's Exotel simulator")?;
+        crate::sandbox::connect_simulator(&state, &sim.base_url())
+            .await
+            .context("connecting the sandbox to its simulator")?;
+        simulator = Some(sim);
     }
     let running = runtime::start(state, roles, listener).await?;
     if let Some(addr) = running.addr {
         tracing::info!(%addr, "listening");
     }
     running.until_signalled().await;
+    if let Some(sim) = simulator {
+        sim.stop();
+    }
     Ok(())
 }
 

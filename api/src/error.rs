@@ -272,3 +272,39 @@ impl Rule for domain::login::LoginError {
         }
     }
 }
+
+impl Rule for domain::phone_numbers::PhoneNumbersError {
+    fn to_api(&self) -> ApiError {
+        use domain::phone_numbers::PhoneNumbersError as E;
+        match self {
+            E::NotFound => ApiError::not_found(),
+            E::Released => rule(StatusCode::CONFLICT, "phone_number_released", self),
+            E::CannotCall => rule(StatusCode::UNPROCESSABLE_ENTITY, "phone_number_cannot_call", self),
+        }
+    }
+}
+
+/// Exotel's refusals and failures: 502 when Exotel failed or could not be
+/// reached, 422 when it refused what was asked, with its words kept.
+impl From<application::exotel::ExotelError> for ApiError {
+    fn from(error: application::exotel::ExotelError) -> Self {
+        let status = match error.is_retryable() {
+            true => StatusCode::BAD_GATEWAY,
+            false => StatusCode::UNPROCESSABLE_ENTITY,
+        };
+        ApiError::new(status, "exotel_error", error.to_string())
+    }
+}
+
+impl From<application::phone_numbers::PhoneNumbersUseCaseError> for ApiError {
+    fn from(error: application::phone_numbers::PhoneNumbersUseCaseError) -> Self {
+        use application::phone_numbers::PhoneNumbersUseCaseError as E;
+        match error {
+            E::NotConfigured => ApiError::new(StatusCode::CONFLICT, "exotel_phone_not_configured", error.to_string()),
+            E::Integration(e) => e.into(),
+            E::Exotel(e) => e.into(),
+            E::Store(e) => e.into(),
+            E::Command(e) => e.into(),
+        }
+    }
+}

@@ -7,6 +7,7 @@ pub mod error;
 pub mod extract;
 pub mod guard;
 pub mod openapi;
+pub mod phone_sync;
 pub mod routes;
 pub mod runtime;
 pub mod sandbox;

@@ -51,6 +51,7 @@ pub async fn start(state: Arc<AppState>, roles: Roles, listener: Option<TcpListe
     let mut tasks = JoinSet::new();
     if roles.workers {
         start_workers(&state, &shutdown, &mut tasks);
+        start_phone_sync(&state, &shutdown, &mut tasks);
     }
     if roles.projectors {
         for projector in projections::all() {
@@ -128,6 +129,17 @@ fn start_workers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mu
                 .map_err(|e| e.to_string())?;
             relay.run(stop).await.map_err(|e| e.to_string())
         }
+    });
+}
+
+fn start_phone_sync(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {
+    let interval = state.settings.phone_sync_interval_secs;
+    if interval == 0 {
+        return;
+    }
+    let state = state.clone();
+    supervise(tasks, "phone_sync", shutdown.clone(), move |stop| {
+        crate::phone_sync::run(state.clone(), Duration::from_secs(interval), stop)
     });
 }
 

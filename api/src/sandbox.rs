@@ -1,12 +1,19 @@
 //! The embedded default's sandbox: an organisation and an admin created on
-//! first start, so a newcomer can log in at once.
+//! first start, so a newcomer can log in at once, and its Exotel
+//! integrations pointed at an in-process simulator, so a first click-to-call
+//! completes with no account anywhere. Real credentials, once configured,
+//! are left alone: they switch the organisation to real Exotel.
 
 use rand::Rng;
 use rand::distributions::Alphanumeric;
 use uuid::Uuid;
 
+use serde_json::{Value, json};
+
 use application::accounts::NewUser;
+use application::integrations::parse_configuration;
 use application::{AggregateStore, EventMetadata};
+use domain::integration::{Integration, IntegrationKind, IntegrationSettings};
 use domain::{EmailAddress, Role};
 use infrastructure::InfraError;
 
@@ -21,6 +28,10 @@ const CREDENTIALS_FILE: &str = "sandbox-admin.txt";
 
 /// Creates the sandbox on first start and says how to log in.
 pub async fn ensure(state: &AppState) -> Result<(), InfraError> {
+    ensure_organisation(state).await
+}
+
+async fn ensure_organisation(state: &AppState) -> Result<(), InfraError> {
     let path = state.settings.data_dir.join(CREDENTIALS_FILE);
     let exists = state
         .organisations
@@ -65,4 +76,82 @@ pub async fn ensure(state: &AppState) -> Result<(), InfraError> {
         path.display()
     );
     Ok(())
+}
+
+/// The simulator's sandbox account, as the integrations are configured with.
+const SIM_ACCOUNT: &str = "sandbox";
+const SIM_KEY: &str = "sandbox-key";
+const SIM_TOKEN: &str = "sandbox-token";
+/// The sandbox's ExoPhones: calls go out on the first, WhatsApp on the second.
+pub const SANDBOX_LINE: &str = "+918047112233";
+pub const SANDBOX_WHATSAPP: &str = "+918047112234";
+
+/// The sandbox integrations' bodies, as a user would post them.
+fn sandbox_configurations(simulator: &str) -> [(IntegrationKind, Value); 3] {
+    let account =
+        json!({"account_sid": SIM_ACCOUNT, "api_key": SIM_KEY, "api_token": SIM_TOKEN, "api_host": simulator});
+    let with = |extra: Value| {
+        let mut body = account.clone();
+        if let (Some(target), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+            target.extend(extra.clone());
+        }
+        body
+    };
+    [
+        (
+            IntegrationKind::ExotelPhone,
+            with(json!({"virtual_number": SANDBOX_LINE, "caller_id": SANDBOX_LINE, "display_name": "Sandbox line"})),
+        ),
+        (
+            IntegrationKind::ExotelSms,
+            with(json!({"sender_id": "SBXSMS", "display_name": "Sandbox SMS"})),
+        ),
+        (
+            IntegrationKind::ExotelWhatsapp,
+            with(json!({"whatsapp_number": SANDBOX_WHATSAPP, "business_name": "Sandbox"})),
+        ),
+    ]
+}
+
+/// Points the sandbox organisation's Exotel integrations at the simulator
+/// on `simulator` (a loopback URL), unless they are configured for real
+/// Exotel or already point there; then syncs its numbers.
+pub async fn connect_simulator(state: &AppState, simulator: &str) -> Result<(), InfraError> {
+    let meta = EventMetadata::system("sandbox", Some(SANDBOX_ORGANISATION));
+    let integrations = state.integrations();
+    for (kind, body) in sandbox_configurations(simulator) {
+        let current = integrations
+            .current(SANDBOX_ORGANISATION, kind)
+            .await
+            .map_err(|e| InfraError::Config(e.to_string()))?;
+        if !needs_simulator(current.as_ref(), simulator) {
+            continue;
+        }
+        let configuration = parse_configuration(kind, body).map_err(|e| InfraError::Config(e.to_string()))?;
+        integrations
+            .configure(SANDBOX_ORGANISATION, configuration, None, &meta)
+            .await
+            .map_err(|e| InfraError::Config(format!("configuring the sandbox's {}: {e}", kind.as_str())))?;
+    }
+    state
+        .phone_numbers()
+        .sync(SANDBOX_ORGANISATION, &integrations, &meta)
+        .await
+        .map_err(|e| InfraError::Config(format!("syncing the sandbox's numbers: {e}")))?;
+    println!("Sandbox Exotel simulator on {simulator} (account {SIM_ACCOUNT}, key {SIM_KEY}, token {SIM_TOKEN})");
+    Ok(())
+}
+
+/// Unconfigured, deleted, or pointing at another (older) simulator address.
+fn needs_simulator(current: Option<&Integration>, simulator: &str) -> bool {
+    let Some(settings) = current.and_then(|i| i.settings.as_deref()) else {
+        return true;
+    };
+    let host = match settings {
+        IntegrationSettings::ExotelPhone(s) => s.api_host.as_deref(),
+        IntegrationSettings::ExotelSms(s) => s.api_host.as_deref(),
+        IntegrationSettings::ExotelWhatsapp(s) => s.api_host.as_deref(),
+        IntegrationSettings::ZohoMail(_) => return false,
+    };
+    host.is_some_and(|h| h.starts_with("http://") && h != simulator)
 }

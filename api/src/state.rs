@@ -11,13 +11,14 @@ use domain::integration::Integration;
 use domain::integration_permission::IntegrationPermission;
 use domain::login::LoginHistory;
 use domain::organisation::Organisation;
+use domain::phone_numbers::PhoneNumbers;
 use domain::user::User;
 use infrastructure::cipher::Keyring;
 use infrastructure::connection_test::ProviderConnectionTests;
-use infrastructure::exotel::{ExotelClient, ExotelConfig};
 use infrastructure::data_keys::SqlDataKeys;
 use infrastructure::database::Database;
 use infrastructure::event_store::{CommitSignal, EsStore};
+use infrastructure::exotel::{ExotelClient, ExotelConfig};
 use infrastructure::nats::EventStream;
 use infrastructure::{InfraError, Settings};
 use projections::ProjectionStore;
@@ -34,6 +35,7 @@ pub struct AppState {
     pub api_keys: EsStore<ApiKey>,
     pub integrations: EsStore<Integration>,
     pub permissions: EsStore<IntegrationPermission>,
+    pub phone_numbers: EsStore<PhoneNumbers>,
     pub keyring: Keyring,
     pub data_keys: SqlDataKeys,
     pub exotel: Arc<ExotelClient>,
@@ -66,7 +68,11 @@ impl AppState {
         let tokens = TokenKeys::new(&secrets::jwt_secret(&settings)?, settings.jwt_ttl_secs);
         let keyring = secrets::master_keyring(&settings)?;
         let (commits, _) = watch::channel(0);
-        let exotel = Arc::new(ExotelClient::new(ExotelConfig::default()).map_err(|e| InfraError::Config(e.to_string()))?);
+        let exotel_config = ExotelConfig {
+            timeout: std::time::Duration::from_secs(settings.exotel_timeout_secs.max(1)),
+            ..ExotelConfig::default()
+        };
+        let exotel = Arc::new(ExotelClient::new(exotel_config).map_err(|e| InfraError::Config(e.to_string()))?);
         let state = Arc::new(Self {
             organisations: EsStore::new(&db, (), commits.clone()),
             users: EsStore::new(&db, (), commits.clone()),
@@ -74,6 +80,7 @@ impl AppState {
             api_keys: EsStore::new(&db, (), commits.clone()),
             integrations: EsStore::new(&db, (), commits.clone()),
             permissions: EsStore::new(&db, (), commits.clone()),
+            phone_numbers: EsStore::new(&db, (), commits.clone()),
             keyring,
             data_keys: SqlDataKeys(db.read.clone()),
             tester: ProviderConnectionTests { exotel: exotel.clone() },

@@ -75,7 +75,10 @@ pub enum ExotelError {
     },
     /// 429, or our own limiter: try again after the given time.
     #[error("Exotel is rate limiting this account: {message}")]
-    RateLimited { retry_after_secs: Option<u64>, message: String },
+    RateLimited {
+        retry_after_secs: Option<u64>,
+        message: String,
+    },
     /// 5xx: Exotel failed. Retryable; a POST may or may not have acted.
     #[error("Exotel failed ({status}): {message}")]
     ServerError { status: u16, message: String },

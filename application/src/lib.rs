@@ -10,6 +10,7 @@ pub mod feed;
 pub mod integrations;
 pub mod metadata;
 pub mod passwords;
+pub mod phone_numbers;
 pub mod policy;
 pub mod store;
 

@@ -194,7 +194,12 @@ impl PhoneNumbers {
     }
 
     /// What a sync would change, counted.
-    pub fn sync_counts(&self, organisation_id: OrganisationId, integration_id: Uuid, numbers: &[SyncedNumber]) -> SyncCounts {
+    pub fn sync_counts(
+        &self,
+        organisation_id: OrganisationId,
+        integration_id: Uuid,
+        numbers: &[SyncedNumber],
+    ) -> SyncCounts {
         let events = self.sync_events(organisation_id, integration_id, numbers, chrono::Utc::now());
         let count = |f: fn(&PhoneNumbersEvent) -> bool| events.iter().filter(|e| f(e)).count();
         SyncCounts {

@@ -59,6 +59,14 @@ pub struct Settings {
     pub rate_limit_per_organisation: u32,
     /// How long an `Idempotency-Key` is remembered, in hours (`SWITCHBOARD_IDEMPOTENCY_TTL_HOURS`).
     pub idempotency_ttl_hours: u32,
+    /// Seconds between syncs of every organisation's ExoPhones; 0 turns the
+    /// periodic sync off (`SWITCHBOARD_PHONE_SYNC_INTERVAL_SECS`).
+    pub phone_sync_interval_secs: u64,
+    /// Where the embedded default's sandbox runs its Exotel simulator; port 0
+    /// picks a free one (`SWITCHBOARD_SANDBOX_SIMULATOR_LISTEN`).
+    pub sandbox_simulator_listen: SocketAddr,
+    /// Time allowed for one Exotel request, in seconds (`SWITCHBOARD_EXOTEL_TIMEOUT_SECS`).
+    pub exotel_timeout_secs: u64,
 }
 
 /// How log lines are written.
@@ -86,6 +94,9 @@ struct Defaults {
     rate_limit_per_actor: u32,
     rate_limit_per_organisation: u32,
     idempotency_ttl_hours: u32,
+    phone_sync_interval_secs: u64,
+    sandbox_simulator_listen: String,
+    exotel_timeout_secs: u64,
 }
 
 impl Default for Defaults {
@@ -106,6 +117,9 @@ impl Default for Defaults {
             rate_limit_per_actor: 1200,
             rate_limit_per_organisation: 6000,
             idempotency_ttl_hours: 24,
+            phone_sync_interval_secs: 3600,
+            sandbox_simulator_listen: "127.0.0.1:0".into(),
+            exotel_timeout_secs: 15,
         }
     }
 }

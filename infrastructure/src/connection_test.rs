@@ -23,7 +23,10 @@ impl ConnectionTester for ProviderConnectionTests {
     async fn test(&self, settings: &IntegrationSettings, secrets: &BTreeMap<String, Zeroizing<String>>) -> TestResult {
         let Some(account) = ExotelAccount::of(settings, secrets) else {
             return TestResult::Unavailable {
-                reason: format!("no connection test for {} is available in this build", settings.kind().as_str()),
+                reason: format!(
+                    "no connection test for {} is available in this build",
+                    settings.kind().as_str()
+                ),
             };
         };
         let numbers = match self.exotel.exophones(&account).await {

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod audit_chain;
 pub mod organisations;
+pub mod phone_numbers;
 pub mod runner;
 pub mod store;
 pub mod users;
@@ -54,6 +55,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(organisations::OrganisationsView),
         Arc::new(users::UsersView),
         Arc::new(api_keys::ApiKeysView),
+        Arc::new(phone_numbers::PhoneNumbersView),
         Arc::new(audit_chain::AuditChain),
     ]
 }

@@ -91,3 +91,11 @@ pub async fn get(pool: &AnyPool, organisation_id: &str) -> Result<Option<Organis
     })
     .transpose()
 }
+
+/// Every organisation's id, for work done across all of them.
+pub async fn all_ids(pool: &AnyPool) -> Result<Vec<String>, ProjectionError> {
+    let rows = sqlx::query("SELECT organisation_id FROM organisations_view ORDER BY organisation_id")
+        .fetch_all(pool)
+        .await?;
+    rows.iter().map(|r| Ok(r.try_get(0)?)).collect()
+}

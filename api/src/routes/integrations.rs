@@ -139,7 +139,7 @@ async fn grant(
     Ok(state.permissions.load(&id).await?.and_then(|l| l.aggregate.grant))
 }
 
-async fn may_configure(state: &AppState, caller: &Caller, kind: IntegrationKind) -> Result<(), ApiError> {
+pub(crate) async fn may_configure(state: &AppState, caller: &Caller, kind: IntegrationKind) -> Result<(), ApiError> {
     let grant = match caller.user_id() {
         Some(user_id) => grant(state, caller, kind, user_id).await?,
         None => None,
@@ -170,7 +170,23 @@ pub async fn configure(
             &caller.metadata(),
         )
         .await?;
+    if kind == IntegrationKind::ExotelPhone {
+        sync_after_configure(&state, &caller).await;
+    }
     Ok(Json(describe(kind, Some(&saved), true)))
+}
+
+/// A newly configured phone integration brings its numbers at once; a
+/// failure is logged, not the configuration's failure (the periodic sync
+/// and the sync route try again).
+async fn sync_after_configure(state: &AppState, caller: &Caller) {
+    let synced = state
+        .phone_numbers()
+        .sync(caller.organisation_id, &state.integrations(), &caller.metadata())
+        .await;
+    if let Err(error) = synced {
+        tracing::warn!(organisation_id = %caller.organisation_id, %error, "phone numbers not synced after configuration");
+    }
 }
 
 /// Tests settings and secrets against the provider without saving.

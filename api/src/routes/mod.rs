@@ -5,6 +5,7 @@ pub mod audit;
 pub mod auth;
 pub mod integrations;
 pub mod organisation;
+pub mod phone_numbers;
 pub mod system;
 pub mod users;
 

@@ -50,13 +50,18 @@ fn the_first_sync_adds_every_number_and_makes_the_first_callable_one_primary() {
         types(&events),
         ["PhoneNumberAdded", "PhoneNumberAdded", "PrimaryPhoneNumberChosen"]
     );
-    assert!(matches!(events[2], PhoneNumbersEvent::PrimaryPhoneNumberChosen { number_id, .. } if number_id == id("+918047112233")));
+    assert!(
+        matches!(events[2], PhoneNumbersEvent::PrimaryPhoneNumberChosen { number_id, .. } if number_id == id("+918047112233"))
+    );
 }
 
 #[test]
 fn a_sync_that_finds_nothing_new_changes_nothing() {
     let given = synced(vec![number("+918047112233", true)]);
-    Given::with(()).given(given).when(sync(vec![number("+918047112233", true)])).then_expect_events(vec![]);
+    Given::with(())
+        .given(given)
+        .when(sync(vec![number("+918047112233", true)]))
+        .then_expect_events(vec![]);
 }
 
 #[test]
@@ -110,12 +115,24 @@ fn a_number_is_assigned_and_unassigned() {
         assigned_by: None,
         at: Utc::now(),
     };
-    let events = Given::with(()).given(given.clone()).when(assign(Some(USER))).inspect_result();
-    assert!(matches!(events.as_deref(), Ok([PhoneNumbersEvent::PhoneNumberAssigned { user_id: Some(USER), .. }])));
+    let events = Given::with(())
+        .given(given.clone())
+        .when(assign(Some(USER)))
+        .inspect_result();
+    assert!(matches!(
+        events.as_deref(),
+        Ok([PhoneNumbersEvent::PhoneNumberAssigned {
+            user_id: Some(USER),
+            ..
+        }])
+    ));
     let mut assigned = given;
     assigned.extend(events.unwrap());
     let back = Given::with(()).given(assigned).when(assign(None)).inspect_result();
-    assert!(matches!(back.as_deref(), Ok([PhoneNumbersEvent::PhoneNumberAssigned { user_id: None, .. }])));
+    assert!(matches!(
+        back.as_deref(),
+        Ok([PhoneNumbersEvent::PhoneNumberAssigned { user_id: None, .. }])
+    ));
 }
 
 #[test]
@@ -174,7 +191,15 @@ fn event_type_names_are_pinned() {
     .collect();
     assert_eq!(
         names,
-        ["PhoneNumberUpdated", "PhoneNumberReleased", "PhoneNumberAssigned", "PrimaryPhoneNumberChosen"]
+        [
+            "PhoneNumberUpdated",
+            "PhoneNumberReleased",
+            "PhoneNumberAssigned",
+            "PrimaryPhoneNumberChosen"
+        ]
     );
-    assert_eq!(synced(vec![number("+918047112233", false)])[0].event_type(), "PhoneNumberAdded");
+    assert_eq!(
+        synced(vec![number("+918047112233", false)])[0].event_type(),
+        "PhoneNumberAdded"
+    );
 }

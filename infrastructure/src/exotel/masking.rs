@@ -61,7 +61,9 @@ impl ExotelMasking for ExotelClient {
         let account = lead_assist(account);
         let path = format!("/v1/tenants/{}/greenvn", account.account_sid);
         let body = Body::Json(request_body(request));
-        let answer = self.request(&account, Family::Masking, Method::POST, &path, body).await?;
+        let answer = self
+            .request(&account, Family::Masking, Method::POST, &path, body)
+            .await?;
         allocation(&answer)
     }
 

@@ -253,7 +253,10 @@ async fn read(response: reqwest::Response) -> Result<Value, ExotelError> {
         .get(reqwest::header::RETRY_AFTER)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.trim().parse::<u64>().ok());
-    let bytes = response.bytes().await.map_err(|e| ExotelError::Unreachable(e.to_string()))?;
+    let bytes = response
+        .bytes()
+        .await
+        .map_err(|e| ExotelError::Unreachable(e.to_string()))?;
     let body = parse::body_value(&bytes);
     if status.is_success() {
         let body = body.ok_or_else(|| ExotelError::Malformed(parse::excerpt(&bytes)))?;

@@ -67,7 +67,9 @@ impl ExotelNumbers for ExotelClient {
                 "/v2_beta/Accounts/{}/IncomingPhoneNumbers?Page={index}&PageSize={PAGE_SIZE}",
                 account.account_sid
             );
-            let answer = self.request(account, Family::Numbers, Method::GET, &path, Body::Empty).await?;
+            let answer = self
+                .request(account, Family::Numbers, Method::GET, &path, Body::Empty)
+                .await?;
             let (numbers, more) = page(&answer)?;
             all.extend(numbers);
             if !more {
@@ -80,7 +82,9 @@ impl ExotelNumbers for ExotelClient {
     #[tracing::instrument(skip_all, fields(account = %account.account_sid), err)]
     async fn number_info(&self, account: &ExotelAccount, number: &str) -> Result<NumberInfo, ExotelError> {
         let path = self.v1_path(account, &format!("Numbers/{number}"));
-        let answer = self.request(account, Family::Numbers, Method::GET, &path, Body::Empty).await?;
+        let answer = self
+            .request(account, Family::Numbers, Method::GET, &path, Body::Empty)
+            .await?;
         number_info(&answer)
     }
 }

@@ -109,7 +109,9 @@ pub fn time(value: Option<&Value>) -> Option<DateTime<Utc>> {
     }
     let naive = NaiveDateTime::parse_from_str(text, "%Y-%m-%d %H:%M:%S").ok()?;
     let ist = FixedOffset::east_opt(5 * 3600 + 30 * 60)?;
-    ist.from_local_datetime(&naive).single().map(|at| at.with_timezone(&Utc))
+    ist.from_local_datetime(&naive)
+        .single()
+        .map(|at| at.with_timezone(&Utc))
 }
 
 /// A phone number in E.164: Exotel writes Indian numbers 0-prefixed

@@ -14,7 +14,10 @@ use super::{Body, ExotelClient, Family, object};
 pub const MAX_RECIPIENTS: usize = 100;
 
 fn sms_form(sms: &SendSms) -> Vec<(String, String)> {
-    let mut form = vec![("From".to_string(), sms.from.clone()), ("Body".into(), sms.body.clone())];
+    let mut form = vec![
+        ("From".to_string(), sms.from.clone()),
+        ("Body".into(), sms.body.clone()),
+    ];
     match sms.to.as_slice() {
         [one] => form.push(("To".into(), one.clone())),
         many => form.extend(many.iter().enumerate().map(|(i, to)| (format!("To[{i}]"), to.clone()))),
@@ -62,7 +65,9 @@ fn sms_list(answer: &Value) -> Result<Vec<SmsInfo>, ExotelError> {
             Some(one) => Ok(vec![sms_info(one)?]),
             None => Err(ExotelError::Malformed("no `SMSMessage` in the answer".into())),
         },
-        _ => Err(ExotelError::Malformed("an SMS answer that is neither object nor list".into())),
+        _ => Err(ExotelError::Malformed(
+            "an SMS answer that is neither object nor list".into(),
+        )),
     }
 }
 
@@ -87,7 +92,9 @@ impl ExotelSms for ExotelClient {
     #[tracing::instrument(skip_all, fields(account = %account.account_sid, sms = %sms_sid), err)]
     async fn sms_details(&self, account: &ExotelAccount, sms_sid: &str) -> Result<SmsInfo, ExotelError> {
         let path = self.v1_path(account, &format!("SMS/Messages/{sms_sid}"));
-        let answer = self.request(account, Family::Sms, Method::GET, &path, Body::Empty).await?;
+        let answer = self
+            .request(account, Family::Sms, Method::GET, &path, Body::Empty)
+            .await?;
         sms_info(object(&answer, "SMSMessage")?)
     }
 }

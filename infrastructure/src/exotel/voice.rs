@@ -107,7 +107,9 @@ impl ExotelVoice for ExotelClient {
     #[tracing::instrument(skip_all, fields(account = %account.account_sid, call = %call_sid), err)]
     async fn call_details(&self, account: &ExotelAccount, call_sid: &str) -> Result<CallInfo, ExotelError> {
         let path = format!("{}?details=true", self.v1_path(account, &format!("Calls/{call_sid}")));
-        let answer = self.request(account, Family::Voice, Method::GET, &path, Body::Empty).await?;
+        let answer = self
+            .request(account, Family::Voice, Method::GET, &path, Body::Empty)
+            .await?;
         call_info(object(&answer, "Call")?)
     }
 }

@@ -54,7 +54,9 @@ fn outcome(message: &Value) -> Result<WhatsappOutcome, ExotelError> {
     }
     let error = message.get("error_data");
     Ok(WhatsappOutcome::Refused {
-        code: error.and_then(|e| code(e.get("code"))).or_else(|| code(message.get("code"))),
+        code: error
+            .and_then(|e| code(e.get("code")))
+            .or_else(|| code(message.get("code"))),
         message: error
             .and_then(|e| text(e.get("message")).or_else(|| text(e.get("description"))))
             .unwrap_or_else(|| "refused without a reason".into()),
@@ -78,7 +80,13 @@ impl ExotelWhatsapp for ExotelClient {
         }
         let path = format!("/v2/accounts/{}/messages", account.account_sid);
         let answer = self
-            .request(account, Family::Whatsapp, Method::POST, &path, Body::Json(envelope(send)))
+            .request(
+                account,
+                Family::Whatsapp,
+                Method::POST,
+                &path,
+                Body::Json(envelope(send)),
+            )
             .await?;
         outcomes(&answer)
     }
