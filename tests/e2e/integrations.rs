@@ -462,27 +462,62 @@ async fn only_admins_or_granted_users_configure_and_other_organisations_see_noth
     assert_eq!(still["status"], "active", "another organisation cannot touch ours");
 }
 
+/// The phone body pointed at a simulator, with the given token.
+fn simulated_phone(sim: &simulator::RunningSimulator, token: &str) -> Value {
+    json!({"account_sid": "sandbox", "api_key": "sandbox-key", "api_token": token, "api_host": sim.base_url(),
+        "virtual_number": "08047112233", "display_name": "Main Phone Line"})
+}
+
 #[tokio::test]
-async fn a_connection_test_is_never_faked_and_a_refused_configuration_is_recorded() {
+async fn a_connection_test_asks_exotel_and_answers_in_the_documented_shapes() {
     let app = TestApp::embedded().await;
-    let mut body = phone_body();
-    body["save_unverified"] = json!(false);
-    let test = app
-        .post_json(
-            "/api/v1/settings/integrations/exotel_phone/test",
-            Some(&app.admin_token),
-            body.clone(),
-        )
+    let sim = simulator::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let path = "/api/v1/settings/integrations/exotel_phone/test";
+    let token = Some(app.admin_token.as_str());
+    let passed: Value = app
+        .post_json(path, token, simulated_phone(&sim, "sandbox-token"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        passed,
+        json!({"success": true, "message": "Connection test successful",
+            "data": {"account_verified": true, "voice_enabled": true, "virtual_number_active": true}})
+    );
+    let refused: Value = app
+        .post_json(path, token, simulated_phone(&sim, "wrong-token"))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(refused["success"], false);
+    assert_eq!(refused["error"], "Invalid credentials");
+    assert_eq!(refused["details"]["status_code"], 401);
+    assert_eq!(refused["details"]["exotel_error"], "Authentication failed");
+    let mut not_ours = simulated_phone(&sim, "sandbox-token");
+    not_ours["virtual_number"] = json!("01141169368");
+    let missing: Value = app.post_json(path, token, not_ours).await.json().await.unwrap();
+    assert_eq!(missing["details"]["status_code"], 422);
+    assert_eq!(missing["details"]["exotel_error"], "Virtual number not found in account");
+    let mail = app
+        .post_json("/api/v1/settings/integrations/zoho_mail/test", token, mail_body())
         .await;
-    assert_problem(test, StatusCode::SERVICE_UNAVAILABLE, "connection_test_unavailable").await;
+    assert_problem(mail, StatusCode::SERVICE_UNAVAILABLE, "connection_test_unavailable").await;
+}
+
+#[tokio::test]
+async fn a_configuration_exotel_refuses_is_recorded_and_not_saved() {
+    let app = TestApp::embedded().await;
+    let sim = simulator::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
     let refused = app
         .post_json(
             "/api/v1/settings/integrations/exotel_phone",
             Some(&app.admin_token),
-            body,
+            simulated_phone(&sim, "wrong-token"),
         )
         .await;
-    assert_problem(refused, StatusCode::SERVICE_UNAVAILABLE, "connection_test_unavailable").await;
+    assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "connection_test_failed").await;
     let events: Value = app
         .get(
             "/api/v1/audit/events?aggregate_type=integration",
