@@ -100,7 +100,7 @@ impl Hit {
 /// - `/passthru`: 302 when `CustomField` is `302`, else 200;
 /// - `/greeting`: a text, `/greeting-audio`: an audio URL (text/plain);
 /// - `/gather-nested`, `/gather-flat`: a Gather configuration in each reading;
-/// - `/callback`: ok.
+/// - `/callback`, `/popup`: ok.
 pub async fn sink() -> (String, mpsc::UnboundedReceiver<Hit>) {
     let (sender, receiver) = mpsc::unbounded_channel();
     let app = axum::Router::new().route(

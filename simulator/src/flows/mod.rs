@@ -8,7 +8,7 @@
 //!  {"type": "greeting", "url": "https://crm.example/greeting"},
 //!  {"type": "gather", "prompt": "Press 1 for sales", "digits_max": 1},
 //!  {"type": "passthru", "url": "https://crm.example/route", "on_200": "next", "on_302": 5},
-//!  {"type": "connect", "to": "09123456789"},
+//!  {"type": "connect", "to": "09123456789", "popup_url": "https://crm.example/popup"},
 //!  {"type": "hangup"}]
 //! ```
 //!
@@ -17,6 +17,7 @@
 //! for `GET /_simulator/calls/{sid}/flow`.
 
 mod params;
+mod popup;
 mod run;
 
 use axum::extract::{Path, State};
@@ -55,8 +56,9 @@ pub enum Applet {
         #[serde(default)]
         on_302: Branch,
     },
-    /// Dials `to` and bridges the caller with them.
-    Connect { to: String },
+    /// Dials `to` and bridges the caller with them; `popup_url` gets the
+    /// call popup events (`Dial`, `Answered`, `Terminal`).
+    Connect { to: String, popup_url: Option<String> },
     /// Ends the call.
     Hangup,
 }
@@ -190,7 +192,7 @@ fn valid(applets: &[Applet]) -> bool {
                 ..
             } => digits_max.is_none_or(|m| m > 0) && key(finish_on_key),
             Applet::Passthru { url, on_200, on_302 } => !url.is_empty() && branch(on_200) && branch(on_302),
-            Applet::Connect { to } => to.chars().any(|c| c.is_ascii_digit()),
+            Applet::Connect { to, .. } => to.chars().any(|c| c.is_ascii_digit()),
             Applet::Hangup => true,
         })
 }

@@ -39,11 +39,7 @@ pub struct Moment<'a> {
 pub fn params(moment: &Moment) -> Vec<(String, String)> {
     let call = moment.call;
     let now = call.created + Span::seconds(moment.elapsed as i64);
-    let (status, call_type) = match moment.connected {
-        None => ("ringing", "incomplete"),
-        Some(c) if c.leg.answered() => (c.leg.status.as_str(), "completed"),
-        Some(c) => (c.leg.status.as_str(), "incomplete"),
-    };
+    let (status, call_type) = status(moment.connected);
     let exophone = call.caller_id.as_str();
     let mut params: Vec<(String, String)> = [
         ("CallSid", call.sid.as_str()),
@@ -79,6 +75,16 @@ pub fn params(moment: &Moment) -> Vec<(String, String)> {
         params.extend(leg_params(call, connected));
     }
     params
+}
+
+/// `CallStatus` and `CallType`: as captured before any Connect, then the
+/// Connect leg's outcome.
+fn status(connected: Option<&Connected>) -> (&str, &str) {
+    match connected {
+        None => ("ringing", "incomplete"),
+        Some(c) if c.leg.answered() => (c.leg.status.as_str(), "completed"),
+        Some(c) => (c.leg.status.as_str(), "incomplete"),
+    }
 }
 
 /// `DialCallStatus`, `RecordingUrl` and `Legs[0][…]` after a Connect.

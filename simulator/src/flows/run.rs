@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use super::params::{Connected, Moment, params};
+use super::popup::Popup;
 use super::{Applet, Branch, FlowStep};
 use crate::calls::{CallPlan, Clock, Dialled, dial};
 use crate::recordings;
@@ -77,7 +78,7 @@ impl Run<'_> {
             Applet::Greeting { text, url } => self.greeting(step, text.clone(), url.as_deref()).await,
             Applet::Gather { url, .. } => self.gather(step, applet, url.as_deref()).await,
             Applet::Passthru { url, on_200, on_302 } => self.passthru(step, url, *on_200, *on_302).await,
-            Applet::Connect { to } => self.connect(step, to).await,
+            Applet::Connect { to, popup_url } => self.connect(step, to, popup_url.as_deref()).await,
             Applet::Hangup => FlowStep {
                 applet: "hangup".into(),
                 next: None,
@@ -173,17 +174,38 @@ impl Run<'_> {
         step
     }
 
-    /// Dials `to` with its scenario and lets the two talk.
-    async fn connect(&mut self, mut step: FlowStep, to: &str) -> FlowStep {
+    /// Dials `to` with its scenario and lets the two talk, telling the
+    /// popup URL (if any) as the agent is dialled, answers and is freed.
+    async fn connect(&mut self, mut step: FlowStep, to: &str, popup_url: Option<&str>) -> FlowStep {
         step.applet = "connect".into();
-        let leg = dial(self.state, to, self.plan.time_out, self.plan.time_limit);
-        self.clock.advance(leg.ring + leg.talk).await;
+        let (number, leg) = (
+            national(to),
+            dial(self.state, to, self.plan.time_out, self.plan.time_limit),
+        );
         let recorded = self.plan.record.is_some() && leg.talk > 0;
         let recording_url = recorded.then(|| recordings::url(&self.plan.host, &self.call.account_sid, &self.call.sid));
-        step.dialled = Some(national(to));
+        let popup = popup_url.map(|url| Popup {
+            url,
+            call: self.call,
+            agent: &number,
+        });
+        if let Some(popup) = &popup {
+            popup.send(self.state, "Dial", 0, None).await;
+        }
+        self.clock.advance(leg.ring).await;
+        if let Some(popup) = popup.as_ref().filter(|_| leg.answered()) {
+            popup.send(self.state, "Answered", 0, None).await;
+        }
+        self.clock.advance(leg.talk).await;
+        if let Some(popup) = &popup {
+            popup
+                .send(self.state, "Terminal", leg.talk, recording_url.as_deref())
+                .await;
+        }
+        step.dialled = Some(number.clone());
         step.outcome = Some(leg.status.clone());
         self.connected = Some(Connected {
-            number: national(to),
+            number,
             leg,
             recording_url,
         });

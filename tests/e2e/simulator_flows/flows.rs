@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-use super::{CALLER, EXOPHONE, admin, ended, get_json, next_hit_to, place, simulator, sink};
+use super::{CALLER, EXOPHONE, admin, ended, get_json, next_hit, next_hit_to, place, simulator, sink};
 use simulator::RunningSimulator;
 
 const CALLEE: &str = "09123456789";
@@ -195,7 +195,7 @@ async fn a_dynamic_gather_reads_its_configuration_nested_or_flat_from_a_url() {
 }
 
 #[tokio::test]
-async fn a_greeting_fetches_its_text_or_audio_and_a_connect_reports_its_leg_to_the_next_passthru() {
+async fn a_greeting_fetches_its_text_or_audio_and_a_connect_pops_up_and_reports_its_leg_to_the_next_passthru() {
     let sim = simulator().await;
     let (url, mut hits) = sink().await;
     admin(
@@ -207,7 +207,7 @@ async fn a_greeting_fetches_its_text_or_audio_and_a_connect_reports_its_leg_to_t
     let flow = json!([
         {"type": "greeting", "url": format!("{url}/greeting")},
         {"type": "greeting", "url": format!("{url}/greeting-audio")},
-        {"type": "connect", "to": "+919123456789"},
+        {"type": "connect", "to": "+919123456789", "popup_url": format!("{url}/popup")},
         {"type": "passthru", "url": format!("{url}/passthru")},
     ]);
     assert_eq!(admin(&sim, "flows/99", flow).await, StatusCode::NO_CONTENT);
@@ -285,15 +285,27 @@ async fn a_greeting_fetches_its_text_or_audio_and_a_connect_reports_its_leg_to_t
 }
 
 #[tokio::test]
-async fn a_connect_to_a_busy_number_reports_it_to_the_next_passthru() {
+async fn a_connect_to_a_busy_number_frees_the_popup_and_reports_it_to_the_next_passthru() {
     let sim = simulator().await;
     let (url, mut hits) = sink().await;
     admin(&sim, "scenarios/09000000031", json!({"outcome": "busy"})).await;
-    let flow =
-        json!([{"type": "connect", "to": "09000000031"}, {"type": "passthru", "url": format!("{url}/passthru")}]);
+    let flow = json!([
+        {"type": "connect", "to": "09000000031", "popup_url": format!("{url}/popup")},
+        {"type": "passthru", "url": format!("{url}/passthru")},
+    ]);
     assert_eq!(admin(&sim, "flows/31", flow).await, StatusCode::NO_CONTENT);
     let sid = flow_call(&sim, "31", CALLER, "200").await;
-    let hit = next_hit_to(&mut hits, "passthru").await;
+    let sequence = [next_hit(&mut hits).await, next_hit(&mut hits).await];
+    let events: Vec<_> = sequence
+        .iter()
+        .map(|h| (h.path.as_str(), h.param("EventType")))
+        .collect();
+    assert_eq!(
+        events,
+        [("popup", Some("Dial")), ("popup", Some("Terminal"))],
+        "no Answered"
+    );
+    let hit = next_hit(&mut hits).await;
     assert_eq!(
         (hit.param("DialCallStatus"), hit.param("CallType")),
         (Some("busy"), Some("incomplete"))
