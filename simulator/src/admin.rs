@@ -8,7 +8,8 @@ use axum::{Json, Router};
 use serde::Deserialize;
 use std::sync::Arc;
 
-use crate::state::{Account, LoggedRequest, Scenario, SimState, national};
+use crate::flows::is_key;
+use crate::state::{Account, LoggedRequest, Scenario, Segment, SimState, national};
 
 /// The simulator's own routes.
 pub fn routes() -> Router<Arc<SimState>> {
@@ -30,13 +31,7 @@ pub async fn set_scenario(
     Path(number): Path<String>,
     Json(scenario): Json<Scenario>,
 ) -> StatusCode {
-    let outcomes = ["answer", "busy", "no-answer", "failed"];
-    let faults = ["server_error", "unavailable", "rate_limited", "timeout"];
-    let callbacks = ["normal", "drop", "duplicate", "reorder"];
-    let valid = outcomes.contains(&scenario.outcome.as_str())
-        && scenario.fault.as_deref().is_none_or(|f| faults.contains(&f))
-        && callbacks.contains(&scenario.callbacks.as_str());
-    if !valid {
+    if !valid(&scenario) {
         return StatusCode::UNPROCESSABLE_ENTITY;
     }
     match state.scenarios.lock() {
@@ -46,6 +41,21 @@ pub async fn set_scenario(
         }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
+}
+
+/// A scenario is valid when every field holds one of its documented values:
+/// keys on a keypad for `digits`, and segments inside the conversation
+/// (`0 ≤ start < end`).
+fn valid(scenario: &Scenario) -> bool {
+    let outcomes = ["answer", "busy", "no-answer", "failed"];
+    let faults = ["server_error", "unavailable", "rate_limited", "timeout"];
+    let callbacks = ["normal", "drop", "duplicate", "reorder"];
+    let segment = |s: &Segment| s.start.is_finite() && s.end.is_finite() && 0.0 <= s.start && s.start < s.end;
+    outcomes.contains(&scenario.outcome.as_str())
+        && scenario.fault.as_deref().is_none_or(|f| faults.contains(&f))
+        && callbacks.contains(&scenario.callbacks.as_str())
+        && scenario.digits.as_deref().is_none_or(is_key)
+        && scenario.segments.iter().flatten().all(segment)
 }
 
 /// Adds (or replaces) an account.

@@ -3,12 +3,15 @@
 //! Exotel's v1 voice API, with behaviour scripted per phone number through
 //! admin routes of its own (under `/_simulator`, never Exotel's).
 //!
-//! This first part covers click-to-call (`Calls/connect`), call details and
-//! voice status callbacks; SMS, WhatsApp, ExoPhones, flows and recordings
-//! follow.
+//! This part covers click-to-call and calls into flows (`Calls/connect`),
+//! call details and the bulk call listing, voice status callbacks, flows
+//! (Greeting, Gather, Passthru, Connect) and call recordings; SMS, WhatsApp
+//! and ExoPhones follow.
 
 mod admin;
 mod calls;
+mod flows;
+mod recordings;
 mod request;
 mod state;
 mod wire;
@@ -18,7 +21,7 @@ use std::net::SocketAddr;
 use std::sync::Arc;
 use tokio::net::TcpListener;
 
-pub use state::{Account, Scenario, SimState};
+pub use state::{Account, Scenario, Segment, SimState, Speaker};
 
 /// A simulator serving on a local address.
 pub struct RunningSimulator {
@@ -42,7 +45,9 @@ impl RunningSimulator {
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .merge(calls::routes())
+        .merge(recordings::routes())
         .merge(admin::routes())
+        .merge(flows::routes())
         .with_state(state)
 }
 

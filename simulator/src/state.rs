@@ -6,6 +6,9 @@ use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
 use std::time::Instant;
 
+use crate::flows::{Applet, FlowStep};
+use crate::recordings::Recording;
+
 /// An Exotel account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 pub struct Account {
@@ -37,6 +40,50 @@ pub struct Scenario {
     pub callbacks: String,
     /// Simulated seconds each callback is held back.
     pub callback_delay_seconds: u64,
+    /// The keys this party presses at a Gather applet (`0-9`, `*`, `#`).
+    pub digits: Option<String>,
+    /// Who talks when, in simulated seconds from the moment both parties
+    /// are connected. When given, the last `end` (rounded up) is the talk
+    /// length instead of `talk_seconds`.
+    pub segments: Option<Vec<Segment>>,
+}
+
+/// Who is heard in a stretch of conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum Speaker {
+    /// The party dialled first (`From`).
+    Caller,
+    /// The party dialled second (`To`, or a flow's Connect number).
+    Callee,
+    /// Both at once (an overlap).
+    Both,
+}
+
+/// A stretch of talk, in simulated seconds from the start of the conversation.
+#[derive(Debug, Clone, Copy, PartialEq, Serialize, Deserialize)]
+pub struct Segment {
+    pub speaker: Speaker,
+    pub start: f64,
+    pub end: f64,
+}
+
+impl Segment {
+    /// Whether `speaker`'s voice is heard in this segment.
+    pub fn heard(&self, speaker: Speaker) -> bool {
+        self.speaker == speaker || self.speaker == Speaker::Both
+    }
+}
+
+impl Scenario {
+    /// Seconds the party talks once connected: the scripted segments' end
+    /// (rounded up) when there are any, else `talk_seconds`.
+    pub fn talk_length(&self) -> u64 {
+        match &self.segments {
+            Some(segments) if !segments.is_empty() => segments.iter().map(|s| s.end.ceil() as u64).max().unwrap_or(0),
+            _ => self.talk_seconds,
+        }
+    }
 }
 
 impl Default for Scenario {
@@ -49,6 +96,8 @@ impl Default for Scenario {
             fault: None,
             callbacks: "normal".into(),
             callback_delay_seconds: 0,
+            digits: None,
+            segments: None,
         }
     }
 }
@@ -71,7 +120,13 @@ pub struct CallRecord {
     pub custom_field: Option<String>,
     pub status_callback: Option<String>,
     pub callback_events: Vec<String>,
-    pub callback_json: bool,
+    /// How callbacks are encoded: `application/json`, `multipart/form-data`,
+    /// or (anything else) form-urlencoded.
+    pub callback_content_type: Option<String>,
+    /// The flow (app id) a `Url=…/start_voice/{app_id}` call runs.
+    pub flow: Option<String>,
+    /// The recording, once a recorded call has ended with a conversation.
+    pub recording: Option<Recording>,
 }
 
 /// A request as received, without its credentials' secret.
@@ -95,6 +150,12 @@ pub struct SimState {
     /// Simulated seconds per real second.
     pub time_scale: Mutex<f64>,
     pub http: reqwest::Client,
+    /// Flows registered by app id.
+    pub flows: Mutex<HashMap<String, Vec<Applet>>>,
+    /// What each flow call did, step by step, by call sid.
+    pub flow_steps: Mutex<HashMap<String, Vec<FlowStep>>>,
+    /// For Passthru requests: a 302 is a branch, never followed.
+    pub passthru_http: reqwest::Client,
 }
 
 /// Voice requests an account may make per minute (Exotel's documented limit).
@@ -117,6 +178,12 @@ impl SimState {
             voice_window: Mutex::new(HashMap::new()),
             time_scale: Mutex::new(1.0),
             http: reqwest::Client::new(),
+            flows: Mutex::new(HashMap::new()),
+            flow_steps: Mutex::new(HashMap::new()),
+            passthru_http: reqwest::Client::builder()
+                .redirect(reqwest::redirect::Policy::none())
+                .build()
+                .unwrap_or_default(),
         }
     }
 

@@ -32,13 +32,19 @@ pub fn exotel_time(at: DateTime<Utc>) -> String {
 
 /// A v1 body: `{"Root": {...}}` in JSON, `<TwilioResponse><Root>…` in XML.
 pub fn respond(status: StatusCode, format: Format, root: &str, body: Value) -> Response {
+    respond_document(status, format, json!({ root: body }))
+}
+
+/// A v1 body with several top-level keys (the bulk listing's `Metadata` and
+/// `Calls`): the object itself in JSON, its members inside
+/// `<TwilioResponse>` in XML. In XML an array of `{"Call": {…}}` items
+/// becomes `<Calls><Call>…</Call>…</Calls>`.
+pub fn respond_document(status: StatusCode, format: Format, body: Value) -> Response {
     match format {
-        Format::Json => (status, axum::Json(json!({ root: body }))).into_response(),
+        Format::Json => (status, axum::Json(body)).into_response(),
         Format::Xml => {
-            let xml = format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<TwilioResponse>{}</TwilioResponse>",
-                element(root, &body)
-            );
+            let members = body.as_object().map(children).unwrap_or_default();
+            let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<TwilioResponse>{members}</TwilioResponse>");
             (status, [(header::CONTENT_TYPE, "application/xml")], xml).into_response()
         }
     }
