@@ -35,7 +35,8 @@ pub async fn set_scenario(
     let callbacks = ["normal", "drop", "duplicate", "reorder"];
     let valid = outcomes.contains(&scenario.outcome.as_str())
         && scenario.fault.as_deref().is_none_or(|f| faults.contains(&f))
-        && callbacks.contains(&scenario.callbacks.as_str());
+        && callbacks.contains(&scenario.callbacks.as_str())
+        && crate::sms::valid_script(&scenario);
     if !valid {
         return StatusCode::UNPROCESSABLE_ENTITY;
     }

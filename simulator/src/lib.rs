@@ -3,13 +3,15 @@
 //! Exotel's v1 voice API, with behaviour scripted per phone number through
 //! admin routes of its own (under `/_simulator`, never Exotel's).
 //!
-//! This first part covers click-to-call (`Calls/connect`), call details and
-//! voice status callbacks; SMS, WhatsApp, ExoPhones, flows and recordings
-//! follow.
+//! Covered: click-to-call (`Calls/connect`), call details and voice status
+//! callbacks; SMS (`Sms/send`, `Sms/bulksend`, SMS details and status
+//! callbacks). WhatsApp, ExoPhones, flows and recordings follow.
 
 mod admin;
+mod callbacks;
 mod calls;
 mod request;
+mod sms;
 mod state;
 mod wire;
 
@@ -42,6 +44,7 @@ impl RunningSimulator {
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .merge(calls::routes())
+        .merge(sms::routes())
         .merge(admin::routes())
         .with_state(state)
 }

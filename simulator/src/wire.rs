@@ -34,14 +34,27 @@ pub fn exotel_time(at: DateTime<Utc>) -> String {
 pub fn respond(status: StatusCode, format: Format, root: &str, body: Value) -> Response {
     match format {
         Format::Json => (status, axum::Json(json!({ root: body }))).into_response(),
+        Format::Xml => xml(status, &element(root, &body)),
+    }
+}
+
+/// A v1 list: `[{"Root": {...}}, …]` in JSON, `<TwilioResponse><Root>…</Root><Root>…` in XML.
+pub fn respond_list(status: StatusCode, format: Format, root: &str, items: Vec<Value>) -> Response {
+    match format {
+        Format::Json => {
+            let list: Vec<Value> = items.into_iter().map(|item| json!({ root: item })).collect();
+            (status, axum::Json(list)).into_response()
+        }
         Format::Xml => {
-            let xml = format!(
-                "<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<TwilioResponse>{}</TwilioResponse>",
-                element(root, &body)
-            );
-            (status, [(header::CONTENT_TYPE, "application/xml")], xml).into_response()
+            let inner: String = items.iter().map(|item| element(root, item)).collect();
+            xml(status, &inner)
         }
     }
+}
+
+fn xml(status: StatusCode, inner: &str) -> Response {
+    let xml = format!("<?xml version=\"1.0\" encoding=\"UTF-8\"?>\n<TwilioResponse>{inner}</TwilioResponse>");
+    (status, [(header::CONTENT_TYPE, "application/xml")], xml).into_response()
 }
 
 /// Exotel's error: `{"RestException":{"Status":…,"Message":…}}` with the same HTTP status.
@@ -51,6 +64,16 @@ pub fn rest_exception(status: StatusCode, format: Format, message: &str) -> Resp
         format,
         "RestException",
         json!({"Status": status.as_u16(), "Message": message}),
+    )
+}
+
+/// A `RestException` with Exotel's numeric `Code` (documented for SMS).
+pub fn coded_exception(status: StatusCode, format: Format, code: u32, message: &str) -> Response {
+    respond(
+        status,
+        format,
+        "RestException",
+        json!({"Status": status.as_u16(), "Code": code, "Message": message}),
     )
 }
 
