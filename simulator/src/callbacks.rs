@@ -51,6 +51,15 @@ impl Callbacks {
         }
     }
 
+    /// Posts an event's body now, or holds it back when reordering.
+    pub async fn emit(&mut self, state: &SimState, body: Value) {
+        if self.script.callbacks == "reorder" {
+            self.held.push(body);
+        } else if let Some(url) = &self.url {
+            post(state, url, self.encoding, &self.script, vec![body]).await;
+        }
+    }
+
     /// Posts the last event's body, then any held back, latest first.
     pub async fn finish(self, state: &SimState, body: Value) {
         let Some(url) = &self.url else { return };

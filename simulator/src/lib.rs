@@ -5,7 +5,8 @@
 //!
 //! Covered: click-to-call (`Calls/connect`), call details and voice status
 //! callbacks; SMS (`Sms/send`, `Sms/bulksend`, SMS details and status
-//! callbacks). WhatsApp, ExoPhones, flows and recordings follow.
+//! callbacks); WhatsApp (v2 `messages`, delivery reports, incoming
+//! messages). ExoPhones, flows and recordings follow.
 
 mod admin;
 mod callbacks;
@@ -13,6 +14,7 @@ mod calls;
 mod request;
 mod sms;
 mod state;
+mod whatsapp;
 mod wire;
 
 use axum::Router;
@@ -45,6 +47,7 @@ pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .merge(calls::routes())
         .merge(sms::routes())
+        .merge(whatsapp::routes())
         .merge(admin::routes())
         .with_state(state)
 }

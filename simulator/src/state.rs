@@ -19,6 +19,10 @@ pub struct Account {
     /// is the one Exotel names after the ExoPhone in an SMS's `From`.
     #[serde(default)]
     pub sender_ids: Vec<String>,
+    /// Where WhatsApp messages from customers (and receipts without a
+    /// `status_callback`) are posted: the URL configured at onboarding.
+    #[serde(default)]
+    pub whatsapp_webhook: Option<String>,
 }
 
 /// How a phone number behaves when called.
@@ -51,6 +55,14 @@ pub struct Scenario {
     pub sms_detailed_status_code: Option<u32>,
     /// Simulated seconds from `queued` to the final status.
     pub sms_delay_seconds: u64,
+    /// How a WhatsApp message to this number ends: `sent`, `delivered`,
+    /// `read` or `failed`.
+    pub whatsapp: String,
+    /// The `exo_status_code` of a failed WhatsApp message (30013
+    /// EX_INCAPABLE_RECIPIENT unless set).
+    pub whatsapp_error_code: Option<u32>,
+    /// Simulated seconds between one WhatsApp receipt and the next.
+    pub whatsapp_delay_seconds: u64,
 }
 
 impl Default for Scenario {
@@ -66,6 +78,9 @@ impl Default for Scenario {
             sms: "sent".into(),
             sms_detailed_status_code: None,
             sms_delay_seconds: 6,
+            whatsapp: "read".into(),
+            whatsapp_error_code: None,
+            whatsapp_delay_seconds: 2,
         }
     }
 }
@@ -156,6 +171,7 @@ impl SimState {
             api_token: "sandbox-token".into(),
             exophones: vec!["08047112233".into(), "08047112234".into()],
             sender_ids: vec!["SNDBOX".into(), "600123".into()],
+            whatsapp_webhook: None,
         };
         Self {
             accounts: Mutex::new(HashMap::from([(sandbox.sid.clone(), sandbox)])),
@@ -213,6 +229,10 @@ impl SimState {
         let real = if real.is_finite() { real.clamp(0.0, 3600.0) } else { 0.0 };
         tokio::time::sleep(Duration::from_secs_f64(real)).await;
     }
+
+    pub fn account(&self, sid: &str) -> Option<Account> {
+        self.accounts.lock().ok()?.get(sid).cloned()
+    }
 }
 
 /// An Indian number in Exotel's 0-prefixed national form, as v1 responses
@@ -223,6 +243,16 @@ pub fn national(number: &str) -> String {
         12 if digits.starts_with("91") => format!("0{}", &digits[2..]),
         10 => format!("0{digits}"),
         _ => digits,
+    }
+}
+
+/// A number as WhatsApp callbacks write it: country code and digits, no `+`
+/// (`09876543210`, `+919876543210` → `919876543210`).
+pub fn international(number: &str) -> String {
+    let national = national(number);
+    match national.strip_prefix('0') {
+        Some(rest) if national.len() == 11 => format!("91{rest}"),
+        _ => national,
     }
 }
 
@@ -238,11 +268,19 @@ mod tests {
     }
 
     #[test]
+    fn whatsapp_numbers_carry_the_country_code_without_a_plus() {
+        for input in ["+919876543210", "09876543210", "9876543210"] {
+            assert_eq!(international(input), "919876543210");
+        }
+        assert_eq!(international("+14155550100"), "14155550100");
+    }
+
+    #[test]
     fn accounts_saved_before_messaging_still_load() {
         let account: Account =
             serde_json::from_str(r#"{"sid":"a","api_key":"k","api_token":"t","exophones":["08047112233"]}"#).unwrap();
-        assert!(account.sender_ids.is_empty());
+        assert!(account.sender_ids.is_empty() && account.whatsapp_webhook.is_none());
         let scenario: Scenario = serde_json::from_str(r#"{"outcome":"busy"}"#).unwrap();
-        assert_eq!(scenario.sms, "sent");
+        assert_eq!((scenario.sms.as_str(), scenario.whatsapp.as_str()), ("sent", "read"));
     }
 }

@@ -1,8 +1,9 @@
-//! The Exotel simulator's SMS (v1) over HTTP: Exotel's
+//! The Exotel simulator's SMS (v1) and WhatsApp (v2) over HTTP: Exotel's
 //! URLs, auth, formats, codes, limits, callbacks and scripted faults,
 //! checked against the example payloads of the wire-format reference.
 
 mod sms;
+mod whatsapp;
 
 use axum::body::Bytes;
 use axum::http::HeaderMap;

@@ -390,12 +390,14 @@ async fn scripted_faults_refuse_sms_requests() {
 }
 
 #[tokio::test]
-async fn scripts_with_unknown_or_mismatched_sms_outcomes_are_refused() {
+async fn scripts_with_unknown_or_mismatched_messaging_outcomes_are_refused() {
     let sim = simulator().await;
     for script in [
         json!({"sms": "delivered"}),
         json!({"sms": "sent", "sms_detailed_status_code": 23185}),
         json!({"sms": "failed", "sms_detailed_status_code": 21010}),
+        json!({"whatsapp": "seen"}),
+        json!({"whatsapp": "failed", "whatsapp_error_code": 30002}),
     ] {
         let status = admin_status(&sim, "scenarios/09876543210", script.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{script}");
