@@ -1,5 +1,7 @@
 //! The simulator's own routes, under `/_simulator`: scripting numbers,
-//! adding accounts, the clock, and the log of received requests.
+//! adding accounts and their WhatsApp webhook, the clock, and the log of
+//! received requests. (Incoming WhatsApp messages are injected through the
+//! WhatsApp module's `/_simulator/whatsapp/incoming`.)
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
@@ -17,6 +19,7 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/_simulator/requests", get(requests))
         .route("/_simulator/scenarios/{number}", put(set_scenario))
         .route("/_simulator/accounts", post(add_account))
+        .route("/_simulator/accounts/{sid}/whatsapp-webhook", put(set_whatsapp_webhook))
         .route("/_simulator/time-scale", put(set_time_scale))
 }
 
@@ -56,6 +59,8 @@ fn valid(scenario: &Scenario) -> bool {
         && callbacks.contains(&scenario.callbacks.as_str())
         && scenario.digits.as_deref().is_none_or(is_key)
         && scenario.segments.iter().flatten().all(segment)
+        && crate::sms::valid_script(scenario)
+        && crate::whatsapp::valid_script(scenario)
 }
 
 /// Adds (or replaces) an account.
@@ -66,6 +71,34 @@ pub async fn add_account(State(state): State<Arc<SimState>>, Json(account): Json
             StatusCode::CREATED
         }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+#[derive(Debug, Deserialize)]
+pub struct Webhook {
+    /// Where incoming WhatsApp messages (and receipts of messages sent
+    /// without `status_callback`) are posted.
+    pub url: String,
+}
+
+/// Sets the URL configured at WhatsApp onboarding: 404 for an unknown account.
+pub async fn set_whatsapp_webhook(
+    State(state): State<Arc<SimState>>,
+    Path(sid): Path<String>,
+    Json(body): Json<Webhook>,
+) -> StatusCode {
+    if !(body.url.starts_with("http://") || body.url.starts_with("https://")) {
+        return StatusCode::UNPROCESSABLE_ENTITY;
+    }
+    let Ok(mut accounts) = state.accounts.lock() else {
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    };
+    match accounts.get_mut(&sid) {
+        Some(account) => {
+            account.whatsapp_webhook = Some(body.url);
+            StatusCode::NO_CONTENT
+        }
+        None => StatusCode::NOT_FOUND,
     }
 }
 

@@ -3,17 +3,21 @@
 //! Exotel's v1 voice API, with behaviour scripted per phone number through
 //! admin routes of its own (under `/_simulator`, never Exotel's).
 //!
-//! This part covers click-to-call and calls into flows (`Calls/connect`),
-//! call details and the bulk call listing, voice status callbacks, flows
-//! (Greeting, Gather, Passthru, Connect) and call recordings; SMS, WhatsApp
-//! and ExoPhones follow.
+//! Covered: click-to-call and calls into flows (`Calls/connect`), call
+//! details and the bulk call listing, voice status callbacks, flows
+//! (Greeting, Gather, Passthru, Connect) and call recordings; SMS
+//! (`Sms/send`, `Sms/bulksend`, SMS details and status callbacks); WhatsApp
+//! (v2 `messages`, delivery reports, incoming messages).
 
 mod admin;
+mod callbacks;
 mod calls;
 mod flows;
 mod recordings;
 mod request;
+mod sms;
 mod state;
+mod whatsapp;
 mod wire;
 
 use axum::Router;
@@ -46,6 +50,8 @@ pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .merge(calls::routes())
         .merge(recordings::routes())
+        .merge(sms::routes())
+        .merge(whatsapp::routes())
         .merge(admin::routes())
         .merge(flows::routes())
         .with_state(state)

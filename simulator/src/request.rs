@@ -53,3 +53,52 @@ pub struct Refusal(pub StatusCode, pub String);
 pub fn bad_request(message: &str) -> Refusal {
     Refusal(StatusCode::BAD_REQUEST, message.to_string())
 }
+
+/// A fault scripted for a number (`Scenario::fault`), as any area answers it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Fault {
+    /// 500.
+    ServerError,
+    /// 503.
+    Unavailable,
+    /// 429.
+    RateLimited,
+    /// No answer for a minute, then 504.
+    Timeout,
+}
+
+impl Fault {
+    pub fn status(self) -> StatusCode {
+        match self {
+            Fault::ServerError => StatusCode::INTERNAL_SERVER_ERROR,
+            Fault::Unavailable => StatusCode::SERVICE_UNAVAILABLE,
+            Fault::RateLimited => StatusCode::TOO_MANY_REQUESTS,
+            Fault::Timeout => StatusCode::GATEWAY_TIMEOUT,
+        }
+    }
+
+    pub fn message(self) -> &'static str {
+        match self {
+            Fault::ServerError => "Internal server error",
+            Fault::Unavailable => "Service unavailable",
+            Fault::RateLimited => "Too many requests",
+            Fault::Timeout => "Gateway timeout",
+        }
+    }
+}
+
+/// The fault scripted for the first of `numbers` that has one. A timeout
+/// is served here: this waits a real minute before returning it.
+pub async fn scripted_fault<'a>(state: &SimState, numbers: impl IntoIterator<Item = &'a str>) -> Option<Fault> {
+    let fault = numbers.into_iter().find_map(|n| state.scenario(n).fault)?;
+    let fault = match fault.as_str() {
+        "server_error" => Fault::ServerError,
+        "unavailable" => Fault::Unavailable,
+        "rate_limited" => Fault::RateLimited,
+        _ => Fault::Timeout,
+    };
+    if fault == Fault::Timeout {
+        tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+    }
+    Some(fault)
+}

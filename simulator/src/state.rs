@@ -1,10 +1,10 @@
-//! What the simulator remembers: accounts and their ExoPhones, calls, the
-//! scripted behaviour of each number, and every request it received.
+//! What the simulator remembers: accounts and their ExoPhones, calls, SMS,
+//! the scripted behaviour of each number, and every request it received.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
 use std::sync::Mutex;
-use std::time::Instant;
+use std::time::{Duration, Instant};
 
 use crate::flows::{Applet, FlowStep};
 use crate::recordings::Recording;
@@ -17,6 +17,15 @@ pub struct Account {
     pub api_token: String,
     /// Virtual numbers the account owns (any form; kept 0-prefixed).
     pub exophones: Vec<String>,
+    /// DLT-registered SMS headers (sender ids) linked to the account: six
+    /// letters for transactional SMS, six digits for promotional. The first
+    /// is the one Exotel names after the ExoPhone in an SMS's `From`.
+    #[serde(default)]
+    pub sender_ids: Vec<String>,
+    /// Where WhatsApp messages from customers (and receipts without a
+    /// `status_callback`) are posted: the URL configured at onboarding.
+    #[serde(default)]
+    pub whatsapp_webhook: Option<String>,
 }
 
 /// How a phone number behaves when called.
@@ -46,6 +55,23 @@ pub struct Scenario {
     /// are connected. When given, the last `end` (rounded up) is the talk
     /// length instead of `talk_seconds`.
     pub segments: Option<Vec<Segment>>,
+    /// How an SMS to this number ends, named by its final `Status`: `sent`,
+    /// `failed` or `failed-dnd` (also spelt `failed_dnd`).
+    pub sms: String,
+    /// The final `DetailedStatusCode` (20005 when sent, 23005 when refused
+    /// as DND, 23035 for other failures unless set), e.g. 23185 for a DLT
+    /// template mismatch.
+    pub sms_detailed_status_code: Option<u32>,
+    /// Simulated seconds from `queued` to the final status.
+    pub sms_delay_seconds: u64,
+    /// How a WhatsApp message to this number ends: `sent`, `delivered`,
+    /// `read` or `failed`.
+    pub whatsapp: String,
+    /// The `exo_status_code` of a failed WhatsApp message (30013
+    /// EX_INCAPABLE_RECIPIENT unless set).
+    pub whatsapp_error_code: Option<u32>,
+    /// Simulated seconds between one WhatsApp receipt and the next.
+    pub whatsapp_delay_seconds: u64,
 }
 
 /// Who is heard in a stretch of conversation.
@@ -98,6 +124,12 @@ impl Default for Scenario {
             callback_delay_seconds: 0,
             digits: None,
             segments: None,
+            sms: "sent".into(),
+            sms_detailed_status_code: None,
+            sms_delay_seconds: 6,
+            whatsapp: "read".into(),
+            whatsapp_error_code: None,
+            whatsapp_delay_seconds: 2,
         }
     }
 }
@@ -129,6 +161,31 @@ pub struct CallRecord {
     pub recording: Option<Recording>,
 }
 
+/// One SMS as the simulator tracks it.
+#[derive(Debug, Clone, Default)]
+pub struct SmsRecord {
+    pub sid: String,
+    pub account_sid: String,
+    /// As Exotel echoes it: `<ExoPhone>/<SenderId>`.
+    pub from: String,
+    pub to: String,
+    pub body: String,
+    pub status: String,
+    pub detailed_status_code: u32,
+    pub created: chrono::DateTime<chrono::Utc>,
+    pub updated: chrono::DateTime<chrono::Utc>,
+    pub sent: Option<chrono::DateTime<chrono::Utc>>,
+    /// Known once the SMS reached its final status.
+    pub units: Option<u32>,
+    pub price: Option<String>,
+    pub sms_type: String,
+    pub custom_field: Option<String>,
+    pub status_callback: Option<String>,
+    pub callback_json: bool,
+    /// The destination is no phone number an SMS can reach.
+    pub unreachable: bool,
+}
+
 /// A request as received, without its credentials' secret.
 #[derive(Debug, Clone, Serialize)]
 pub struct LoggedRequest {
@@ -144,9 +201,11 @@ pub struct LoggedRequest {
 pub struct SimState {
     pub accounts: Mutex<HashMap<String, Account>>,
     pub calls: Mutex<HashMap<String, CallRecord>>,
+    pub sms: Mutex<HashMap<String, SmsRecord>>,
     pub scenarios: Mutex<HashMap<String, Scenario>>,
     pub log: Mutex<Vec<LoggedRequest>>,
-    pub voice_window: Mutex<HashMap<String, VecDeque<Instant>>>,
+    /// Recent requests per API family and account, for rate limits.
+    pub windows: Mutex<HashMap<String, VecDeque<Instant>>>,
     /// Simulated seconds per real second.
     pub time_scale: Mutex<f64>,
     pub http: reqwest::Client,
@@ -161,6 +220,9 @@ pub struct SimState {
 /// Voice requests an account may make per minute (Exotel's documented limit).
 pub const VOICE_PER_MINUTE: usize = 200;
 
+/// SMS requests an account may make per minute (Exotel's documented limit).
+pub const SMS_PER_MINUTE: usize = 200;
+
 impl SimState {
     /// One account — SID `sandbox`, key `sandbox-key`, token `sandbox-token` — with two ExoPhones.
     pub fn with_sandbox() -> Self {
@@ -169,13 +231,16 @@ impl SimState {
             api_key: "sandbox-key".into(),
             api_token: "sandbox-token".into(),
             exophones: vec!["08047112233".into(), "08047112234".into()],
+            sender_ids: vec!["SNDBOX".into(), "600123".into()],
+            whatsapp_webhook: None,
         };
         Self {
             accounts: Mutex::new(HashMap::from([(sandbox.sid.clone(), sandbox)])),
             calls: Mutex::new(HashMap::new()),
+            sms: Mutex::new(HashMap::new()),
             scenarios: Mutex::new(HashMap::new()),
             log: Mutex::new(Vec::new()),
-            voice_window: Mutex::new(HashMap::new()),
+            windows: Mutex::new(HashMap::new()),
             time_scale: Mutex::new(1.0),
             http: reqwest::Client::new(),
             flows: Mutex::new(HashMap::new()),
@@ -200,19 +265,40 @@ impl SimState {
 
     /// Records a voice request; `false` when the account is over its limit.
     pub fn admit_voice(&self, account: &str) -> bool {
-        let Ok(mut windows) = self.voice_window.lock() else {
+        self.admit(format!("voice/{account}"), VOICE_PER_MINUTE)
+    }
+
+    /// Records an SMS request; `false` when the account is over its limit.
+    pub fn admit_sms(&self, account: &str) -> bool {
+        self.admit(format!("sms/{account}"), SMS_PER_MINUTE)
+    }
+
+    /// A sliding one-minute window of at most `limit` requests per key.
+    fn admit(&self, key: String, limit: usize) -> bool {
+        let Ok(mut windows) = self.windows.lock() else {
             return false;
         };
-        let window = windows.entry(account.to_string()).or_default();
+        let window = windows.entry(key).or_default();
         let now = Instant::now();
         while window.front().is_some_and(|t| now.duration_since(*t).as_secs() >= 60) {
             window.pop_front();
         }
-        if window.len() >= VOICE_PER_MINUTE {
+        if window.len() >= limit {
             return false;
         }
         window.push_back(now);
         true
+    }
+
+    /// Waits `seconds` of simulated time (at most an hour of real time).
+    pub async fn sleep(&self, seconds: f64) {
+        let real = seconds / self.scale().max(0.001);
+        let real = if real.is_finite() { real.clamp(0.0, 3600.0) } else { 0.0 };
+        tokio::time::sleep(Duration::from_secs_f64(real)).await;
+    }
+
+    pub fn account(&self, sid: &str) -> Option<Account> {
+        self.accounts.lock().ok()?.get(sid).cloned()
     }
 }
 
@@ -227,6 +313,16 @@ pub fn national(number: &str) -> String {
     }
 }
 
+/// A number as WhatsApp callbacks write it: country code and digits, no `+`
+/// (`09876543210`, `+919876543210` → `919876543210`).
+pub fn international(number: &str) -> String {
+    let national = national(number);
+    match national.strip_prefix('0') {
+        Some(rest) if national.len() == 11 => format!("91{rest}"),
+        _ => national,
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -236,5 +332,22 @@ mod tests {
         for input in ["+919876543210", "919876543210", "9876543210", "09876543210"] {
             assert_eq!(national(input), "09876543210");
         }
+    }
+
+    #[test]
+    fn whatsapp_numbers_carry_the_country_code_without_a_plus() {
+        for input in ["+919876543210", "09876543210", "9876543210"] {
+            assert_eq!(international(input), "919876543210");
+        }
+        assert_eq!(international("+14155550100"), "14155550100");
+    }
+
+    #[test]
+    fn accounts_saved_before_messaging_still_load() {
+        let account: Account =
+            serde_json::from_str(r#"{"sid":"a","api_key":"k","api_token":"t","exophones":["08047112233"]}"#).unwrap();
+        assert!(account.sender_ids.is_empty() && account.whatsapp_webhook.is_none());
+        let scenario: Scenario = serde_json::from_str(r#"{"outcome":"busy"}"#).unwrap();
+        assert_eq!((scenario.sms.as_str(), scenario.whatsapp.as_str()), ("sent", "read"));
     }
 }

@@ -499,7 +499,10 @@ async fn a_connection_test_asks_exotel_and_answers_in_the_documented_shapes() {
     not_ours["virtual_number"] = json!("01141169368");
     let missing: Value = app.post_json(path, token, not_ours).await.json().await.unwrap();
     assert_eq!(missing["details"]["status_code"], 422);
-    assert_eq!(missing["details"]["exotel_error"], "Virtual number not found in account");
+    assert_eq!(
+        missing["details"]["exotel_error"],
+        "Virtual number not found in account"
+    );
     let mail = app
         .post_json("/api/v1/settings/integrations/zoho_mail/test", token, mail_body())
         .await;

@@ -11,5 +11,6 @@ mod input;
 mod integrations;
 mod simulator;
 mod simulator_flows;
+mod simulator_messaging;
 mod store;
 mod support;

@@ -2,6 +2,7 @@
 # Stop the Switchboard test mail servers started by tests/mail/up.sh.
 # Mail, certificate and logs stay in $RUN; `rm -rf $RUN` after this to wipe them.
 set -uo pipefail
+export PATH="/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 
 RUN="${SWITCHBOARD_MAIL_DIR:-/var/tmp/switchboard-mail}"
 log() { printf '[mail down] %s\n' "$*"; }

@@ -8,6 +8,7 @@
 # Everything at run time lives in $RUN (default /var/tmp/switchboard-mail);
 # the templates and the user list stay in this directory. Must run as root.
 set -euo pipefail
+export PATH="/usr/sbin:/usr/bin:/sbin:/bin:$PATH"
 
 HERE="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 RUN="${SWITCHBOARD_MAIL_DIR:-/var/tmp/switchboard-mail}"
@@ -136,14 +137,17 @@ doveconf -c "$RUN/dovecot.conf" -n >/dev/null 2>"$RUN/log/doveconf.err" ||
 dovecot_pid="$(cat "$RUN/run/dovecot/master.pid" 2>/dev/null || true)"
 if [ -n "$dovecot_pid" ] && [ "$(cat "/proc/$dovecot_pid/comm" 2>/dev/null)" = dovecot ]; then
   if [ "$dovecot_changed" = 1 ]; then
-    doveadm -c "$RUN/dovecot.conf" reload || die "dovecot reload failed"
+    doveadm -c "$RUN/dovecot.conf" reload </dev/null >/dev/null 2>&1 || die "dovecot reload failed"
     log "dovecot reloaded"
   else
     log "dovecot already running"
   fi
 else
   rm -f "$RUN/run/dovecot/master.pid" # stale, from a previous boot
-  dovecot -c "$RUN/dovecot.conf" || die "dovecot did not start"
+  # The daemons must not keep the caller's stdout/stderr open (a caller
+  # reading our output through a pipe would wait forever).
+  dovecot -c "$RUN/dovecot.conf" </dev/null >"$RUN/log/dovecot-start.err" 2>&1 ||
+    die "dovecot did not start: $(cat "$RUN/log/dovecot-start.err")"
   log "dovecot started"
 fi
 
@@ -151,15 +155,15 @@ if postfix -c "$RUN/postfix" status >/dev/null 2>&1; then
   if [ "$postfix_changed" = 1 ]; then
     postfix -c "$RUN/postfix" check 2>"$RUN/log/postfix-check.err" ||
       die "invalid Postfix configuration: $(cat "$RUN/log/postfix-check.err")"
-    postfix -c "$RUN/postfix" reload >/dev/null 2>&1 || die "postfix reload failed"
+    postfix -c "$RUN/postfix" reload </dev/null >/dev/null 2>&1 || die "postfix reload failed"
     log "postfix reloaded"
   else
     log "postfix already running"
   fi
 else
   # `postfix start` checks the configuration and creates the queue first.
-  postfix -c "$RUN/postfix" start 2>"$RUN/log/postfix-check.err" ||
-    die "postfix did not start: $(cat "$RUN/log/postfix-check.err")"
+  postfix -c "$RUN/postfix" start </dev/null >"$RUN/log/postfix-start.err" 2>&1 ||
+    die "postfix did not start: $(cat "$RUN/log/postfix-start.err")"
   log "postfix started"
 fi
 

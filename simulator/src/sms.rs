@@ -1,0 +1,202 @@
+//! SMS (v1): `Sms/send` (one body to up to 100 numbers), `Sms/bulksend`
+//! (up to 100 messages), SMS details, and the life of each SMS ending in
+//! its status callback. Exotel's clients spell the path `Sms` and `SMS`
+//! both ways; both are served.
+
+mod delivery;
+mod draft;
+
+use axum::Router;
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::response::Response;
+use axum::routing::{get, post};
+use serde_json::{Value, json};
+use std::sync::Arc;
+
+pub use delivery::valid_script;
+
+use crate::request::{Fault, Form, authenticate, log, scripted_fault};
+use crate::state::{SimState, SmsRecord};
+use crate::wire::{Format, coded_exception, exotel_time, respond, respond_list, rest_exception};
+
+/// Why Exotel refuses an SMS request: HTTP status, its documented `Code`
+/// when there is one, and a message.
+#[derive(Debug)]
+pub struct Rejection {
+    status: StatusCode,
+    code: Option<u32>,
+    message: String,
+}
+
+impl Rejection {
+    /// A 400 with Exotel's code.
+    fn bad(code: u32, message: &str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, Some(code), message)
+    }
+
+    /// A 400 for a rule Exotel gives no code.
+    fn plain(message: &str) -> Self {
+        Self::new(StatusCode::BAD_REQUEST, None, message)
+    }
+
+    fn new(status: StatusCode, code: Option<u32>, message: &str) -> Self {
+        Self {
+            status,
+            code,
+            message: message.to_string(),
+        }
+    }
+
+    /// The same refusal, naming the part of the request at fault.
+    fn at(self, place: &str) -> Self {
+        Self {
+            message: format!("{place}: {}", self.message),
+            ..self
+        }
+    }
+
+    fn respond(&self, format: Format) -> Response {
+        match self.code {
+            Some(code) => coded_exception(self.status, format, code, &self.message),
+            None => rest_exception(self.status, format, &self.message),
+        }
+    }
+}
+
+/// A scripted fault as the SMS API answers it (codes 40402 and 40405 are
+/// Exotel's for 429 and 503).
+impl From<Fault> for Rejection {
+    fn from(fault: Fault) -> Self {
+        let code = match fault {
+            Fault::RateLimited => Some(40402),
+            Fault::Unavailable => Some(40405),
+            _ => None,
+        };
+        Rejection::new(fault.status(), code, fault.message())
+    }
+}
+
+/// SMS routes, under both spellings.
+pub fn routes() -> Router<Arc<SimState>> {
+    ["Sms", "SMS"].into_iter().fold(Router::new(), |router, area| {
+        router
+            .route(&format!("/v1/Accounts/{{sid}}/{area}/{{action}}"), post(send))
+            .route(&format!("/v1/Accounts/{{sid}}/{area}/Messages/{{sms}}"), get(details))
+    })
+}
+
+/// `POST /v1/Accounts/{sid}/Sms/send[.json]` and `…/Sms/bulksend[.json]`.
+pub async fn send(
+    State(state): State<Arc<SimState>>,
+    Path((sid, action)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Response {
+    log(&state, &method, &uri, &headers, &body);
+    let (action, format) = Format::split(&action);
+    let form: Form = serde_urlencoded::from_bytes(&body).unwrap_or_default();
+    match accept(&state, &sid, action, &headers, &form).await {
+        Ok((false, messages)) => respond(StatusCode::OK, format, "SMSMessage", sms_json(&messages[0], format)),
+        Ok((true, messages)) => {
+            let items = messages.iter().map(|sms| sms_json(sms, format)).collect();
+            respond_list(StatusCode::OK, format, "SMSMessage", items)
+        }
+        Err(rejection) => rejection.respond(format),
+    }
+}
+
+/// The queued SMS of an accepted request, and whether they answer as a list.
+async fn accept(
+    state: &Arc<SimState>,
+    sid: &str,
+    action: &str,
+    headers: &HeaderMap,
+    form: &Form,
+) -> Result<(bool, Vec<SmsRecord>), Rejection> {
+    let account = authenticate(state, sid, headers).ok_or_else(unauthorized)?;
+    if !state.admit_sms(&account.sid) {
+        return Err(Rejection::new(
+            StatusCode::TOO_MANY_REQUESTS,
+            Some(40402),
+            "Too many POST requests",
+        ));
+    }
+    let (list, drafts) = match action {
+        "send" => draft::static_send(&account, form)?,
+        "bulksend" => draft::bulk_send(&account, form)?,
+        _ => return Err(not_found()),
+    };
+    if let Some(fault) = scripted_fault(state, drafts.iter().map(|d| d.to.as_str())).await {
+        return Err(fault.into());
+    }
+    let queued = drafts.into_iter().map(|d| delivery::queue(state, &account.sid, d));
+    Ok((list, queued.collect()))
+}
+
+fn unauthorized() -> Rejection {
+    Rejection::new(StatusCode::UNAUTHORIZED, Some(34010), "Authentication failed")
+}
+
+fn not_found() -> Rejection {
+    Rejection::new(StatusCode::NOT_FOUND, None, "The requested resource was not found")
+}
+
+/// `GET /v1/Accounts/{sid}/SMS/Messages/{SmsSid}[.json]`.
+///
+/// An unknown sid answers HTTP 200 with a `RestException` of status 404
+/// "No matching results": Exotel's SMS docs give the 200, a real fixture
+/// the 404 inside the body, and this serves both.
+pub async fn details(
+    State(state): State<Arc<SimState>>,
+    Path((sid, sms)): Path<(String, String)>,
+    method: Method,
+    uri: Uri,
+    headers: HeaderMap,
+) -> Response {
+    log(&state, &method, &uri, &headers, &[]);
+    let (sms_sid, format) = Format::split(&sms);
+    if authenticate(&state, &sid, &headers).is_none() {
+        return unauthorized().respond(format);
+    }
+    if !state.admit_sms(&sid) {
+        return Rejection::new(StatusCode::TOO_MANY_REQUESTS, Some(40403), "Too many GET requests").respond(format);
+    }
+    let found = state
+        .sms
+        .lock()
+        .ok()
+        .and_then(|messages| messages.get(sms_sid).filter(|m| m.account_sid == sid).cloned());
+    match found {
+        Some(sms) => respond(StatusCode::OK, format, "SMSMessage", sms_json(&sms, format)),
+        None => respond(
+            StatusCode::OK,
+            format,
+            "RestException",
+            json!({"Status": 404, "Message": "No matching results"}),
+        ),
+    }
+}
+
+/// The `SMSMessage` object. An unsent SMS has `DateSent` null in JSON and
+/// the IST epoch in XML, as real captures show.
+fn sms_json(sms: &SmsRecord, format: Format) -> Value {
+    let unsent = match format {
+        Format::Json => Value::Null,
+        Format::Xml => Value::String("1970-01-01 05:30:00".into()),
+    };
+    let suffix = if format == Format::Json { ".json" } else { "" };
+    json!({
+        "Sid": sms.sid, "AccountSid": sms.account_sid, "From": sms.from, "To": sms.to,
+        "DateCreated": exotel_time(sms.created), "DateUpdated": exotel_time(sms.updated),
+        "DateSent": sms.sent.map(|t| Value::String(exotel_time(t))).unwrap_or(unsent),
+        "Body": sms.body, "Direction": "outbound-api",
+        "Uri": format!("/v1/Accounts/{}/SMS/Messages/{}{suffix}", sms.account_sid, sms.sid),
+        "ApiVersion": null, "Price": sms.price, "Status": sms.status,
+        "DetailedStatusCode": sms.detailed_status_code,
+        "DetailedStatus": delivery::detailed_status(sms.detailed_status_code), "SmsUnits": sms.units,
+    })
+}
