@@ -1,13 +1,18 @@
 //! The simulator's own routes, under `/_simulator`: scripting numbers,
-//! adding accounts, the clock, and the log of received requests.
+//! adding accounts and their ExoPhones, the clock, and the log of received
+//! requests.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post, put};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
+use serde_json::Value;
 use std::sync::Arc;
 
+use crate::numbers::{self, ExoPhoneChange};
+use crate::request::Refusal;
 use crate::state::{Account, LoggedRequest, Scenario, SimState, national};
 
 /// The simulator's own routes.
@@ -16,6 +21,11 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/_simulator/requests", get(requests))
         .route("/_simulator/scenarios/{number}", put(set_scenario))
         .route("/_simulator/accounts", post(add_account))
+        .route("/_simulator/accounts/{sid}/exophones", post(add_exophone))
+        .route(
+            "/_simulator/accounts/{sid}/exophones/{number}",
+            patch(change_exophone).delete(release_exophone),
+        )
         .route("/_simulator/time-scale", put(set_time_scale))
 }
 
@@ -35,7 +45,8 @@ pub async fn set_scenario(
     let callbacks = ["normal", "drop", "duplicate", "reorder"];
     let valid = outcomes.contains(&scenario.outcome.as_str())
         && scenario.fault.as_deref().is_none_or(|f| faults.contains(&f))
-        && callbacks.contains(&scenario.callbacks.as_str());
+        && callbacks.contains(&scenario.callbacks.as_str())
+        && numbers::valid_scenario(&scenario);
     if !valid {
         return StatusCode::UNPROCESSABLE_ENTITY;
     }
@@ -48,8 +59,9 @@ pub async fn set_scenario(
     }
 }
 
-/// Adds (or replaces) an account.
+/// Adds (or replaces) an account; its `exophones` seed its numbers afresh.
 pub async fn add_account(State(state): State<Arc<SimState>>, Json(account): Json<Account>) -> StatusCode {
+    numbers::forget(&state, &account.sid);
     match state.accounts.lock() {
         Ok(mut accounts) => {
             accounts.insert(account.sid.clone(), account);
@@ -77,5 +89,61 @@ pub async fn set_time_scale(State(state): State<Arc<SimState>>, Json(body): Json
             StatusCode::NO_CONTENT
         }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// An ExoPhone as v2_beta shows it, or the refusal.
+fn exophone_answer(result: Result<Value, Refusal>, ok: StatusCode) -> Response {
+    match result {
+        Ok(body) => (ok, Json(body)).into_response(),
+        Err(refusal) => refused(refusal),
+    }
+}
+
+/// A refusal as text: 404 for an unknown account or number, 409 for a
+/// number another account owns, 422 for a bad field.
+fn refused(Refusal(status, message): Refusal) -> Response {
+    let status = match status {
+        StatusCode::BAD_REQUEST => StatusCode::UNPROCESSABLE_ENTITY,
+        other => other,
+    };
+    (status, message).into_response()
+}
+
+/// A number appears on an account, as if bought: `{"phone_number", and
+/// optionally "friendly_name", "voice_url", "sms_url", "region",
+/// "number_type", "capabilities": {"voice", "sms"}}`.
+pub async fn add_exophone(
+    State(state): State<Arc<SimState>>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    Json(change): Json<ExoPhoneChange>,
+) -> Response {
+    let added = numbers::add(&state, &sid, &change).map(|phone| numbers::number_json(&phone, &sid, &headers));
+    exophone_answer(added, StatusCode::CREATED)
+}
+
+/// A number's details change (same fields as adding, except the number).
+pub async fn change_exophone(
+    State(state): State<Arc<SimState>>,
+    Path((sid, number)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(change): Json<ExoPhoneChange>,
+) -> Response {
+    let changed = numbers::update(&state, &sid, &number, &change);
+    exophone_answer(
+        changed.map(|phone| numbers::number_json(&phone, &sid, &headers)),
+        StatusCode::OK,
+    )
+}
+
+/// A number is released from the account.
+pub async fn release_exophone(
+    State(state): State<Arc<SimState>>,
+    Path((sid, number)): Path<(String, String)>,
+) -> Response {
+    match numbers::release(&state, &sid, &number) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(refusal) => refused(refusal),
     }
 }

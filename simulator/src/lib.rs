@@ -3,12 +3,13 @@
 //! Exotel's v1 voice API, with behaviour scripted per phone number through
 //! admin routes of its own (under `/_simulator`, never Exotel's).
 //!
-//! This first part covers click-to-call (`Calls/connect`), call details and
-//! voice status callbacks; SMS, WhatsApp, ExoPhones, flows and recordings
-//! follow.
+//! It covers click-to-call (`Calls/connect`), call details and voice status
+//! callbacks; and ExoPhones, number metadata and the customer whitelist.
+//! SMS, WhatsApp, flows, recordings and number masking follow.
 
 mod admin;
 mod calls;
+mod numbers;
 mod request;
 mod state;
 mod wire;
@@ -42,6 +43,7 @@ impl RunningSimulator {
 pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .merge(calls::routes())
+        .merge(numbers::routes())
         .merge(admin::routes())
         .with_state(state)
 }

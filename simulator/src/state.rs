@@ -37,6 +37,17 @@ pub struct Scenario {
     pub callbacks: String,
     /// Simulated seconds each callback is held back.
     pub callback_delay_seconds: u64,
+    /// Telecom circle the number metadata API reports (`KA`, `GJ`…);
+    /// unset: the landline's STD code, else `KA`.
+    pub circle: Option<String>,
+    /// Operator code the number metadata API reports (`A`, `R`, `V`…);
+    /// unset: `A` (Airtel).
+    pub operator: Option<String>,
+    /// `Mobile`, `Landline` or `TollFree`; unset: read from the number.
+    pub number_type: Option<String>,
+    /// Once whitelisted, the customer unsubscribes by a missed call to the
+    /// opt-in SMS: the whitelist check then says `Blacklist`.
+    pub unsubscribes: bool,
 }
 
 impl Default for Scenario {
@@ -49,6 +60,10 @@ impl Default for Scenario {
             fault: None,
             callbacks: "normal".into(),
             callback_delay_seconds: 0,
+            circle: None,
+            operator: None,
+            number_type: None,
+            unsubscribes: false,
         }
     }
 }
@@ -95,6 +110,8 @@ pub struct SimState {
     /// Simulated seconds per real second.
     pub time_scale: Mutex<f64>,
     pub http: reqwest::Client,
+    /// ExoPhone details and the customer whitelist.
+    pub(crate) numbers: crate::numbers::Registry,
 }
 
 /// Voice requests an account may make per minute (Exotel's documented limit).
@@ -117,6 +134,7 @@ impl SimState {
             voice_window: Mutex::new(HashMap::new()),
             time_scale: Mutex::new(1.0),
             http: reqwest::Client::new(),
+            numbers: Default::default(),
         }
     }
 
@@ -160,6 +178,22 @@ pub fn national(number: &str) -> String {
     }
 }
 
+/// An Indian number in E.164 (`09876543210` → `+919876543210`), as
+/// ExoPhones and Lead Assist give numbers back.
+pub fn e164(number: &str) -> String {
+    let national = national(number);
+    match national.strip_prefix('0') {
+        Some(rest) if national.len() == 11 => format!("+91{rest}"),
+        _ => national,
+    }
+}
+
+/// Whether a number is a well-formed Indian number (11 digits once 0-prefixed).
+pub fn is_indian(number: &str) -> bool {
+    let national = national(number);
+    national.len() == 11 && national.starts_with('0')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -169,5 +203,12 @@ mod tests {
         for input in ["+919876543210", "919876543210", "9876543210", "09876543210"] {
             assert_eq!(national(input), "09876543210");
         }
+    }
+
+    #[test]
+    fn numbers_are_given_back_in_e164_where_exophones_use_it() {
+        assert_eq!(e164("08047112233"), "+918047112233");
+        assert_eq!(e164("+919876543210"), "+919876543210");
+        assert!(!is_indian("12345") && is_indian("+91 98765 43210"));
     }
 }

@@ -10,5 +10,6 @@ mod idempotency;
 mod input;
 mod integrations;
 mod simulator;
+mod simulator_numbers;
 mod store;
 mod support;
