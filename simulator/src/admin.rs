@@ -1,6 +1,6 @@
 //! The simulator's own routes, under `/_simulator`: scripting numbers,
-//! adding accounts and their ExoPhones, the clock, and the log of received
-//! requests.
+//! adding accounts and their ExoPhones, the clock, calls to masked numbers,
+//! and the log of received requests.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -11,6 +11,7 @@ use serde::Deserialize;
 use serde_json::Value;
 use std::sync::Arc;
 
+use crate::masking;
 use crate::numbers::{self, ExoPhoneChange};
 use crate::request::Refusal;
 use crate::state::{Account, LoggedRequest, Scenario, SimState, national};
@@ -26,6 +27,7 @@ pub fn routes() -> Router<Arc<SimState>> {
             "/_simulator/accounts/{sid}/exophones/{number}",
             patch(change_exophone).delete(release_exophone),
         )
+        .route("/_simulator/masked-calls", post(masking::dial).get(masking::dialled))
         .route("/_simulator/time-scale", put(set_time_scale))
 }
 

@@ -4,11 +4,12 @@
 //! admin routes of its own (under `/_simulator`, never Exotel's).
 //!
 //! It covers click-to-call (`Calls/connect`), call details and voice status
-//! callbacks; and ExoPhones, number metadata and the customer whitelist.
-//! SMS, WhatsApp, flows, recordings and number masking follow.
+//! callbacks; ExoPhones, number metadata and the customer whitelist; and
+//! Lead Assist number masking. SMS, WhatsApp, flows and recordings follow.
 
 mod admin;
 mod calls;
+mod masking;
 mod numbers;
 mod request;
 mod state;
@@ -44,6 +45,7 @@ pub fn router(state: Arc<SimState>) -> Router {
     Router::new()
         .merge(calls::routes())
         .merge(numbers::routes())
+        .merge(masking::routes())
         .merge(admin::routes())
         .with_state(state)
 }

@@ -14,7 +14,7 @@ use crate::state::SimState;
 
 pub use exophones::number_json;
 pub use metadata::valid_scenario;
-pub use store::{ExoPhoneChange, Registry, add, forget, release, update};
+pub use store::{ExoPhone, ExoPhoneChange, Registry, add, forget, owned, release, update};
 
 /// The phone-number routes.
 pub fn routes() -> Router<Arc<SimState>> {

@@ -112,6 +112,8 @@ pub struct SimState {
     pub http: reqwest::Client,
     /// ExoPhone details and the customer whitelist.
     pub(crate) numbers: crate::numbers::Registry,
+    /// Lead Assist allocations and the calls made to them.
+    pub(crate) masking: crate::masking::Leases,
 }
 
 /// Voice requests an account may make per minute (Exotel's documented limit).
@@ -135,6 +137,7 @@ impl SimState {
             time_scale: Mutex::new(1.0),
             http: reqwest::Client::new(),
             numbers: Default::default(),
+            masking: Default::default(),
         }
     }
 

@@ -1,8 +1,9 @@
 //! The Exotel simulator's phone numbers over HTTP: ExoPhones (v2_beta),
-//! number metadata and the customer whitelist (v1), checked against the
-//! reference's example payloads.
+//! number metadata and the customer whitelist (v1), and Lead Assist
+//! masking, checked against the reference's example payloads.
 
 mod lookup;
+mod masking;
 
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
