@@ -1,16 +1,22 @@
 //! The simulator's own routes, under `/_simulator`: scripting numbers,
-//! adding accounts and their WhatsApp webhook, the clock, and the log of
-//! received requests. (Incoming WhatsApp messages are injected through the
-//! WhatsApp module's `/_simulator/whatsapp/incoming`.)
+//! adding accounts, their ExoPhones and WhatsApp webhook, the clock,
+//! calls to masked numbers, and the log of received requests. (Incoming
+//! WhatsApp messages are injected through the WhatsApp module's
+//! `/_simulator/whatsapp/incoming`.)
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use axum::routing::{get, post, put};
+use axum::http::{HeaderMap, StatusCode};
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
+use serde_json::Value;
 use std::sync::Arc;
 
 use crate::flows::is_key;
+use crate::masking;
+use crate::numbers::{self, ExoPhoneChange};
+use crate::request::Refusal;
 use crate::state::{Account, LoggedRequest, Scenario, Segment, SimState, national};
 
 /// The simulator's own routes.
@@ -20,6 +26,12 @@ pub fn routes() -> Router<Arc<SimState>> {
         .route("/_simulator/scenarios/{number}", put(set_scenario))
         .route("/_simulator/accounts", post(add_account))
         .route("/_simulator/accounts/{sid}/whatsapp-webhook", put(set_whatsapp_webhook))
+        .route("/_simulator/accounts/{sid}/exophones", post(add_exophone))
+        .route(
+            "/_simulator/accounts/{sid}/exophones/{number}",
+            patch(change_exophone).delete(release_exophone),
+        )
+        .route("/_simulator/masked-calls", post(masking::dial).get(masking::dialled))
         .route("/_simulator/time-scale", put(set_time_scale))
 }
 
@@ -61,10 +73,12 @@ fn valid(scenario: &Scenario) -> bool {
         && scenario.segments.iter().flatten().all(segment)
         && crate::sms::valid_script(scenario)
         && crate::whatsapp::valid_script(scenario)
+        && numbers::valid_scenario(scenario)
 }
 
-/// Adds (or replaces) an account.
+/// Adds (or replaces) an account; its `exophones` seed its numbers afresh.
 pub async fn add_account(State(state): State<Arc<SimState>>, Json(account): Json<Account>) -> StatusCode {
+    numbers::forget(&state, &account.sid);
     match state.accounts.lock() {
         Ok(mut accounts) => {
             accounts.insert(account.sid.clone(), account);
@@ -120,5 +134,61 @@ pub async fn set_time_scale(State(state): State<Arc<SimState>>, Json(body): Json
             StatusCode::NO_CONTENT
         }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
+    }
+}
+
+/// An ExoPhone as v2_beta shows it, or the refusal.
+fn exophone_answer(result: Result<Value, Refusal>, ok: StatusCode) -> Response {
+    match result {
+        Ok(body) => (ok, Json(body)).into_response(),
+        Err(refusal) => refused(refusal),
+    }
+}
+
+/// A refusal as text: 404 for an unknown account or number, 409 for a
+/// number another account owns, 422 for a bad field.
+fn refused(Refusal(status, message): Refusal) -> Response {
+    let status = match status {
+        StatusCode::BAD_REQUEST => StatusCode::UNPROCESSABLE_ENTITY,
+        other => other,
+    };
+    (status, message).into_response()
+}
+
+/// A number appears on an account, as if bought: `{"phone_number", and
+/// optionally "friendly_name", "voice_url", "sms_url", "region",
+/// "number_type", "capabilities": {"voice", "sms"}}`.
+pub async fn add_exophone(
+    State(state): State<Arc<SimState>>,
+    Path(sid): Path<String>,
+    headers: HeaderMap,
+    Json(change): Json<ExoPhoneChange>,
+) -> Response {
+    let added = numbers::add(&state, &sid, &change).map(|phone| numbers::number_json(&phone, &sid, &headers));
+    exophone_answer(added, StatusCode::CREATED)
+}
+
+/// A number's details change (same fields as adding, except the number).
+pub async fn change_exophone(
+    State(state): State<Arc<SimState>>,
+    Path((sid, number)): Path<(String, String)>,
+    headers: HeaderMap,
+    Json(change): Json<ExoPhoneChange>,
+) -> Response {
+    let changed = numbers::update(&state, &sid, &number, &change);
+    exophone_answer(
+        changed.map(|phone| numbers::number_json(&phone, &sid, &headers)),
+        StatusCode::OK,
+    )
+}
+
+/// A number is released from the account.
+pub async fn release_exophone(
+    State(state): State<Arc<SimState>>,
+    Path((sid, number)): Path<(String, String)>,
+) -> Response {
+    match numbers::release(&state, &sid, &number) {
+        Ok(()) => StatusCode::NO_CONTENT.into_response(),
+        Err(refusal) => refused(refusal),
     }
 }

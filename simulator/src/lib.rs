@@ -7,12 +7,15 @@
 //! details and the bulk call listing, voice status callbacks, flows
 //! (Greeting, Gather, Passthru, Connect) and call recordings; SMS
 //! (`Sms/send`, `Sms/bulksend`, SMS details and status callbacks); WhatsApp
-//! (v2 `messages`, delivery reports, incoming messages).
+//! (v2 `messages`, delivery reports, incoming messages); ExoPhones, number
+//! metadata and the customer whitelist; Lead Assist number masking.
 
 mod admin;
 mod callbacks;
 mod calls;
 mod flows;
+mod masking;
+mod numbers;
 mod recordings;
 mod request;
 mod sms;
@@ -52,6 +55,8 @@ pub fn router(state: Arc<SimState>) -> Router {
         .merge(recordings::routes())
         .merge(sms::routes())
         .merge(whatsapp::routes())
+        .merge(numbers::routes())
+        .merge(masking::routes())
         .merge(admin::routes())
         .merge(flows::routes())
         .with_state(state)

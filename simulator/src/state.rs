@@ -72,6 +72,17 @@ pub struct Scenario {
     pub whatsapp_error_code: Option<u32>,
     /// Simulated seconds between one WhatsApp receipt and the next.
     pub whatsapp_delay_seconds: u64,
+    /// Telecom circle the number metadata API reports (`KA`, `GJ`…);
+    /// unset: the landline's STD code, else `KA`.
+    pub circle: Option<String>,
+    /// Operator code the number metadata API reports (`A`, `R`, `V`…);
+    /// unset: `A` (Airtel).
+    pub operator: Option<String>,
+    /// `Mobile`, `Landline` or `TollFree`; unset: read from the number.
+    pub number_type: Option<String>,
+    /// Once whitelisted, the customer unsubscribes by a missed call to the
+    /// opt-in SMS: the whitelist check then says `Blacklist`.
+    pub unsubscribes: bool,
 }
 
 /// Who is heard in a stretch of conversation.
@@ -130,6 +141,10 @@ impl Default for Scenario {
             whatsapp: "read".into(),
             whatsapp_error_code: None,
             whatsapp_delay_seconds: 2,
+            circle: None,
+            operator: None,
+            number_type: None,
+            unsubscribes: false,
         }
     }
 }
@@ -215,6 +230,10 @@ pub struct SimState {
     pub flow_steps: Mutex<HashMap<String, Vec<FlowStep>>>,
     /// For Passthru requests: a 302 is a branch, never followed.
     pub passthru_http: reqwest::Client,
+    /// ExoPhone details and the customer whitelist.
+    pub(crate) numbers: crate::numbers::Registry,
+    /// Lead Assist allocations and the calls made to them.
+    pub(crate) masking: crate::masking::Leases,
 }
 
 /// Voice requests an account may make per minute (Exotel's documented limit).
@@ -249,6 +268,8 @@ impl SimState {
                 .redirect(reqwest::redirect::Policy::none())
                 .build()
                 .unwrap_or_default(),
+            numbers: Default::default(),
+            masking: Default::default(),
         }
     }
 
@@ -323,6 +344,22 @@ pub fn international(number: &str) -> String {
     }
 }
 
+/// An Indian number in E.164 (`09876543210` → `+919876543210`), as
+/// ExoPhones and Lead Assist give numbers back.
+pub fn e164(number: &str) -> String {
+    let national = national(number);
+    match national.strip_prefix('0') {
+        Some(rest) if national.len() == 11 => format!("+91{rest}"),
+        _ => national,
+    }
+}
+
+/// Whether a number is a well-formed Indian number (11 digits once 0-prefixed).
+pub fn is_indian(number: &str) -> bool {
+    let national = national(number);
+    national.len() == 11 && national.starts_with('0')
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -349,5 +386,12 @@ mod tests {
         assert!(account.sender_ids.is_empty() && account.whatsapp_webhook.is_none());
         let scenario: Scenario = serde_json::from_str(r#"{"outcome":"busy"}"#).unwrap();
         assert_eq!((scenario.sms.as_str(), scenario.whatsapp.as_str()), ("sent", "read"));
+    }
+
+    #[test]
+    fn numbers_are_given_back_in_e164_where_exophones_use_it() {
+        assert_eq!(e164("08047112233"), "+918047112233");
+        assert_eq!(e164("+919876543210"), "+919876543210");
+        assert!(!is_indian("12345") && is_indian("+91 98765 43210"));
     }
 }

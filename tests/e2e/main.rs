@@ -12,5 +12,6 @@ mod integrations;
 mod simulator;
 mod simulator_flows;
 mod simulator_messaging;
+mod simulator_numbers;
 mod store;
 mod support;
