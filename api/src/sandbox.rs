@@ -104,7 +104,7 @@ fn sandbox_configurations(simulator: &str) -> [(IntegrationKind, Value); 3] {
         ),
         (
             IntegrationKind::ExotelSms,
-            with(json!({"sender_id": "SBXSMS", "display_name": "Sandbox SMS"})),
+            with(json!({"sender_id": "SNDBOX", "display_name": "Sandbox SMS"})),
         ),
         (
             IntegrationKind::ExotelWhatsapp,

@@ -252,10 +252,188 @@ async fn the_token_bucket_keeps_an_account_under_its_rate_without_asking_exotel(
 #[tokio::test]
 async fn a_call_into_a_flow_is_placed_with_its_url() {
     let sim = simulator().await;
+    admin(&sim, "flows/1234", json!([{"type": "greeting", "text": "Hello"}, {"type": "hangup"}])).await;
     let exotel = client(quick());
     let mut call = ConnectCall::between(AGENT, CUSTOMER, EXOPHONE);
     call.target = CallTarget::Flow("http://my.exotel.com/sandbox/exoml/start_voice/1234".into());
     let placed = exotel.connect(&account(&sim), &call).await.unwrap();
     assert_eq!(placed.from, AGENT);
     assert_eq!(requests_to(&sim, "Calls/connect").await, 1);
+}
+
+fn sms_to(numbers: &[&str]) -> SendSms {
+    SendSms {
+        from: "SNDBOX".into(),
+        to: numbers.iter().map(|n| n.to_string()).collect(),
+        body: "Your order 42 is out for delivery".into(),
+        sms_type: Some("transactional".into()),
+        dlt_entity_id: Some("1101234567890123456".into()),
+        dlt_template_id: Some("1107123456789012345".into()),
+        ..SendSms::default()
+    }
+}
+
+#[tokio::test]
+async fn an_sms_sent_in_json_and_in_xml_reads_the_same_and_its_delivery_shows_in_details() {
+    let sim = simulator().await;
+    for format in [V1Format::Json, V1Format::Xml] {
+        let exotel = client(ExotelConfig {
+            v1_format: format,
+            ..quick()
+        });
+        let sent = exotel.send_sms(&account(&sim), &sms_to(&[CUSTOMER])).await.unwrap();
+        assert_eq!(sent.len(), 1, "{format:?}");
+        assert_eq!(sent[0].status, "queued");
+        assert_eq!(sent[0].detailed_status_code, Some(21010));
+        assert_eq!(sent[0].detailed_status.as_deref(), Some("PENDING_TO_OPERATOR"));
+        assert_eq!(sent[0].to, CUSTOMER);
+        assert!(sent[0].from.ends_with("/SNDBOX"), "{}", sent[0].from);
+        assert_eq!(sent[0].sent_at, None);
+        let (account, exotel, sid) = (account(&sim), &exotel, sent[0].sid.clone());
+        eventually(Duration::from_secs(5), "the SMS is delivered", || {
+            let (account, sid) = (account.clone(), sid.clone());
+            async move { exotel.sms_details(&account, &sid).await.unwrap().status == "sent" }
+        })
+        .await;
+        let delivered = exotel.sms_details(&account, &sid).await.unwrap();
+        assert_eq!(delivered.detailed_status_code, Some(20005), "{format:?}");
+        assert_eq!(delivered.detailed_status.as_deref(), Some("DELIVERED_TO_HANDSET"));
+        assert!(delivered.sent_at.is_some() && delivered.units == Some(1) && delivered.price.is_some());
+    }
+}
+
+#[tokio::test]
+async fn a_bulk_sms_answers_one_message_per_number_and_a_failed_one_reads_failed() {
+    let sim = simulator().await;
+    script(&sim, CUSTOMER, json!({"sms": "failed", "sms_detailed_status_code": 23185})).await;
+    let exotel = client(quick());
+    let sent = exotel
+        .send_sms(&account(&sim), &sms_to(&[AGENT, CUSTOMER]))
+        .await
+        .unwrap();
+    assert_eq!(sent.iter().map(|s| s.to.as_str()).collect::<Vec<_>>(), [AGENT, CUSTOMER]);
+    let (account, exotel) = (account(&sim), &exotel);
+    let sid = sent[1].sid.clone();
+    eventually(Duration::from_secs(5), "the DLT failure is final", || {
+        let (account, sid) = (account.clone(), sid.clone());
+        async move { exotel.sms_details(&account, &sid).await.unwrap().status == "failed" }
+    })
+    .await;
+    let failed = exotel.sms_details(&account, &sid).await.unwrap();
+    assert_eq!(failed.detailed_status_code, Some(23185));
+    let too_many: Vec<String> = (0..101).map(|i| format!("+9198{i:08}")).collect();
+    let refs: Vec<&str> = too_many.iter().map(String::as_str).collect();
+    let refused = exotel.send_sms(&account, &sms_to(&refs)).await.unwrap_err();
+    assert!(matches!(refused, ExotelError::Refused { status: 400, .. }));
+    assert_eq!(requests_to(&sim, "Sms/send").await, 1, "the 101-number send never left");
+}
+
+#[tokio::test]
+async fn an_sms_from_an_unknown_sender_is_refused_with_exotels_code() {
+    let sim = simulator().await;
+    let mut sms = sms_to(&[CUSTOMER]);
+    sms.from = "NOTOUR".into();
+    let refused = client(quick()).send_sms(&account(&sim), &sms).await.unwrap_err();
+    match refused {
+        ExotelError::Refused { status, code, .. } => assert_eq!((status, code), (400, Some(40210))),
+        other => panic!("{other:?}"),
+    }
+}
+
+fn text_message(to: &str, body: &str) -> WhatsappMessage {
+    WhatsappMessage {
+        from: "+918047112234".into(),
+        to: to.into(),
+        content: json!({"recipient_type": "individual", "type": "text", "text": {"preview_url": false, "body": body}}),
+        custom_data: Some("order-42".into()),
+    }
+}
+
+#[tokio::test]
+async fn whatsapp_messages_are_accepted_one_by_one_and_a_bad_one_is_refused_alone() {
+    let sim = simulator().await;
+    let exotel = client(quick());
+    let mut bad = text_message(CUSTOMER, "x");
+    bad.content = json!({"type": "text", "text": {}});
+    let send = SendWhatsapp {
+        messages: vec![text_message(CUSTOMER, "Hello"), bad],
+        status_callback: None,
+        custom_data: None,
+    };
+    let outcomes = exotel.send_whatsapp(&account(&sim), &send).await.unwrap();
+    assert!(matches!(&outcomes[0], WhatsappOutcome::Accepted { sid } if sid.len() == 32), "{outcomes:?}");
+    assert!(matches!(&outcomes[1], WhatsappOutcome::Refused { .. }), "{outcomes:?}");
+
+    let all_bad = SendWhatsapp {
+        messages: vec![send.messages[1].clone()],
+        ..send.clone()
+    };
+    let refused = exotel.send_whatsapp(&account(&sim), &all_bad).await.unwrap_err();
+    assert!(matches!(refused, ExotelError::Refused { status: 400, .. }), "{refused:?}");
+
+    let mut wrong = account(&sim);
+    wrong.api_key = "nobody".to_string().into();
+    let unauthorized = exotel.send_whatsapp(&wrong, &send).await.unwrap_err();
+    assert!(matches!(unauthorized, ExotelError::Unauthorized { .. }), "{unauthorized:?}");
+}
+
+#[tokio::test]
+async fn exophones_are_listed_across_pages_and_changes_show_up() {
+    let sim = simulator().await;
+    for i in 0..120 {
+        let body = json!({"phone_number": format!("0804711{i:04}"), "friendly_name": format!("Line {i}")});
+        let added = reqwest::Client::new()
+            .post(format!("{}/_simulator/accounts/sandbox/exophones", sim.base_url()))
+            .json(&body)
+            .send()
+            .await
+            .unwrap();
+        assert_eq!(added.status(), 201);
+    }
+    let numbers = client(quick()).exophones(&account(&sim)).await.unwrap();
+    assert_eq!(numbers.len(), 122, "two sandbox numbers and 120 more, over two pages");
+    let line = numbers.iter().find(|n| n.phone_number == "+918047110007").unwrap();
+    assert_eq!(line.friendly_name.as_deref(), Some("Line 7"));
+    assert!(line.voice && line.sms);
+    assert!(requests_to(&sim, "IncomingPhoneNumbers").await >= 2);
+}
+
+#[tokio::test]
+async fn number_metadata_reads_dnd_in_json_and_xml() {
+    let sim = simulator().await;
+    script(&sim, CUSTOMER, json!({"dnd": true})).await;
+    for format in [V1Format::Json, V1Format::Xml] {
+        let exotel = client(ExotelConfig {
+            v1_format: format,
+            ..quick()
+        });
+        let dnd = exotel.number_info(&account(&sim), CUSTOMER).await.unwrap();
+        assert!(dnd.dnd, "{format:?}");
+        assert_eq!(dnd.phone_number, CUSTOMER);
+        assert!(dnd.circle.is_some() && dnd.number_type.is_some());
+        assert!(!exotel.number_info(&account(&sim), AGENT).await.unwrap().dnd);
+    }
+}
+
+#[tokio::test]
+async fn a_masked_number_is_allocated_once_per_connection_and_returned_to_the_vault() {
+    let sim = simulator().await;
+    let exotel = client(quick());
+    let request = MaskingRequest {
+        connection_id: "order-42".into(),
+        aparty_numbers: vec![AGENT.into()],
+        bparty_numbers: vec![CUSTOMER.into()],
+        usage: "twoway".into(),
+        deallocate_after_secs: Some(3600),
+    };
+    let allocated = exotel.allocate(&account(&sim), &request).await.unwrap();
+    assert_eq!(allocated.state, "active");
+    assert!(allocated.virtual_number.starts_with("+91"));
+    let again = exotel.allocate(&account(&sim), &request).await.unwrap_err();
+    match again {
+        ExotelError::Refused { status, code, .. } => assert_eq!((status, code), (409, Some(18))),
+        other => panic!("{other:?}"),
+    }
+    let released = exotel.deallocate(&account(&sim), &allocated.greenvn_id).await.unwrap();
+    assert_eq!(released.state, "vault");
 }

@@ -5,6 +5,7 @@
 mod access;
 mod audit;
 mod embedded;
+mod exotel_client;
 mod feed;
 mod idempotency;
 mod input;
