@@ -120,6 +120,11 @@ async fn the_binary_serves_the_embedded_default_with_no_configuration_and_stops_
         .await
         .unwrap();
     assert_eq!(response.status(), StatusCode::OK);
+    let token = response.json::<Value>().await.unwrap()["access_token"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    the_sandbox_is_ready_to_call(&http, &base, &token).await;
     let ready: Value = http
         .get(format!("{base}/ready"))
         .send()
@@ -146,4 +151,43 @@ async fn the_binary_serves_the_embedded_default_with_no_configuration_and_stops_
     let output = child.wait_with_output().unwrap();
     assert!(output.status.success(), "graceful shutdown exits 0");
     assert!(String::from_utf8_lossy(&output.stdout).contains("Sandbox ready"));
+}
+
+/// A newcomer's sandbox: the three Exotel integrations active and verified
+/// against the in-process simulator, and its numbers synced with a primary.
+async fn the_sandbox_is_ready_to_call(http: &reqwest::Client, base: &str, token: &str) {
+    let integrations: Value = http
+        .get(format!("{base}/api/v1/settings/integrations"))
+        .bearer_auth(token)
+        .send()
+        .await
+        .unwrap()
+        .json()
+        .await
+        .unwrap();
+    let listed = integrations.as_array().unwrap();
+    for kind in ["exotel_phone", "exotel_sms", "exotel_whatsapp"] {
+        let found = listed.iter().find(|i| i["type"] == kind).unwrap();
+        assert_eq!(
+            (found["status"].as_str(), found["verified"].as_bool()),
+            (Some("active"), Some(true)),
+            "{kind}"
+        );
+    }
+    eventually(Duration::from_secs(10), "the sandbox's numbers are listed", || async {
+        let numbers: Value = http
+            .get(format!("{base}/api/v1/settings/phone-numbers"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        numbers["count"] == 2
+            && numbers["data"][0]["phone_number"] == "+918047112233"
+            && numbers["data"][0]["is_primary"] == true
+            && numbers["data"][0]["can_call"] == true
+    })
+    .await;
 }

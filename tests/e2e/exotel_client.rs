@@ -140,11 +140,16 @@ async fn refusals_are_typed_and_not_retryable() {
     wrong.api_token = "not-the-token".to_string().into();
     let call = ConnectCall::between(AGENT, CUSTOMER, EXOPHONE);
     let unauthorized = exotel.connect(&wrong, &call).await.unwrap_err();
-    assert!(matches!(unauthorized, ExotelError::Unauthorized { .. }), "{unauthorized:?}");
+    assert!(
+        matches!(unauthorized, ExotelError::Unauthorized { .. }),
+        "{unauthorized:?}"
+    );
 
     let not_ours = ConnectCall::between(AGENT, CUSTOMER, "08000000000");
     match exotel.connect(&account(&sim), &not_ours).await.unwrap_err() {
-        ExotelError::Refused { status: 400, message, .. } => assert!(message.contains("CallerId"), "{message}"),
+        ExotelError::Refused {
+            status: 400, message, ..
+        } => assert!(message.contains("CallerId"), "{message}"),
         other => panic!("{other:?}"),
     }
 
@@ -154,8 +159,13 @@ async fn refusals_are_typed_and_not_retryable() {
     assert!(dnd.exotel_message().contains("TRAI NDNC"), "{dnd:?}");
     assert!(!dnd.is_retryable() && !unauthorized.is_retryable());
 
-    let missing = exotel.call_details(&account(&sim), "0123456789abcdef0123456789abcdef").await;
-    assert!(matches!(missing, Err(ExotelError::Refused { status: 404, .. })), "{missing:?}");
+    let missing = exotel
+        .call_details(&account(&sim), "0123456789abcdef0123456789abcdef")
+        .await;
+    assert!(
+        matches!(missing, Err(ExotelError::Refused { status: 404, .. })),
+        "{missing:?}"
+    );
 }
 
 #[tokio::test]
@@ -166,7 +176,13 @@ async fn server_faults_are_retryable_and_say_the_outcome_is_unknown() {
     for (fault, status) in [("server_error", 500), ("unavailable", 503)] {
         script(&sim, CUSTOMER, json!({"fault": fault})).await;
         let error = exotel.connect(&account(&sim), &call).await.unwrap_err();
-        assert_eq!(error, ExotelError::ServerError { status, message: error.exotel_message() });
+        assert_eq!(
+            error,
+            ExotelError::ServerError {
+                status,
+                message: error.exotel_message()
+            }
+        );
         assert!(error.is_retryable() && error.outcome_unknown());
     }
 }
@@ -252,7 +268,12 @@ async fn the_token_bucket_keeps_an_account_under_its_rate_without_asking_exotel(
 #[tokio::test]
 async fn a_call_into_a_flow_is_placed_with_its_url() {
     let sim = simulator().await;
-    admin(&sim, "flows/1234", json!([{"type": "greeting", "text": "Hello"}, {"type": "hangup"}])).await;
+    admin(
+        &sim,
+        "flows/1234",
+        json!([{"type": "greeting", "text": "Hello"}, {"type": "hangup"}]),
+    )
+    .await;
     let exotel = client(quick());
     let mut call = ConnectCall::between(AGENT, CUSTOMER, EXOPHONE);
     call.target = CallTarget::Flow("http://my.exotel.com/sandbox/exoml/start_voice/1234".into());
@@ -305,13 +326,21 @@ async fn an_sms_sent_in_json_and_in_xml_reads_the_same_and_its_delivery_shows_in
 #[tokio::test]
 async fn a_bulk_sms_answers_one_message_per_number_and_a_failed_one_reads_failed() {
     let sim = simulator().await;
-    script(&sim, CUSTOMER, json!({"sms": "failed", "sms_detailed_status_code": 23185})).await;
+    script(
+        &sim,
+        CUSTOMER,
+        json!({"sms": "failed", "sms_detailed_status_code": 23185}),
+    )
+    .await;
     let exotel = client(quick());
     let sent = exotel
         .send_sms(&account(&sim), &sms_to(&[AGENT, CUSTOMER]))
         .await
         .unwrap();
-    assert_eq!(sent.iter().map(|s| s.to.as_str()).collect::<Vec<_>>(), [AGENT, CUSTOMER]);
+    assert_eq!(
+        sent.iter().map(|s| s.to.as_str()).collect::<Vec<_>>(),
+        [AGENT, CUSTOMER]
+    );
     let (account, exotel) = (account(&sim), &exotel);
     let sid = sent[1].sid.clone();
     eventually(Duration::from_secs(5), "the DLT failure is final", || {
@@ -361,7 +390,10 @@ async fn whatsapp_messages_are_accepted_one_by_one_and_a_bad_one_is_refused_alon
         custom_data: None,
     };
     let outcomes = exotel.send_whatsapp(&account(&sim), &send).await.unwrap();
-    assert!(matches!(&outcomes[0], WhatsappOutcome::Accepted { sid } if sid.len() == 32), "{outcomes:?}");
+    assert!(
+        matches!(&outcomes[0], WhatsappOutcome::Accepted { sid } if sid.len() == 32),
+        "{outcomes:?}"
+    );
     assert!(matches!(&outcomes[1], WhatsappOutcome::Refused { .. }), "{outcomes:?}");
 
     let all_bad = SendWhatsapp {
@@ -369,12 +401,18 @@ async fn whatsapp_messages_are_accepted_one_by_one_and_a_bad_one_is_refused_alon
         ..send.clone()
     };
     let refused = exotel.send_whatsapp(&account(&sim), &all_bad).await.unwrap_err();
-    assert!(matches!(refused, ExotelError::Refused { status: 400, .. }), "{refused:?}");
+    assert!(
+        matches!(refused, ExotelError::Refused { status: 400, .. }),
+        "{refused:?}"
+    );
 
     let mut wrong = account(&sim);
     wrong.api_key = "nobody".to_string().into();
     let unauthorized = exotel.send_whatsapp(&wrong, &send).await.unwrap_err();
-    assert!(matches!(unauthorized, ExotelError::Unauthorized { .. }), "{unauthorized:?}");
+    assert!(
+        matches!(unauthorized, ExotelError::Unauthorized { .. }),
+        "{unauthorized:?}"
+    );
 }
 
 #[tokio::test]

@@ -10,6 +10,7 @@ mod feed;
 mod idempotency;
 mod input;
 mod integrations;
+mod phone_numbers;
 mod simulator;
 mod simulator_flows;
 mod simulator_messaging;
