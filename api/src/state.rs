@@ -7,6 +7,7 @@ use tokio::sync::watch;
 use application::accounts::Accounts;
 use application::integrations::Integrations;
 use domain::api_key::ApiKey;
+use domain::email_account::EmailAccount;
 use domain::integration::Integration;
 use domain::integration_permission::IntegrationPermission;
 use domain::login::LoginHistory;
@@ -19,6 +20,9 @@ use infrastructure::data_keys::SqlDataKeys;
 use infrastructure::database::Database;
 use infrastructure::event_store::{CommitSignal, EsStore};
 use infrastructure::exotel::{ExotelClient, ExotelConfig};
+use infrastructure::mail::MailTls;
+use infrastructure::mail::imap::ImapClient;
+use infrastructure::mail::smtp::SmtpClient;
 use infrastructure::nats::EventStream;
 use infrastructure::{InfraError, Settings};
 use projections::ProjectionStore;
@@ -36,6 +40,9 @@ pub struct AppState {
     pub integrations: EsStore<Integration>,
     pub permissions: EsStore<IntegrationPermission>,
     pub phone_numbers: EsStore<PhoneNumbers>,
+    pub email_accounts: EsStore<EmailAccount>,
+    pub smtp: SmtpClient,
+    pub imap: ImapClient,
     pub keyring: Keyring,
     pub data_keys: SqlDataKeys,
     pub exotel: Arc<ExotelClient>,
@@ -68,6 +75,10 @@ impl AppState {
         let tokens = TokenKeys::new(&secrets::jwt_secret(&settings)?, settings.jwt_ttl_secs);
         let keyring = secrets::master_keyring(&settings)?;
         let (commits, _) = watch::channel(0);
+        let mail_tls = MailTls::new(
+            settings.mail_ca_file.as_deref(),
+            std::time::Duration::from_secs(settings.mail_timeout_secs.max(1)),
+        )?;
         let exotel_config = ExotelConfig {
             timeout: std::time::Duration::from_secs(settings.exotel_timeout_secs.max(1)),
             ..ExotelConfig::default()
@@ -81,6 +92,9 @@ impl AppState {
             integrations: EsStore::new(&db, (), commits.clone()),
             permissions: EsStore::new(&db, (), commits.clone()),
             phone_numbers: EsStore::new(&db, (), commits.clone()),
+            email_accounts: EsStore::new(&db, (), commits.clone()),
+            smtp: SmtpClient { tls: mail_tls.clone() },
+            imap: ImapClient { tls: mail_tls },
             keyring,
             data_keys: SqlDataKeys(db.read.clone()),
             tester: ProviderConnectionTests { exotel: exotel.clone() },
@@ -109,6 +123,15 @@ impl AppState {
             keys: &self.data_keys,
             cipher: &self.keyring,
             tester: &self.tester,
+        }
+    }
+
+    /// The e-mail account use cases over this state's store and keyring.
+    pub fn email_accounts(&self) -> application::email_accounts::EmailAccounts<'_> {
+        application::email_accounts::EmailAccounts {
+            store: &self.email_accounts,
+            keys: &self.data_keys,
+            cipher: &self.keyring,
         }
     }
 

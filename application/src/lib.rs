@@ -4,10 +4,12 @@
 pub mod accounts;
 pub mod audit;
 pub mod cipher;
+pub mod email_accounts;
 pub mod error;
 pub mod exotel;
 pub mod feed;
 pub mod integrations;
+pub mod mail;
 pub mod metadata;
 pub mod passwords;
 pub mod phone_numbers;

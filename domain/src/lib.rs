@@ -5,6 +5,7 @@
 
 pub mod api_key;
 pub mod email;
+pub mod email_account;
 pub mod integration;
 pub mod integration_permission;
 pub mod login;

@@ -67,6 +67,13 @@ pub struct Settings {
     pub sandbox_simulator_listen: SocketAddr,
     /// Time allowed for one Exotel request, in seconds (`SWITCHBOARD_EXOTEL_TIMEOUT_SECS`).
     pub exotel_timeout_secs: u64,
+    /// Extra CA certificates (PEM) trusted for SMTP and IMAP, beside the
+    /// public roots: a company relay's or a test server's own
+    /// (`SWITCHBOARD_MAIL_CA_FILE`).
+    pub mail_ca_file: Option<PathBuf>,
+    /// Time allowed for a mail server to connect or answer, in seconds
+    /// (`SWITCHBOARD_MAIL_TIMEOUT_SECS`).
+    pub mail_timeout_secs: u64,
 }
 
 /// How log lines are written.
@@ -97,6 +104,7 @@ struct Defaults {
     phone_sync_interval_secs: u64,
     sandbox_simulator_listen: String,
     exotel_timeout_secs: u64,
+    mail_timeout_secs: u64,
 }
 
 impl Default for Defaults {
@@ -120,6 +128,7 @@ impl Default for Defaults {
             phone_sync_interval_secs: 3600,
             sandbox_simulator_listen: "127.0.0.1:0".into(),
             exotel_timeout_secs: 15,
+            mail_timeout_secs: 20,
         }
     }
 }

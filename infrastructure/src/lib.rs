@@ -10,6 +10,7 @@ pub mod error;
 pub mod event_store;
 pub mod exotel;
 pub mod feed;
+pub mod mail;
 pub mod nats;
 pub mod relay;
 

@@ -1,0 +1,37 @@
+//! What the application asks of mail servers: connection checks for the
+//! account test. Sending and receiving add their own ports beside these.
+
+use async_trait::async_trait;
+use serde::Serialize;
+
+use crate::email_accounts::MailAccess;
+
+/// What a check of one server found, in the shape users know:
+/// `{success, host, port, secure}` plus the mailbox figures for IMAP, or
+/// `{success: false, error}` with the server's own words (`535 …`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct ServerCheck {
+    pub success: bool,
+    pub host: String,
+    pub port: u16,
+    /// Implicit TLS (465, 993) rather than STARTTLS or plain.
+    pub secure: bool,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub mailbox_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub unread_count: Option<u64>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<String>,
+}
+
+/// Logs in to the account's SMTP server and leaves.
+#[async_trait]
+pub trait SmtpCheck: Send + Sync {
+    async fn check_smtp(&self, access: &MailAccess) -> ServerCheck;
+}
+
+/// Logs in to the account's IMAP server, counts mailboxes and unread mail, and leaves.
+#[async_trait]
+pub trait ImapCheck: Send + Sync {
+    async fn check_imap(&self, access: &MailAccess) -> ServerCheck;
+}
