@@ -18,7 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
-use crate::routes::{api_keys, audit, auth, integrations, organisation, phone_numbers, system, users};
+use crate::routes::{api_keys, audit, auth, email_accounts, integrations, organisation, phone_numbers, system, users};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -44,6 +44,17 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .delete(integrations::delete),
         )
         .route("/settings/integrations/exotel_phone/sync", post(phone_numbers::sync))
+        .route("/settings/email-accounts/test", post(email_accounts::test))
+        .route(
+            "/settings/email-accounts",
+            get(email_accounts::list).post(email_accounts::create),
+        )
+        .route(
+            "/settings/email-accounts/{id}",
+            get(email_accounts::get)
+                .patch(email_accounts::update)
+                .delete(email_accounts::remove),
+        )
         .route("/settings/phone-numbers", get(phone_numbers::list))
         .route("/settings/phone-numbers/{id}/assign", post(phone_numbers::assign))
         .route(

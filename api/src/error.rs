@@ -308,3 +308,13 @@ impl From<application::phone_numbers::PhoneNumbersUseCaseError> for ApiError {
         }
     }
 }
+
+impl Rule for domain::email_account::EmailAccountError {
+    fn to_api(&self) -> ApiError {
+        use domain::email_account::EmailAccountError as E;
+        match self {
+            E::NotFound => ApiError::not_found(),
+            E::AlreadyExists => rule(StatusCode::CONFLICT, "email_account_exists", self),
+        }
+    }
+}

@@ -17,6 +17,7 @@ use crate::routes;
         routes::integrations::list, routes::integrations::get, routes::integrations::configure, routes::integrations::test, routes::integrations::disable, routes::integrations::enable,
         routes::integrations::delete, routes::integrations::get_permission, routes::integrations::put_permission,
         routes::integrations::configuration_status,
+        routes::email_accounts::test, routes::email_accounts::create, routes::email_accounts::list, routes::email_accounts::get, routes::email_accounts::update, routes::email_accounts::remove,
         routes::phone_numbers::sync, routes::phone_numbers::list, routes::phone_numbers::assign, routes::phone_numbers::make_primary,
         routes::audit::events, routes::audit::history, routes::audit::state_at, routes::audit::verify,
         routes::system::health, routes::system::ready,

@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod email_accounts;
 mod embedded;
 mod exotel_client;
 mod feed;

@@ -85,16 +85,28 @@ chmod 644 "$RUN/log/postfix.log" "$RUN/log/dovecot.log"
 
 # --- certificate --------------------------------------------------------------
 cert_changed=0
-if [ ! -s "$RUN/tls/cert.pem" ] || [ ! -s "$RUN/tls/key.pem" ] ||
+# A private CA (ca.pem, the file clients trust) signs the servers'
+# certificate: TLS libraries such as rustls refuse a CA certificate used as
+# a server's own.
+if [ ! -s "$RUN/tls/ca.pem" ] || [ ! -s "$RUN/tls/cert.pem" ] || [ ! -s "$RUN/tls/key.pem" ] ||
   ! openssl x509 -checkend 86400 -noout -in "$RUN/tls/cert.pem" >/dev/null 2>&1; then
-  log "generating a self-signed certificate in $RUN/tls"
-  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 \
-    -subj "/CN=mail.switchboard.test" \
-    -addext "subjectAltName=DNS:mail.switchboard.test,DNS:localhost,IP:127.0.0.1" \
-    -keyout "$RUN/tls/key.pem.new" -out "$RUN/tls/cert.pem.new" >/dev/null 2>&1 ||
-    die "openssl could not generate the certificate"
-  mv "$RUN/tls/key.pem.new" "$RUN/tls/key.pem"
-  mv "$RUN/tls/cert.pem.new" "$RUN/tls/cert.pem"
+  log "generating a test CA and the servers' certificate in $RUN/tls"
+  T="$RUN/tls"
+  openssl req -x509 -newkey rsa:2048 -nodes -days 3650 -subj "/CN=Switchboard test CA" \
+    -addext "basicConstraints=critical,CA:TRUE" -addext "keyUsage=critical,keyCertSign,cRLSign" \
+    -keyout "$T/ca-key.pem" -out "$T/ca.pem.new" >/dev/null 2>&1 || die "openssl could not make the test CA"
+  openssl req -newkey rsa:2048 -nodes -subj "/CN=mail.switchboard.test" \
+    -keyout "$T/key.pem.new" -out "$T/cert.csr" >/dev/null 2>&1 || die "openssl could not make a certificate request"
+  printf '%s\n' "basicConstraints=critical,CA:FALSE" "keyUsage=critical,digitalSignature,keyEncipherment" \
+    "extendedKeyUsage=serverAuth" "subjectAltName=DNS:mail.switchboard.test,DNS:localhost,IP:127.0.0.1" >"$T/cert.ext"
+  openssl x509 -req -in "$T/cert.csr" -CA "$T/ca.pem.new" -CAkey "$T/ca-key.pem" -CAcreateserial -days 3650 \
+    -extfile "$T/cert.ext" -out "$T/cert.pem.new" >/dev/null 2>&1 || die "openssl could not sign the certificate"
+  mv "$T/key.pem.new" "$T/key.pem"
+  mv "$T/cert.pem.new" "$T/cert.pem"
+  mv "$T/ca.pem.new" "$T/ca.pem"
+  rm -f "$T/cert.csr" "$T/cert.ext"
+  chmod 600 "$T/ca-key.pem"
+  chmod 644 "$T/ca.pem"
   cert_changed=1
 fi
 chmod 600 "$RUN/tls/key.pem"

@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod email_accounts;
 pub mod integrations;
 pub mod organisation;
 pub mod phone_numbers;

@@ -62,7 +62,14 @@ pub async fn distributed(nats_url: &str) -> (Settings, TempDir) {
     )));
     settings.db_max_connections = 8;
     settings.max_body_bytes = 16 * 1024;
+    settings.mail_ca_file = mail_ca_file();
     (settings, dir)
+}
+
+/// The test mail servers' self-signed certificate (`tests/mail/up.sh`), when they run here.
+pub fn mail_ca_file() -> Option<std::path::PathBuf> {
+    let path = std::path::PathBuf::from("/var/tmp/switchboard-mail/tls/ca.pem");
+    path.exists().then_some(path)
 }
 
 /// Settings for the embedded default in a fresh data directory.
@@ -72,6 +79,7 @@ pub fn embedded() -> (Settings, TempDir) {
     settings.data_dir = dir.path().to_path_buf();
     settings.max_body_bytes = 16 * 1024;
     settings.db_max_connections = 4;
+    settings.mail_ca_file = mail_ca_file();
     (settings, dir)
 }
 
