@@ -219,6 +219,8 @@ pub struct CallInfo {
 pub trait ExotelVoice: Send + Sync {
     async fn connect(&self, account: &ExotelAccount, call: &ConnectCall) -> Result<CallInfo, ExotelError>;
     async fn call_details(&self, account: &ExotelAccount, call_sid: &str) -> Result<CallInfo, ExotelError>;
+    /// A call's recording (its `RecordingUrl`), fetched with the account's credentials.
+    async fn recording(&self, account: &ExotelAccount, url: &str) -> Result<Vec<u8>, ExotelError>;
 }
 
 /// An SMS, to one number or the same body to many (≤ 100).
@@ -322,12 +324,31 @@ pub struct NumberInfo {
     pub dnd: bool,
 }
 
-/// ExoPhones and number metadata.
+/// Where a number stands on the account's customer whitelist (which lets
+/// calls reach a number on the DND registry).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct WhitelistStanding {
+    /// `Whitelist`, `Blacklist` or `Neutral`.
+    pub status: String,
+    /// Seconds the whitelisting has left; `None` when it does not expire or does not apply.
+    pub expires_in_secs: Option<u64>,
+}
+
+/// ExoPhones, number metadata and the customer whitelist.
 #[async_trait]
 pub trait ExotelNumbers: Send + Sync {
     /// Every ExoPhone of the account, all pages.
     async fn exophones(&self, account: &ExotelAccount) -> Result<Vec<ExoPhone>, ExotelError>;
     async fn number_info(&self, account: &ExotelAccount, number: &str) -> Result<NumberInfo, ExotelError>;
+    /// Whitelists customers' numbers for calls from `virtual_number`.
+    async fn whitelist(
+        &self,
+        account: &ExotelAccount,
+        virtual_number: &str,
+        numbers: &[String],
+    ) -> Result<(), ExotelError>;
+    async fn whitelist_standing(&self, account: &ExotelAccount, number: &str)
+    -> Result<WhitelistStanding, ExotelError>;
 }
 
 /// A Lead Assist masking request: callers reach each other through a

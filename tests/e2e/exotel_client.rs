@@ -475,3 +475,65 @@ async fn a_masked_number_is_allocated_once_per_connection_and_returned_to_the_va
     let released = exotel.deallocate(&account(&sim), &allocated.greenvn_id).await.unwrap();
     assert_eq!(released.state, "vault");
 }
+
+#[tokio::test]
+async fn a_whitelisted_customer_reads_whitelisted_in_json_and_xml() {
+    let sim = simulator().await;
+    let exotel = client(quick());
+    assert_eq!(
+        exotel
+            .whitelist_standing(&account(&sim), CUSTOMER)
+            .await
+            .unwrap()
+            .status,
+        "Neutral"
+    );
+    exotel
+        .whitelist(&account(&sim), EXOPHONE, &[CUSTOMER.to_string()])
+        .await
+        .unwrap();
+    for format in [V1Format::Json, V1Format::Xml] {
+        let exotel = client(ExotelConfig {
+            v1_format: format,
+            ..quick()
+        });
+        let standing = exotel.whitelist_standing(&account(&sim), CUSTOMER).await.unwrap();
+        assert_eq!(standing.status, "Whitelist", "{format:?}");
+        assert!(standing.expires_in_secs.is_some_and(|s| s > 0));
+    }
+}
+
+#[tokio::test]
+async fn a_recorded_call_s_wav_is_fetched_with_the_account_s_credentials() {
+    let sim = simulator().await;
+    let exotel = client(quick());
+    let mut call = ConnectCall::between(AGENT, CUSTOMER, EXOPHONE);
+    call.record = Some(application::exotel::RecordingChannels::Dual);
+    let placed = exotel.connect(&account(&sim), &call).await.unwrap();
+    let (account, exotel_ref) = (account(&sim), &exotel);
+    eventually(Duration::from_secs(5), "the recording is ready", || {
+        let (account, sid) = (account.clone(), placed.sid.clone());
+        async move {
+            exotel_ref
+                .call_details(&account, &sid)
+                .await
+                .unwrap()
+                .recording_url
+                .is_some()
+        }
+    })
+    .await;
+    let url = exotel
+        .call_details(&account, &placed.sid)
+        .await
+        .unwrap()
+        .recording_url
+        .unwrap();
+    let wav = exotel.recording(&account, &url).await.unwrap();
+    assert_eq!(&wav[..4], b"RIFF");
+    assert_eq!(u16::from_le_bytes([wav[22], wav[23]]), 2, "dual channel");
+    let mut stranger = account.clone();
+    stranger.api_token = "wrong".to_string().into();
+    let refused = exotel.recording(&stranger, &url).await.unwrap_err();
+    assert!(matches!(refused, ExotelError::Unauthorized { .. }), "{refused:?}");
+}

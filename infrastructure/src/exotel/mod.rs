@@ -237,6 +237,37 @@ impl ExotelClient {
     }
 }
 
+impl ExotelClient {
+    /// The bytes at an absolute URL Exotel gave (a recording), fetched with
+    /// the account's credentials, under the same bucket, timeout and errors.
+    async fn download(&self, account: &ExotelAccount, family: Family, url: &str) -> Result<Vec<u8>, ExotelError> {
+        self.admit(account, family).await?;
+        let response = self
+            .http
+            .get(url)
+            .basic_auth(account.api_key.as_str(), Some(account.api_token.as_str()))
+            .send()
+            .await
+            .map_err(|e| transport_error(&e, self.config.timeout))?;
+        let status = response.status();
+        let bytes = response
+            .bytes()
+            .await
+            .map_err(|e| ExotelError::Unreachable(e.to_string()))?;
+        match status.is_success() {
+            true => Ok(bytes.to_vec()),
+            false => {
+                let message = parse::body_value(&bytes)
+                    .as_ref()
+                    .and_then(parse::error_of)
+                    .map(|(_, _, m)| m)
+                    .unwrap_or_else(|| parse::excerpt(&bytes));
+                Err(classify(status.as_u16(), None, message, None))
+            }
+        }
+    }
+}
+
 fn transport_error(error: &reqwest::Error, timeout: Duration) -> ExotelError {
     match error.is_timeout() {
         true => ExotelError::Timeout {

@@ -5,9 +5,9 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::Value;
 
-use application::exotel::{ExoPhone, ExotelAccount, ExotelError, ExotelNumbers, NumberInfo};
+use application::exotel::{ExoPhone, ExotelAccount, ExotelError, ExotelNumbers, NumberInfo, WhitelistStanding};
 
-use super::parse::{e164, flag, text};
+use super::parse::{code, e164, flag, text};
 use super::{Body, ExotelClient, Family, object};
 
 const PAGE_SIZE: usize = 100;
@@ -87,6 +87,45 @@ impl ExotelNumbers for ExotelClient {
             .await?;
         number_info(&answer)
     }
+
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid, numbers = numbers.len()), err)]
+    async fn whitelist(
+        &self,
+        account: &ExotelAccount,
+        virtual_number: &str,
+        numbers: &[String],
+    ) -> Result<(), ExotelError> {
+        let path = self.v1_path(account, "CustomerWhitelist");
+        let form = vec![
+            ("VirtualNumber".to_string(), virtual_number.to_string()),
+            ("Number".to_string(), numbers.join(",")),
+        ];
+        self.request(account, Family::Numbers, Method::POST, &path, Body::Form(form))
+            .await?;
+        Ok(())
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err)]
+    async fn whitelist_standing(
+        &self,
+        account: &ExotelAccount,
+        number: &str,
+    ) -> Result<WhitelistStanding, ExotelError> {
+        let path = self.v1_path(account, &format!("CustomerWhitelist/{number}"));
+        let answer = self
+            .request(account, Family::Numbers, Method::GET, &path, Body::Empty)
+            .await?;
+        standing(&answer)
+    }
+}
+
+/// `{"Result":{"Status","Type","Expiry"}}`; an `Expiry` of -1 never ends.
+fn standing(answer: &Value) -> Result<WhitelistStanding, ExotelError> {
+    let result = object(answer, "Result")?;
+    Ok(WhitelistStanding {
+        status: text(result.get("Status")).ok_or_else(|| ExotelError::Malformed("no whitelist Status".into()))?,
+        expires_in_secs: code(result.get("Expiry")).and_then(|e| u64::try_from(e).ok()),
+    })
 }
 
 #[cfg(test)]

@@ -112,6 +112,11 @@ impl ExotelVoice for ExotelClient {
             .await?;
         call_info(object(&answer, "Call")?)
     }
+
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err)]
+    async fn recording(&self, account: &ExotelAccount, url: &str) -> Result<Vec<u8>, ExotelError> {
+        self.download(account, Family::Voice, url).await
+    }
 }
 
 #[cfg(test)]
