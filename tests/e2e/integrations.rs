@@ -510,6 +510,55 @@ async fn a_connection_test_asks_exotel_and_answers_in_the_documented_shapes() {
 }
 
 #[tokio::test]
+async fn sms_and_whatsapp_connection_tests_check_the_account_and_its_numbers() {
+    let app = TestApp::embedded().await;
+    let sim = simulator::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let token = Some(app.admin_token.as_str());
+    let account = json!({"account_sid": "sandbox", "api_key": "sandbox-key", "api_token": "sandbox-token", "api_host": sim.base_url()});
+    let with = |extra: Value| {
+        let mut body = account.clone();
+        body.as_object_mut().unwrap().extend(extra.as_object().unwrap().clone());
+        body
+    };
+    let sms: Value = app
+        .post_json(
+            "/api/v1/settings/integrations/exotel_sms/test",
+            token,
+            with(json!({"sender_id": "SNDBOX"})),
+        )
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        sms["data"],
+        json!({"account_verified": true, "sms_enabled": true, "sender_id": "SNDBOX"})
+    );
+    let path = "/api/v1/settings/integrations/exotel_whatsapp/test";
+    let whatsapp: Value = app
+        .post_json(path, token, with(json!({"whatsapp_number": "+918047112234"})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        whatsapp["data"],
+        json!({"account_verified": true, "whatsapp_enabled": true, "business_number_active": true})
+    );
+    let unknown: Value = app
+        .post_json(path, token, with(json!({"whatsapp_number": "+919876543210"})))
+        .await
+        .json()
+        .await
+        .unwrap();
+    assert_eq!(
+        unknown,
+        json!({"success": false, "error": "WhatsApp number not verified",
+            "details": {"status_code": 422, "exotel_error": "WhatsApp number not found in account"}})
+    );
+}
+
+#[tokio::test]
 async fn a_configuration_exotel_refuses_is_recorded_and_not_saved() {
     let app = TestApp::embedded().await;
     let sim = simulator::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
