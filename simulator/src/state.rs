@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::flows::{Applet, FlowStep};
 use crate::recordings::Recording;
+use crate::request::LoggedRequest;
 
 /// An Exotel account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -26,6 +27,13 @@ pub struct Account {
     /// `status_callback`) are posted: the URL configured at onboarding.
     #[serde(default)]
     pub whatsapp_webhook: Option<String>,
+}
+
+impl Account {
+    /// Whether `number` (in any form) is one of the account's ExoPhones.
+    pub fn owns(&self, number: &str) -> bool {
+        self.exophones.iter().any(|n| national(n) == national(number))
+    }
 }
 
 /// How a phone number behaves when called.
@@ -199,17 +207,6 @@ pub struct SmsRecord {
     pub callback_json: bool,
     /// The destination is no phone number an SMS can reach.
     pub unreachable: bool,
-}
-
-/// A request as received, without its credentials' secret.
-#[derive(Debug, Clone, Serialize)]
-pub struct LoggedRequest {
-    pub method: String,
-    pub path: String,
-    pub query: Option<String>,
-    /// The Basic-auth user name, never the token.
-    pub user: Option<String>,
-    pub body: String,
 }
 
 /// The whole simulator.

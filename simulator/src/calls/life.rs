@@ -165,7 +165,5 @@ fn finish(state: &SimState, call: &mut CallRecord, plan: &CallPlan, elapsed: u64
             segments: talked.segments,
         });
     }
-    if let Ok(mut calls) = state.calls.lock() {
-        calls.insert(call.sid.clone(), call.clone());
-    }
+    super::keep(state, call);
 }
