@@ -46,7 +46,8 @@ pub struct Scenario {
     pub ring_seconds: u64,
     /// Seconds the party talks once connected.
     pub talk_seconds: u64,
-    /// On the DND registry: promotional calls are refused.
+    /// On the DND registry: calls are refused unless the account whitelisted
+    /// the number, and promotional SMS fail as DND.
     pub dnd: bool,
     /// A fault for requests that dial this number: `server_error` (500),
     /// `unavailable` (503), `rate_limited` (429) or `timeout` (no answer

@@ -2,6 +2,7 @@
 //! number metadata and the customer whitelist (v1), and Lead Assist
 //! masking, checked against the reference's example payloads.
 
+mod dnd;
 mod lookup;
 mod masking;
 

@@ -18,6 +18,7 @@ use std::sync::Arc;
 pub(crate) use life::{CallPlan, Clock, Dialled, dial};
 
 use crate::flows;
+use crate::numbers;
 use crate::recordings::Channels;
 use crate::request::{Answer, Form, Received, Refusal, Refused, bad_request, field, scripted_fault};
 use crate::state::{Account, CallRecord, SimState, national};
@@ -103,7 +104,7 @@ fn place(state: &Arc<SimState>, account: &Account, form: &Form, host: &str) -> R
         )));
     }
     let flow = url.map(|url| flow_of(state, url)).transpose()?;
-    refuse_dnd(state, [Some(from), to])?;
+    refuse_dnd(state, &account.sid, [Some(from), to])?;
     let plan = plan(form, host)?;
     let call = new_call(account, form, from, to.unwrap_or(caller_id), caller_id, flow);
     keep(state, &call);
@@ -121,9 +122,11 @@ fn flow_of(state: &SimState, url: &str) -> Result<String, Refusal> {
     }
 }
 
-fn refuse_dnd(state: &SimState, numbers: [Option<&str>; 2]) -> Result<(), Refusal> {
-    for number in numbers.into_iter().flatten() {
-        if state.scenario(number).dnd {
+/// 403 for a number on the DND registry, unless the account whitelisted it
+/// through `CustomerWhitelist`.
+fn refuse_dnd(state: &SimState, sid: &str, dialled: [Option<&str>; 2]) -> Result<(), Refusal> {
+    for number in dialled.into_iter().flatten() {
+        if state.scenario(number).dnd && !numbers::whitelisted(state, sid, number) {
             let message = format!(
                 "Call to [{}] cannot be made because of TRAI NDNC regulations",
                 national(number)

@@ -144,17 +144,28 @@ fn current(entry: &Whitelisting) -> Standing {
     }
 }
 
-/// `{Status, Type, Expiry}`: `Whitelist`/`API`/seconds left for numbers
-/// added here, `Blacklist`/`""`/-1 once they unsubscribed, else
-/// `Neutral`/`""`/-1.
-fn standing(state: &SimState, sid: &str, number: &str) -> Value {
+/// Where `number` stands on the account's whitelist now.
+fn standing_of(state: &SimState, sid: &str, number: &str) -> Standing {
     let entry = state
         .numbers
         .whitelist
         .lock()
         .ok()
         .and_then(|list| list.get(&(sid.to_string(), national(number))).cloned());
-    match entry.as_ref().map(current).unwrap_or(Standing::Neutral) {
+    entry.as_ref().map(current).unwrap_or(Standing::Neutral)
+}
+
+/// Whether the account has whitelisted `number` (status `Whitelist`): a
+/// call may then reach it even on the DND registry.
+pub fn whitelisted(state: &SimState, sid: &str, number: &str) -> bool {
+    matches!(standing_of(state, sid, number), Standing::Whitelisted(_))
+}
+
+/// `{Status, Type, Expiry}`: `Whitelist`/`API`/seconds left for numbers
+/// added here, `Blacklist`/`""`/-1 once they unsubscribed, else
+/// `Neutral`/`""`/-1.
+fn standing(state: &SimState, sid: &str, number: &str) -> Value {
+    match standing_of(state, sid, number) {
         Standing::Whitelisted(left) => json!({"Status": "Whitelist", "Type": "API", "Expiry": left}),
         Standing::Blacklisted => json!({"Status": "Blacklist", "Type": "", "Expiry": -1}),
         Standing::Neutral => json!({"Status": "Neutral", "Type": "", "Expiry": -1}),
