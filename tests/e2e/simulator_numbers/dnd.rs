@@ -5,17 +5,18 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{admin, exotel_json, simulator};
+use super::exotel_json;
+use crate::support::sim::{self, EXOPHONE, connect, script};
+use simulator::RunningSimulator;
 
-const CONNECT: &str = "/v1/Accounts/sandbox/Calls/connect.json";
 const WHITELIST: &str = "/v1/Accounts/sandbox/CustomerWhitelist.json";
 const WHITELISTED: &str = "09123456789";
 const NOT_WHITELISTED: &str = "09123456780";
 const UNSUBSCRIBED: &str = "09123456781";
 
-async fn call(sim: &simulator::RunningSimulator, to: &str) -> (StatusCode, Value) {
-    let form = [("From", "09876543210"), ("To", to), ("CallerId", "08047112233")];
-    exotel_json(sim, Method::POST, CONNECT, &form).await
+async fn call(sim: &RunningSimulator, to: &str) -> (StatusCode, Value) {
+    let response = connect(sim, &[("From", "09876543210"), ("To", to), ("CallerId", EXOPHONE)]).await;
+    (response.status(), response.json().await.unwrap())
 }
 
 fn ndnc_refusal(number: &str) -> Value {
@@ -25,15 +26,10 @@ fn ndnc_refusal(number: &str) -> Value {
 
 #[tokio::test]
 async fn a_whitelisted_dnd_number_can_be_called_and_any_other_dnd_number_is_refused() {
-    let sim = simulator().await;
-    for (number, script) in [
-        (WHITELISTED, json!({"dnd": true})),
-        (NOT_WHITELISTED, json!({"dnd": true})),
-        (UNSUBSCRIBED, json!({"dnd": true, "unsubscribes": true})),
-    ] {
-        let (status, _) = admin(&sim, Method::PUT, &format!("scenarios/{number}"), script).await;
-        assert_eq!(status, StatusCode::NO_CONTENT);
-    }
+    let sim = sim::start().await;
+    script(&sim, WHITELISTED, json!({"dnd": true})).await;
+    script(&sim, NOT_WHITELISTED, json!({"dnd": true})).await;
+    script(&sim, UNSUBSCRIBED, json!({"dnd": true, "unsubscribes": true})).await;
     let (status, body) = call(&sim, WHITELISTED).await;
     assert_eq!(
         (status, body),
@@ -42,7 +38,7 @@ async fn a_whitelisted_dnd_number_can_be_called_and_any_other_dnd_number_is_refu
     );
 
     let numbers = format!("+91{},{UNSUBSCRIBED}", &WHITELISTED[1..]);
-    let form = [("VirtualNumber", "08047112233"), ("Number", numbers.as_str())];
+    let form = [("VirtualNumber", EXOPHONE), ("Number", numbers.as_str())];
     let (status, _) = exotel_json(&sim, Method::POST, WHITELIST, &form).await;
     assert_eq!(status, StatusCode::OK);
 
