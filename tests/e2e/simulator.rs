@@ -7,8 +7,8 @@ use std::collections::BTreeSet;
 use std::time::Duration;
 
 use crate::support::sim::{
-    self, CALL_FIELDS, EXOPHONE, FAULTS, KEY, TIMES_OUT, TOKEN, callback_sink, connect, connect_url, next_callback,
-    nothing_arrives, script,
+    self, CALL_FIELDS, EXOPHONE, FAULTS, KEY, TIMES_OUT, TOKEN, callback_sink, connect, connect_url, get_json,
+    next_callback, nothing_arrives, script,
 };
 use simulator::RunningSimulator;
 
@@ -211,18 +211,7 @@ async fn a_five_minute_call_completes_fast_and_its_callback_and_details_read_fiv
     assert_eq!(terminal["Legs"][1]["OnCallDuration"], 300);
     assert_eq!(terminal["CustomField"], "{\"order\":42}");
 
-    let details: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/v1/Accounts/sandbox/Calls/{sid}.json?details=true",
-            sim.base_url()
-        ))
-        .basic_auth(KEY, Some(TOKEN))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let details = get_json(&sim, &format!("/v1/Accounts/sandbox/Calls/{sid}.json?details=true")).await;
     let call = &details["Call"];
     assert_eq!(
         (call["Status"].as_str(), call["Duration"].as_str()),

@@ -15,7 +15,7 @@ use serde_json::Value;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
-use crate::support::sim::{self, KEY, TOKEN, connect};
+use crate::support::sim::{self, connect, get_json};
 use simulator::RunningSimulator;
 
 pub const CALLER: &str = "09876543210";
@@ -31,17 +31,6 @@ pub async fn place(sim: &RunningSimulator, form: &[(&str, &str)]) -> String {
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     body["Call"]["Sid"].as_str().unwrap().to_string()
-}
-
-pub async fn get_json(sim: &RunningSimulator, path: &str) -> Value {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", sim.base_url()))
-        .basic_auth(KEY, Some(TOKEN))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "{path}");
-    response.json().await.unwrap()
 }
 
 /// The call's details (`details=true`) once it has ended.

@@ -6,8 +6,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-use super::{CALLER, ended, get_json, next_hit, next_hit_to, place, simulator, sink};
-use crate::support::sim::{EXOPHONE, admin_status, connect, script};
+use super::{CALLER, ended, next_hit, next_hit_to, place, simulator, sink};
+use crate::support::sim::{EXOPHONE, admin_status, connect, get_json, script};
 use simulator::RunningSimulator;
 
 const CALLEE: &str = "09123456789";

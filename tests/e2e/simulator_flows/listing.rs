@@ -5,8 +5,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-use super::{CALLER, ended, get_json, place, simulator};
-use crate::support::sim::{CALL_FIELDS, EXOPHONE, KEY, TOKEN, script};
+use super::{CALLER, ended, place, simulator};
+use crate::support::sim::{CALL_FIELDS, EXOPHONE, KEY, TOKEN, get_json, script};
 use simulator::RunningSimulator;
 
 const ANSWERS: &str = "09111111111";

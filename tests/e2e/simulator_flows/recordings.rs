@@ -6,8 +6,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::io::Cursor;
 
-use super::{CALLER, Hit, ended, get_json, next_hit_to, place, simulator, sink};
-use crate::support::sim::{EXOPHONE, KEY, TOKEN, admin_status, connect, script};
+use super::{CALLER, Hit, ended, next_hit_to, place, simulator, sink};
+use crate::support::sim::{EXOPHONE, KEY, TOKEN, admin_status, connect, get_json, script};
 use simulator::RunningSimulator;
 
 const CALLEE: &str = "09123456789";

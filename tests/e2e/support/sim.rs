@@ -125,6 +125,18 @@ pub async fn connect(sim: &RunningSimulator, form: &[(&str, &str)]) -> reqwest::
         .unwrap()
 }
 
+/// A `GET` of `path` with the sandbox's credentials, which must answer 200; its JSON body.
+pub async fn get_json(sim: &RunningSimulator, path: &str) -> Value {
+    let response = reqwest::Client::new()
+        .get(format!("{}{path}", sim.base_url()))
+        .basic_auth(KEY, Some(TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{path}");
+    response.json().await.unwrap()
+}
+
 /// The callbacks a sink received: content type and body, in order.
 pub type Callbacks = mpsc::UnboundedReceiver<(String, String)>;
 
