@@ -11,13 +11,14 @@ use axum::routing::{get, patch, post, put};
 use axum::{Json, Router};
 use serde::Deserialize;
 use serde_json::Value;
-use std::sync::Arc;
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
 
 use crate::flows::is_key;
 use crate::masking;
 use crate::numbers::{self, ExoPhoneChange};
-use crate::request::Refusal;
-use crate::state::{Account, LoggedRequest, Scenario, Segment, SimState, national};
+use crate::request::{LoggedRequest, Refusal, is_http_url};
+use crate::state::{Account, Scenario, Segment, SimState, national};
 
 /// The simulator's own routes.
 pub fn routes() -> Router<Arc<SimState>> {
@@ -49,10 +50,17 @@ pub async fn set_scenario(
     if !valid(&scenario) {
         return StatusCode::UNPROCESSABLE_ENTITY;
     }
-    match state.scenarios.lock() {
-        Ok(mut scenarios) => {
-            scenarios.insert(national(&number), scenario);
-            StatusCode::NO_CONTENT
+    let script = |scenarios: &mut HashMap<String, Scenario>| scenarios.insert(national(&number), scenario);
+    change(&state.scenarios, StatusCode::NO_CONTENT, script)
+}
+
+/// `done` once `apply` has changed what `lock` guards; 500 when the lock
+/// is poisoned.
+pub fn change<T, R>(lock: &Mutex<T>, done: StatusCode, apply: impl FnOnce(&mut T) -> R) -> StatusCode {
+    match lock.lock() {
+        Ok(mut value) => {
+            apply(&mut value);
+            done
         }
         Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
     }
@@ -79,13 +87,8 @@ fn valid(scenario: &Scenario) -> bool {
 /// Adds (or replaces) an account; its `exophones` seed its numbers afresh.
 pub async fn add_account(State(state): State<Arc<SimState>>, Json(account): Json<Account>) -> StatusCode {
     numbers::forget(&state, &account.sid);
-    match state.accounts.lock() {
-        Ok(mut accounts) => {
-            accounts.insert(account.sid.clone(), account);
-            StatusCode::CREATED
-        }
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    let add = |accounts: &mut HashMap<String, Account>| accounts.insert(account.sid.clone(), account);
+    change(&state.accounts, StatusCode::CREATED, add)
 }
 
 #[derive(Debug, Deserialize)]
@@ -101,7 +104,7 @@ pub async fn set_whatsapp_webhook(
     Path(sid): Path<String>,
     Json(body): Json<Webhook>,
 ) -> StatusCode {
-    if !(body.url.starts_with("http://") || body.url.starts_with("https://")) {
+    if !is_http_url(&body.url) {
         return StatusCode::UNPROCESSABLE_ENTITY;
     }
     let Ok(mut accounts) = state.accounts.lock() else {
@@ -128,13 +131,7 @@ pub async fn set_time_scale(State(state): State<Arc<SimState>>, Json(body): Json
     if !(body.scale.is_finite() && body.scale > 0.0) {
         return StatusCode::UNPROCESSABLE_ENTITY;
     }
-    match state.time_scale.lock() {
-        Ok(mut scale) => {
-            *scale = body.scale;
-            StatusCode::NO_CONTENT
-        }
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    change(&state.time_scale, StatusCode::NO_CONTENT, |scale| *scale = body.scale)
 }
 
 /// An ExoPhone as v2_beta shows it, or the refusal.

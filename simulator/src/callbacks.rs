@@ -1,6 +1,7 @@
-//! Status callbacks as a number's script bends them: sent once, dropped,
-//! duplicated, reordered (a later event before an earlier one) or held
-//! back on the simulated clock; posted as JSON or as form fields.
+//! Status callbacks of calls, SMS and WhatsApp messages, as a number's
+//! script bends them: sent once, dropped, duplicated, reordered (a later
+//! event before an earlier one) or held back on the simulated clock;
+//! posted as JSON, multipart form data or form fields.
 
 use serde_json::Value;
 use std::time::Duration;
@@ -12,17 +13,29 @@ use crate::state::{Scenario, SimState};
 pub enum Encoding {
     /// `application/json`.
     Json,
+    /// `multipart/form-data`, nested values flattened as `Legs[0][Status]`.
+    Multipart,
     /// `application/x-www-form-urlencoded`, nested values flattened as
     /// `Legs[0][Status]`.
     Form,
 }
 
 impl Encoding {
-    /// JSON when `StatusCallbackContentType` asks for it, else form fields.
+    /// JSON when `StatusCallbackContentType` asks for it, else form fields
+    /// (SMS callbacks know no multipart).
     pub fn from_content_type(content_type: Option<&str>) -> Self {
         match content_type {
             Some("application/json") => Encoding::Json,
             _ => Encoding::Form,
+        }
+    }
+
+    /// JSON or multipart when `StatusCallbackContentType` asks for it, else
+    /// form fields, as voice callbacks are sent.
+    pub fn with_multipart(content_type: Option<&str>) -> Self {
+        match content_type {
+            Some("multipart/form-data") => Encoding::Multipart,
+            other => Self::from_content_type(other),
         }
     }
 }
@@ -82,6 +95,7 @@ pub async fn post(state: &SimState, url: &str, encoding: Encoding, script: &Scen
             let request = state.http.post(url).timeout(Duration::from_secs(10));
             let request = match encoding {
                 Encoding::Json => request.json(&body),
+                Encoding::Multipart => request.multipart(multipart(&body)),
                 Encoding::Form => request.form(&flatten(&body)),
             };
             if let Err(error) = request.send().await {
@@ -89,6 +103,12 @@ pub async fn post(state: &SimState, url: &str, encoding: Encoding, script: &Scen
             }
         }
     }
+}
+
+fn multipart(body: &Value) -> reqwest::multipart::Form {
+    flatten(body)
+        .into_iter()
+        .fold(reqwest::multipart::Form::new(), |form, (k, v)| form.text(k, v))
 }
 
 /// Form fields of a JSON object: nested objects and arrays become
@@ -140,5 +160,30 @@ mod tests {
         assert_eq!(Encoding::from_content_type(Some("application/json")), Encoding::Json);
         assert_eq!(Encoding::from_content_type(Some("multipart/form-data")), Encoding::Form);
         assert_eq!(Encoding::from_content_type(None), Encoding::Form);
+    }
+
+    #[test]
+    fn voice_callbacks_also_go_as_multipart() {
+        let encoding = Encoding::with_multipart;
+        assert_eq!(encoding(Some("application/json")), Encoding::Json);
+        assert_eq!(encoding(Some("multipart/form-data")), Encoding::Multipart);
+        assert_eq!(encoding(Some("text/plain")), Encoding::Form);
+        assert_eq!(encoding(None), Encoding::Form);
+    }
+
+    #[test]
+    fn voice_legs_flatten_as_exotel_posts_them() {
+        let body =
+            json!({"Legs": [{"OnCallDuration": 0, "Status": "completed"}, {"OnCallDuration": 0, "Status": "busy"}]});
+        let fields: Vec<String> = flatten(&body).into_iter().map(|(k, v)| format!("{k}={v}")).collect();
+        assert_eq!(
+            fields,
+            [
+                "Legs[0][OnCallDuration]=0",
+                "Legs[0][Status]=completed",
+                "Legs[1][OnCallDuration]=0",
+                "Legs[1][Status]=busy"
+            ]
+        );
     }
 }

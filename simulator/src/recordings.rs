@@ -9,14 +9,15 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use std::f64::consts::TAU;
 use std::io::Cursor;
 use std::sync::Arc;
 
-use crate::request::{authenticate, log};
+use crate::calls;
+use crate::request::{Answer, Received};
 use crate::state::{Segment, SimState, Speaker};
 use crate::wire::{Format, rest_exception};
 
@@ -85,25 +86,18 @@ pub fn default_segments(talk: u64) -> Vec<Segment> {
 pub async fn download(
     State(state): State<Arc<SimState>>,
     Path((sid, file)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    log(&state, &method, &uri, &headers, &[]);
-    if authenticate(&state, &sid, &headers).is_none() {
-        return rest_exception(StatusCode::UNAUTHORIZED, Format::Xml, "Authentication failed");
-    }
-    let recording = file.strip_suffix(".wav").and_then(|call_sid| {
-        let calls = state.calls.lock().ok()?;
-        calls.get(call_sid).filter(|c| c.account_sid == sid)?.recording.clone()
-    });
-    let Some(recording) = recording else {
-        return rest_exception(StatusCode::NOT_FOUND, Format::Xml, "No matching results");
-    };
-    match wav(&recording) {
-        Ok(bytes) => ([(header::CONTENT_TYPE, "audio/wav")], bytes).into_response(),
-        Err(error) => rest_exception(StatusCode::INTERNAL_SERVER_ERROR, Format::Xml, &error.to_string()),
-    }
+    request: Received,
+) -> Answer {
+    request.v1_account(&state, &sid, Format::Xml)?;
+    let recording = file
+        .strip_suffix(".wav")
+        .and_then(|call_sid| calls::stored(&state, &sid, call_sid)?.recording);
+    let recording =
+        recording.ok_or_else(|| rest_exception(StatusCode::NOT_FOUND, Format::Xml, "No matching results"))?;
+    let broken =
+        |error: hound::Error| rest_exception(StatusCode::INTERNAL_SERVER_ERROR, Format::Xml, &error.to_string());
+    let bytes = wav(&recording).map_err(broken)?;
+    Ok(([(header::CONTENT_TYPE, "audio/wav")], bytes).into_response())
 }
 
 /// The recording as WAV bytes: mono mixes both parties, dual keeps the

@@ -7,9 +7,8 @@ mod delivery;
 mod draft;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use serde_json::{Value, json};
@@ -17,7 +16,7 @@ use std::sync::Arc;
 
 pub use delivery::valid_script;
 
-use crate::request::{Fault, Form, authenticate, log, scripted_fault};
+use crate::request::{Fault, Received, scripted_fault};
 use crate::state::{SimState, SmsRecord};
 use crate::wire::{Format, coded_exception, exotel_time, respond, respond_list, rest_exception};
 
@@ -91,15 +90,10 @@ pub fn routes() -> Router<Arc<SimState>> {
 pub async fn send(
     State(state): State<Arc<SimState>>,
     Path((sid, action)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Received,
 ) -> Response {
-    log(&state, &method, &uri, &headers, &body);
     let (action, format) = Format::split(&action);
-    let form: Form = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    match accept(&state, &sid, action, &headers, &form).await {
+    match accept(&state, &sid, action, &request).await {
         Ok((false, messages)) => respond(StatusCode::OK, format, "SMSMessage", sms_json(&messages[0], format)),
         Ok((true, messages)) => {
             let items = messages.iter().map(|sms| sms_json(sms, format)).collect();
@@ -114,10 +108,10 @@ async fn accept(
     state: &Arc<SimState>,
     sid: &str,
     action: &str,
-    headers: &HeaderMap,
-    form: &Form,
+    request: &Received,
 ) -> Result<(bool, Vec<SmsRecord>), Rejection> {
-    let account = authenticate(state, sid, headers).ok_or_else(unauthorized)?;
+    let account = request.account(state, sid).ok_or_else(unauthorized)?;
+    let form = &request.form();
     if !state.admit_sms(&account.sid) {
         return Err(Rejection::new(
             StatusCode::TOO_MANY_REQUESTS,
@@ -153,24 +147,16 @@ fn not_found() -> Rejection {
 pub async fn details(
     State(state): State<Arc<SimState>>,
     Path((sid, sms)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    request: Received,
 ) -> Response {
-    log(&state, &method, &uri, &headers, &[]);
     let (sms_sid, format) = Format::split(&sms);
-    if authenticate(&state, &sid, &headers).is_none() {
+    if request.account(&state, &sid).is_none() {
         return unauthorized().respond(format);
     }
     if !state.admit_sms(&sid) {
         return Rejection::new(StatusCode::TOO_MANY_REQUESTS, Some(40403), "Too many GET requests").respond(format);
     }
-    let found = state
-        .sms
-        .lock()
-        .ok()
-        .and_then(|messages| messages.get(sms_sid).filter(|m| m.account_sid == sid).cloned());
-    match found {
+    match stored(&state, &sid, sms_sid) {
         Some(sms) => respond(StatusCode::OK, format, "SMSMessage", sms_json(&sms, format)),
         None => respond(
             StatusCode::OK,
@@ -181,6 +167,12 @@ pub async fn details(
     }
 }
 
+/// An SMS of the account, as stored.
+fn stored(state: &SimState, account_sid: &str, sms_sid: &str) -> Option<SmsRecord> {
+    let messages = state.sms.lock().ok()?;
+    messages.get(sms_sid).filter(|m| m.account_sid == account_sid).cloned()
+}
+
 /// The `SMSMessage` object. An unsent SMS has `DateSent` null in JSON and
 /// the IST epoch in XML, as real captures show.
 fn sms_json(sms: &SmsRecord, format: Format) -> Value {
@@ -188,13 +180,12 @@ fn sms_json(sms: &SmsRecord, format: Format) -> Value {
         Format::Json => Value::Null,
         Format::Xml => Value::String("1970-01-01 05:30:00".into()),
     };
-    let suffix = if format == Format::Json { ".json" } else { "" };
     json!({
         "Sid": sms.sid, "AccountSid": sms.account_sid, "From": sms.from, "To": sms.to,
         "DateCreated": exotel_time(sms.created), "DateUpdated": exotel_time(sms.updated),
         "DateSent": sms.sent.map(|t| Value::String(exotel_time(t))).unwrap_or(unsent),
         "Body": sms.body, "Direction": "outbound-api",
-        "Uri": format!("/v1/Accounts/{}/SMS/Messages/{}{suffix}", sms.account_sid, sms.sid),
+        "Uri": format!("/v1/Accounts/{}/SMS/Messages/{}{}", sms.account_sid, sms.sid, format.extension()),
         "ApiVersion": null, "Price": sms.price, "Status": sms.status,
         "DetailedStatusCode": sms.detailed_status_code,
         "DetailedStatus": delivery::detailed_status(sms.detailed_status_code), "SmsUnits": sms.units,

@@ -8,6 +8,7 @@ use std::time::{Duration, Instant};
 
 use crate::flows::{Applet, FlowStep};
 use crate::recordings::Recording;
+use crate::request::LoggedRequest;
 
 /// An Exotel account.
 #[derive(Debug, Clone, Serialize, Deserialize)]
@@ -28,6 +29,13 @@ pub struct Account {
     pub whatsapp_webhook: Option<String>,
 }
 
+impl Account {
+    /// Whether `number` (in any form) is one of the account's ExoPhones.
+    pub fn owns(&self, number: &str) -> bool {
+        self.exophones.iter().any(|n| national(n) == national(number))
+    }
+}
+
 /// How a phone number behaves when called.
 #[derive(Debug, Clone, Serialize, Deserialize)]
 #[serde(default)]
@@ -38,7 +46,8 @@ pub struct Scenario {
     pub ring_seconds: u64,
     /// Seconds the party talks once connected.
     pub talk_seconds: u64,
-    /// On the DND registry: promotional calls are refused.
+    /// On the DND registry: calls are refused unless the account whitelisted
+    /// the number, and promotional SMS fail as DND.
     pub dnd: bool,
     /// A fault for requests that dial this number: `server_error` (500),
     /// `unavailable` (503), `rate_limited` (429) or `timeout` (no answer
@@ -199,17 +208,6 @@ pub struct SmsRecord {
     pub callback_json: bool,
     /// The destination is no phone number an SMS can reach.
     pub unreachable: bool,
-}
-
-/// A request as received, without its credentials' secret.
-#[derive(Debug, Clone, Serialize)]
-pub struct LoggedRequest {
-    pub method: String,
-    pub path: String,
-    pub query: Option<String>,
-    /// The Basic-auth user name, never the token.
-    pub user: Option<String>,
-    pub body: String,
 }
 
 /// The whole simulator.

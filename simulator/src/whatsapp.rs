@@ -12,9 +12,8 @@ mod dlr;
 mod incoming;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::{Method, StatusCode};
 use axum::response::Response;
 use axum::routing::post;
 use serde_json::{Value, json};
@@ -22,7 +21,7 @@ use std::sync::Arc;
 
 pub use dlr::valid_script;
 
-use crate::request::{Fault, authenticate, log, scripted_fault};
+use crate::request::{Fault, Received, is_http_url, scripted_fault};
 use crate::state::{Account, SimState, national};
 use crate::wire::{error_data, v2, v2_error};
 use dlr::Accepted;
@@ -41,38 +40,31 @@ pub fn routes() -> Router<Arc<SimState>> {
 }
 
 /// `POST /v2/accounts/{sid}/messages`.
-pub async fn send(
-    State(state): State<Arc<SimState>>,
-    Path(sid): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    log(&state, &method, &uri, &headers, &body);
-    let Some(account) = authenticate(&state, &sid, &headers) else {
+pub async fn send(State(state): State<Arc<SimState>>, Path(sid): Path<String>, request: Received) -> Response {
+    let method = &request.method;
+    let Some(account) = request.account(&state, &sid) else {
         let error = error_data(
             1010,
             "Authentication failed",
             "The API key and token do not open this account",
         );
-        return v2_error(StatusCode::UNAUTHORIZED, &method, error);
+        return v2_error(StatusCode::UNAUTHORIZED, method, error);
     };
-    let request = match unwrap_request(&body) {
-        Ok(request) => request,
-        Err(description) => return v2_error(StatusCode::BAD_REQUEST, &method, invalid(&description)),
+    let body = match unwrap_request(&request.body) {
+        Ok(body) => body,
+        Err(description) => return v2_error(StatusCode::BAD_REQUEST, method, invalid(&description)),
     };
-    let messages = request_messages(&request);
+    let messages = request_messages(&body);
     let recipients = messages.iter().filter_map(|m| m.get("to")?.as_str());
     if let Some(fault) = scripted_fault(&state, recipients).await {
-        return fault_response(fault, &method);
+        return fault_response(fault, method);
     }
     let results: Vec<Result<Accepted, String>> = messages
         .iter()
         .enumerate()
-        .map(|(i, m)| check(&account, &request, m).map_err(|e| format!("whatsapp.messages[{i}]: {e}")))
+        .map(|(i, m)| check(&account, &body, m).map_err(|e| format!("whatsapp.messages[{i}]: {e}")))
         .collect();
-    answer(&state, &method, results)
+    answer(&state, method, results)
 }
 
 /// The request as JSON, once its channel wrapper and message count pass.
@@ -116,7 +108,7 @@ fn fault_response(fault: Fault, method: &Method) -> Response {
 /// A message Exotel would take, or why not.
 fn check(account: &Account, request: &Value, message: &Value) -> Result<Accepted, String> {
     let from = message.get("from").and_then(Value::as_str).ok_or("from is mandatory")?;
-    if !account.exophones.iter().any(|n| national(n) == national(from)) || national(from).is_empty() {
+    if !account.owns(from) || national(from).is_empty() {
         return Err(format!("from {from} is not a WhatsApp number of this account"));
     }
     let to = message.get("to").and_then(Value::as_str).ok_or("to is mandatory")?;
@@ -128,7 +120,7 @@ fn check(account: &Account, request: &Value, message: &Value) -> Result<Accepted
     let levels = [message, &request["whatsapp"], request];
     let inherited = |key: &str| levels.iter().find_map(|l| l.get(key).filter(|v| !v.is_null())).cloned();
     let status_callback = match inherited("status_callback") {
-        Some(Value::String(url)) if url.starts_with("http://") || url.starts_with("https://") => Some(url),
+        Some(Value::String(url)) if is_http_url(&url) => Some(url),
         Some(_) => return Err("status_callback must be an http(s) URL".into()),
         None => account.whatsapp_webhook.clone(),
     };

@@ -22,21 +22,31 @@ impl Format {
             None => (segment, Format::Xml),
         }
     }
+
+    /// What a URI of this format ends in: `.json` or nothing.
+    pub fn extension(self) -> &'static str {
+        match self {
+            Format::Json => ".json",
+            Format::Xml => "",
+        }
+    }
+}
+
+/// `at` in India Standard Time, written with a chrono `pattern`.
+pub fn ist(at: DateTime<Utc>, pattern: &str) -> String {
+    let ist = FixedOffset::east_opt(5 * 3600 + 30 * 60).map(|offset| at.with_timezone(&offset));
+    ist.map(|t| t.format(pattern).to_string()).unwrap_or_default()
 }
 
 /// `YYYY-MM-DD HH:mm:ss` in India Standard Time, as v1 writes times.
 pub fn exotel_time(at: DateTime<Utc>) -> String {
-    let ist = FixedOffset::east_opt(5 * 3600 + 30 * 60).map(|offset| at.with_timezone(&offset));
-    ist.map(|t| t.format("%Y-%m-%d %H:%M:%S").to_string())
-        .unwrap_or_default()
+    ist(at, "%Y-%m-%d %H:%M:%S")
 }
 
 /// An RFC 3339 time in India Standard Time with milliseconds, as v2
 /// WhatsApp callbacks write it (`2024-01-15T10:30:05.000+05:30`).
 pub fn iso_time(at: DateTime<Utc>) -> String {
-    let ist = FixedOffset::east_opt(5 * 3600 + 30 * 60).map(|offset| at.with_timezone(&offset));
-    ist.map(|t| t.format("%Y-%m-%dT%H:%M:%S%.3f%:z").to_string())
-        .unwrap_or_default()
+    ist(at, "%Y-%m-%dT%H:%M:%S%.3f%:z")
 }
 
 /// A v1 body: `{"Root": {...}}` in JSON, `<TwilioResponse><Root>…` in XML.

@@ -2,7 +2,8 @@
 //! endpoint, in JSON and XML, and each scripted outcome and fault reaches
 //! the caller as the right typed result.
 
-use serde_json::{Value, json};
+use reqwest::Method;
+use serde_json::json;
 use std::time::{Duration, Instant};
 
 use application::exotel::{
@@ -13,37 +14,21 @@ use infrastructure::exotel::{ExotelClient, ExotelConfig, Limits, V1Format};
 use simulator::RunningSimulator;
 
 use crate::support::eventually;
+use crate::support::sim::{self, EXOPHONE, KEY, TOKEN, admin, admin_request, script};
 
-const EXOPHONE: &str = "08047112233";
 const AGENT: &str = "+919876543210";
 const CUSTOMER: &str = "+919812345678";
 
 async fn simulator() -> RunningSimulator {
-    let sim = simulator::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    admin(&sim, "time-scale", json!({"scale": 600.0})).await;
-    sim
-}
-
-async fn admin(sim: &RunningSimulator, path: &str, body: Value) {
-    let response = reqwest::Client::new()
-        .put(format!("{}/_simulator/{path}", sim.base_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success(), "{path}: {}", response.status());
-}
-
-async fn script(sim: &RunningSimulator, number: &str, scenario: Value) {
-    admin(sim, &format!("scenarios/{number}"), scenario).await;
+    sim::fast(600.0).await
 }
 
 fn account(sim: &RunningSimulator) -> ExotelAccount {
     ExotelAccount {
         base_url: sim.base_url(),
         account_sid: "sandbox".into(),
-        api_key: "sandbox-key".to_string().into(),
-        api_token: "sandbox-token".to_string().into(),
+        api_key: KEY.to_string().into(),
+        api_token: TOKEN.to_string().into(),
     }
 }
 
@@ -61,12 +46,7 @@ fn quick() -> ExotelConfig {
 }
 
 async fn requests_to(sim: &RunningSimulator, fragment: &str) -> usize {
-    let log: Vec<Value> = reqwest::get(format!("{}/_simulator/requests", sim.base_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log = sim::requests(sim).await;
     log.iter()
         .filter(|r| r["path"].as_str().is_some_and(|p| p.contains(fragment)))
         .count()
@@ -420,13 +400,8 @@ async fn exophones_are_listed_across_pages_and_changes_show_up() {
     let sim = simulator().await;
     for i in 0..120 {
         let body = json!({"phone_number": format!("0804711{i:04}"), "friendly_name": format!("Line {i}")});
-        let added = reqwest::Client::new()
-            .post(format!("{}/_simulator/accounts/sandbox/exophones", sim.base_url()))
-            .json(&body)
-            .send()
-            .await
-            .unwrap();
-        assert_eq!(added.status(), 201);
+        let (status, _) = admin_request(&sim, Method::POST, "accounts/sandbox/exophones", body).await;
+        assert_eq!(status, 201);
     }
     let numbers = client(quick()).exophones(&account(&sim)).await.unwrap();
     assert_eq!(numbers.len(), 122, "two sandbox numbers and 120 more, over two pages");

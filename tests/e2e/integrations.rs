@@ -14,7 +14,7 @@ use application::integrations::binding;
 use infrastructure::cipher::Keyring;
 
 use crate::support::child::{child_login, free_port, seed, spawn_server_logging};
-use crate::support::{DEFAULT_NATS, TestApp, assert_problem, create_organisation, distributed, eventually};
+use crate::support::{DEFAULT_NATS, TestApp, assert_problem, create_organisation, distributed, eventually, sim};
 
 const API_KEY: &str = "AKEY-RECOGNISABLE-7731";
 const API_TOKEN: &str = "TOKEN-RECOGNISABLE-9942";
@@ -471,7 +471,7 @@ fn simulated_phone(sim: &simulator::RunningSimulator, token: &str) -> Value {
 #[tokio::test]
 async fn a_connection_test_asks_exotel_and_answers_in_the_documented_shapes() {
     let app = TestApp::embedded().await;
-    let sim = simulator::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let sim = sim::start().await;
     let path = "/api/v1/settings/integrations/exotel_phone/test";
     let token = Some(app.admin_token.as_str());
     let passed: Value = app
@@ -561,7 +561,7 @@ async fn sms_and_whatsapp_connection_tests_check_the_account_and_its_numbers() {
 #[tokio::test]
 async fn a_configuration_exotel_refuses_is_recorded_and_not_saved() {
     let app = TestApp::embedded().await;
-    let sim = simulator::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let sim = sim::start().await;
     let refused = app
         .post_json(
             "/api/v1/settings/integrations/exotel_phone",

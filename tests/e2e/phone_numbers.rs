@@ -8,14 +8,14 @@ use std::time::Duration;
 use domain::Role;
 use simulator::RunningSimulator;
 
-use crate::support::{TestApp, assert_problem, eventually};
+use crate::support::{TestApp, assert_problem, eventually, sim};
 
 const LINE: &str = "+918047112233";
 const SECOND: &str = "+918047112234";
 
 async fn configured() -> (TestApp, RunningSimulator) {
     let app = TestApp::embedded().await;
-    let sim = simulator::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    let sim = sim::start().await;
     let body = json!({"account_sid": "sandbox", "api_key": "sandbox-key", "api_token": "sandbox-token",
         "api_host": sim.base_url(), "virtual_number": "08047112233", "display_name": "Main line"});
     let saved = app

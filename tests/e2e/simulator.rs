@@ -1,88 +1,22 @@
 //! The Exotel simulator over HTTP: Exotel's URLs, auth, formats, errors,
 //! limits and status callbacks for click-to-call.
 
-use axum::body::Bytes;
-use axum::http::HeaderMap;
 use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 use std::time::Duration;
-use tokio::sync::mpsc;
 
+use crate::support::sim::{
+    self, CALL_FIELDS, EXOPHONE, FAULTS, KEY, TIMES_OUT, TOKEN, callback_sink, connect, connect_url, get_json,
+    next_callback, nothing_arrives, script,
+};
 use simulator::RunningSimulator;
 
 type Form<'a> = &'a [(&'a str, &'a str)];
 
-const KEY: &str = "sandbox-key";
-const TOKEN: &str = "sandbox-token";
-const EXOPHONE: &str = "08047112233";
-
-async fn simulator() -> RunningSimulator {
-    simulator::start("127.0.0.1:0".parse().unwrap()).await.unwrap()
-}
-
-fn connect_url(sim: &RunningSimulator, json: bool) -> String {
-    format!(
-        "{}/v1/Accounts/sandbox/Calls/connect{}",
-        sim.base_url(),
-        if json { ".json" } else { "" }
-    )
-}
-
-async fn connect(sim: &RunningSimulator, form: &[(&str, &str)]) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(connect_url(sim, true))
-        .basic_auth(KEY, Some(TOKEN))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
-}
-
-async fn admin(sim: &RunningSimulator, path: &str, body: Value) {
-    let response = reqwest::Client::new()
-        .put(format!("{}/_simulator/{path}", sim.base_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    assert!(response.status().is_success());
-}
-
-/// A local HTTP endpoint that hands every callback it receives to the test.
-async fn callback_sink() -> (String, mpsc::UnboundedReceiver<(String, String)>) {
-    let (sender, receiver) = mpsc::unbounded_channel();
-    let app = axum::Router::new().route(
-        "/callback",
-        axum::routing::post(move |headers: HeaderMap, body: Bytes| {
-            let sender = sender.clone();
-            async move {
-                let kind = headers
-                    .get("content-type")
-                    .and_then(|v| v.to_str().ok())
-                    .unwrap_or_default()
-                    .to_string();
-                let _ = sender.send((kind, String::from_utf8_lossy(&body).to_string()));
-                "ok"
-            }
-        }),
-    );
-    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
-    let url = format!("http://{}/callback", listener.local_addr().unwrap());
-    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
-    (url, receiver)
-}
-
-async fn next_callback(receiver: &mut mpsc::UnboundedReceiver<(String, String)>) -> (String, String) {
-    tokio::time::timeout(Duration::from_secs(10), receiver.recv())
-        .await
-        .expect("a callback arrived")
-        .unwrap()
-}
-
 #[tokio::test]
 async fn connect_answers_the_documented_call_fields_in_json_and_xml() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let response = connect(
         &sim,
         &[("From", "+919876543210"), ("To", "09123456789"), ("CallerId", EXOPHONE)],
@@ -90,28 +24,7 @@ async fn connect_answers_the_documented_call_fields_in_json_and_xml() {
     .await;
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
-    let documented: BTreeSet<&str> = [
-        "Sid",
-        "ParentCallSid",
-        "DateCreated",
-        "DateUpdated",
-        "AccountSid",
-        "To",
-        "From",
-        "PhoneNumberSid",
-        "Status",
-        "StartTime",
-        "EndTime",
-        "Duration",
-        "Price",
-        "Direction",
-        "AnsweredBy",
-        "ForwardedFrom",
-        "CallerName",
-        "Uri",
-        "RecordingUrl",
-    ]
-    .into();
+    let documented: BTreeSet<&str> = CALL_FIELDS.into();
     let fields: BTreeSet<&str> = body["Call"].as_object().unwrap().keys().map(String::as_str).collect();
     assert_eq!(fields, documented);
     let call = &body["Call"];
@@ -143,7 +56,7 @@ async fn connect_answers_the_documented_call_fields_in_json_and_xml() {
 
 #[tokio::test]
 async fn bad_credentials_get_401_and_sid_token_also_works() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let form = [("From", "09876543210"), ("To", "09123456789"), ("CallerId", EXOPHONE)];
     let wrong = reqwest::Client::new()
         .post(connect_url(&sim, true))
@@ -162,12 +75,7 @@ async fn bad_credentials_get_401_and_sid_token_also_works() {
         .await
         .unwrap();
     assert_eq!(legacy.status(), StatusCode::OK);
-    let log: Vec<Value> = reqwest::get(format!("{}/_simulator/requests", sim.base_url()))
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let log = sim::requests(&sim).await;
     assert_eq!(log.len(), 2);
     assert!(
         !serde_json::to_string(&log).unwrap().contains(TOKEN),
@@ -177,7 +85,7 @@ async fn bad_credentials_get_401_and_sid_token_also_works() {
 
 #[tokio::test]
 async fn invalid_requests_get_rest_exceptions() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let cases: [(Form, StatusCode, &str); 4] = [
         (
             &[("To", "09123456789"), ("CallerId", EXOPHONE)],
@@ -236,8 +144,8 @@ async fn invalid_requests_get_rest_exceptions() {
 
 #[tokio::test]
 async fn a_dnd_number_is_refused_under_trai_ndnc_rules() {
-    let sim = simulator().await;
-    admin(&sim, "scenarios/09123456789", json!({"dnd": true})).await;
+    let sim = sim::start().await;
+    script(&sim, "09123456789", json!({"dnd": true})).await;
     let response = connect(
         &sim,
         &[("From", "09876543210"), ("To", "+919123456789"), ("CallerId", EXOPHONE)],
@@ -253,7 +161,7 @@ async fn a_dnd_number_is_refused_under_trai_ndnc_rules() {
 
 #[tokio::test]
 async fn the_201st_voice_request_in_a_minute_gets_429() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let form = [("From", "09876543210"), ("To", "09123456789"), ("CallerId", EXOPHONE)];
     for _ in 0..200 {
         assert_eq!(connect(&sim, &form).await.status(), StatusCode::OK);
@@ -265,12 +173,11 @@ async fn the_201st_voice_request_in_a_minute_gets_429() {
 
 #[tokio::test]
 async fn a_five_minute_call_completes_fast_and_its_callback_and_details_read_five_minutes() {
-    let sim = simulator().await;
+    let sim = sim::fast(2000.0).await;
     let (url, mut callbacks) = callback_sink().await;
-    admin(&sim, "time-scale", json!({"scale": 2000.0})).await;
-    admin(
+    script(
         &sim,
-        "scenarios/09123456789",
+        "09123456789",
         json!({"outcome": "answer", "ring_seconds": 5, "talk_seconds": 300}),
     )
     .await;
@@ -304,18 +211,7 @@ async fn a_five_minute_call_completes_fast_and_its_callback_and_details_read_fiv
     assert_eq!(terminal["Legs"][1]["OnCallDuration"], 300);
     assert_eq!(terminal["CustomField"], "{\"order\":42}");
 
-    let details: Value = reqwest::Client::new()
-        .get(format!(
-            "{}/v1/Accounts/sandbox/Calls/{sid}.json?details=true",
-            sim.base_url()
-        ))
-        .basic_auth(KEY, Some(TOKEN))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let details = get_json(&sim, &format!("/v1/Accounts/sandbox/Calls/{sid}.json?details=true")).await;
     let call = &details["Call"];
     assert_eq!(
         (call["Status"].as_str(), call["Duration"].as_str()),
@@ -335,15 +231,9 @@ async fn a_five_minute_call_completes_fast_and_its_callback_and_details_read_fiv
 
 #[tokio::test]
 async fn a_busy_callee_ends_the_call_busy_with_form_encoded_legs() {
-    let sim = simulator().await;
+    let sim = sim::fast(2000.0).await;
     let (url, mut callbacks) = callback_sink().await;
-    admin(&sim, "time-scale", json!({"scale": 2000.0})).await;
-    admin(
-        &sim,
-        "scenarios/09123456789",
-        json!({"outcome": "busy", "ring_seconds": 4}),
-    )
-    .await;
+    script(&sim, "09123456789", json!({"outcome": "busy", "ring_seconds": 4})).await;
     let form = [
         ("From", "09876543210"),
         ("To", "09123456789"),
@@ -363,13 +253,9 @@ async fn a_busy_callee_ends_the_call_busy_with_form_encoded_legs() {
 
 #[tokio::test]
 async fn scripted_faults_answer_as_exotel_would_fail() {
-    let sim = simulator().await;
-    for (number, fault, status) in [
-        ("09000000001", "server_error", StatusCode::INTERNAL_SERVER_ERROR),
-        ("09000000002", "unavailable", StatusCode::SERVICE_UNAVAILABLE),
-        ("09000000003", "rate_limited", StatusCode::TOO_MANY_REQUESTS),
-    ] {
-        admin(&sim, &format!("scenarios/{number}"), json!({"fault": fault})).await;
+    let sim = sim::start().await;
+    sim::script_faults(&sim).await;
+    for (number, fault, status) in FAULTS {
         let response = connect(&sim, &[("From", "09876543210"), ("To", number), ("CallerId", EXOPHONE)]).await;
         assert_eq!(response.status(), status, "{fault}");
         assert_eq!(
@@ -377,12 +263,11 @@ async fn scripted_faults_answer_as_exotel_would_fail() {
             status.as_u16()
         );
     }
-    admin(&sim, "scenarios/09000000004", json!({"fault": "timeout"})).await;
     let slow = reqwest::Client::new()
         .post(connect_url(&sim, true))
         .basic_auth(KEY, Some(TOKEN))
         .timeout(Duration::from_millis(300))
-        .form(&[("From", "09876543210"), ("To", "09000000004"), ("CallerId", EXOPHONE)])
+        .form(&[("From", "09876543210"), ("To", TIMES_OUT), ("CallerId", EXOPHONE)])
         .send()
         .await;
     assert!(slow.unwrap_err().is_timeout());
@@ -410,26 +295,15 @@ fn event_of(body: &str) -> String {
 
 #[tokio::test]
 async fn callbacks_can_be_duplicated_reordered_or_dropped() {
-    let sim = simulator().await;
-    admin(&sim, "time-scale", json!({"scale": 5000.0})).await;
-    admin(
+    let sim = sim::fast(5000.0).await;
+    script(
         &sim,
-        "scenarios/09100000001",
+        "09100000001",
         json!({"callbacks": "duplicate", "talk_seconds": 10}),
     )
     .await;
-    admin(
-        &sim,
-        "scenarios/09100000002",
-        json!({"callbacks": "reorder", "talk_seconds": 10}),
-    )
-    .await;
-    admin(
-        &sim,
-        "scenarios/09100000003",
-        json!({"callbacks": "drop", "talk_seconds": 10}),
-    )
-    .await;
+    script(&sim, "09100000002", json!({"callbacks": "reorder", "talk_seconds": 10})).await;
+    script(&sim, "09100000003", json!({"callbacks": "drop", "talk_seconds": 10})).await;
 
     let (url, mut duplicated) = callback_sink().await;
     call_with_callbacks(&sim, "09100000001", &url, &["terminal"]).await;
@@ -449,6 +323,5 @@ async fn callbacks_can_be_duplicated_reordered_or_dropped() {
 
     let (url, mut dropped) = callback_sink().await;
     call_with_callbacks(&sim, "09100000003", &url, &["terminal"]).await;
-    let nothing = tokio::time::timeout(Duration::from_millis(500), dropped.recv()).await;
-    assert!(nothing.is_err(), "no callback arrives");
+    nothing_arrives(&mut dropped, 500).await;
 }

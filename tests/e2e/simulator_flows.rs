@@ -15,27 +15,14 @@ use serde_json::Value;
 use std::time::Duration;
 use tokio::sync::mpsc;
 
+use crate::support::sim::{self, connect, get_json};
 use simulator::RunningSimulator;
 
-pub const KEY: &str = "sandbox-key";
-pub const TOKEN: &str = "sandbox-token";
-pub const EXOPHONE: &str = "08047112233";
 pub const CALLER: &str = "09876543210";
 
+/// A simulator whose clock runs 5000 times faster than real time.
 pub async fn simulator() -> RunningSimulator {
-    let sim = simulator::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
-    admin(&sim, "time-scale", serde_json::json!({"scale": 5000.0})).await;
-    sim
-}
-
-pub async fn connect(sim: &RunningSimulator, form: &[(&str, &str)]) -> reqwest::Response {
-    reqwest::Client::new()
-        .post(format!("{}/v1/Accounts/sandbox/Calls/connect.json", sim.base_url()))
-        .basic_auth(KEY, Some(TOKEN))
-        .form(form)
-        .send()
-        .await
-        .unwrap()
+    sim::fast(5000.0).await
 }
 
 /// Places a call that must be accepted; its Sid.
@@ -44,28 +31,6 @@ pub async fn place(sim: &RunningSimulator, form: &[(&str, &str)]) -> String {
     assert_eq!(response.status(), StatusCode::OK);
     let body: Value = response.json().await.unwrap();
     body["Call"]["Sid"].as_str().unwrap().to_string()
-}
-
-/// A `PUT /_simulator/{path}`; its status.
-pub async fn admin(sim: &RunningSimulator, path: &str, body: Value) -> StatusCode {
-    reqwest::Client::new()
-        .put(format!("{}/_simulator/{path}", sim.base_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap()
-        .status()
-}
-
-pub async fn get_json(sim: &RunningSimulator, path: &str) -> Value {
-    let response = reqwest::Client::new()
-        .get(format!("{}{path}", sim.base_url()))
-        .basic_auth(KEY, Some(TOKEN))
-        .send()
-        .await
-        .unwrap();
-    assert_eq!(response.status(), StatusCode::OK, "{path}");
-    response.json().await.unwrap()
 }
 
 /// The call's details (`details=true`) once it has ended.
@@ -164,26 +129,3 @@ pub async fn next_hit_to(receiver: &mut mpsc::UnboundedReceiver<Hit>, path: &str
         }
     }
 }
-
-/// The documented fields of a `Call` object (reference §2.1).
-pub const CALL_FIELDS: [&str; 19] = [
-    "Sid",
-    "ParentCallSid",
-    "DateCreated",
-    "DateUpdated",
-    "AccountSid",
-    "To",
-    "From",
-    "PhoneNumberSid",
-    "Status",
-    "StartTime",
-    "EndTime",
-    "Duration",
-    "Price",
-    "Direction",
-    "AnsweredBy",
-    "ForwardedFrom",
-    "CallerName",
-    "Uri",
-    "RecordingUrl",
-];

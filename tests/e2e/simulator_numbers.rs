@@ -2,6 +2,7 @@
 //! number metadata and the customer whitelist (v1), and Lead Assist
 //! masking, checked against the reference's example payloads.
 
+mod dnd;
 mod lookup;
 mod masking;
 
@@ -9,15 +10,10 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
+use crate::support::sim::{self, KEY, TOKEN, admin_request, connect, kind};
 use simulator::RunningSimulator;
 
-const KEY: &str = "sandbox-key";
-const TOKEN: &str = "sandbox-token";
 const SANDBOX_EXOPHONES: [&str; 2] = ["08047112233", "08047112234"];
-
-async fn simulator() -> RunningSimulator {
-    simulator::start("127.0.0.1:0".parse().unwrap()).await.unwrap()
-}
 
 /// An Exotel request with the sandbox's credentials (or `token`), a form
 /// body when given; answers the status and the body text.
@@ -47,17 +43,6 @@ async fn exotel_json(sim: &RunningSimulator, method: Method, path: &str, form: &
     )
 }
 
-/// A request to the simulator's own routes; answers the status and body.
-async fn admin(sim: &RunningSimulator, method: Method, path: &str, body: Value) -> (StatusCode, String) {
-    let response = reqwest::Client::new()
-        .request(method, format!("{}/_simulator/{path}", sim.base_url()))
-        .json(&body)
-        .send()
-        .await
-        .unwrap();
-    (response.status(), response.text().await.unwrap())
-}
-
 /// Same keys, same nesting and same JSON types as the documented example;
 /// a documented `null` may be a string once set.
 fn assert_conforms(actual: &Value, documented: &Value, path: &str) {
@@ -80,17 +65,6 @@ fn assert_conforms(actual: &Value, documented: &Value, path: &str) {
     }
 }
 
-fn kind(value: &Value) -> &'static str {
-    match value {
-        Value::Null => "null",
-        Value::Bool(_) => "bool",
-        Value::Number(_) => "number",
-        Value::String(_) => "string",
-        Value::Array(_) => "array",
-        Value::Object(_) => "object",
-    }
-}
-
 const LIST: &str = "/v2_beta/Accounts/sandbox/IncomingPhoneNumbers";
 
 fn phone_numbers(page: &Value) -> Vec<String> {
@@ -100,7 +74,7 @@ fn phone_numbers(page: &Value) -> Vec<String> {
 
 #[tokio::test]
 async fn the_sandbox_exophones_are_listed_in_the_documented_shape() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let flow = "http://my.exotel.com/sandbox/exoml/start_voice/1234";
     let path = format!("{LIST}/{}", SANDBOX_EXOPHONES[0]);
     let (status, _) = exotel_json(&sim, Method::PUT, &path, &[("VoiceUrl", flow)]).await;
@@ -134,10 +108,10 @@ async fn the_sandbox_exophones_are_listed_in_the_documented_shape() {
 
 #[tokio::test]
 async fn listing_pages_through_the_numbers_with_page_and_page_size() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     for number in ["+918047110001", "+918047110002", "+918047110003"] {
         let path = "accounts/sandbox/exophones";
-        let (status, _) = admin(&sim, Method::POST, path, json!({"phone_number": number})).await;
+        let (status, _) = admin_request(&sim, Method::POST, path, json!({"phone_number": number})).await;
         assert_eq!(status, StatusCode::CREATED);
     }
     let (_, first) = exotel_json(&sim, Method::GET, &format!("{LIST}?PageSize=2"), &[]).await;
@@ -179,7 +153,7 @@ async fn listing_pages_through_the_numbers_with_page_and_page_size() {
 
 #[tokio::test]
 async fn one_exophone_is_found_by_its_sid_or_number_and_a_missing_one_is_404() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     for exophone in ["08047112234", "+918047112234"] {
         let (status, phone) = exotel_json(&sim, Method::GET, &format!("{LIST}/{exophone}"), &[]).await;
         assert_eq!(status, StatusCode::OK);
@@ -195,13 +169,12 @@ async fn one_exophone_is_found_by_its_sid_or_number_and_a_missing_one_is_404() {
 
 async fn connect_from(sim: &RunningSimulator, caller_id: &str) -> StatusCode {
     let form = [("From", "09876543210"), ("To", "09123456789"), ("CallerId", caller_id)];
-    let path = "/v1/Accounts/sandbox/Calls/connect.json";
-    exotel(sim, Method::POST, path, &form, TOKEN).await.0
+    connect(sim, &form).await.status()
 }
 
 #[tokio::test]
 async fn a_number_is_bought_given_a_flow_and_released_through_v2_beta() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let bought = [("PhoneNumber", "+918047110000"), ("FriendlyName", "Support")];
     let (status, phone) = exotel_json(&sim, Method::POST, LIST, &bought).await;
     assert_eq!(status, StatusCode::OK);
@@ -259,9 +232,9 @@ async fn a_number_is_bought_given_a_flow_and_released_through_v2_beta() {
 
 #[tokio::test]
 async fn numbers_appear_change_and_are_released_through_the_admin_routes() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let added = json!({"phone_number": "+911140001234", "friendly_name": "Delhi", "capabilities": {"voice": true, "sms": false}});
-    let (status, body) = admin(&sim, Method::POST, "accounts/sandbox/exophones", added).await;
+    let (status, body) = admin_request(&sim, Method::POST, "accounts/sandbox/exophones", added).await;
     assert_eq!(status, StatusCode::CREATED, "{body}");
     let (_, phone) = exotel_json(&sim, Method::GET, &format!("{LIST}/01140001234"), &[]).await;
     assert_eq!(
@@ -272,7 +245,7 @@ async fn numbers_appear_change_and_are_released_through_the_admin_routes() {
 
     let change =
         json!({"friendly_name": "Delhi sales", "voice_url": "http://my.exotel.com/sandbox/exoml/start_voice/9"});
-    let (status, _) = admin(&sim, Method::PATCH, "accounts/sandbox/exophones/01140001234", change).await;
+    let (status, _) = admin_request(&sim, Method::PATCH, "accounts/sandbox/exophones/01140001234", change).await;
     assert_eq!(status, StatusCode::OK);
     let (_, changed) = exotel_json(&sim, Method::GET, &format!("{LIST}/01140001234"), &[]).await;
     assert_eq!(changed["friendly_name"], json!("Delhi sales"));
@@ -283,7 +256,7 @@ async fn numbers_appear_change_and_are_released_through_the_admin_routes() {
         "a change keeps the creation date"
     );
 
-    let (status, _) = admin(
+    let (status, _) = admin_request(
         &sim,
         Method::DELETE,
         "accounts/sandbox/exophones/+911140001234",
@@ -333,16 +306,16 @@ async fn numbers_appear_change_and_are_released_through_the_admin_routes() {
         ),
     ];
     for (method, path, body, expected) in refusals {
-        assert_eq!(admin(&sim, method, path, body).await.0, expected, "{path}");
+        assert_eq!(admin_request(&sim, method, path, body).await.0, expected, "{path}");
     }
 }
 
 #[tokio::test]
 async fn an_account_posted_with_exophones_as_strings_seeds_its_numbers_afresh() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let account =
         |numbers: Value| json!({"sid": "acme", "api_key": "acme-key", "api_token": "acme-token", "exophones": numbers});
-    let (status, _) = admin(
+    let (status, _) = admin_request(
         &sim,
         Method::POST,
         "accounts",
@@ -366,7 +339,7 @@ async fn an_account_posted_with_exophones_as_strings_seeds_its_numbers_afresh() 
         .collect();
     assert_eq!(regions, [&json!("DL"), &json!("MU")]);
 
-    admin(
+    admin_request(
         &sim,
         Method::POST,
         "accounts",
@@ -383,7 +356,7 @@ async fn an_account_posted_with_exophones_as_strings_seeds_its_numbers_afresh() 
 
 #[tokio::test]
 async fn v2_beta_refuses_bad_credentials_with_a_401_rest_exception() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let one = format!("{LIST}/08047112233");
     let requests = [
         (Method::GET, LIST),

@@ -1,12 +1,10 @@
-//! Voice status callbacks (reference §4): their bodies, encodings, and the
-//! scripted ways they go wrong.
+//! The bodies of voice status callbacks (reference §4); `crate::callbacks`
+//! posts them.
 
 use chrono::Duration as Span;
 use serde_json::{Value, json};
-use std::time::Duration;
 
-use super::life::sleep_simulated;
-use crate::state::{CallRecord, Scenario, SimState};
+use crate::state::CallRecord;
 use crate::wire::exotel_time;
 
 /// The body of one callback, if the call has a StatusCallback and (for
@@ -22,31 +20,6 @@ pub fn callback(call: &CallRecord, event: &str, elapsed: u64) -> Option<Value> {
         return None;
     }
     Some(callback_body(call, event, subscribed, elapsed))
-}
-
-/// Posts callbacks in order: JSON or multipart when asked for, else form
-/// fields, with legs flattened as `Legs[0][Status]` in both form encodings.
-pub async fn send(state: &SimState, call: &CallRecord, script: &Scenario, bodies: Vec<Value>) {
-    let Some(url) = &call.status_callback else { return };
-    let copies = match script.callbacks.as_str() {
-        "drop" => 0,
-        "duplicate" => 2,
-        _ => 1,
-    };
-    for body in bodies {
-        sleep_simulated(state, script.callback_delay_seconds).await;
-        for _ in 0..copies {
-            let request = state.http.post(url).timeout(Duration::from_secs(10));
-            let request = match call.callback_content_type.as_deref() {
-                Some("application/json") => request.json(&body),
-                Some("multipart/form-data") => request.multipart(multipart(&body)),
-                _ => request.form(&flatten(&body)),
-            };
-            if let Err(error) = request.send().await {
-                tracing::warn!(%error, call = %call.sid, "status callback failed");
-            }
-        }
-    }
 }
 
 fn callback_body(call: &CallRecord, event: &str, detailed: bool, elapsed: u64) -> Value {
@@ -77,34 +50,4 @@ fn callback_body(call: &CallRecord, event: &str, detailed: bool, elapsed: u64) -
         }
     }
     body
-}
-
-fn multipart(body: &Value) -> reqwest::multipart::Form {
-    flatten(body)
-        .into_iter()
-        .fold(reqwest::multipart::Form::new(), |form, (k, v)| form.text(k, v))
-}
-
-fn flatten(body: &Value) -> Vec<(String, String)> {
-    let mut fields = Vec::new();
-    for (key, value) in body.as_object().into_iter().flatten() {
-        match value {
-            Value::Array(legs) => {
-                for (i, leg) in legs.iter().enumerate() {
-                    for (k, v) in leg.as_object().into_iter().flatten() {
-                        fields.push((format!("{key}[{i}][{k}]"), text(v)));
-                    }
-                }
-            }
-            other => fields.push((key.clone(), text(other))),
-        }
-    }
-    fields
-}
-
-fn text(value: &Value) -> String {
-    match value {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
 }

@@ -2,11 +2,10 @@
 //! then either bridge the second leg or run the flow, then record the end.
 
 use chrono::Duration as Span;
-use serde_json::Value;
 use std::sync::Arc;
-use std::time::Duration;
 
-use super::callbacks::{callback, send};
+use super::callbacks::callback;
+use crate::callbacks::{Callbacks, Encoding};
 use crate::flows;
 use crate::recordings::{self, Channels, Recording};
 use crate::state::{CallRecord, Scenario, Segment, SimState};
@@ -34,7 +33,6 @@ pub struct Dialled {
     pub talk: u64,
     /// Who talks when during that conversation.
     pub segments: Vec<Segment>,
-    pub script: Scenario,
 }
 
 impl Dialled {
@@ -62,7 +60,6 @@ pub fn dial(state: &SimState, number: &str, time_out: Option<u64>, time_limit: u
         ring,
         talk,
         segments,
-        script,
     }
 }
 
@@ -92,13 +89,8 @@ pub struct Clock {
 impl Clock {
     pub async fn advance(&mut self, seconds: u64) {
         self.elapsed += seconds;
-        sleep_simulated(&self.state, seconds).await;
+        self.state.sleep(seconds as f64).await;
     }
-}
-
-pub async fn sleep_simulated(state: &SimState, seconds: u64) {
-    let real = seconds as f64 / state.scale().max(0.001);
-    tokio::time::sleep(Duration::from_secs_f64(real.min(3600.0))).await;
 }
 
 /// Plays the call out on the simulated clock, then sends its callbacks as
@@ -106,13 +98,13 @@ pub async fn sleep_simulated(state: &SimState, seconds: u64) {
 /// delayed).
 pub async fn run_call(state: Arc<SimState>, mut call: CallRecord, plan: CallPlan) {
     let leg1 = dial(&state, &call.from, plan.time_out, plan.time_limit);
-    let script = state.scenario(&call.to);
+    let encoding = Encoding::with_multipart(call.callback_content_type.as_deref());
+    let mut callbacks = Callbacks::new(call.status_callback.clone(), encoding, &state.scenario(&call.to));
     let mut clock = Clock {
         state: state.clone(),
         elapsed: 0,
     };
     clock.advance(leg1.ring).await;
-    let mut pending = Vec::new();
     let conversation = if !leg1.answered() {
         call.status = leg1.status.clone();
         call.legs = vec![(leg1.status, 0)];
@@ -120,24 +112,22 @@ pub async fn run_call(state: Arc<SimState>, mut call: CallRecord, plan: CallPlan
     } else if let Some(app_id) = call.flow.clone() {
         flows::run(&state, &mut call, &app_id, &plan, &mut clock).await
     } else {
-        bridge(&mut call, &plan, &mut clock, &mut pending).await
+        bridge(&mut call, &plan, &mut clock, &mut callbacks).await
     };
     finish(&state, &mut call, &plan, clock.elapsed, conversation);
-    let mut last = callback(&call, "terminal", clock.elapsed)
-        .into_iter()
-        .collect::<Vec<_>>();
-    last.extend(pending);
-    send(&state, &call, &script, last).await;
+    if let Some(terminal) = callback(&call, "terminal", clock.elapsed) {
+        callbacks.finish(&state, terminal).await;
+    }
 }
 
 /// Dials `To` once `From` has answered and lets them talk. An `answered`
-/// callback goes out at once, or (when the script reorders) is held in
-/// `pending` to follow the terminal one.
+/// callback goes out at once, or (when the script reorders) is held back to
+/// follow the terminal one.
 async fn bridge(
     call: &mut CallRecord,
     plan: &CallPlan,
     clock: &mut Clock,
-    pending: &mut Vec<Value>,
+    callbacks: &mut Callbacks,
 ) -> Option<Dialled> {
     let leg2 = dial(&clock.state, &call.to, plan.time_out, plan.time_limit);
     clock.advance(leg2.ring).await;
@@ -146,9 +136,8 @@ async fn bridge(
         call.legs = vec![("completed".into(), leg2.ring), (leg2.status, 0)];
         return None;
     }
-    pending.extend(callback(call, "answered", clock.elapsed));
-    if leg2.script.callbacks != "reorder" {
-        send(&clock.state, call, &leg2.script, std::mem::take(pending)).await;
+    if let Some(answered) = callback(call, "answered", clock.elapsed) {
+        callbacks.emit(&clock.state, answered).await;
     }
     clock.advance(leg2.talk).await;
     call.status = "completed".into();
@@ -176,7 +165,5 @@ fn finish(state: &SimState, call: &mut CallRecord, plan: &CallPlan, elapsed: u64
             segments: talked.segments,
         });
     }
-    if let Ok(mut calls) = state.calls.lock() {
-        calls.insert(call.sid.clone(), call.clone());
-    }
+    super::keep(state, call);
 }

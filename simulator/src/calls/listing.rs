@@ -7,63 +7,41 @@
 //! `PageSize` outside 1–100 or more than 100 Sids / 5 numbers is a 400.
 
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::Response;
+use axum::http::StatusCode;
 use chrono::{DateTime, Duration as Span, NaiveDate, NaiveDateTime, Utc};
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 use super::view::call_json;
-use crate::request::{Form, Refusal, authenticate, bad_request, field, log};
+use crate::request::{Answer, Form, Received, Refusal, bad_request, field};
 use crate::state::{CallRecord, SimState, national};
-use crate::wire::{Format, respond_document, rest_exception};
+use crate::wire::{Format, respond_document};
 
 /// `GET /v1/Accounts/{sid}/Calls` (XML).
-pub async fn list(
-    state: State<Arc<SimState>>,
-    sid: Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    answer(state, sid, method, uri, headers, Format::Xml)
+pub async fn list(state: State<Arc<SimState>>, sid: Path<String>, request: Received) -> Answer {
+    answer(state, sid, request, Format::Xml)
 }
 
 /// `GET /v1/Accounts/{sid}/Calls.json`.
-pub async fn list_json(
-    state: State<Arc<SimState>>,
-    sid: Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    answer(state, sid, method, uri, headers, Format::Json)
+pub async fn list_json(state: State<Arc<SimState>>, sid: Path<String>, request: Received) -> Answer {
+    answer(state, sid, request, Format::Json)
 }
 
-fn answer(
-    State(state): State<Arc<SimState>>,
-    Path(sid): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    format: Format,
-) -> Response {
-    log(&state, &method, &uri, &headers, &[]);
-    if authenticate(&state, &sid, &headers).is_none() {
-        return rest_exception(StatusCode::UNAUTHORIZED, format, "Authentication failed");
-    }
-    if !state.admit_voice(&sid) {
-        return super::too_many(format);
-    }
-    let query: Form = serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
+fn answer(State(state): State<Arc<SimState>>, Path(sid): Path<String>, request: Received, format: Format) -> Answer {
+    super::open(&state, &request, &sid, format)?;
+    let query = request.query();
     let calls: Vec<CallRecord> = match state.calls.lock() {
         Ok(calls) => calls.values().filter(|c| c.account_sid == sid).cloned().collect(),
         Err(_) => Vec::new(),
     };
-    match Filters::read(&query).and_then(|filters| page(&filters, calls)) {
-        Ok(page) => respond_document(StatusCode::OK, format, document(&sid, &query, format, page)),
-        Err(Refusal(status, message)) => rest_exception(status, format, &message),
-    }
+    let page = Filters::read(&query)
+        .and_then(|filters| page(&filters, calls))
+        .map_err(|r| r.answer(format))?;
+    Ok(respond_document(
+        StatusCode::OK,
+        format,
+        document(&sid, &query, format, page),
+    ))
 }
 
 /// An operator bound such as `gte:10s`.
@@ -288,7 +266,6 @@ fn base_uri(sid: &str, query: &Form, format: Format, page_size: usize) -> String
         .cloned()
         .collect();
     kept.push(("PageSize".into(), page_size.to_string()));
-    let extension = if format == Format::Json { ".json" } else { "" };
     let encoded = serde_urlencoded::to_string(&kept).unwrap_or_default();
-    format!("/v1/Accounts/{sid}/Calls{extension}?{encoded}")
+    format!("/v1/Accounts/{sid}/Calls{}?{encoded}", format.extension())
 }

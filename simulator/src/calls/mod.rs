@@ -8,21 +8,19 @@ mod listing;
 mod view;
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, Query, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
-use axum::response::Response;
+use axum::http::{StatusCode, header};
 use axum::routing::{get, post};
 use chrono::Utc;
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::time::Duration;
 
 pub(crate) use life::{CallPlan, Clock, Dialled, dial};
 
 use crate::flows;
+use crate::numbers;
 use crate::recordings::Channels;
-use crate::request::{Form, Refusal, authenticate, bad_request, field, log};
+use crate::request::{Answer, Form, Received, Refusal, Refused, bad_request, field, scripted_fault};
 use crate::state::{Account, CallRecord, SimState, national};
 use crate::wire::{Format, respond, rest_exception};
 
@@ -41,59 +39,54 @@ pub fn routes() -> Router<Arc<SimState>> {
 pub async fn connect(
     State(state): State<Arc<SimState>>,
     Path((sid, action)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    log(&state, &method, &uri, &headers, &body);
+    request: Received,
+) -> Answer {
     let (action, format) = Format::split(&action);
-    let Some(account) = authenticate(&state, &sid, &headers) else {
-        return rest_exception(StatusCode::UNAUTHORIZED, format, "Authentication failed");
-    };
+    let account = request.v1_account(&state, &sid, format)?;
     if action != "connect" {
-        return rest_exception(StatusCode::NOT_FOUND, format, "The requested resource was not found");
+        let message = "The requested resource was not found";
+        return Err(rest_exception(StatusCode::NOT_FOUND, format, message).into());
     }
-    if !state.admit_voice(&account.sid) {
-        return too_many(format);
+    admit(&state, &account.sid, format)?;
+    let form = request.form();
+    let dialled = [field(&form, "From"), field(&form, "To")];
+    if let Some(fault) = scripted_fault(&state, dialled.into_iter().flatten()).await {
+        return Err(rest_exception(fault.status(), format, fault.message()).into());
     }
-    let form: Form = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    if let Some(refusal) = injected_fault(&state, &form).await {
-        return rest_exception(refusal.0, format, &refusal.1);
-    }
-    let host = headers
-        .get(header::HOST)
-        .and_then(|h| h.to_str().ok())
-        .unwrap_or("localhost");
-    match place(&state, &account, &form, host) {
-        Ok(call) => respond(StatusCode::OK, format, "Call", view::call_json(&call, false)),
-        Err(Refusal(status, message)) => rest_exception(status, format, &message),
-    }
+    let host = request.headers.get(header::HOST).and_then(|h| h.to_str().ok());
+    let call = place(&state, &account, &form, host.unwrap_or("localhost")).map_err(|r| r.answer(format))?;
+    Ok(respond(StatusCode::OK, format, "Call", view::call_json(&call, false)))
 }
 
-fn too_many(format: Format) -> Response {
-    rest_exception(
-        StatusCode::TOO_MANY_REQUESTS,
-        format,
-        "Too many requests: voice APIs allow 200 a minute",
-    )
+/// Opens the account of a voice request and counts it against the rate
+/// limit, or answers the `RestException` why not.
+fn open(state: &SimState, request: &Received, sid: &str, format: Format) -> Result<Account, Refused> {
+    let account = request.v1_account(state, sid, format)?;
+    admit(state, &account.sid, format)?;
+    Ok(account)
 }
 
-/// The fault scripted for a number this request dials, if any.
-async fn injected_fault(state: &SimState, form: &Form) -> Option<Refusal> {
-    let numbers = [field(form, "From"), field(form, "To")];
-    let fault = numbers.into_iter().flatten().find_map(|n| state.scenario(n).fault)?;
-    match fault.as_str() {
-        "server_error" => Some(Refusal(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "Internal server error".into(),
-        )),
-        "unavailable" => Some(Refusal(StatusCode::SERVICE_UNAVAILABLE, "Service unavailable".into())),
-        "rate_limited" => Some(Refusal(StatusCode::TOO_MANY_REQUESTS, "Too many requests".into())),
-        _ => {
-            tokio::time::sleep(Duration::from_secs(60)).await;
-            Some(Refusal(StatusCode::GATEWAY_TIMEOUT, "Gateway timeout".into()))
+/// Counts a voice request; 429 once the account is over its limit.
+fn admit(state: &SimState, sid: &str, format: Format) -> Result<(), Refused> {
+    match state.admit_voice(sid) {
+        true => Ok(()),
+        false => {
+            let message = "Too many requests: voice APIs allow 200 a minute";
+            Err(rest_exception(StatusCode::TOO_MANY_REQUESTS, format, message).into())
         }
+    }
+}
+
+/// A call of the account, as stored.
+pub(crate) fn stored(state: &SimState, account_sid: &str, call_sid: &str) -> Option<CallRecord> {
+    let calls = state.calls.lock().ok()?;
+    calls.get(call_sid).filter(|c| c.account_sid == account_sid).cloned()
+}
+
+/// Stores the call as it now stands.
+fn keep(state: &SimState, call: &CallRecord) {
+    if let Ok(mut calls) = state.calls.lock() {
+        calls.insert(call.sid.clone(), call.clone());
     }
 }
 
@@ -105,18 +98,16 @@ fn place(state: &Arc<SimState>, account: &Account, form: &Form, host: &str) -> R
     if to.is_some() == url.is_some() {
         return Err(bad_request("Send exactly one of To and Url"));
     }
-    if !account.exophones.iter().any(|n| national(n) == national(caller_id)) {
+    if !account.owns(caller_id) {
         return Err(bad_request(&format!(
             "CallerId {caller_id} is not an ExoPhone of this account"
         )));
     }
     let flow = url.map(|url| flow_of(state, url)).transpose()?;
-    refuse_dnd(state, [Some(from), to])?;
+    refuse_dnd(state, &account.sid, [Some(from), to])?;
     let plan = plan(form, host)?;
     let call = new_call(account, form, from, to.unwrap_or(caller_id), caller_id, flow);
-    if let Ok(mut calls) = state.calls.lock() {
-        calls.insert(call.sid.clone(), call.clone());
-    }
+    keep(state, &call);
     tokio::spawn(life::run_call(state.clone(), call.clone(), plan));
     Ok(call)
 }
@@ -131,9 +122,11 @@ fn flow_of(state: &SimState, url: &str) -> Result<String, Refusal> {
     }
 }
 
-fn refuse_dnd(state: &SimState, numbers: [Option<&str>; 2]) -> Result<(), Refusal> {
-    for number in numbers.into_iter().flatten() {
-        if state.scenario(number).dnd {
+/// 403 for a number on the DND registry, unless the account whitelisted it
+/// through `CustomerWhitelist`.
+fn refuse_dnd(state: &SimState, sid: &str, dialled: [Option<&str>; 2]) -> Result<(), Refusal> {
+    for number in dialled.into_iter().flatten() {
+        if state.scenario(number).dnd && !numbers::whitelisted(state, sid, number) {
             let message = format!(
                 "Call to [{}] cannot be made because of TRAI NDNC regulations",
                 national(number)
@@ -206,30 +199,12 @@ pub async fn details(
     State(state): State<Arc<SimState>>,
     Path((sid, call)): Path<(String, String)>,
     Query(query): Query<HashMap<String, String>>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    log(&state, &method, &uri, &headers, &[]);
+    request: Received,
+) -> Answer {
     let (call_sid, format) = Format::split(&call);
-    if authenticate(&state, &sid, &headers).is_none() {
-        return rest_exception(StatusCode::UNAUTHORIZED, format, "Authentication failed");
-    }
-    if !state.admit_voice(&sid) {
-        return too_many(format);
-    }
-    let found = state
-        .calls
-        .lock()
-        .ok()
-        .and_then(|calls| calls.get(call_sid).filter(|c| c.account_sid == sid).cloned());
-    match found {
-        Some(call) => respond(
-            StatusCode::OK,
-            format,
-            "Call",
-            view::call_json(&call, query.get("details").is_some_and(|d| d == "true")),
-        ),
-        None => rest_exception(StatusCode::NOT_FOUND, format, "No matching results"),
-    }
+    open(&state, &request, &sid, format)?;
+    let call = stored(&state, &sid, call_sid)
+        .ok_or_else(|| rest_exception(StatusCode::NOT_FOUND, format, "No matching results"))?;
+    let details = query.get("details").is_some_and(|d| d == "true");
+    Ok(respond(StatusCode::OK, format, "Call", view::call_json(&call, details)))
 }

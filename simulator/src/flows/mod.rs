@@ -25,7 +25,7 @@ use axum::http::StatusCode;
 use axum::routing::{get, put};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
 use std::sync::Arc;
 
 pub(crate) use run::run;
@@ -158,13 +158,8 @@ pub async fn register(
     if !valid(&applets) {
         return StatusCode::UNPROCESSABLE_ENTITY;
     }
-    match state.flows.lock() {
-        Ok(mut flows) => {
-            flows.insert(app_id, applets);
-            StatusCode::NO_CONTENT
-        }
-        Err(_) => StatusCode::INTERNAL_SERVER_ERROR,
-    }
+    let register = |flows: &mut HashMap<String, Vec<Applet>>| flows.insert(app_id, applets);
+    crate::admin::change(&state.flows, StatusCode::NO_CONTENT, register)
 }
 
 /// What a flow call has done so far, step by step; 404 for an unknown call.

@@ -12,11 +12,11 @@
 //! `""` when nothing was pressed). Leg causes use the Q.850 names Exotel
 //! shows (`NORMAL_CLEARING`/16, `NO_ANSWER`/19; busy and failed by analogy).
 
-use chrono::{DateTime, Duration as Span, FixedOffset, Utc};
+use chrono::{DateTime, Duration as Span, Utc};
 
 use crate::calls::Dialled;
 use crate::state::CallRecord;
-use crate::wire::exotel_time;
+use crate::wire::{exotel_time, ist};
 
 /// A Connect applet's leg, once dialled.
 #[derive(Debug, Clone)]
@@ -114,9 +114,7 @@ fn leg_params(call: &CallRecord, connected: &Connected) -> Vec<(String, String)>
 
 /// `Created` as the capture writes it, in IST: `Tue, 16 Feb 2016 15:56:26`.
 fn created(at: DateTime<Utc>) -> String {
-    FixedOffset::east_opt(5 * 3600 + 30 * 60)
-        .map(|ist| at.with_timezone(&ist).format("%a, %d %b %Y %H:%M:%S").to_string())
-        .unwrap_or_default()
+    ist(at, "%a, %d %b %Y %H:%M:%S")
 }
 
 /// A stable numeric tenant id per account (Exotel's is an internal number,

@@ -11,6 +11,7 @@ use super::popup::Popup;
 use super::{Applet, Branch, FlowStep};
 use crate::calls::{CallPlan, Clock, Dialled, dial};
 use crate::recordings;
+use crate::request::is_http_url;
 use crate::state::{CallRecord, SimState, national};
 
 /// Applets one call may run before the simulator hangs up on a loop.
@@ -140,9 +141,7 @@ impl Run<'_> {
         };
         let spoken = spoken.map(|s| s.trim().to_string()).filter(|s| !s.is_empty());
         match spoken {
-            Some(audio) if audio.starts_with("http://") || audio.starts_with("https://") => {
-                step.audio_url = Some(audio)
-            }
+            Some(audio) if is_http_url(&audio) => step.audio_url = Some(audio),
             other => step.text = other,
         }
         self.clock.advance(speaking_time(&step)).await;

@@ -1,9 +1,8 @@
 //! The allocation requests: create, get, update and delete. `strictness`,
 //! `flow_id` and `preferences.pin_code` are accepted and not acted on.
 
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
+use axum::http::StatusCode;
 use axum::response::Response;
 use serde::Deserialize;
 use serde_json::Value;
@@ -13,7 +12,7 @@ use std::time::{Duration, Instant};
 
 use super::{Allocation, Failure, answer};
 use crate::numbers::{self, ExoPhone};
-use crate::request::{authenticate, log};
+use crate::request::Received;
 use crate::state::{SimState, is_indian, national};
 
 /// A create or update body; every field is optional so that a missing one
@@ -48,14 +47,10 @@ struct Policy {
     duration: Option<Value>,
 }
 
-/// Logs the request and checks the tenant's Basic credentials (code 7).
-fn open(state: &SimState, tenant: &str, parts: (&Method, &Uri, &HeaderMap), body: &[u8]) -> Result<(), Failure> {
-    let (method, uri, headers) = parts;
-    log(state, method, uri, headers, body);
+/// Checks the tenant's Basic credentials (code 7).
+fn open(state: &SimState, tenant: &str, request: &Received) -> Result<(), Failure> {
     let unauthorized = || Failure(StatusCode::UNAUTHORIZED, 7, "Authentication failed".into());
-    authenticate(state, tenant, headers)
-        .map(|_| ())
-        .ok_or_else(unauthorized)
+    request.account(state, tenant).map(drop).ok_or_else(unauthorized)
 }
 
 fn parse(body: &[u8]) -> Result<Request, Failure> {
@@ -246,15 +241,8 @@ fn vault(state: &SimState, tenant: &str, id: &str) -> Result<Value, Failure> {
 
 /// `POST /v1/tenants/{tenant_sid}/greenvn`: allocates a number to a
 /// connection; 409 with code 18 while the connection has an active one.
-pub async fn allocate(
-    State(state): State<Arc<SimState>>,
-    Path(tenant): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    let result = open(&state, &tenant, (&method, &uri, &headers), &body).and_then(|()| parse(&body));
+pub async fn allocate(State(state): State<Arc<SimState>>, Path(tenant): Path<String>, request: Received) -> Response {
+    let result = open(&state, &tenant, &request).and_then(|()| parse(&request.body));
     answer(result.and_then(|request| create(&state, &tenant, request)))
 }
 
@@ -262,11 +250,9 @@ pub async fn allocate(
 pub async fn fetch(
     State(state): State<Arc<SimState>>,
     Path((tenant, id)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    request: Received,
 ) -> Response {
-    let result = open(&state, &tenant, (&method, &uri, &headers), &[]).and_then(|()| {
+    let result = open(&state, &tenant, &request).and_then(|()| {
         let allocations = state.masking.allocations.lock().map_err(|_| Failure::broken())?;
         let found = allocations.get(&id).filter(|a| a.tenant == tenant);
         found.map(Allocation::json).ok_or_else(not_found)
@@ -278,12 +264,9 @@ pub async fn fetch(
 pub async fn change(
     State(state): State<Arc<SimState>>,
     Path((tenant, id)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
+    request: Received,
 ) -> Response {
-    let result = open(&state, &tenant, (&method, &uri, &headers), &body).and_then(|()| parse(&body));
+    let result = open(&state, &tenant, &request).and_then(|()| parse(&request.body));
     answer(result.and_then(|request| update(&state, &tenant, &id, request)))
 }
 
@@ -292,10 +275,8 @@ pub async fn change(
 pub async fn deallocate(
     State(state): State<Arc<SimState>>,
     Path((tenant, id)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
+    request: Received,
 ) -> Response {
-    let result = open(&state, &tenant, (&method, &uri, &headers), &[]);
+    let result = open(&state, &tenant, &request);
     answer(result.and_then(|()| vault(&state, &tenant, &id)))
 }

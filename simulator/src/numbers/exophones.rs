@@ -7,18 +7,17 @@
 //! `202 {"Status":202,"Message":"Accepted"}` (new docs only).
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri, header};
-use axum::response::{IntoResponse, Response};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::response::IntoResponse;
 use axum::routing::get;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
 use super::store::{self, ExoPhone, ExoPhoneChange};
-use crate::request::{Form, Refusal, authenticate, bad_request, field, log};
+use crate::request::{Answer, Form, Received, Refusal, Refused, bad_request, field};
 use crate::state::{SimState, e164};
-use crate::wire::{Format, exotel_time, rest_exception};
+use crate::wire::{Format, exotel_time};
 
 /// Numbers per page when `PageSize` is not given.
 const DEFAULT_PAGE_SIZE: usize = 50;
@@ -51,23 +50,23 @@ pub fn number_json(phone: &ExoPhone, sid: &str, headers: &HeaderMap) -> Value {
     })
 }
 
-/// Logs the request and opens the account, or refuses with 401.
-fn open(state: &SimState, sid: &str, parts: (&Method, &Uri, &HeaderMap), body: &[u8]) -> Result<(), Refusal> {
-    let (method, uri, headers) = parts;
-    log(state, method, uri, headers, body);
-    let unauthorized = || Refusal(StatusCode::UNAUTHORIZED, "Authentication failed".into());
-    authenticate(state, sid, headers).map(|_| ()).ok_or_else(unauthorized)
+/// Opens the account, or answers the 401 `RestException`.
+fn open(state: &SimState, sid: &str, request: &Received) -> Result<(), Refused> {
+    request.v1_account(state, sid, Format::Json).map(drop)
 }
 
-fn refuse(Refusal(status, message): Refusal) -> Response {
-    rest_exception(status, Format::Json, &message)
+fn refuse(refusal: Refusal) -> Refused {
+    refusal.answer(Format::Json)
+}
+
+fn json(body: Value) -> Answer {
+    Ok(axum::Json(body).into_response())
 }
 
 /// Which page: `Page` (from 0) and `PageSize` (default 50) in the query.
-fn paging(uri: &Uri) -> Result<(usize, usize), Refusal> {
-    let query: Form = serde_urlencoded::from_str(uri.query().unwrap_or_default()).unwrap_or_default();
+fn paging(query: &Form) -> Result<(usize, usize), Refusal> {
     let number = |name: &str, default: usize| {
-        field(&query, name).map_or(Ok(default), |v| {
+        field(query, name).map_or(Ok(default), |v| {
             v.parse::<usize>()
                 .map_err(|_| bad_request(&format!("{name} must be a whole number")))
         })
@@ -100,22 +99,11 @@ fn page_json(phones: &[ExoPhone], sid: &str, headers: &HeaderMap, (page, size): 
 
 /// `GET /v2_beta/Accounts/{sid}/IncomingPhoneNumbers?Page=&PageSize=`;
 /// the last page has `next_page_uri: null`.
-pub async fn list(
-    State(state): State<Arc<SimState>>,
-    Path(sid): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(refusal) = open(&state, &sid, (&method, &uri, &headers), &[]) {
-        return refuse(refusal);
-    }
-    let paging = match paging(&uri) {
-        Ok(paging) => paging,
-        Err(refusal) => return refuse(refusal),
-    };
+pub async fn list(State(state): State<Arc<SimState>>, Path(sid): Path<String>, request: Received) -> Answer {
+    open(&state, &sid, &request)?;
+    let paging = paging(&request.query()).map_err(refuse)?;
     let phones = store::owned(&state, &sid).unwrap_or_default();
-    axum::Json(page_json(&phones, &sid, &headers, paging)).into_response()
+    json(page_json(&phones, &sid, &request.headers, paging))
 }
 
 /// `GET /v2_beta/Accounts/{sid}/IncomingPhoneNumbers/{exophone_sid}`; the
@@ -123,17 +111,12 @@ pub async fn list(
 pub async fn details(
     State(state): State<Arc<SimState>>,
     Path((sid, exophone)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(refusal) = open(&state, &sid, (&method, &uri, &headers), &[]) {
-        return refuse(refusal);
-    }
-    match store::find(&state, &sid, &exophone) {
-        Some(phone) => axum::Json(number_json(&phone, &sid, &headers)).into_response(),
-        None => refuse(Refusal(StatusCode::NOT_FOUND, "No matching results".into())),
-    }
+    request: Received,
+) -> Answer {
+    open(&state, &sid, &request)?;
+    let not_found = || refuse(Refusal(StatusCode::NOT_FOUND, "No matching results".into()));
+    let phone = store::find(&state, &sid, &exophone).ok_or_else(not_found)?;
+    json(number_json(&phone, &sid, &request.headers))
 }
 
 /// The form's `PhoneNumber`, `FriendlyName`, `VoiceUrl` and `SMSUrl`; a
@@ -152,25 +135,12 @@ fn change(body: &[u8]) -> ExoPhoneChange {
 
 /// `POST /v2_beta/Accounts/{sid}/IncomingPhoneNumbers` with `PhoneNumber`:
 /// buys a number no account owns (else 409).
-pub async fn buy(
-    State(state): State<Arc<SimState>>,
-    Path(sid): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(refusal) = open(&state, &sid, (&method, &uri, &headers), &body) {
-        return refuse(refusal);
-    }
-    match store::add(&state, &sid, &change(&body)) {
-        Ok(phone) => {
-            let mut bought = number_json(&phone, &sid, &headers);
-            bought["rental_price"] = json!("499.000000");
-            axum::Json(bought).into_response()
-        }
-        Err(refusal) => refuse(refusal),
-    }
+pub async fn buy(State(state): State<Arc<SimState>>, Path(sid): Path<String>, request: Received) -> Answer {
+    open(&state, &sid, &request)?;
+    let phone = store::add(&state, &sid, &change(&request.body)).map_err(refuse)?;
+    let mut bought = number_json(&phone, &sid, &request.headers);
+    bought["rental_price"] = json!("499.000000");
+    json(bought)
 }
 
 /// `PUT /v2_beta/Accounts/{sid}/IncomingPhoneNumbers/{exophone_sid}`:
@@ -178,38 +148,23 @@ pub async fn buy(
 pub async fn assign(
     State(state): State<Arc<SimState>>,
     Path((sid, exophone)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    if let Err(refusal) = open(&state, &sid, (&method, &uri, &headers), &body) {
-        return refuse(refusal);
-    }
-    let mut change = change(&body);
+    request: Received,
+) -> Answer {
+    open(&state, &sid, &request)?;
+    let mut change = change(&request.body);
     change.phone_number = None;
-    match store::update(&state, &sid, &exophone, &change) {
-        Ok(phone) => axum::Json(number_json(&phone, &sid, &headers)).into_response(),
-        Err(refusal) => refuse(refusal),
-    }
+    let phone = store::update(&state, &sid, &exophone, &change).map_err(refuse)?;
+    json(number_json(&phone, &sid, &request.headers))
 }
 
 /// `DELETE /v2_beta/Accounts/{sid}/IncomingPhoneNumbers/{exophone_sid}`.
 pub async fn release(
     State(state): State<Arc<SimState>>,
     Path((sid, exophone)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    if let Err(refusal) = open(&state, &sid, (&method, &uri, &headers), &[]) {
-        return refuse(refusal);
-    }
-    match store::release(&state, &sid, &exophone) {
-        Ok(()) => {
-            let accepted = json!({"Status": 202, "Message": "Accepted"});
-            (StatusCode::ACCEPTED, axum::Json(accepted)).into_response()
-        }
-        Err(refusal) => refuse(refusal),
-    }
+    request: Received,
+) -> Answer {
+    open(&state, &sid, &request)?;
+    store::release(&state, &sid, &exophone).map_err(refuse)?;
+    let accepted = json!({"Status": 202, "Message": "Accepted"});
+    Ok((StatusCode::ACCEPTED, axum::Json(accepted)).into_response())
 }

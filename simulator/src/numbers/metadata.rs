@@ -7,15 +7,12 @@
 
 use axum::Router;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::Response;
 use axum::routing::get;
 use serde_json::{Value, json};
 use std::sync::Arc;
 
-use crate::request::{authenticate, log};
-use crate::state::{Scenario, SimState, is_indian, national};
-use crate::wire::{Format, respond, rest_exception};
+use crate::request::{Answer, Received};
+use crate::state::{Scenario, SimState, national};
 
 /// Number types Exotel reports.
 pub const TYPES: [&str; 3] = ["Landline", "Mobile", "TollFree"];
@@ -130,20 +127,10 @@ fn metadata(state: &SimState, number: &str) -> Value {
 pub async fn lookup(
     State(state): State<Arc<SimState>>,
     Path((sid, number)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    log(&state, &method, &uri, &headers, &[]);
-    let (number, format) = Format::split(&number);
-    if authenticate(&state, &sid, &headers).is_none() {
-        return rest_exception(StatusCode::UNAUTHORIZED, format, "Authentication failed");
-    }
-    if !is_indian(number) {
-        let message = format!("{number} is not a valid phone number");
-        return rest_exception(StatusCode::BAD_REQUEST, format, &message);
-    }
-    respond(StatusCode::OK, format, "Numbers", metadata(&state, number))
+    request: Received,
+) -> Answer {
+    let describe = |number: &str| metadata(&state, number);
+    super::about_number(&state, &sid, &number, &request, "Numbers", describe)
 }
 
 #[cfg(test)]

@@ -11,7 +11,7 @@ use std::sync::Mutex;
 
 use super::metadata;
 use super::whitelist::Whitelisting;
-use crate::request::{Refusal, bad_request};
+use crate::request::{Refusal, bad_request, is_http_url};
 use crate::state::{SimState, is_indian, national};
 
 /// Per-account number details: ExoPhones and whitelisted customers, keyed
@@ -83,7 +83,7 @@ impl ExoPhoneChange {
     fn validate(&self) -> Result<(), Refusal> {
         for (name, url) in [("VoiceUrl", &self.voice_url), ("SMSUrl", &self.sms_url)] {
             let url = url.as_deref().unwrap_or_default();
-            if !(url.is_empty() || url.starts_with("http://") || url.starts_with("https://")) {
+            if !(url.is_empty() || is_http_url(url)) {
                 return Err(bad_request(&format!("{name} must be an http or https URL")));
             }
         }

@@ -7,19 +7,17 @@
 //! those counts, not from the reference's documentation excerpts.
 
 use axum::Router;
-use axum::body::Bytes;
 use axum::extract::{Path, State};
-use axum::http::{HeaderMap, Method, StatusCode, Uri};
-use axum::response::Response;
+use axum::http::StatusCode;
 use axum::routing::{get, post};
 use chrono::{DateTime, Duration, Utc};
 use serde_json::{Value, json};
 use std::collections::HashSet;
 use std::sync::Arc;
 
-use crate::request::{Form, Refusal, authenticate, bad_request, field, log};
+use crate::request::{Answer, Form, Received, Refusal, bad_request, field};
 use crate::state::{Account, SimState, is_indian, national};
-use crate::wire::{Format, respond, rest_exception};
+use crate::wire::{Format, respond};
 
 /// How long a whitelisting lasts ("valid only for the next 6 months").
 const VALIDITY_DAYS: i64 = 180;
@@ -44,29 +42,17 @@ pub fn routes() -> Router<Arc<SimState>> {
 /// `POST /v1/Accounts/{sid}/CustomerWhitelist[.json]` with `VirtualNumber`,
 /// `Number` (comma-separated) and `Language`, in the body or (as some
 /// clients send them) the query string.
-pub async fn add(
-    State(state): State<Arc<SimState>>,
-    Path(sid): Path<String>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-    body: Bytes,
-) -> Response {
-    log(&state, &method, &uri, &headers, &body);
-    let format = if uri.path().ends_with(".json") {
+pub async fn add(State(state): State<Arc<SimState>>, Path(sid): Path<String>, request: Received) -> Answer {
+    let format = if request.uri.path().ends_with(".json") {
         Format::Json
     } else {
         Format::Xml
     };
-    let Some(account) = authenticate(&state, &sid, &headers) else {
-        return rest_exception(StatusCode::UNAUTHORIZED, format, "Authentication failed");
-    };
-    let mut form: Form = serde_urlencoded::from_bytes(&body).unwrap_or_default();
-    form.extend(serde_urlencoded::from_str::<Form>(uri.query().unwrap_or_default()).unwrap_or_default());
-    match whitelist(&state, &account, &form) {
-        Ok(result) => respond(StatusCode::OK, format, "Result", result),
-        Err(Refusal(status, message)) => rest_exception(status, format, &message),
-    }
+    let account = request.v1_account(&state, &sid, format)?;
+    let mut form = request.form();
+    form.extend(request.query());
+    let result = whitelist(&state, &account, &form).map_err(|r| r.answer(format))?;
+    Ok(respond(StatusCode::OK, format, "Result", result))
 }
 
 /// How each number of one request fared.
@@ -82,11 +68,7 @@ struct Tally {
 fn whitelist(state: &SimState, account: &Account, form: &Form) -> Result<Value, Refusal> {
     let virtual_number =
         field(form, "VirtualNumber").ok_or_else(|| bad_request("VirtualNumber is a mandatory parameter"))?;
-    if !account
-        .exophones
-        .iter()
-        .any(|n| national(n) == national(virtual_number))
-    {
+    if !account.owns(virtual_number) {
         let message = format!("VirtualNumber {virtual_number} is not an ExoPhone of this account");
         return Err(bad_request(&message));
     }
@@ -162,17 +144,28 @@ fn current(entry: &Whitelisting) -> Standing {
     }
 }
 
-/// `{Status, Type, Expiry}`: `Whitelist`/`API`/seconds left for numbers
-/// added here, `Blacklist`/`""`/-1 once they unsubscribed, else
-/// `Neutral`/`""`/-1.
-fn standing(state: &SimState, sid: &str, number: &str) -> Value {
+/// Where `number` stands on the account's whitelist now.
+fn standing_of(state: &SimState, sid: &str, number: &str) -> Standing {
     let entry = state
         .numbers
         .whitelist
         .lock()
         .ok()
         .and_then(|list| list.get(&(sid.to_string(), national(number))).cloned());
-    match entry.as_ref().map(current).unwrap_or(Standing::Neutral) {
+    entry.as_ref().map(current).unwrap_or(Standing::Neutral)
+}
+
+/// Whether the account has whitelisted `number` (status `Whitelist`): a
+/// call may then reach it even on the DND registry.
+pub fn whitelisted(state: &SimState, sid: &str, number: &str) -> bool {
+    matches!(standing_of(state, sid, number), Standing::Whitelisted(_))
+}
+
+/// `{Status, Type, Expiry}`: `Whitelist`/`API`/seconds left for numbers
+/// added here, `Blacklist`/`""`/-1 once they unsubscribed, else
+/// `Neutral`/`""`/-1.
+fn standing(state: &SimState, sid: &str, number: &str) -> Value {
+    match standing_of(state, sid, number) {
         Standing::Whitelisted(left) => json!({"Status": "Whitelist", "Type": "API", "Expiry": left}),
         Standing::Blacklisted => json!({"Status": "Blacklist", "Type": "", "Expiry": -1}),
         Standing::Neutral => json!({"Status": "Neutral", "Type": "", "Expiry": -1}),
@@ -183,18 +176,8 @@ fn standing(state: &SimState, sid: &str, number: &str) -> Value {
 pub async fn check(
     State(state): State<Arc<SimState>>,
     Path((sid, number)): Path<(String, String)>,
-    method: Method,
-    uri: Uri,
-    headers: HeaderMap,
-) -> Response {
-    log(&state, &method, &uri, &headers, &[]);
-    let (number, format) = Format::split(&number);
-    if authenticate(&state, &sid, &headers).is_none() {
-        return rest_exception(StatusCode::UNAUTHORIZED, format, "Authentication failed");
-    }
-    if !is_indian(number) {
-        let message = format!("{number} is not a valid phone number");
-        return rest_exception(StatusCode::BAD_REQUEST, format, &message);
-    }
-    respond(StatusCode::OK, format, "Result", standing(&state, &sid, number))
+    request: Received,
+) -> Answer {
+    let describe = |number: &str| standing(&state, &sid, number);
+    super::about_number(&state, &sid, &number, &request, "Result", describe)
 }

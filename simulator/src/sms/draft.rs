@@ -9,7 +9,7 @@ use std::collections::BTreeMap;
 
 use super::Rejection;
 use crate::callbacks::Encoding;
-use crate::request::{Form, field};
+use crate::request::{Form, field, is_http_url};
 use crate::state::{Account, national};
 
 /// Most recipients (`Sms/send`) or messages (`Sms/bulksend`) per request.
@@ -163,7 +163,7 @@ fn message(account: &Account, form: &Form) -> Result<Message, Rejection> {
 fn sender<'a>(account: &'a Account, from: &str) -> Result<(String, &'a str), Rejection> {
     let first = account.sender_ids.first().map(String::as_str).unwrap_or_default();
     let digits = national(from);
-    if !digits.is_empty() && account.exophones.iter().any(|n| national(n) == digits) {
+    if !digits.is_empty() && account.owns(&digits) {
         return Ok((format!("{digits}/{first}"), first));
     }
     match account.sender_ids.iter().find(|id| id.eq_ignore_ascii_case(from)) {
@@ -214,7 +214,7 @@ fn check_options(form: &Form) -> Result<(), Rejection> {
         }
     }
     let callback = field(form, "StatusCallback");
-    if callback.is_some_and(|url| !(url.starts_with("http://") || url.starts_with("https://"))) {
+    if callback.is_some_and(|url| !is_http_url(url)) {
         return Err(Rejection::plain("StatusCallback must be an http(s) URL"));
     }
     Ok(())

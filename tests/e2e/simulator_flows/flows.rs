@@ -6,7 +6,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-use super::{CALLER, EXOPHONE, admin, ended, get_json, next_hit, next_hit_to, place, simulator, sink};
+use super::{CALLER, ended, next_hit, next_hit_to, place, simulator, sink};
+use crate::support::sim::{EXOPHONE, admin_status, connect, get_json, script};
 use simulator::RunningSimulator;
 
 const CALLEE: &str = "09123456789";
@@ -56,7 +57,7 @@ async fn a_passthru_follows_200_for_one_call_and_302_for_another_with_the_docume
         {"type": "hangup"},
         {"type": "greeting", "text": "Connecting you to support"},
     ]);
-    assert_eq!(admin(&sim, "flows/4711", flow).await, StatusCode::NO_CONTENT);
+    assert_eq!(admin_status(&sim, "flows/4711", flow).await, StatusCode::NO_CONTENT);
     let sales = flow_call(&sim, "4711", CALLER, "200").await;
     let hit = next_hit_to(&mut hits, "passthru").await;
     let names: BTreeSet<&str> = hit.query.iter().map(|(k, _)| k.as_str()).collect();
@@ -138,14 +139,14 @@ async fn a_gather_passes_the_scripted_digits_in_quotes_to_the_next_passthru() {
         {"type": "gather", "prompt": "Enter", "digits_max": 3},
         {"type": "passthru", "url": format!("{url}/passthru")},
     ]);
-    assert_eq!(admin(&sim, "flows/77", flow).await, StatusCode::NO_CONTENT);
+    assert_eq!(admin_status(&sim, "flows/77", flow).await, StatusCode::NO_CONTENT);
     for (caller, script, sent, waited) in [
         ("09000000011", json!({"digits": "42#7"}), "\"42\"", 3 + 1 + 2),
         ("09000000012", json!({"digits": "12345"}), "\"123\"", 3 + 1 + 3),
         ("09000000013", json!({}), "\"\"", 3 + 1 + 5),
     ] {
         assert_eq!(
-            admin(&sim, &format!("scenarios/{caller}"), script).await,
+            admin_status(&sim, &format!("scenarios/{caller}"), script).await,
             StatusCode::NO_CONTENT
         );
         let sid = flow_call(&sim, "77", caller, "200").await;
@@ -172,8 +173,8 @@ async fn a_dynamic_gather_reads_its_configuration_nested_or_flat_from_a_url() {
         {"type": "gather", "url": format!("{url}/gather-flat")},
         {"type": "passthru", "url": format!("{url}/passthru")},
     ]);
-    assert_eq!(admin(&sim, "flows/88", flow).await, StatusCode::NO_CONTENT);
-    admin(&sim, "scenarios/09000000021", json!({"digits": "98765#"})).await;
+    assert_eq!(admin_status(&sim, "flows/88", flow).await, StatusCode::NO_CONTENT);
+    script(&sim, "09000000021", json!({"digits": "98765#"})).await;
     let sid = flow_call(&sim, "88", "09000000021", "200").await;
     let config = next_hit_to(&mut hits, "gather-nested").await;
     assert_eq!(config.exotel_version.as_deref(), Some("1.0"));
@@ -198,19 +199,14 @@ async fn a_dynamic_gather_reads_its_configuration_nested_or_flat_from_a_url() {
 async fn a_greeting_fetches_its_text_or_audio_and_a_connect_pops_up_and_reports_its_leg_to_the_next_passthru() {
     let sim = simulator().await;
     let (url, mut hits) = sink().await;
-    admin(
-        &sim,
-        &format!("scenarios/{CALLEE}"),
-        json!({"ring_seconds": 2, "talk_seconds": 20}),
-    )
-    .await;
+    script(&sim, CALLEE, json!({"ring_seconds": 2, "talk_seconds": 20})).await;
     let flow = json!([
         {"type": "greeting", "url": format!("{url}/greeting")},
         {"type": "greeting", "url": format!("{url}/greeting-audio")},
         {"type": "connect", "to": "+919123456789", "popup_url": format!("{url}/popup")},
         {"type": "passthru", "url": format!("{url}/passthru")},
     ]);
-    assert_eq!(admin(&sim, "flows/99", flow).await, StatusCode::NO_CONTENT);
+    assert_eq!(admin_status(&sim, "flows/99", flow).await, StatusCode::NO_CONTENT);
     let target = format!("{url}/callback");
     let flow_url = "http://my.in.exotel.com/sandbox/exoml/start_voice/99";
     let form = [
@@ -288,12 +284,12 @@ async fn a_greeting_fetches_its_text_or_audio_and_a_connect_pops_up_and_reports_
 async fn a_connect_to_a_busy_number_frees_the_popup_and_reports_it_to_the_next_passthru() {
     let sim = simulator().await;
     let (url, mut hits) = sink().await;
-    admin(&sim, "scenarios/09000000031", json!({"outcome": "busy"})).await;
+    script(&sim, "09000000031", json!({"outcome": "busy"})).await;
     let flow = json!([
         {"type": "connect", "to": "09000000031", "popup_url": format!("{url}/popup")},
         {"type": "passthru", "url": format!("{url}/passthru")},
     ]);
-    assert_eq!(admin(&sim, "flows/31", flow).await, StatusCode::NO_CONTENT);
+    assert_eq!(admin_status(&sim, "flows/31", flow).await, StatusCode::NO_CONTENT);
     let sid = flow_call(&sim, "31", CALLER, "200").await;
     let sequence = [next_hit(&mut hits).await, next_hit(&mut hits).await];
     let events: Vec<_> = sequence
@@ -322,7 +318,7 @@ async fn a_passthru_that_loops_forever_is_hung_up_after_a_hundred_steps() {
     let sim = simulator().await;
     let (url, _hits) = sink().await;
     let flow = json!([{"type": "passthru", "url": format!("{url}/passthru"), "on_200": 0}]);
-    assert_eq!(admin(&sim, "flows/loop", flow).await, StatusCode::NO_CONTENT);
+    assert_eq!(admin_status(&sim, "flows/loop", flow).await, StatusCode::NO_CONTENT);
     let sid = flow_call(&sim, "loop", CALLER, "200").await;
     assert_eq!(steps(&sim, &sid).await.len(), 100);
     assert_eq!(ended(&sim, &sid).await["Status"], "completed");
@@ -340,14 +336,14 @@ async fn invalid_flows_and_flow_calls_are_refused() {
         json!([{"type": "connect", "to": "nobody"}]),
         json!([{"type": "voicemail"}]),
     ] {
-        let status = admin(&sim, "flows/bad", flow.clone()).await;
+        let status = admin_status(&sim, "flows/bad", flow.clone()).await;
         assert!(status.is_client_error(), "{flow} got {status}");
     }
     for (url, message) in [
         (flow_url("404"), "Flow 404 does not exist"),
         ("http://example.com/ivr".to_string(), "is not a call flow URL"),
     ] {
-        let response = super::connect(&sim, &[("From", CALLER), ("CallerId", EXOPHONE), ("Url", &url)]).await;
+        let response = connect(&sim, &[("From", CALLER), ("CallerId", EXOPHONE), ("Url", &url)]).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST);
         let body: Value = response.json().await.unwrap();
         assert!(

@@ -5,7 +5,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::collections::BTreeSet;
 
-use super::{CALL_FIELDS, CALLER, EXOPHONE, KEY, TOKEN, admin, ended, get_json, place, simulator};
+use super::{CALLER, ended, place, simulator};
+use crate::support::sim::{CALL_FIELDS, EXOPHONE, KEY, TOKEN, get_json, script};
 use simulator::RunningSimulator;
 
 const ANSWERS: &str = "09111111111";
@@ -15,8 +16,8 @@ const RINGS_ON: &str = "09333333333";
 /// Five ended calls (three answered by ANSWERS, two busy at BUSY, one of
 /// them from another caller) and one still ringing; the ended calls' Sids.
 async fn calls(sim: &RunningSimulator) -> Vec<String> {
-    admin(sim, &format!("scenarios/{BUSY}"), json!({"outcome": "busy"})).await;
-    admin(sim, &format!("scenarios/{RINGS_ON}"), json!({"ring_seconds": 100_000})).await;
+    script(sim, BUSY, json!({"outcome": "busy"})).await;
+    script(sim, RINGS_ON, json!({"ring_seconds": 100_000})).await;
     let mut sids = Vec::new();
     for (from, to) in [
         (CALLER, ANSWERS),

@@ -6,7 +6,8 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::io::Cursor;
 
-use super::{CALLER, EXOPHONE, KEY, TOKEN, admin, ended, get_json, next_hit_to, place, simulator, sink};
+use super::{CALLER, Hit, ended, next_hit_to, place, simulator, sink};
+use crate::support::sim::{EXOPHONE, KEY, TOKEN, admin_status, connect, get_json, script};
 use simulator::RunningSimulator;
 
 const CALLEE: &str = "09123456789";
@@ -20,22 +21,31 @@ fn scripted() -> Value {
     ]})
 }
 
-/// A recorded call to CALLEE with a JSON terminal callback: its Sid and the callback body.
-async fn recorded_call(sim: &RunningSimulator, channels: Option<&str>) -> (String, Value) {
+/// A call to CALLEE with `extra` fields whose StatusCallback goes to a
+/// fresh sink: its Sid and the first callback.
+async fn call_back(sim: &RunningSimulator, extra: &[(&str, &str)]) -> (String, Hit) {
     let (url, mut hits) = sink().await;
     let target = format!("{url}/callback");
     let mut form = vec![
         ("From", CALLER),
         ("To", CALLEE),
         ("CallerId", EXOPHONE),
-        ("Record", "true"),
         ("StatusCallback", target.as_str()),
+    ];
+    form.extend_from_slice(extra);
+    let sid = place(sim, &form).await;
+    (sid, next_hit_to(&mut hits, "callback").await)
+}
+
+/// A recorded call to CALLEE with a JSON terminal callback: its Sid and the callback body.
+async fn recorded_call(sim: &RunningSimulator, channels: Option<&str>) -> (String, Value) {
+    let mut extra = vec![
+        ("Record", "true"),
         ("StatusCallbackEvents[0]", "terminal"),
         ("StatusCallbackContentType", "application/json"),
     ];
-    form.extend(channels.map(|c| ("RecordingChannels", c)));
-    let sid = place(sim, &form).await;
-    let callback = next_hit_to(&mut hits, "callback").await;
+    extra.extend(channels.map(|c| ("RecordingChannels", c)));
+    let (sid, callback) = call_back(sim, &extra).await;
     (sid, serde_json::from_str(&callback.body).unwrap())
 }
 
@@ -97,7 +107,7 @@ fn assert_talk(rms: &[f64], spans: &[(f64, f64)], label: &str) {
 #[tokio::test]
 async fn a_single_channel_recording_mixes_both_parties_exactly_where_they_talk() {
     let sim = simulator().await;
-    admin(&sim, &format!("scenarios/{CALLEE}"), scripted()).await;
+    script(&sim, CALLEE, scripted()).await;
     let (sid, callback) = recorded_call(&sim, None).await;
     let url = callback["RecordingUrl"].as_str().unwrap().to_string();
     assert!(
@@ -129,7 +139,7 @@ async fn a_single_channel_recording_mixes_both_parties_exactly_where_they_talk()
 #[tokio::test]
 async fn a_dual_channel_recording_keeps_the_caller_on_one_and_the_callee_on_two() {
     let sim = simulator().await;
-    admin(&sim, &format!("scenarios/{CALLEE}"), scripted()).await;
+    script(&sim, CALLEE, scripted()).await;
     let (_, callback) = recorded_call(&sim, Some("dual")).await;
     let response = download(callback["RecordingUrl"].as_str().unwrap(), true).await;
     let (spec, frames, rms) = energy(&response.bytes().await.unwrap());
@@ -146,7 +156,7 @@ async fn a_dual_channel_recording_keeps_the_caller_on_one_and_the_callee_on_two(
 #[tokio::test]
 async fn unscripted_talk_alternates_turns_and_time_limit_cuts_the_recording() {
     let sim = simulator().await;
-    admin(&sim, &format!("scenarios/{CALLEE}"), json!({"talk_seconds": 12})).await;
+    script(&sim, CALLEE, json!({"talk_seconds": 12})).await;
     let (_, callback) = recorded_call(&sim, Some("dual")).await;
     let (_, frames, rms) = energy(
         &download(callback["RecordingUrl"].as_str().unwrap(), true)
@@ -159,7 +169,7 @@ async fn unscripted_talk_alternates_turns_and_time_limit_cuts_the_recording() {
     assert_talk(&rms[0], &[(5.0, 9.5)], "caller");
     assert_talk(&rms[1], &[(0.0, 4.5), (10.0, 12.0)], "callee");
 
-    admin(&sim, &format!("scenarios/{CALLEE}"), scripted()).await;
+    script(&sim, CALLEE, scripted()).await;
     let form = [
         ("From", CALLER),
         ("To", CALLEE),
@@ -177,16 +187,7 @@ async fn unscripted_talk_alternates_turns_and_time_limit_cuts_the_recording() {
 #[tokio::test]
 async fn an_unrecorded_call_has_no_recording_url() {
     let sim = simulator().await;
-    let (url, mut hits) = sink().await;
-    let target = format!("{url}/callback");
-    let form = [
-        ("From", CALLER),
-        ("To", CALLEE),
-        ("CallerId", EXOPHONE),
-        ("StatusCallback", target.as_str()),
-    ];
-    let sid = place(&sim, &form).await;
-    let callback = next_hit_to(&mut hits, "callback").await;
+    let (sid, callback) = call_back(&sim, &[]).await;
     let fields: Vec<(String, String)> = serde_urlencoded::from_str(&callback.body).unwrap();
     assert!(fields.contains(&("RecordingUrl".into(), String::new())), "{fields:?}");
     assert!(ended(&sim, &sid).await["RecordingUrl"].is_null());
@@ -201,7 +202,7 @@ async fn an_unrecorded_call_has_no_recording_url() {
 #[tokio::test]
 async fn time_out_turns_long_ringing_into_no_answer() {
     let sim = simulator().await;
-    admin(&sim, &format!("scenarios/{CALLEE}"), json!({"ring_seconds": 30})).await;
+    script(&sim, CALLEE, json!({"ring_seconds": 30})).await;
     let sid = place(
         &sim,
         &[
@@ -223,18 +224,11 @@ async fn time_out_turns_long_ringing_into_no_answer() {
 #[tokio::test]
 async fn callbacks_go_as_multipart_form_data_when_asked() {
     let sim = simulator().await;
-    let (url, mut hits) = sink().await;
-    let target = format!("{url}/callback");
-    let form = [
-        ("From", CALLER),
-        ("To", CALLEE),
-        ("CallerId", EXOPHONE),
-        ("StatusCallback", target.as_str()),
+    let multipart = [
         ("StatusCallbackEvents[0]", "terminal"),
         ("StatusCallbackContentType", "multipart/form-data"),
     ];
-    place(&sim, &form).await;
-    let callback = next_hit_to(&mut hits, "callback").await;
+    let (_, callback) = call_back(&sim, &multipart).await;
     assert!(callback.content_type.starts_with("multipart/form-data; boundary="));
     for part in [
         "name=\"Legs[1][Status]\"",
@@ -254,7 +248,7 @@ async fn invalid_scenarios_and_recording_parameters_are_refused() {
         json!({"segments": [{"speaker": "caller", "start": -1.0, "end": 1.0}]}),
         json!({"segments": [{"speaker": "agent", "start": 0.0, "end": 1.0}]}),
     ] {
-        let status = admin(&sim, &format!("scenarios/{CALLEE}"), script.clone()).await;
+        let status = admin_status(&sim, &format!("scenarios/{CALLEE}"), script.clone()).await;
         assert!(status.is_client_error(), "{script} got {status}");
     }
     for (name, value) in [
@@ -263,7 +257,7 @@ async fn invalid_scenarios_and_recording_parameters_are_refused() {
         ("TimeOut", "soon"),
     ] {
         let form = [("From", CALLER), ("To", CALLEE), ("CallerId", EXOPHONE), (name, value)];
-        let response = super::connect(&sim, &form).await;
+        let response = connect(&sim, &form).await;
         assert_eq!(response.status(), StatusCode::BAD_REQUEST, "{name}={value}");
         let body: Value = response.json().await.unwrap();
         assert!(

@@ -73,7 +73,7 @@ async fn refusal(response: reqwest::Response) -> (StatusCode, Value) {
 
 #[tokio::test]
 async fn an_sms_is_queued_with_the_documented_fields_in_json() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let response = post(
         &sim,
         "Sms/send.json",
@@ -101,7 +101,7 @@ async fn an_sms_is_queued_with_the_documented_fields_in_json() {
 
 #[tokio::test]
 async fn an_sms_answers_xml_without_json_and_echoes_a_sender_id_alone() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let response = post(
         &sim,
         "Sms/send",
@@ -127,7 +127,7 @@ async fn an_sms_answers_xml_without_json_and_echoes_a_sender_id_alone() {
 
 #[tokio::test]
 async fn both_spellings_of_the_sms_path_are_served() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let form = [("From", "SNDBOX"), ("To", "09876543210"), ("Body", "hi")];
     for send in ["Sms/send.json", "SMS/send.json"] {
         let sms = send_one_at(&sim, send, &form).await;
@@ -147,7 +147,7 @@ async fn send_one_at(sim: &RunningSimulator, path: &str, form: &[(&str, &str)]) 
 
 #[tokio::test]
 async fn a_static_bulk_send_answers_a_list_in_json_and_xml() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let form = [
         ("From", "SNDBOX"),
         ("To[0]", "09876543210"),
@@ -176,7 +176,7 @@ async fn a_static_bulk_send_answers_a_list_in_json_and_xml() {
 
 #[tokio::test]
 async fn a_dynamic_bulksend_sends_each_message_its_own_body_and_sender() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let form = [
         ("From", "SNDBOX"),
         ("Messages[0][To]", "09876543210"),
@@ -213,7 +213,7 @@ async fn a_dynamic_bulksend_sends_each_message_its_own_body_and_sender() {
 
 #[tokio::test]
 async fn more_than_100_recipients_or_messages_are_refused() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let mut form = vec![("From".to_string(), "SNDBOX".to_string()), ("Body".into(), "x".into())];
     form.extend((0..101).map(|i| (format!("To[{i}]"), format!("098765{i:05}"))));
     let (status, error) = refusal(post_owned(&sim, "Sms/send.json", form.clone()).await).await;
@@ -236,7 +236,7 @@ async fn more_than_100_recipients_or_messages_are_refused() {
 
 #[tokio::test]
 async fn bad_sms_requests_get_exotels_codes() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let cases: [(&str, Form, u32); 10] = [
         ("Sms/send.json", &[], 40200),
         ("Sms/send.json", &[("To", "09876543210"), ("Body", "x")], 40205),
@@ -314,7 +314,7 @@ async fn bad_sms_requests_get_exotels_codes() {
 
 #[tokio::test]
 async fn bad_credentials_get_401_with_code_34010() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let response = reqwest::Client::new()
         .post(url(&sim, "Sms/send.json"))
         .basic_auth(KEY, Some("nope"))
@@ -331,7 +331,7 @@ async fn bad_credentials_get_401_with_code_34010() {
 
 #[tokio::test]
 async fn unknown_sms_sids_answer_no_matching_results() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let response = get(&sim, "SMS/Messages/0123456789abcdef0123456789abcdef.json").await;
     let (status, error) = refusal(response).await;
     assert_eq!(status, StatusCode::OK, "Exotel's SMS details answer 200");
@@ -343,7 +343,7 @@ async fn unknown_sms_sids_answer_no_matching_results() {
 
 #[tokio::test]
 async fn the_201st_sms_request_in_a_minute_gets_429_with_code_40402() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let form = [("From", "SNDBOX"), ("To", "09876543210"), ("Body", "x")];
     for _ in 0..200 {
         assert_eq!(post(&sim, "Sms/send.json", &form).await.status(), StatusCode::OK);
@@ -354,28 +354,10 @@ async fn the_201st_sms_request_in_a_minute_gets_429_with_code_40402() {
 
 #[tokio::test]
 async fn scripted_faults_refuse_sms_requests() {
-    let sim = simulator().await;
-    for (number, fault, status, code) in [
-        (
-            "09000000001",
-            "server_error",
-            StatusCode::INTERNAL_SERVER_ERROR,
-            Value::Null,
-        ),
-        (
-            "09000000002",
-            "unavailable",
-            StatusCode::SERVICE_UNAVAILABLE,
-            json!(40405),
-        ),
-        (
-            "09000000003",
-            "rate_limited",
-            StatusCode::TOO_MANY_REQUESTS,
-            json!(40402),
-        ),
-    ] {
-        admin(&sim, &format!("scenarios/{number}"), json!({"fault": fault})).await;
+    let sim = sim::start().await;
+    sim::script_faults(&sim).await;
+    let codes = [Value::Null, json!(40405), json!(40402)];
+    for ((number, fault, status), code) in FAULTS.into_iter().zip(codes) {
         let form = [
             ("From", "SNDBOX"),
             ("To[0]", "09876543210"),
@@ -391,7 +373,7 @@ async fn scripted_faults_refuse_sms_requests() {
 
 #[tokio::test]
 async fn scripts_with_unknown_or_mismatched_messaging_outcomes_are_refused() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     for script in [
         json!({"sms": "delivered"}),
         json!({"sms": "sent", "sms_detailed_status_code": 23185}),

@@ -81,7 +81,7 @@ fn sid_of(answer: &Value, i: usize) -> String {
 
 #[tokio::test]
 async fn messages_of_every_content_type_are_accepted_with_202() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let contents = [
         text("Hi"),
         json!({"type": "image", "image": {"link": "https://example.com/a.jpg", "caption": "Your bill"}}),
@@ -113,7 +113,7 @@ async fn messages_of_every_content_type_are_accepted_with_202() {
 
 #[tokio::test]
 async fn a_request_without_the_whatsapp_wrapper_is_refused_in_the_v2_envelope() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let flat = json!({"from": WABA, "to": "+919876543210", "content": text("Hi")});
     let (status, body) = send(&sim, &flat).await;
     assert_refused(status, &body, "at least one channel is mandatory");
@@ -129,7 +129,7 @@ async fn a_request_without_the_whatsapp_wrapper_is_refused_in_the_v2_envelope() 
 
 #[tokio::test]
 async fn more_than_100_messages_are_refused() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let messages = vec![message("+919876543210", text("Hi")); 101];
     let (status, body) = send(&sim, &wrapped(messages)).await;
     assert_refused(status, &body, "at most 100");
@@ -139,7 +139,7 @@ async fn more_than_100_messages_are_refused() {
 
 #[tokio::test]
 async fn invalid_content_is_refused() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let cases = [
         (json!({"type": "text", "text": {"preview_url": false}}), "text.body"),
         (json!({"type": "carousel", "carousel": {}}), "carousel is not supported"),
@@ -176,7 +176,7 @@ async fn invalid_content_is_refused() {
 
 #[tokio::test]
 async fn an_invalid_message_among_valid_ones_fails_alone() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let messages = vec![
         message("+919876543210", text("Hi")),
         message("+919876543210", json!({"type": "text", "text": {}})),
@@ -204,7 +204,7 @@ async fn an_invalid_message_among_valid_ones_fails_alone() {
 
 #[tokio::test]
 async fn bad_credentials_get_401_in_the_v2_envelope() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let (status, body) = send_with(&sim, "nope", &wrapped(vec![message("+919876543210", text("Hi"))])).await;
     assert_eq!(status, StatusCode::UNAUTHORIZED);
     assert_same_shape(&body, &error_example(), "error");
@@ -216,7 +216,7 @@ async fn bad_credentials_get_401_in_the_v2_envelope() {
 
 #[tokio::test]
 async fn receipts_arrive_sent_then_delivered_then_read() {
-    let sim = fast_simulator(1000.0).await;
+    let sim = sim::fast(1000.0).await;
     let (callback, mut receipts) = callback_sink().await;
     let body = json!({"custom_data": "Order12", "status_callback": callback,
         "whatsapp": {"messages": [message("09876543210", text("Your order shipped"))]}});
@@ -257,8 +257,8 @@ async fn receipts_arrive_sent_then_delivered_then_read() {
 
 #[tokio::test]
 async fn a_message_level_callback_and_custom_data_win_over_the_request_level_ones() {
-    let sim = fast_simulator(1000.0).await;
-    admin(&sim, "scenarios/09876543210", json!({"whatsapp": "sent"})).await;
+    let sim = sim::fast(1000.0).await;
+    script(&sim, "09876543210", json!({"whatsapp": "sent"})).await;
     let (outer, mut outer_receipts) = callback_sink().await;
     let (inner, mut inner_receipts) = callback_sink().await;
     let mut own = message("+919876543210", text("Hi"));
@@ -273,14 +273,14 @@ async fn a_message_level_callback_and_custom_data_win_over_the_request_level_one
 
 #[tokio::test]
 async fn a_failed_message_reports_the_scripted_error_code() {
-    let sim = fast_simulator(1000.0).await;
-    admin(
+    let sim = sim::fast(1000.0).await;
+    script(
         &sim,
-        "scenarios/09876543210",
+        "09876543210",
         json!({"whatsapp": "failed", "whatsapp_error_code": 30018}),
     )
     .await;
-    admin(&sim, "scenarios/09123456789", json!({"whatsapp": "failed"})).await;
+    script(&sim, "09123456789", json!({"whatsapp": "failed"})).await;
     let (callback, mut receipts) = callback_sink().await;
     let body = json!({"status_callback": callback, "whatsapp": {"messages": [message("+919876543210", text("Hi"))]}});
     send(&sim, &body).await;
@@ -301,15 +301,15 @@ async fn a_failed_message_reports_the_scripted_error_code() {
 
 #[tokio::test]
 async fn receipts_can_be_reordered_duplicated_or_dropped() {
-    let sim = fast_simulator(1000.0).await;
-    admin(&sim, "scenarios/09100000001", json!({"callbacks": "reorder"})).await;
-    admin(
+    let sim = sim::fast(1000.0).await;
+    script(&sim, "09100000001", json!({"callbacks": "reorder"})).await;
+    script(
         &sim,
-        "scenarios/09100000002",
+        "09100000002",
         json!({"callbacks": "duplicate", "whatsapp": "sent"}),
     )
     .await;
-    admin(&sim, "scenarios/09100000003", json!({"callbacks": "drop"})).await;
+    script(&sim, "09100000003", json!({"callbacks": "drop"})).await;
     let code = |receipt: &Value| receipt["whatsapp"]["messages"][0]["exo_status_code"].as_u64().unwrap();
 
     let (callback, mut reordered) = callback_sink().await;
@@ -338,24 +338,19 @@ async fn receipts_can_be_reordered_duplicated_or_dropped() {
 
 #[tokio::test]
 async fn scripted_faults_refuse_whatsapp_requests_in_the_v2_envelope() {
-    let sim = simulator().await;
-    for (number, fault, status) in [
-        ("09000000001", "server_error", StatusCode::INTERNAL_SERVER_ERROR),
-        ("09000000002", "unavailable", StatusCode::SERVICE_UNAVAILABLE),
-        ("09000000003", "rate_limited", StatusCode::TOO_MANY_REQUESTS),
-    ] {
-        admin(&sim, &format!("scenarios/{number}"), json!({"fault": fault})).await;
+    let sim = sim::start().await;
+    sim::script_faults(&sim).await;
+    for (number, fault, status) in FAULTS {
         let (actual, body) = send(&sim, &wrapped(vec![message(number, text("Hi"))])).await;
         assert_eq!(actual, status, "{fault}");
         assert_same_shape(&body, &error_example(), fault);
         assert_eq!(body["http_code"], status.as_u16());
     }
-    admin(&sim, "scenarios/09000000004", json!({"fault": "timeout"})).await;
     let slow = reqwest::Client::new()
         .post(format!("{}/v2/accounts/sandbox/messages", sim.base_url()))
         .basic_auth(KEY, Some(TOKEN))
         .timeout(Duration::from_millis(300))
-        .json(&wrapped(vec![message("09000000004", text("Hi"))]))
+        .json(&wrapped(vec![message(TIMES_OUT, text("Hi"))]))
         .send()
         .await;
     assert!(slow.unwrap_err().is_timeout());

@@ -3,16 +3,17 @@
 use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 
-use super::{TOKEN, admin, assert_conforms, exotel, exotel_json, simulator};
+use super::{assert_conforms, exotel, exotel_json};
+use crate::support::sim::{self, TOKEN, admin_request, script};
 
 const NUMBERS: &str = "/v1/Accounts/sandbox/Numbers";
 const WHITELIST: &str = "/v1/Accounts/sandbox/CustomerWhitelist";
 
 #[tokio::test]
 async fn number_metadata_reports_a_scripted_dnd_number_as_the_documented_example() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let script = json!({"dnd": true, "circle": "GJ", "operator": "R", "number_type": "Mobile"});
-    let (status, _) = admin(&sim, Method::PUT, "scenarios/+919712330240", script).await;
+    let (status, _) = admin_request(&sim, Method::PUT, "scenarios/+919712330240", script).await;
     assert_eq!(status, StatusCode::NO_CONTENT);
 
     let (status, body) = exotel_json(&sim, Method::GET, &format!("{NUMBERS}/9712330240.json"), &[]).await;
@@ -28,7 +29,7 @@ async fn number_metadata_reports_a_scripted_dnd_number_as_the_documented_example
 
 #[tokio::test]
 async fn number_metadata_of_an_unscripted_number_says_no_dnd_in_xml_by_default() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let (status, xml) = exotel(&sim, Method::GET, &format!("{NUMBERS}/09876543210"), &[], TOKEN).await;
     assert_eq!(status, StatusCode::OK);
     for part in [
@@ -41,13 +42,7 @@ async fn number_metadata_of_an_unscripted_number_says_no_dnd_in_xml_by_default()
     ] {
         assert!(xml.contains(part), "{part} in {xml}");
     }
-    admin(
-        &sim,
-        Method::PUT,
-        "scenarios/09876543210",
-        json!({"circle": "GJ", "dnd": true}),
-    )
-    .await;
+    script(&sim, "09876543210", json!({"circle": "GJ", "dnd": true})).await;
     let (_, xml) = exotel(&sim, Method::GET, &format!("{NUMBERS}/+919876543210"), &[], TOKEN).await;
     assert!(
         xml.contains("<DND>Yes</DND>") && xml.contains("Daman &amp; Diu"),
@@ -62,7 +57,7 @@ async fn number_metadata_of_an_unscripted_number_says_no_dnd_in_xml_by_default()
 
 #[tokio::test]
 async fn number_metadata_refuses_bad_numbers_and_bad_credentials() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let (status, body) = exotel_json(&sim, Method::GET, &format!("{NUMBERS}/12ab.json"), &[]).await;
     assert_eq!(
         (status, &body["RestException"]["Status"]),
@@ -84,13 +79,13 @@ async fn number_metadata_refuses_bad_numbers_and_bad_credentials() {
 
 #[tokio::test]
 async fn a_scenario_with_an_unknown_circle_operator_or_type_is_refused() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     for script in [
         json!({"circle": "ZZ"}),
         json!({"operator": "Q"}),
         json!({"number_type": "Pager"}),
     ] {
-        let (status, _) = admin(&sim, Method::PUT, "scenarios/09876543210", script.clone()).await;
+        let (status, _) = admin_request(&sim, Method::PUT, "scenarios/09876543210", script.clone()).await;
         assert_eq!(status, StatusCode::UNPROCESSABLE_ENTITY, "{script}");
     }
 }
@@ -109,7 +104,7 @@ fn result(body: &Value) -> (i64, i64, i64, i64, i64, i64) {
 
 #[tokio::test]
 async fn whitelisting_numbers_then_checking_them_round_trips_in_json_and_xml() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let form = [
         ("VirtualNumber", "08047112233"),
         ("Number", "09876543210,+919123456789,9876543210,12"),
@@ -156,7 +151,7 @@ async fn whitelisting_numbers_then_checking_them_round_trips_in_json_and_xml() {
 
 #[tokio::test]
 async fn whitelisting_takes_its_fields_from_the_query_string_and_answers_xml_by_default() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let path = format!("{WHITELIST}/?VirtualNumber=08047112234&Number=09000000002&Language=en");
     let (status, xml) = exotel(&sim, Method::POST, &path, &[], TOKEN).await;
     assert_eq!(status, StatusCode::OK);
@@ -170,14 +165,8 @@ async fn whitelisting_takes_its_fields_from_the_query_string_and_answers_xml_by_
 
 #[tokio::test]
 async fn a_customer_who_unsubscribes_from_the_opt_in_sms_is_blacklisted() {
-    let sim = simulator().await;
-    admin(
-        &sim,
-        Method::PUT,
-        "scenarios/09000000003",
-        json!({"unsubscribes": true, "dnd": true}),
-    )
-    .await;
+    let sim = sim::start().await;
+    script(&sim, "09000000003", json!({"unsubscribes": true, "dnd": true})).await;
     let form = [("VirtualNumber", "08047112233"), ("Number", "09000000003")];
     let (_, body) = exotel_json(&sim, Method::POST, &format!("{WHITELIST}.json"), &form).await;
     assert_eq!(result(&body), (1, 0, 1, 1, 0, 0), "the opt-in SMS went out");
@@ -196,7 +185,7 @@ async fn a_customer_who_unsubscribes_from_the_opt_in_sms_is_blacklisted() {
 
 #[tokio::test]
 async fn whitelisting_needs_an_exophone_of_the_account_numbers_and_credentials() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let cases: [&[(&str, &str)]; 3] = [
         &[("Number", "09000000004")],
         &[("VirtualNumber", "08011112222"), ("Number", "09000000004")],

@@ -4,7 +4,8 @@ use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-use super::{KEY, SANDBOX_EXOPHONES, TOKEN, admin, assert_conforms, simulator};
+use super::{SANDBOX_EXOPHONES, assert_conforms};
+use crate::support::sim::{self, KEY, TOKEN, admin_request};
 use simulator::RunningSimulator;
 
 const GREENVN: &str = "/v1/tenants/sandbox/greenvn";
@@ -33,7 +34,7 @@ fn connection(id: &str, aparty: &str, bparty: &str) -> Value {
 
 #[tokio::test]
 async fn an_allocation_lends_an_exophone_to_a_connection_in_the_documented_shape() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let request = json!({"connection_id":"Sample_Connection","aparty_numbers":["+919170006528"],
         "bparty_numbers":["+918100006620"],"aparty_pins":[1234],"bparty_pins":[2345],"usage":"twoway",
         "strictness":"false","preferences":{"region":"KA","pin_code":"560041","type":"landline"},
@@ -62,7 +63,7 @@ async fn an_allocation_lends_an_exophone_to_a_connection_in_the_documented_shape
 
 #[tokio::test]
 async fn a_second_allocation_for_the_same_connection_is_refused_with_409_and_code_18() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let (status, _) = allocate(&sim, connection("c-1", "09170000001", "09170000002")).await;
     assert_eq!(status, StatusCode::OK);
     let (status, body) = allocate(&sim, connection("c-1", "09170000003", "09170000004")).await;
@@ -73,7 +74,7 @@ async fn a_second_allocation_for_the_same_connection_is_refused_with_409_and_cod
 
 #[tokio::test]
 async fn deleting_an_allocation_moves_it_to_the_vault_and_frees_its_connection() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let (_, body) = allocate(&sim, connection("c-2", "09170000001", "09170000002")).await;
     let path = format!("{GREENVN}/{}", body["data"]["greenvn_id"].as_str().unwrap());
     let (status, deleted) = lead_assist(&sim, Method::DELETE, &path, None).await;
@@ -93,8 +94,7 @@ async fn deleting_an_allocation_moves_it_to_the_vault_and_frees_its_connection()
 
 #[tokio::test]
 async fn an_allocation_goes_to_the_vault_once_its_deallocation_duration_has_passed() {
-    let sim = simulator().await;
-    admin(&sim, Method::PUT, "time-scale", json!({"scale": 2000.0})).await;
+    let sim = sim::fast(2000.0).await;
     let mut request = connection("c-3", "09170000001", "09170000002");
     request["deallocation_policy"] = json!({"duration": "1200s"});
     let (_, body) = allocate(&sim, request).await;
@@ -110,14 +110,14 @@ async fn an_allocation_goes_to_the_vault_once_its_deallocation_duration_has_pass
 }
 
 async fn dial(sim: &RunningSimulator, from: &str, to: &str) -> Value {
-    let (status, body) = admin(sim, Method::POST, "masked-calls", json!({"from": from, "to": to})).await;
+    let (status, body) = admin_request(sim, Method::POST, "masked-calls", json!({"from": from, "to": to})).await;
     assert_eq!(status, StatusCode::CREATED);
     serde_json::from_str(&body).unwrap()
 }
 
 #[tokio::test]
 async fn calls_from_either_party_to_the_allocated_number_are_recorded() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let (_, twoway) = allocate(&sim, connection("ride-1", "+919170000001", "+919170000002")).await;
     let mut request = connection("ride-2", "09170000003", "09170000004");
     request["usage"] = json!("oneway");
@@ -177,7 +177,7 @@ async fn calls_from_either_party_to_the_allocated_number_are_recorded() {
 
 #[tokio::test]
 async fn allocation_requests_are_checked_with_lead_assist_error_codes() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let with = |change: Value| {
         let mut body = connection("c-4", "09170000001", "09170000002");
         body.as_object_mut()
@@ -215,7 +215,7 @@ async fn allocation_requests_are_checked_with_lead_assist_error_codes() {
 
 #[tokio::test]
 async fn a_party_can_be_in_one_connection_per_number_until_the_pool_runs_out() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let (_, first) = allocate(&sim, connection("c-5", "09170000001", "09170000002")).await;
     let (_, second) = allocate(&sim, connection("c-6", "09170000001", "09170000003")).await;
     assert_eq!(first["data"]["greenvn"], json!("+918047112233"));
@@ -246,7 +246,7 @@ async fn a_party_can_be_in_one_connection_per_number_until_the_pool_runs_out() {
 
 #[tokio::test]
 async fn updating_an_allocation_changes_its_parties_but_not_its_connection() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let (_, body) = allocate(&sim, connection("c-9", "09170000001", "09170000002")).await;
     let path = format!("{GREENVN}/{}", body["data"]["greenvn_id"].as_str().unwrap());
     let change = r#"{"bparty_numbers":["+919170000007"],"bparty_pins":[4321],"usage":"oneway"}"#;
@@ -272,7 +272,7 @@ async fn updating_an_allocation_changes_its_parties_but_not_its_connection() {
 
 #[tokio::test]
 async fn lead_assist_refuses_bad_credentials_with_401_and_code_7() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let body = connection("c-10", "09170000001", "09170000002").to_string();
     for (method, path) in [
         (Method::POST, GREENVN.to_string()),

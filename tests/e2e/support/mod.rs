@@ -3,6 +3,7 @@
 
 pub mod child;
 pub mod nats;
+pub mod sim;
 
 use reqwest::{Client, Response, StatusCode};
 use secrecy::SecretString;

@@ -31,7 +31,7 @@ fn delivered_example() -> Value {
 
 #[tokio::test]
 async fn a_delivered_sms_calls_back_with_form_fields_and_its_details_read_sent() {
-    let sim = fast_simulator(1000.0).await;
+    let sim = sim::fast(1000.0).await;
     let (callback, mut callbacks) = callback_sink().await;
     let sms = send_one(
         &sim,
@@ -90,7 +90,7 @@ async fn a_delivered_sms_calls_back_with_form_fields_and_its_details_read_sent()
 
 #[tokio::test]
 async fn a_long_unicode_sms_takes_several_units() {
-    let sim = fast_simulator(1000.0).await;
+    let sim = sim::fast(1000.0).await;
     let (callback, mut callbacks) = callback_sink().await;
     let body = "नमस्ते ".repeat(20);
     let form = [
@@ -106,10 +106,10 @@ async fn a_long_unicode_sms_takes_several_units() {
 
 #[tokio::test]
 async fn a_failed_sms_calls_back_with_the_scripted_code_as_json_when_asked() {
-    let sim = fast_simulator(1000.0).await;
-    admin(
+    let sim = sim::fast(1000.0).await;
+    script(
         &sim,
-        "scenarios/09123456789",
+        "09123456789",
         json!({"sms": "failed", "sms_detailed_status_code": 23040}),
     )
     .await;
@@ -141,10 +141,10 @@ async fn a_failed_sms_calls_back_with_the_scripted_code_as_json_when_asked() {
 
 #[tokio::test]
 async fn a_dlt_template_mismatch_fails_with_23185() {
-    let sim = fast_simulator(1000.0).await;
-    admin(
+    let sim = sim::fast(1000.0).await;
+    script(
         &sim,
-        "scenarios/09123456789",
+        "09123456789",
         json!({"sms": "failed", "sms_detailed_status_code": 23185}),
     )
     .await;
@@ -171,8 +171,8 @@ async fn a_dlt_template_mismatch_fails_with_23185() {
 
 #[tokio::test]
 async fn a_promotional_sms_to_a_dnd_number_is_refused_as_dnd_but_a_transactional_one_is_delivered() {
-    let sim = fast_simulator(1000.0).await;
-    admin(&sim, "scenarios/09123456789", json!({"dnd": true})).await;
+    let sim = sim::fast(1000.0).await;
+    script(&sim, "09123456789", json!({"dnd": true})).await;
     let (callback, mut callbacks) = callback_sink().await;
     let promotional = [
         ("From", "600123"),
@@ -202,8 +202,8 @@ async fn a_promotional_sms_to_a_dnd_number_is_refused_as_dnd_but_a_transactional
 
 #[tokio::test]
 async fn a_script_can_refuse_an_sms_as_dnd_whatever_its_type() {
-    let sim = fast_simulator(1000.0).await;
-    admin(&sim, "scenarios/09123456789", json!({"sms": "failed-dnd"})).await;
+    let sim = sim::fast(1000.0).await;
+    script(&sim, "09123456789", json!({"sms": "failed-dnd"})).await;
     let (callback, mut callbacks) = callback_sink().await;
     let form = [
         ("From", "SNDBOX"),
@@ -220,7 +220,7 @@ async fn a_script_can_refuse_an_sms_as_dnd_whatever_its_type() {
 
 #[tokio::test]
 async fn an_invalid_number_among_valid_ones_fails_alone() {
-    let sim = fast_simulator(1000.0).await;
+    let sim = sim::fast(1000.0).await;
     let (callback, mut callbacks) = callback_sink().await;
     let form = [
         ("From", "SNDBOX"),
@@ -248,8 +248,8 @@ async fn an_invalid_number_among_valid_ones_fails_alone() {
 
 #[tokio::test]
 async fn details_follow_the_sms_through_sending_and_submitted() {
-    let sim = fast_simulator(10.0).await;
-    admin(&sim, "scenarios/09876543210", json!({"sms_delay_seconds": 6})).await;
+    let sim = sim::fast(10.0).await;
+    script(&sim, "09876543210", json!({"sms_delay_seconds": 6})).await;
     let sms = send_one(&sim, &[("From", "SNDBOX"), ("To", "09876543210"), ("Body", "x")]).await;
     let path = format!("SMS/Messages/{}.json", sms["Sid"].as_str().unwrap());
     let mut seen = vec!["queued".to_string()];
@@ -267,13 +267,13 @@ async fn details_follow_the_sms_through_sending_and_submitted() {
 
 #[tokio::test]
 async fn sms_callbacks_can_be_duplicated_dropped_or_delayed() {
-    let sim = fast_simulator(1000.0).await;
-    for (number, script) in [
+    let sim = sim::fast(1000.0).await;
+    for (number, scenario) in [
         ("09100000001", json!({"callbacks": "duplicate"})),
         ("09100000002", json!({"callbacks": "drop"})),
         ("09100000003", json!({"callback_delay_seconds": 1000})),
     ] {
-        admin(&sim, &format!("scenarios/{number}"), script).await;
+        script(&sim, number, scenario).await;
     }
     let send = |to: &'static str, callback: String| {
         let sim = &sim;

@@ -25,7 +25,7 @@ async fn inject(sim: &RunningSimulator, body: Value) -> reqwest::Response {
 
 #[tokio::test]
 async fn incoming_messages_are_posted_to_the_account_webhook() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let (webhook, mut received) = callback_sink().await;
     admin(&sim, "accounts/sandbox/whatsapp-webhook", json!({"url": webhook})).await;
     let contents = [
@@ -70,10 +70,10 @@ async fn incoming_messages_are_posted_to_the_account_webhook() {
 
 #[tokio::test]
 async fn receipts_without_a_status_callback_go_to_the_account_webhook() {
-    let sim = fast_simulator(1000.0).await;
+    let sim = sim::fast(1000.0).await;
     let (webhook, mut received) = callback_sink().await;
     admin(&sim, "accounts/sandbox/whatsapp-webhook", json!({"url": webhook})).await;
-    admin(&sim, "scenarios/09876543210", json!({"whatsapp": "sent"})).await;
+    script(&sim, "09876543210", json!({"whatsapp": "sent"})).await;
     send(&sim, &wrapped(vec![message("+919876543210", text("Hi"))])).await;
     let receipt = next_json(&mut received).await;
     assert_eq!(receipt["whatsapp"]["messages"][0]["exo_status_code"], 30001);
@@ -81,7 +81,7 @@ async fn receipts_without_a_status_callback_go_to_the_account_webhook() {
 
 #[tokio::test]
 async fn incoming_messages_need_an_account_a_webhook_and_valid_content() {
-    let sim = simulator().await;
+    let sim = sim::start().await;
     let hello = json!({"type": "text", "text": {"body": "Hello"}});
     let no_webhook = inject(&sim, json!({"from": "+919158455686", "content": hello})).await;
     assert_eq!(no_webhook.status(), StatusCode::CONFLICT);
