@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod emails;
 pub mod integrations;
 pub mod organisation;
 pub mod phone_numbers;
