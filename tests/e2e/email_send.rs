@@ -3,6 +3,8 @@
 //! TLS modes; a refused login; one delivery per intent however often it is
 //! sent; an intent in doubt is never re-sent; bad input changes nothing.
 
+#[path = "email_send/bench.rs"]
+mod bench;
 #[path = "email_send/mail.rs"]
 mod mail;
 #[path = "email_send/refusals.rs"]
@@ -319,4 +321,17 @@ async fn an_intent_started_but_never_finished_is_in_doubt_and_never_sent_again()
         ["EmailSendRequested", "EmailSendStarted"]
     );
     settled("bob", &by_subject(&subject), 0).await;
+}
+
+#[tokio::test]
+async fn the_send_routes_and_their_body_are_in_the_openapi_document() {
+    let app = mail::embedded_app().await;
+    let docs: Value = app.get("/openapi.json", None).await.json().await.unwrap();
+    assert!(docs["paths"]["/api/v1/communications/emails"]["post"].is_object());
+    assert!(docs["paths"]["/api/v1/communications/emails/{id}"]["get"].is_object());
+    let body = &docs["components"]["schemas"]["SendEmailBody"]["properties"];
+    assert!(
+        body["intent_id"].is_object() && body["attachments"].is_object(),
+        "{body}"
+    );
 }
