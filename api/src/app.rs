@@ -18,7 +18,9 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
-use crate::routes::{api_keys, audit, auth, email_accounts, integrations, organisation, phone_numbers, system, users};
+use crate::routes::{
+    api_keys, audit, auth, email_accounts, emails, integrations, organisation, phone_numbers, system, users,
+};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -72,6 +74,14 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/settings/configuration-status",
             get(integrations::configuration_status),
         )
+        .route(
+            "/communications/emails",
+            post(emails::send).layer(DefaultBodyLimit::max(emails::body_limit(
+                &state.settings,
+                "/communications/emails",
+            ))),
+        )
+        .route("/communications/emails/{id}", get(emails::get))
         .route("/audit/events", get(audit::events))
         .route("/audit/aggregates/{type}/{id}/history", get(audit::history))
         .route("/audit/aggregates/{type}/{id}/state", get(audit::state_at))

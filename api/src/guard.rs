@@ -103,7 +103,8 @@ async fn idempotent(state: &AppState, caller: &Caller, key: String, parts: Parts
         .on_field("Idempotency-Key")
         .into_response();
     }
-    let bytes = match to_bytes(body, state.settings.max_body_bytes).await {
+    let limit = crate::routes::emails::body_limit(&state.settings, parts.uri.path());
+    let bytes = match to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(_) => {
             return ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", "the body is too large")

@@ -11,6 +11,7 @@ pub mod feed;
 pub mod integrations;
 pub mod mail;
 pub mod metadata;
+pub mod outbound_email;
 pub mod passwords;
 pub mod phone_numbers;
 pub mod policy;

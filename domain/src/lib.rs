@@ -10,6 +10,7 @@ pub mod integration;
 pub mod integration_permission;
 pub mod login;
 pub mod organisation;
+pub mod outbound_email;
 pub mod phone_numbers;
 pub mod role;
 pub mod user;

@@ -74,6 +74,9 @@ pub struct Settings {
     /// Time allowed for a mail server to connect or answer, in seconds
     /// (`SWITCHBOARD_MAIL_TIMEOUT_SECS`).
     pub mail_timeout_secs: u64,
+    /// Largest total of attachment bytes in one sent e-mail
+    /// (`SWITCHBOARD_EMAIL_MAX_ATTACHMENT_BYTES`).
+    pub email_max_attachment_bytes: u64,
 }
 
 /// How log lines are written.
@@ -105,6 +108,7 @@ struct Defaults {
     sandbox_simulator_listen: String,
     exotel_timeout_secs: u64,
     mail_timeout_secs: u64,
+    email_max_attachment_bytes: u64,
 }
 
 impl Default for Defaults {
@@ -129,6 +133,7 @@ impl Default for Defaults {
             sandbox_simulator_listen: "127.0.0.1:0".into(),
             exotel_timeout_secs: 15,
             mail_timeout_secs: 20,
+            email_max_attachment_bytes: 25 * 1024 * 1024,
         }
     }
 }

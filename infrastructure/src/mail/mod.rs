@@ -4,6 +4,7 @@
 //! self-signed certificate) — never "accept any certificate".
 
 pub mod imap;
+pub mod send;
 pub mod smtp;
 
 use std::sync::Arc;

@@ -38,7 +38,7 @@ impl SmtpClient {
         Ok(builder.build())
     }
 
-    fn parameters(&self, host: &str) -> Result<TlsParameters, lettre::transport::smtp::Error> {
+    pub(crate) fn parameters(&self, host: &str) -> Result<TlsParameters, lettre::transport::smtp::Error> {
         let mut builder = TlsParameters::builder(host.to_string());
         if !self.tls.extra_pem().is_empty() {
             builder = builder.add_root_certificate(Certificate::from_pem(self.tls.extra_pem())?);
