@@ -8,12 +8,14 @@ pub mod email_accounts;
 pub mod error;
 pub mod exotel;
 pub mod feed;
+pub mod inbound_email;
 pub mod integrations;
 pub mod mail;
 pub mod metadata;
 pub mod passwords;
 pub mod phone_numbers;
 pub mod policy;
+pub mod receiving;
 pub mod store;
 
 pub use error::CommandError;
