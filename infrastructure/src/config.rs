@@ -74,6 +74,13 @@ pub struct Settings {
     /// Time allowed for a mail server to connect or answer, in seconds
     /// (`SWITCHBOARD_MAIL_TIMEOUT_SECS`).
     pub mail_timeout_secs: u64,
+    /// Largest attachment, in bytes, sent or stored from received mail; a
+    /// larger received one is recorded as skipped (`SWITCHBOARD_EMAIL_MAX_ATTACHMENT_BYTES`).
+    pub email_max_attachment_bytes: u64,
+    /// Seconds a mailbox poller's lease lasts unless renewed; it is renewed
+    /// every third of that, and another process takes it over once it
+    /// lapses (`SWITCHBOARD_MAIL_LEASE_SECS`).
+    pub mail_lease_secs: u64,
 }
 
 /// How log lines are written.
@@ -105,6 +112,8 @@ struct Defaults {
     sandbox_simulator_listen: String,
     exotel_timeout_secs: u64,
     mail_timeout_secs: u64,
+    email_max_attachment_bytes: u64,
+    mail_lease_secs: u64,
 }
 
 impl Default for Defaults {
@@ -129,6 +138,8 @@ impl Default for Defaults {
             sandbox_simulator_listen: "127.0.0.1:0".into(),
             exotel_timeout_secs: 15,
             mail_timeout_secs: 20,
+            email_max_attachment_bytes: 25 * 1024 * 1024,
+            mail_lease_secs: 30,
         }
     }
 }
