@@ -18,7 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
-use crate::routes::{api_keys, audit, auth, integrations, organisation, phone_numbers, system, users};
+use crate::routes::{api_keys, audit, auth, email_inbox, integrations, organisation, phone_numbers, system, users};
 use crate::state::AppState;
 
 const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
@@ -61,6 +61,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             "/settings/configuration-status",
             get(integrations::configuration_status),
         )
+        .route("/settings/email-accounts/{id}/poll-now", post(email_inbox::poll_now))
+        .route("/communications/threads", get(email_inbox::list_threads))
+        .route("/communications/threads/{id}", get(email_inbox::get_thread))
         .route("/audit/events", get(audit::events))
         .route("/audit/aggregates/{type}/{id}/history", get(audit::history))
         .route("/audit/aggregates/{type}/{id}/state", get(audit::state_at))

@@ -18,6 +18,7 @@ use crate::routes;
         routes::integrations::delete, routes::integrations::get_permission, routes::integrations::put_permission,
         routes::integrations::configuration_status,
         routes::phone_numbers::sync, routes::phone_numbers::list, routes::phone_numbers::assign, routes::phone_numbers::make_primary,
+        routes::email_inbox::poll_now, routes::email_inbox::list_threads, routes::email_inbox::get_thread,
         routes::audit::events, routes::audit::history, routes::audit::state_at, routes::audit::verify,
         routes::system::health, routes::system::ready,
     ),

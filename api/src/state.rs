@@ -53,6 +53,7 @@ pub struct AppState {
     pub nats: Option<Nats>,
     pub commits: CommitSignal,
     pub metrics: Option<PrometheusHandle>,
+    pub receiving: crate::receiving::Receiving,
 }
 
 /// The JetStream side of the distributed mode.
@@ -93,6 +94,7 @@ impl AppState {
             permissions: EsStore::new(&db, (), commits.clone()),
             phone_numbers: EsStore::new(&db, (), commits.clone()),
             email_accounts: EsStore::new(&db, (), commits.clone()),
+            receiving: crate::receiving::Receiving::new(&db, &settings, ImapClient { tls: mail_tls.clone() }, &commits),
             smtp: SmtpClient { tls: mail_tls.clone() },
             imap: ImapClient { tls: mail_tls },
             keyring,

@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod email_inbox;
 pub mod integrations;
 pub mod organisation;
 pub mod phone_numbers;
