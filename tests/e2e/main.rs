@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod email_receive;
 mod embedded;
 mod exotel_client;
 mod feed;
