@@ -107,7 +107,7 @@ async fn poll_until_stopped(
             Ok(Some(access)) => access,
             Ok(None) => return,
             Err(error) => {
-                backoff.failed(error.to_string(), &mut pending);
+                fail(&mut pending, &error.to_string());
                 backoff.wait(stop, &mut registration.requests, &mut pending).await;
                 continue;
             }
@@ -132,7 +132,7 @@ async fn poll_until_stopped(
             Ok(()) | Err(PollError::LeaseLost | PollError::Stopped) => return,
             Err(error) => {
                 tracing::warn!(%account_id, %error, "mailbox poll failed; reconnecting");
-                backoff.failed(error.to_string(), &mut pending);
+                fail(&mut pending, &error.to_string());
             }
         }
         backoff.wait(stop, &mut registration.requests, &mut pending).await;
@@ -237,6 +237,13 @@ fn drain(session: &mut ImapSession) -> bool {
     new_mail
 }
 
+/// Answers waiting "poll now" requests with a failure.
+fn fail(pending: &mut Vec<PollRequest>, error: &str) {
+    for request in pending.drain(..) {
+        let _ = request.send(Err(error.to_string()));
+    }
+}
+
 /// Growing pauses between reconnections; a "poll now" cuts the pause short
 /// and is answered by the next attempt.
 struct Backoff {
@@ -254,12 +261,6 @@ impl Backoff {
 
     fn reset(&mut self) {
         self.next = FIRST_BACKOFF;
-    }
-
-    fn failed(&mut self, error: String, pending: &mut Vec<PollRequest>) {
-        for request in pending.drain(..) {
-            let _ = request.send(Err(error.clone()));
-        }
     }
 
     async fn wait(

@@ -83,3 +83,94 @@ impl Leases {
             .await
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::database::Database;
+    use crate::mail::poll::{Cursor, Cursors};
+
+    async fn database() -> (Database, tempfile::TempDir) {
+        let dir = tempfile::tempdir().unwrap();
+        let mut settings = crate::Settings::defaults().unwrap();
+        settings.data_dir = dir.path().to_path_buf();
+        let db = Database::connect(&settings).await.unwrap();
+        db.migrate().await.unwrap();
+        (db, dir)
+    }
+
+    fn leases(db: &Database, ttl_ms: u64) -> Leases {
+        Leases {
+            pool: db.read.clone(),
+            ttl: Duration::from_millis(ttl_ms),
+        }
+    }
+
+    const ACCOUNT: Uuid = Uuid::from_u128(1);
+
+    #[tokio::test]
+    async fn a_held_lease_is_not_taken_and_its_holder_keeps_renewing_it() {
+        let (db, _dir) = database().await;
+        let leases = leases(&db, 60_000);
+        assert!(leases.acquire(ACCOUNT, "a").await.unwrap());
+        assert!(!leases.acquire(ACCOUNT, "b").await.unwrap());
+        assert!(leases.renew(ACCOUNT, "a").await.unwrap());
+        assert!(!leases.renew(ACCOUNT, "b").await.unwrap());
+        assert_eq!(leases.holder(ACCOUNT).await.unwrap().as_deref(), Some("a"));
+    }
+
+    #[tokio::test]
+    async fn a_lapsed_lease_is_taken_over_and_its_old_holder_cannot_renew_it() {
+        let (db, _dir) = database().await;
+        let short = leases(&db, 50);
+        assert!(short.acquire(ACCOUNT, "a").await.unwrap());
+        tokio::time::sleep(Duration::from_millis(80)).await;
+        assert!(short.acquire(ACCOUNT, "b").await.unwrap());
+        assert!(!short.renew(ACCOUNT, "a").await.unwrap());
+        assert_eq!(short.holder(ACCOUNT).await.unwrap().as_deref(), Some("b"));
+    }
+
+    #[tokio::test]
+    async fn of_many_racing_for_a_free_lease_exactly_one_wins() {
+        let (db, _dir) = database().await;
+        let leases = leases(&db, 60_000);
+        let racers = (0..8).map(|n| {
+            let leases = leases.clone();
+            tokio::spawn(async move { leases.acquire(ACCOUNT, &format!("holder-{n}")).await.unwrap() })
+        });
+        let won = futures::future::join_all(racers)
+            .await
+            .into_iter()
+            .filter(|w| *w.as_ref().unwrap())
+            .count();
+        assert_eq!(won, 1);
+    }
+
+    #[tokio::test]
+    async fn a_released_lease_is_free_at_once() {
+        let (db, _dir) = database().await;
+        let leases = leases(&db, 60_000);
+        assert!(leases.acquire(ACCOUNT, "a").await.unwrap());
+        leases.release(ACCOUNT, "b").await.unwrap();
+        assert!(!leases.acquire(ACCOUNT, "b").await.unwrap(), "only the holder releases");
+        leases.release(ACCOUNT, "a").await.unwrap();
+        assert!(leases.acquire(ACCOUNT, "b").await.unwrap());
+    }
+
+    #[tokio::test]
+    async fn only_the_lease_holder_moves_a_cursor() {
+        let (db, _dir) = database().await;
+        let (leases, cursors) = (leases(&db, 60_000), Cursors { pool: db.read.clone() });
+        let cursor = Cursor {
+            uidvalidity: 7,
+            last_uid: 40,
+        };
+        assert!(leases.acquire(ACCOUNT, "a").await.unwrap());
+        assert!(!cursors.save(ACCOUNT, "INBOX", cursor, "b").await.unwrap());
+        assert_eq!(cursors.get(ACCOUNT, "INBOX").await.unwrap(), None);
+        assert!(cursors.save(ACCOUNT, "INBOX", cursor, "a").await.unwrap());
+        let moved = Cursor { last_uid: 41, ..cursor };
+        assert!(cursors.save(ACCOUNT, "INBOX", moved, "a").await.unwrap());
+        assert_eq!(cursors.get(ACCOUNT, "INBOX").await.unwrap(), Some(moved));
+    }
+}
