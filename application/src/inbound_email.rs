@@ -204,6 +204,7 @@ impl InboundEmails<'_> {
             received_at: Utc::now(),
             bodies: parsed.bodies,
             attachments: parsed.attachments,
+            omitted_attachments: 0,
             size: parsed.size,
             sha256: parsed.sha256,
             thread_id,

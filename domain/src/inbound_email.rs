@@ -12,15 +12,10 @@ use uuid::Uuid;
 
 use crate::OrganisationId;
 
+mod limits;
+pub use limits::{MAX_ADDRESSES, MAX_ATTACHMENTS, MAX_BODY_BYTES, MAX_EVENT_BYTES, MAX_HEADER_CHARS, MAX_REFERENCES};
+
 const INBOUND_NAMESPACE: Uuid = Uuid::from_u128(0x5b1c_0a2e_7d41_4e3a_9f10_8c3e_2a9d_0006);
-/// Largest text or HTML body kept in an event; longer ones are cut and marked.
-pub const MAX_BODY_BYTES: usize = 256 * 1024;
-/// Longest subject, Message-ID or name kept (RFC 5322's line limit).
-pub const MAX_HEADER_CHARS: usize = 998;
-/// Most addresses kept per field (to, cc).
-pub const MAX_ADDRESSES: usize = 100;
-/// Most Message-IDs kept from `References` (the latest ones).
-pub const MAX_REFERENCES: usize = 50;
 
 /// Where a message sits on its IMAP server.
 #[derive(Debug, Clone, PartialEq, Eq, Hash, Serialize, Deserialize)]
@@ -119,6 +114,9 @@ pub struct ReceivedEmail {
     pub received_at: DateTime<Utc>,
     pub bodies: Bodies,
     pub attachments: Vec<AttachmentRecord>,
+    /// Attachments beyond [`MAX_ATTACHMENTS`]: stored, counted, not listed.
+    #[serde(default)]
+    pub omitted_attachments: u32,
     /// Size of the raw message in bytes, and its SHA-256.
     pub size: u64,
     pub sha256: String,
@@ -200,68 +198,7 @@ pub struct InboundEmail {
     pub rejected: bool,
 }
 
-/// `text` cut to at most `max` bytes on a character boundary; whether it was.
-fn cut(text: String, max: usize) -> (String, bool) {
-    if text.len() <= max {
-        return (text, false);
-    }
-    let mut end = max;
-    while !text.is_char_boundary(end) {
-        end -= 1;
-    }
-    (text[..end].to_string(), true)
-}
-
-fn chars(text: Option<String>) -> Option<String> {
-    text.map(|t| t.chars().take(MAX_HEADER_CHARS).collect())
-}
-
-fn addresses(list: Vec<MailAddress>) -> Vec<MailAddress> {
-    list.into_iter().take(MAX_ADDRESSES).map(address).collect()
-}
-
-fn address(a: MailAddress) -> MailAddress {
-    MailAddress {
-        name: chars(a.name),
-        address: a.address.chars().take(MAX_HEADER_CHARS).collect(),
-    }
-}
-
-impl Bodies {
-    fn capped(self) -> Self {
-        let (text, text_cut) = self.text.map(|t| cut(t, MAX_BODY_BYTES)).unzip();
-        let (html, html_cut) = self.html.map(|h| cut(h, MAX_BODY_BYTES)).unzip();
-        Self {
-            text,
-            html,
-            text_truncated: self.text_truncated || text_cut.unwrap_or(false),
-            html_truncated: self.html_truncated || html_cut.unwrap_or(false),
-        }
-    }
-}
-
 impl ReceivedEmail {
-    /// The e-mail with every field within its limit.
-    pub fn capped(self) -> Self {
-        let skip = self.references.len().saturating_sub(MAX_REFERENCES);
-        Self {
-            message_id: chars(self.message_id),
-            in_reply_to: chars(self.in_reply_to),
-            references: self
-                .references
-                .into_iter()
-                .skip(skip)
-                .filter_map(|r| chars(Some(r)))
-                .collect(),
-            from: self.from.map(address),
-            to: addresses(self.to),
-            cc: addresses(self.cc),
-            subject: chars(self.subject),
-            bodies: self.bodies.capped(),
-            ..self
-        }
-    }
-
     fn key(&self) -> MessageKey<'_> {
         MessageKey::best(self.message_id.as_deref(), Some(&self.sha256), &self.position)
     }
@@ -289,12 +226,7 @@ impl InboundEmail {
                 if rejected.email_id != inbound_email_id(rejected.account_id, rejected.key()) {
                     return Err(InboundEmailError::IdNotDerivedFromMessage);
                 }
-                let detail = chars(Some(rejected.detail.clone())).unwrap_or_default();
-                Ok(vec![InboundEmailEvent::EmailRejected(Box::new(RejectedEmail {
-                    message_id: chars(rejected.message_id.clone()),
-                    detail,
-                    ..*rejected
-                }))])
+                Ok(vec![InboundEmailEvent::EmailRejected(Box::new(rejected.capped()))])
             }
         }
     }

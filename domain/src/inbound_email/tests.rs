@@ -40,6 +40,7 @@ fn email(message_id: Option<&str>) -> ReceivedEmail {
             ..Bodies::default()
         },
         attachments: Vec::new(),
+        omitted_attachments: 0,
         size: 100,
         sha256,
         thread_id: THREAD,
@@ -151,6 +152,56 @@ fn bodies_and_headers_are_cut_to_their_limits_and_marked() {
     assert_eq!(capped.to.len(), MAX_ADDRESSES);
     assert_eq!(capped.references.len(), MAX_REFERENCES);
     assert_eq!(capped.references.last().unwrap(), "r79@x");
+}
+
+#[test]
+fn control_characters_are_removed_but_bodies_keep_their_lines() {
+    let mut odd = email(Some("m1@example.in"));
+    odd.subject = Some("In\u{0}voice\u{7} 42".into());
+    odd.bodies.text = Some("line one\r\n\tline\u{0} two\u{1b}".into());
+    odd.from = Some(MailAddress {
+        name: Some("As\u{0}ha".into()),
+        address: "asha@example.in".into(),
+    });
+    let capped = odd.capped();
+    assert_eq!(capped.subject.as_deref(), Some("Invoice 42"));
+    assert_eq!(capped.bodies.text.as_deref(), Some("line one\r\n\tline two"));
+    assert_eq!(capped.from.unwrap().name.as_deref(), Some("Asha"));
+}
+
+fn attachment(n: usize) -> AttachmentRecord {
+    AttachmentRecord {
+        filename: Some(format!("{}-{n}.pdf", "\"quoted\"".repeat(40))),
+        content_type: "application/pdf".into(),
+        size: 10,
+        sha256: "ab".repeat(32),
+        content_id: None,
+        inline: false,
+        storage: AttachmentStorage::Stored,
+    }
+}
+
+#[test]
+fn the_event_always_fits_the_feed_and_what_did_not_fit_is_marked_or_counted() {
+    let mut huge = email(Some("m1@example.in"));
+    huge.bodies.text = Some("\"\\".repeat(MAX_BODY_BYTES));
+    huge.bodies.html = Some("<p>".repeat(MAX_BODY_BYTES));
+    huge.attachments = (0..5000).map(attachment).collect();
+    let capped = huge.capped();
+    assert!(
+        capped.serialised_size() <= MAX_EVENT_BYTES,
+        "{}",
+        capped.serialised_size()
+    );
+    assert!(capped.bodies.text_truncated && capped.bodies.html_truncated);
+    assert!(capped.attachments.len() <= MAX_ATTACHMENTS);
+    assert_eq!(capped.attachments.len() as u32 + capped.omitted_attachments, 5000);
+}
+
+#[test]
+fn an_ordinary_email_is_left_whole() {
+    let plain = email(Some("m1@example.in"));
+    assert_eq!(plain.clone().capped(), plain);
 }
 
 #[test]
