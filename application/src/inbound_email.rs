@@ -17,7 +17,7 @@ use domain::customer::{Customer, CustomerCommand, CustomerError, customer_id};
 use domain::email_thread::{new_thread_id, subject_key};
 use domain::inbound_email::{
     AttachmentRecord, Bodies, InboundEmail, InboundEmailCommand, InboundEmailError, MailAddress, MailPosition,
-    MessageKey, ReceivedEmail, RejectReason, RejectedEmail, inbound_email_id,
+    MessageKey, ReceivedEmail, RejectReason, RejectedEmail, header_value, inbound_email_id,
 };
 use domain::{EmailAddress, OrganisationId};
 
@@ -263,7 +263,11 @@ impl InboundEmails<'_> {
                 return Ok((thread, false));
             }
         }
-        let key = parsed.subject.as_deref().map(subject_key).unwrap_or_default();
+        let key = parsed
+            .subject
+            .as_deref()
+            .map(|s| subject_key(&header_value(s)))
+            .unwrap_or_default();
         if let (Some(customer), false) = (customer_id, key.is_empty()) {
             let known = match self.recent.by_subject(organisation_id, customer, &key) {
                 Some(thread) => Some(thread),

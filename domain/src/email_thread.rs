@@ -15,7 +15,7 @@ pub fn new_thread_id(email_id: Uuid) -> Uuid {
 
 /// A subject as threads compare it: reply and forward prefixes (`Re:`,
 /// `Fwd:`, `Fw:`, `AW:`, `WG:`, also `Re[2]:`) and `[tags]` removed from the
-/// front, whitespace collapsed, lower-cased.
+/// front, whitespace collapsed, control characters dropped, lower-cased.
 pub fn subject_key(subject: &str) -> String {
     let mut rest = subject.trim();
     loop {
@@ -25,7 +25,13 @@ pub fn subject_key(subject: &str) -> String {
             None => break,
         }
     }
-    rest.split_whitespace().collect::<Vec<_>>().join(" ").to_lowercase()
+    let words: Vec<&str> = rest.split_whitespace().collect();
+    words
+        .join(" ")
+        .chars()
+        .filter(|c| !c.is_control())
+        .collect::<String>()
+        .to_lowercase()
 }
 
 /// `[anything] rest` → `rest`.
@@ -77,6 +83,11 @@ mod tests {
         assert_eq!(subject_key("Regarding: the order"), "regarding: the order");
         assert_eq!(subject_key("Reorder now"), "reorder now");
         assert_eq!(subject_key("Re-order"), "re-order");
+    }
+
+    #[test]
+    fn control_characters_are_not_part_of_the_key() {
+        assert_eq!(subject_key("Re: In\u{0}voice\u{7} 42"), "invoice 42");
     }
 
     #[test]

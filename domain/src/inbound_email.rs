@@ -13,7 +13,9 @@ use uuid::Uuid;
 use crate::OrganisationId;
 
 mod limits;
-pub use limits::{MAX_ADDRESSES, MAX_ATTACHMENTS, MAX_BODY_BYTES, MAX_EVENT_BYTES, MAX_HEADER_CHARS, MAX_REFERENCES};
+pub use limits::{
+    MAX_ADDRESSES, MAX_ATTACHMENTS, MAX_BODY_BYTES, MAX_EVENT_BYTES, MAX_HEADER_CHARS, MAX_REFERENCES, header_value,
+};
 
 const INBOUND_NAMESPACE: Uuid = Uuid::from_u128(0x5b1c_0a2e_7d41_4e3a_9f10_8c3e_2a9d_0006);
 

@@ -34,6 +34,11 @@ fn line(text: &str, max: usize) -> String {
         .to_string()
 }
 
+/// A header value as an event keeps it (a subject, a Message-ID).
+pub fn header_value(text: &str) -> String {
+    line(text, MAX_HEADER_CHARS)
+}
+
 fn optional(text: Option<String>, max: usize) -> Option<String> {
     text.map(|t| line(&t, max)).filter(|t| !t.is_empty())
 }

@@ -53,7 +53,9 @@ pub fn header_message_id(header: &[u8]) -> Option<String> {
         .and_then(|m| message_id(&m))
 }
 
+/// A Message-ID without its angle brackets or any control character.
 fn clean_id(id: &str) -> Option<String> {
+    let id: String = id.chars().filter(|c| !c.is_control()).collect();
     let id = id.trim().trim_start_matches('<').trim_end_matches('>').trim();
     (!id.is_empty()).then(|| id.to_string())
 }

@@ -149,4 +149,6 @@ fn a_message_id_is_read_from_a_header_alone() {
     let header = b"From: a@example.in\r\nMessage-ID:  <big@example.in> \r\n\r\n";
     assert_eq!(header_message_id(header).as_deref(), Some("big@example.in"));
     assert_eq!(header_message_id(b"From: a@example.in\r\n\r\n"), None);
+    let with_nul = b"From: a@example.in\r\nMessage-ID: <n\x00ul@example.in>\r\n\r\n";
+    assert_eq!(header_message_id(with_nul).as_deref(), Some("nul@example.in"));
 }
