@@ -4,15 +4,15 @@
 //! [`message_of`] (`("outbound_email", "EmailSendRequested")`).
 
 mod read;
+mod write;
 
 use application::feed::StoredEvent;
 use async_trait::async_trait;
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde_json::Value;
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
-use domain::email_thread::subject_key;
 use domain::inbound_email::{InboundEmailEvent, MailAddress, ReceivedEmail};
 
 use crate::{ProjectionError, Projector, decode};
@@ -76,14 +76,6 @@ fn inbound(email: ReceivedEmail) -> ThreadMessage {
     }
 }
 
-fn time(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Millis, true)
-}
-
-fn json(value: &impl serde::Serialize) -> String {
-    serde_json::to_string(value).unwrap_or_else(|_| "[]".into())
-}
-
 #[async_trait]
 impl Projector for EmailThreadsView {
     fn name(&self) -> &'static str {
@@ -95,10 +87,19 @@ impl Projector for EmailThreadsView {
     }
 
     async fn apply(&self, conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
-        match message_of(event)? {
-            Some(message) => record(conn, &message).await,
-            None => Ok(()),
+        self.apply_all(conn, &[event]).await
+    }
+
+    /// A batch in a few statements (see [`write`]), in order.
+    async fn apply_all(&self, conn: &mut AnyConnection, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
+        let mut messages = Vec::with_capacity(events.len());
+        for event in events {
+            messages.extend(message_of(event)?);
         }
+        for batch in messages.chunks(write::ROWS_PER_STATEMENT) {
+            write::record(conn, batch).await?;
+        }
+        Ok(())
     }
 
     async fn reset(&self, conn: &mut AnyConnection) -> Result<(), ProjectionError> {
@@ -107,80 +108,4 @@ impl Projector for EmailThreadsView {
         }
         Ok(())
     }
-}
-
-/// Adds the message to its thread (creating the thread), once.
-async fn record(conn: &mut AnyConnection, message: &ThreadMessage) -> Result<(), ProjectionError> {
-    open_thread(conn, message).await?;
-    if insert_message(conn, message).await? {
-        sqlx::query(
-            "UPDATE email_threads SET message_count = message_count + 1, \
-             last_message_at = CASE WHEN last_message_at < $1 THEN $1 ELSE last_message_at END \
-             WHERE thread_id = $2",
-        )
-        .bind(time(message.message_at))
-        .bind(message.thread_id.to_string())
-        .execute(&mut *conn)
-        .await?;
-    }
-    if let Some(message_id) = &message.message_id {
-        sqlx::query(
-            "INSERT INTO email_message_threads (organisation_id, message_id, thread_id) VALUES ($1, $2, $3) \
-             ON CONFLICT (organisation_id, message_id) DO NOTHING",
-        )
-        .bind(message.organisation_id.to_string())
-        .bind(message_id)
-        .bind(message.thread_id.to_string())
-        .execute(&mut *conn)
-        .await?;
-    }
-    Ok(())
-}
-
-async fn open_thread(conn: &mut AnyConnection, message: &ThreadMessage) -> Result<(), ProjectionError> {
-    let customer_email = message.from.as_ref().filter(|_| message.direction == "inbound");
-    sqlx::query(
-        "INSERT INTO email_threads (thread_id, organisation_id, customer_id, customer_email, subject, subject_key, \
-         message_count, last_message_at, created_at) VALUES ($1, $2, $3, $4, $5, $6, 0, $7, $7) \
-         ON CONFLICT (thread_id) DO NOTHING",
-    )
-    .bind(message.thread_id.to_string())
-    .bind(message.organisation_id.to_string())
-    .bind(message.customer_id.map(|c| c.to_string()))
-    .bind(customer_email.map(|a| a.address.clone()))
-    .bind(message.subject.clone())
-    .bind(message.subject.as_deref().map(subject_key).unwrap_or_default())
-    .bind(time(message.message_at))
-    .execute(&mut *conn)
-    .await?;
-    Ok(())
-}
-
-/// Whether the message was new to the timeline.
-async fn insert_message(conn: &mut AnyConnection, message: &ThreadMessage) -> Result<bool, ProjectionError> {
-    let inserted = sqlx::query(
-        "INSERT INTO email_thread_messages (email_id, thread_id, organisation_id, direction, account_id, message_id, \
-         from_address, from_name, to_addresses, cc_addresses, subject, body_text, body_html, attachments, \
-         message_at, received_at) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12, $13, $14, $15, $16) \
-         ON CONFLICT (email_id) DO NOTHING",
-    )
-    .bind(message.email_id.to_string())
-    .bind(message.thread_id.to_string())
-    .bind(message.organisation_id.to_string())
-    .bind(message.direction)
-    .bind(message.account_id.map(|a| a.to_string()))
-    .bind(message.message_id.clone())
-    .bind(message.from.as_ref().map(|f| f.address.clone()))
-    .bind(message.from.as_ref().and_then(|f| f.name.clone()))
-    .bind(json(&message.to))
-    .bind(json(&message.cc))
-    .bind(message.subject.clone())
-    .bind(message.body_text.clone())
-    .bind(message.body_html.clone())
-    .bind(message.attachments.to_string())
-    .bind(time(message.message_at))
-    .bind(time(message.received_at))
-    .execute(conn)
-    .await?;
-    Ok(inserted.rows_affected() == 1)
 }
