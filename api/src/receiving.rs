@@ -129,16 +129,15 @@ impl MailSink for StateSink {
     async fn ingest(
         &self,
         access: &MailAccess,
-        position: MailPosition,
-        fetched: Fetched,
-    ) -> Result<Ingested, SinkError> {
+        messages: Vec<(MailPosition, Fetched)>,
+    ) -> Result<Vec<Ingested>, SinkError> {
         let mailbox = Mailbox {
             account_id: access.account_id,
             organisation_id: access.organisation_id,
         };
         let inbound = self.0.receiving.inbound();
         Ok(inbound
-            .record(mailbox, position, fetched, &meta(access.organisation_id))
+            .record_all(mailbox, messages, &meta(access.organisation_id))
             .await?)
     }
 }

@@ -8,18 +8,20 @@
 //! subject; else a new thread.
 
 mod recent;
+mod threading;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
-use domain::customer::{Customer, CustomerCommand, CustomerError, customer_id};
-use domain::email_thread::{new_thread_id, subject_key};
+use futures::{StreamExt, TryStreamExt};
+
+use domain::OrganisationId;
+use domain::customer::{Customer, CustomerError};
 use domain::inbound_email::{
     AttachmentRecord, Bodies, InboundEmail, InboundEmailCommand, InboundEmailError, MailAddress, MailPosition,
-    MessageKey, ReceivedEmail, RejectReason, RejectedEmail, header_value, inbound_email_id,
+    MessageKey, ReceivedEmail, RejectReason, RejectedEmail, inbound_email_id,
 };
-use domain::{EmailAddress, OrganisationId};
 
 use crate::error::{CommandError, StoreError};
 use crate::metadata::EventMetadata;
@@ -113,6 +115,20 @@ pub struct InboundEmails<'a> {
     pub recent: &'a RecentThreads,
 }
 
+/// How many recorded e-mails are committed at once: threads are decided
+/// one after the other, in order, and the commits overlap.
+const CONCURRENT_COMMITS: usize = 8;
+
+/// A message ready to commit, or one recorded before.
+enum Prepared {
+    Command {
+        email_id: Uuid,
+        command: InboundEmailCommand,
+        outcome: Ingested,
+    },
+    Duplicate,
+}
+
 impl InboundEmails<'_> {
     /// Records one fetched message; a message recorded before is a `Duplicate`.
     pub async fn record(
@@ -122,13 +138,83 @@ impl InboundEmails<'_> {
         fetched: Fetched,
         meta: &EventMetadata,
     ) -> Result<Ingested, IngestError> {
-        let (id, command, outcome) = match fetched {
+        let mut outcomes = self.record_all(mailbox, vec![(position, fetched)], meta).await?;
+        Ok(outcomes.pop().unwrap_or(Ingested::Duplicate))
+    }
+
+    /// Records a batch of fetched messages in their order: each thread is
+    /// decided knowing the messages before it, then the commits overlap.
+    /// On an error some may be recorded; fetched again, they are duplicates.
+    pub async fn record_all(
+        &self,
+        mailbox: Mailbox,
+        messages: Vec<(MailPosition, Fetched)>,
+        meta: &EventMetadata,
+    ) -> Result<Vec<Ingested>, IngestError> {
+        let mut prepared = Vec::with_capacity(messages.len());
+        for (position, fetched) in messages {
+            prepared.push(self.prepare(mailbox, position, fetched, meta).await?);
+        }
+        let commits = prepared.into_iter().map(|p| self.commit(p, meta));
+        futures::stream::iter(commits)
+            .buffered(CONCURRENT_COMMITS)
+            .try_collect()
+            .await
+    }
+
+    async fn commit(&self, prepared: Prepared, meta: &EventMetadata) -> Result<Ingested, IngestError> {
+        let Prepared::Command {
+            email_id,
+            command,
+            outcome,
+        } = prepared
+        else {
+            return Ok(Ingested::Duplicate);
+        };
+        match self.emails.execute(&email_id.to_string(), command, meta).await {
+            Ok(()) => Ok(outcome),
+            Err(CommandError::Rejected(InboundEmailError::AlreadyRecorded)) => Ok(Ingested::Duplicate),
+            Err(error) => Err(error.into()),
+        }
+    }
+
+    /// The command for a message, its thread remembered for the messages
+    /// after it; or `Duplicate` (its recorded thread remembered) when it was
+    /// recorded before.
+    async fn prepare(
+        &self,
+        mailbox: Mailbox,
+        position: MailPosition,
+        fetched: Fetched,
+        meta: &EventMetadata,
+    ) -> Result<Prepared, IngestError> {
+        let organisation_id = mailbox.organisation_id;
+        let (message_id, sha256) = match &fetched {
+            Fetched::Parsed(p) => (p.message_id.clone(), Some(p.sha256.clone())),
+            Fetched::Rejected { message_id, sha256, .. } => (message_id.clone(), sha256.clone()),
+        };
+        let key = MessageKey::best(message_id.as_deref(), sha256.as_deref(), &position);
+        let email_id = inbound_email_id(mailbox.account_id, key);
+        if let Some(recorded) = self.emails.load(&email_id.to_string()).await? {
+            if let Some(thread_id) = recorded.aggregate.thread_id {
+                self.recent
+                    .remember(organisation_id, message_id.as_deref(), None, thread_id);
+            }
+            return Ok(Prepared::Duplicate);
+        }
+        let (command, outcome) = match fetched {
             Fetched::Parsed(parsed) => {
-                let email = self.received(mailbox, position, *parsed, meta).await?;
+                let email = self.received(mailbox, email_id, position, *parsed, meta).await?;
+                let subject = email
+                    .customer_id
+                    .map(|c| (c, threading::key_of(email.subject.as_deref())));
+                let subject = subject.as_ref().map(|(c, k)| (*c, k.as_str()));
+                self.recent
+                    .remember(organisation_id, email.message_id.as_deref(), subject, email.thread_id);
                 let outcome = Ingested::Received {
                     new_thread: email.new_thread,
                 };
-                (email.email_id, InboundEmailCommand::Receive(Box::new(email)), outcome)
+                (InboundEmailCommand::Receive(Box::new(email)), outcome)
             }
             Fetched::Rejected {
                 message_id,
@@ -137,11 +223,9 @@ impl InboundEmails<'_> {
                 reason,
                 detail,
             } => {
-                let key = MessageKey::best(message_id.as_deref(), sha256.as_deref(), &position);
-                let email_id = inbound_email_id(mailbox.account_id, key);
                 let rejected = RejectedEmail {
                     email_id,
-                    organisation_id: mailbox.organisation_id,
+                    organisation_id,
                     account_id: mailbox.account_id,
                     position,
                     message_id,
@@ -151,37 +235,24 @@ impl InboundEmails<'_> {
                     detail,
                     at: Utc::now(),
                 };
-                (
-                    email_id,
-                    InboundEmailCommand::Reject(Box::new(rejected)),
-                    Ingested::Rejected,
-                )
+                (InboundEmailCommand::Reject(Box::new(rejected)), Ingested::Rejected)
             }
         };
-        let remembered = remembered(&command);
-        match self.emails.execute(&id.to_string(), command, meta).await {
-            Ok(()) => {
-                if let Some((message_id, subject, thread_id)) = remembered {
-                    let subject = subject.as_ref().map(|(c, k)| (*c, k.as_str()));
-                    self.recent
-                        .remember(mailbox.organisation_id, message_id.as_deref(), subject, thread_id);
-                }
-                Ok(outcome)
-            }
-            Err(CommandError::Rejected(InboundEmailError::AlreadyRecorded)) => Ok(Ingested::Duplicate),
-            Err(error) => Err(error.into()),
-        }
+        Ok(Prepared::Command {
+            email_id,
+            command,
+            outcome,
+        })
     }
 
     async fn received(
         &self,
         mailbox: Mailbox,
+        email_id: Uuid,
         position: MailPosition,
         parsed: ParsedEmail,
         meta: &EventMetadata,
     ) -> Result<ReceivedEmail, IngestError> {
-        let key = MessageKey::best(parsed.message_id.as_deref(), Some(&parsed.sha256), &position);
-        let email_id = inbound_email_id(mailbox.account_id, key);
         let customer_id = self
             .customer(mailbox.organisation_id, parsed.from.as_ref(), meta)
             .await?;
@@ -212,93 +283,6 @@ impl InboundEmails<'_> {
             customer_id,
         })
     }
-
-    /// The sender's customer, created if new; none without a readable address.
-    async fn customer(
-        &self,
-        organisation_id: OrganisationId,
-        from: Option<&MailAddress>,
-        meta: &EventMetadata,
-    ) -> Result<Option<Uuid>, IngestError> {
-        let Some((address, name)) = from.and_then(|f| Some((EmailAddress::parse(&f.address).ok()?, f.name.clone())))
-        else {
-            return Ok(None);
-        };
-        let id = customer_id(organisation_id, &address);
-        if self.recent.knows_customer(id) || self.customers.load(&id.to_string()).await?.is_some() {
-            self.recent.remember_customer(id);
-            return Ok(Some(id));
-        }
-        let command = CustomerCommand::Create {
-            customer_id: id,
-            organisation_id,
-            email: address,
-            name,
-            at: Utc::now(),
-        };
-        match self.customers.execute(&id.to_string(), command, meta).await {
-            Ok(()) | Err(CommandError::Rejected(CustomerError::AlreadyExists)) => {
-                self.recent.remember_customer(id);
-                Ok(Some(id))
-            }
-            Err(error) => Err(error.into()),
-        }
-    }
-
-    /// The thread the e-mail joins, and whether it is new.
-    async fn thread(
-        &self,
-        organisation_id: OrganisationId,
-        email_id: Uuid,
-        customer_id: Option<Uuid>,
-        parsed: &ParsedEmail,
-    ) -> Result<(Uuid, bool), StoreError> {
-        let referenced = referenced_ids(parsed);
-        if !referenced.is_empty() {
-            let known = match self.recent.by_message_id(organisation_id, &referenced) {
-                Some(thread) => Some(thread),
-                None => self.index.thread_of(organisation_id, &referenced).await?,
-            };
-            if let Some(thread) = known {
-                return Ok((thread, false));
-            }
-        }
-        let key = parsed
-            .subject
-            .as_deref()
-            .map(|s| subject_key(&header_value(s)))
-            .unwrap_or_default();
-        if let (Some(customer), false) = (customer_id, key.is_empty()) {
-            let known = match self.recent.by_subject(organisation_id, customer, &key) {
-                Some(thread) => Some(thread),
-                None => self.index.thread_with_subject(organisation_id, customer, &key).await?,
-            };
-            if let Some(thread) = known {
-                return Ok((thread, false));
-            }
-        }
-        Ok((new_thread_id(email_id), true))
-    }
-}
-
-/// What to remember once a received e-mail is recorded.
-#[expect(clippy::type_complexity, reason = "a private triple read once, right after")]
-fn remembered(command: &InboundEmailCommand) -> Option<(Option<String>, Option<(Uuid, String)>, Uuid)> {
-    let InboundEmailCommand::Receive(email) = command else {
-        return None;
-    };
-    let subject = email.customer_id.zip(email.subject.as_deref().map(subject_key));
-    Some((email.message_id.clone(), subject, email.thread_id))
-}
-
-/// Message-IDs that lead to a thread, best first: `In-Reply-To`, then
-/// `References` from the latest, then the message's own (a copy of an
-/// e-mail Switchboard sent belongs with it).
-fn referenced_ids(parsed: &ParsedEmail) -> Vec<String> {
-    let own = parsed.message_id.iter().cloned();
-    let parents = parsed.in_reply_to.iter().cloned();
-    let references = parsed.references.iter().rev().cloned();
-    recent::distinct(parents.chain(references).chain(own).filter(|id| !id.is_empty()))
 }
 
 #[cfg(test)]

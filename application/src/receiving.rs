@@ -43,11 +43,10 @@ pub trait MailSink: Send + Sync {
     async fn open(&self, account_id: Uuid, organisation_id: OrganisationId) -> Result<Option<MailAccess>, SinkError>;
     /// Records a login's outcome (failures mark the account after repeats).
     async fn record_login(&self, access: &MailAccess, outcome: Result<(), String>) -> Result<(), SinkError>;
-    /// Records one fetched message.
+    /// Records fetched messages, in their order; an outcome for each.
     async fn ingest(
         &self,
         access: &MailAccess,
-        position: MailPosition,
-        fetched: Fetched,
-    ) -> Result<Ingested, SinkError>;
+        messages: Vec<(MailPosition, Fetched)>,
+    ) -> Result<Vec<Ingested>, SinkError>;
 }

@@ -5,6 +5,8 @@ use std::collections::HashMap;
 use std::sync::Mutex;
 
 use crate::store::Loaded;
+use domain::EmailAddress;
+use domain::customer::customer_id;
 
 /// Aggregates kept in memory, through the framework's own store.
 struct Memory<A: Aggregate<Services = ()> + Clone> {
@@ -277,4 +279,75 @@ async fn a_rejected_message_is_recorded_once() {
     let first = use_case.record(MAILBOX, position(4), rejected(), &meta).await.unwrap();
     let second = use_case.record(MAILBOX, position(4), rejected(), &meta).await.unwrap();
     assert_eq!((first, second), (Ingested::Rejected, Ingested::Duplicate));
+}
+
+fn parsed(email: ParsedEmail) -> Fetched {
+    Fetched::Parsed(Box::new(email))
+}
+
+#[tokio::test]
+async fn a_batch_keeps_its_order_for_threading_though_its_commits_overlap() {
+    let world = World::new();
+    let meta = EventMetadata::system("test", Some(MAILBOX.organisation_id));
+    let mut batch = vec![(position(1), parsed(mail("a@x", "asha@example.in", "Order 7")))];
+    for n in 2..=20 {
+        let reply = reply(&format!("r{n}@x"), "ravi@example.in", &format!("Topic {n}"), "a@x");
+        batch.push((position(n), parsed(reply)));
+    }
+    let outcomes = world.use_case().record_all(MAILBOX, batch, &meta).await.unwrap();
+    assert_eq!(outcomes[0], Ingested::Received { new_thread: true });
+    assert!(
+        outcomes[1..]
+            .iter()
+            .all(|o| *o == Ingested::Received { new_thread: false })
+    );
+    let (_, first) = world.record(1, mail("a@x", "asha@example.in", "Order 7")).await;
+    let (_, last) = world
+        .record(20, reply("r20@x", "ravi@example.in", "Topic 20", "a@x"))
+        .await;
+    assert_eq!(first, last);
+}
+
+#[tokio::test]
+async fn a_message_recorded_before_leads_a_reply_in_the_same_batch_to_its_thread_after_a_restart() {
+    let world = World::new();
+    let (_, thread) = world.record(1, mail("a@x", "asha@example.in", "Order 7")).await;
+    let restarted = RecentThreads::default();
+    let use_case = InboundEmails {
+        recent: &restarted,
+        ..world.use_case()
+    };
+    let meta = EventMetadata::system("test", Some(MAILBOX.organisation_id));
+    let batch = vec![
+        (position(1), parsed(mail("a@x", "asha@example.in", "Order 7"))),
+        (position(2), parsed(reply("b@x", "ravi@example.in", "Unrelated", "a@x"))),
+    ];
+    let outcomes = use_case.record_all(MAILBOX, batch, &meta).await.unwrap();
+    assert_eq!(
+        outcomes,
+        [Ingested::Duplicate, Ingested::Received { new_thread: false }]
+    );
+    let (_, joined) = world
+        .record(2, reply("b@x", "ravi@example.in", "Unrelated", "a@x"))
+        .await;
+    assert_eq!(joined, thread);
+}
+
+#[tokio::test]
+async fn a_message_prepared_but_never_committed_still_starts_its_own_thread_when_fetched_again() {
+    let world = World::new();
+    let meta = EventMetadata::system("test", Some(MAILBOX.organisation_id));
+    let abandoned = world
+        .use_case()
+        .prepare(
+            MAILBOX,
+            position(1),
+            parsed(mail("a@x", "asha@example.in", "Order 7")),
+            &meta,
+        )
+        .await
+        .unwrap();
+    drop(abandoned);
+    let (outcome, _) = world.record(1, mail("a@x", "asha@example.in", "Order 7")).await;
+    assert_eq!(outcome, Ingested::Received { new_thread: true });
 }

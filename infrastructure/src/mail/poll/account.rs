@@ -192,6 +192,7 @@ impl Server<'_> {
             }
             let command_timeout = self.receiver.imap.tls.timeout.saturating_mul(6);
             let (back, woken) = wait(session, idle, timeout, command_timeout, self.requests, self.stop).await?;
+            tracing::debug!(account_id = %self.access.account_id, ?woken, "mailbox poller woke");
             session = back;
             match woken {
                 Woken::Stopped => {

@@ -4,7 +4,7 @@
 //! Messages recorded before the cursor moved are fetched again after a
 //! crash and recognised as duplicates.
 
-use futures::TryStreamExt;
+use futures::{StreamExt, TryStreamExt};
 use std::time::{Duration, Instant};
 use tokio_util::sync::CancellationToken;
 
@@ -21,6 +21,8 @@ use super::{Cursor, MailReceiver, PollError, PollReport, folders};
 const BATCH_MESSAGES: usize = 100;
 /// Most bytes fetched in one command (a larger message goes alone).
 const BATCH_BYTES: u64 = 16 * 1024 * 1024;
+/// Messages of a batch parsed at once (in order of UID all the same).
+const PARALLEL_PARSES: usize = 4;
 
 /// What a poll works with.
 pub(super) struct Poll<'a> {
@@ -187,7 +189,7 @@ fn range_text((first, last): (u32, u32)) -> String {
 }
 
 /// Fetches one batch (bodies, or headers of messages over the size limit)
-/// and records each message; the highest UID recorded.
+/// and records them in UID order; the highest UID recorded.
 async fn fetch_and_record(
     session: &mut ImapSession,
     poll: &Poll<'_>,
@@ -209,24 +211,34 @@ async fn fetch_and_record(
             "some messages were expunged before they could be fetched"
         );
     }
-    let mut last = batch.first().map_or(0, |(uid, _)| uid.saturating_sub(1));
-    for (uid, bytes) in fetched {
-        if poll.stop.is_cancelled() {
-            return Err(PollError::Stopped);
-        }
+    if poll.stop.is_cancelled() {
+        return Err(PollError::Stopped);
+    }
+    let Some(last) = fetched.last().map(|(uid, _)| *uid) else {
+        return Ok(batch.first().map_or(0, |(uid, _)| uid.saturating_sub(1)));
+    };
+    let understood = fetched.into_iter().map(|(uid, bytes)| {
         let size = batch.iter().find(|(u, _)| *u == uid).map_or(0, |(_, s)| *s);
         let position = MailPosition {
             folder: folder.to_string(),
             uidvalidity,
             uid,
         };
-        let message = match size > limit {
-            true => too_large(&bytes, size, limit),
-            false => parsed(poll, bytes).await?,
-        };
-        let outcome: Ingested = poll.sink.ingest(poll.access, position, message).await?;
+        async move {
+            let message = match size > limit {
+                true => too_large(&bytes, size, limit),
+                false => parsed(poll, bytes).await?,
+            };
+            Ok::<_, PollError>((position, message))
+        }
+    });
+    let messages: Vec<_> = futures::stream::iter(understood)
+        .buffered(PARALLEL_PARSES)
+        .try_collect()
+        .await?;
+    let outcomes: Vec<Ingested> = poll.sink.ingest(poll.access, messages).await?;
+    for outcome in outcomes {
         report.count(outcome);
-        last = uid;
     }
     Ok(last)
 }
