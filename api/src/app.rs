@@ -19,7 +19,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    api_keys, audit, auth, email_accounts, emails, integrations, organisation, phone_numbers, system, users,
+    api_keys, audit, auth, email_accounts, email_inbox, emails, integrations, organisation, phone_numbers, system,
+    users,
 };
 use crate::state::AppState;
 
@@ -82,6 +83,9 @@ pub fn router(state: Arc<AppState>) -> Router {
             ))),
         )
         .route("/communications/emails/{id}", get(emails::get))
+        .route("/settings/email-accounts/{id}/poll-now", post(email_inbox::poll_now))
+        .route("/communications/threads", get(email_inbox::list_threads))
+        .route("/communications/threads/{id}", get(email_inbox::get_thread))
         .route("/audit/events", get(audit::events))
         .route("/audit/aggregates/{type}/{id}/history", get(audit::history))
         .route("/audit/aggregates/{type}/{id}/state", get(audit::state_at))

@@ -8,6 +8,7 @@ pub mod extract;
 pub mod guard;
 pub mod openapi;
 pub mod phone_sync;
+pub mod receiving;
 pub mod routes;
 pub mod runtime;
 pub mod sandbox;

@@ -52,6 +52,7 @@ pub async fn start(state: Arc<AppState>, roles: Roles, listener: Option<TcpListe
     if roles.workers {
         start_workers(&state, &shutdown, &mut tasks);
         start_phone_sync(&state, &shutdown, &mut tasks);
+        start_mail_pollers(&state, &shutdown, &mut tasks);
     }
     if roles.projectors {
         for projector in projections::all() {
@@ -140,6 +141,13 @@ fn start_phone_sync(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: 
     let state = state.clone();
     supervise(tasks, "phone_sync", shutdown.clone(), move |stop| {
         crate::phone_sync::run(state.clone(), Duration::from_secs(interval), stop)
+    });
+}
+
+fn start_mail_pollers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {
+    let state = state.clone();
+    supervise(tasks, "mail_pollers", shutdown.clone(), move |stop| {
+        crate::receiving::run_pollers(state.clone(), stop)
     });
 }
 

@@ -55,6 +55,7 @@ pub struct AppState {
     pub nats: Option<Nats>,
     pub commits: CommitSignal,
     pub metrics: Option<PrometheusHandle>,
+    pub receiving: crate::receiving::Receiving,
 }
 
 /// The JetStream side of the distributed mode.
@@ -97,6 +98,7 @@ impl AppState {
             email_accounts: EsStore::new(&db, (), commits.clone()),
             outbound_emails: EsStore::new(&db, (), commits.clone()),
             mail_directory: infrastructure::mail::send::EventDirectory(db.read.clone()),
+            receiving: crate::receiving::Receiving::new(&db, &settings, ImapClient { tls: mail_tls.clone() }, &commits),
             smtp: SmtpClient { tls: mail_tls.clone() },
             imap: ImapClient { tls: mail_tls },
             keyring,

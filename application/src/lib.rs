@@ -8,6 +8,7 @@ pub mod email_accounts;
 pub mod error;
 pub mod exotel;
 pub mod feed;
+pub mod inbound_email;
 pub mod integrations;
 pub mod mail;
 pub mod metadata;
@@ -15,6 +16,7 @@ pub mod outbound_email;
 pub mod passwords;
 pub mod phone_numbers;
 pub mod policy;
+pub mod receiving;
 pub mod store;
 
 pub use error::CommandError;

@@ -4,8 +4,11 @@
 //! commands by the application layer; aggregates only decide.
 
 pub mod api_key;
+pub mod customer;
 pub mod email;
 pub mod email_account;
+pub mod email_thread;
+pub mod inbound_email;
 pub mod integration;
 pub mod integration_permission;
 pub mod login;

@@ -74,9 +74,14 @@ pub struct Settings {
     /// Time allowed for a mail server to connect or answer, in seconds
     /// (`SWITCHBOARD_MAIL_TIMEOUT_SECS`).
     pub mail_timeout_secs: u64,
-    /// Largest total of attachment bytes in one sent e-mail
-    /// (`SWITCHBOARD_EMAIL_MAX_ATTACHMENT_BYTES`).
+    /// Largest total of attachment bytes in one sent e-mail, and largest
+    /// attachment stored from received mail (a larger received one is
+    /// recorded as skipped) (`SWITCHBOARD_EMAIL_MAX_ATTACHMENT_BYTES`).
     pub email_max_attachment_bytes: u64,
+    /// Seconds a mailbox poller's lease lasts unless renewed; it is renewed
+    /// every third of that, and another process takes it over once it
+    /// lapses (`SWITCHBOARD_MAIL_LEASE_SECS`).
+    pub mail_lease_secs: u64,
 }
 
 /// How log lines are written.
@@ -109,6 +114,7 @@ struct Defaults {
     exotel_timeout_secs: u64,
     mail_timeout_secs: u64,
     email_max_attachment_bytes: u64,
+    mail_lease_secs: u64,
 }
 
 impl Default for Defaults {
@@ -134,6 +140,7 @@ impl Default for Defaults {
             exotel_timeout_secs: 15,
             mail_timeout_secs: 20,
             email_max_attachment_bytes: 25 * 1024 * 1024,
+            mail_lease_secs: 30,
         }
     }
 }

@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod audit_chain;
 pub mod email_accounts;
+pub mod email_threads;
 pub mod organisations;
 pub mod phone_numbers;
 pub mod runner;
@@ -58,6 +59,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(api_keys::ApiKeysView),
         Arc::new(phone_numbers::PhoneNumbersView),
         Arc::new(email_accounts::EmailAccountsView),
+        Arc::new(email_threads::EmailThreadsView),
         Arc::new(audit_chain::AuditChain),
     ]
 }

@@ -5,6 +5,7 @@
 mod access;
 mod audit;
 mod email_accounts;
+mod email_receive;
 mod email_send;
 mod embedded;
 mod exotel_client;

@@ -4,6 +4,7 @@ pub mod api_keys;
 pub mod audit;
 pub mod auth;
 pub mod email_accounts;
+pub mod email_inbox;
 pub mod emails;
 pub mod integrations;
 pub mod organisation;

@@ -3,7 +3,10 @@
 //! certificates (a company's own mail relay, or a test server's
 //! self-signed certificate) — never "accept any certificate".
 
+pub mod attachments;
 pub mod imap;
+pub mod parse;
+pub mod poll;
 pub mod send;
 pub mod smtp;
 

@@ -1,0 +1,225 @@
+//! A customer of an organisation, known by an e-mail address. The id is
+//! derived from the organisation and the normalised address, so the same
+//! sender is the same customer however many messages, accounts or processes
+//! see them.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::{EmailAddress, OrganisationId};
+
+const CUSTOMER_NAMESPACE: Uuid = Uuid::from_u128(0x5b1c_0a2e_7d41_4e3a_9f10_8c3e_2a9d_0005);
+/// Longest display name kept.
+pub const MAX_NAME_CHARS: usize = 200;
+
+/// The customer id of an address in an organisation.
+pub fn customer_id(organisation_id: OrganisationId, email: &EmailAddress) -> Uuid {
+    Uuid::new_v5(&CUSTOMER_NAMESPACE, format!("{organisation_id}/{email}").as_bytes())
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CustomerCommand {
+    /// A new customer, first seen as the sender of an e-mail (the aggregate
+    /// must be new).
+    Create {
+        customer_id: Uuid,
+        organisation_id: OrganisationId,
+        email: EmailAddress,
+        name: Option<String>,
+        at: DateTime<Utc>,
+    },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum CustomerEvent {
+    CustomerCreated {
+        customer_id: Uuid,
+        organisation_id: OrganisationId,
+        email: EmailAddress,
+        name: Option<String>,
+        at: DateTime<Utc>,
+    },
+}
+
+impl DomainEvent for CustomerEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::CustomerCreated { .. } => "CustomerCreated",
+        }
+        .to_string()
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".to_string()
+    }
+}
+
+/// One variant per rule a customer command can break.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum CustomerError {
+    /// 409: a customer with this address exists already.
+    #[error("the customer exists already")]
+    AlreadyExists,
+    /// 422: the id is not the one derived from the organisation and address.
+    #[error("the customer id does not match its address")]
+    IdNotDerivedFromAddress,
+}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct Customer {
+    pub id: Option<Uuid>,
+    pub organisation_id: Option<OrganisationId>,
+    pub email: Option<EmailAddress>,
+    pub name: Option<String>,
+    pub created_at: Option<DateTime<Utc>>,
+}
+
+/// A display name trimmed, without control characters, at most
+/// [`MAX_NAME_CHARS`]; `None` when nothing is left.
+fn clean_name(name: Option<String>) -> Option<String> {
+    let name = name?;
+    let cleaned: String = name.chars().filter(|c| !c.is_control()).take(MAX_NAME_CHARS).collect();
+    let cleaned = cleaned.trim();
+    (!cleaned.is_empty()).then(|| cleaned.to_string())
+}
+
+impl Customer {
+    fn decide(&self, command: CustomerCommand) -> Result<Vec<CustomerEvent>, CustomerError> {
+        let CustomerCommand::Create {
+            customer_id: id,
+            organisation_id,
+            email,
+            name,
+            at,
+        } = command;
+        if self.id.is_some() {
+            return Err(CustomerError::AlreadyExists);
+        }
+        if id != customer_id(organisation_id, &email) {
+            return Err(CustomerError::IdNotDerivedFromAddress);
+        }
+        Ok(vec![CustomerEvent::CustomerCreated {
+            customer_id: id,
+            organisation_id,
+            email,
+            name: clean_name(name),
+            at,
+        }])
+    }
+}
+
+impl Aggregate for Customer {
+    const TYPE: &'static str = "customer";
+    type Command = CustomerCommand;
+    type Event = CustomerEvent;
+    type Error = CustomerError;
+    type Services = ();
+
+    async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
+        for event in self.decide(command)? {
+            sink.write(event, self).await;
+        }
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        let CustomerEvent::CustomerCreated {
+            customer_id,
+            organisation_id,
+            email,
+            name,
+            at,
+        } = event;
+        self.id = Some(customer_id);
+        self.organisation_id = Some(organisation_id);
+        self.email = Some(email);
+        self.name = name;
+        self.created_at = Some(at);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::test::TestFramework;
+
+    const ORG: Uuid = Uuid::from_u128(1);
+
+    fn asha() -> EmailAddress {
+        EmailAddress::parse("Asha@Example.in").unwrap()
+    }
+
+    fn create(name: Option<&str>) -> CustomerCommand {
+        CustomerCommand::Create {
+            customer_id: customer_id(ORG, &asha()),
+            organisation_id: ORG,
+            email: asha(),
+            name: name.map(str::to_string),
+            at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
+    fn created(name: Option<&str>) -> CustomerEvent {
+        CustomerEvent::CustomerCreated {
+            customer_id: customer_id(ORG, &asha()),
+            organisation_id: ORG,
+            email: asha(),
+            name: name.map(str::to_string),
+            at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn the_same_address_in_the_same_organisation_is_the_same_customer() {
+        let again = EmailAddress::parse(" asha@example.IN ").unwrap();
+        assert_eq!(customer_id(ORG, &asha()), customer_id(ORG, &again));
+        assert_ne!(customer_id(ORG, &asha()), customer_id(Uuid::from_u128(2), &asha()));
+    }
+
+    #[test]
+    fn a_new_address_creates_a_customer_with_a_cleaned_name() {
+        TestFramework::<Customer>::with(())
+            .given_no_previous_events()
+            .when(create(Some("  Asha\u{7} Rao ")))
+            .then_expect_events(vec![created(Some("Asha Rao"))]);
+    }
+
+    #[test]
+    fn a_known_address_is_not_created_twice() {
+        TestFramework::<Customer>::with(())
+            .given(vec![created(None)])
+            .when(create(None))
+            .then_expect_error(CustomerError::AlreadyExists);
+    }
+
+    #[test]
+    fn an_id_not_derived_from_the_address_is_refused() {
+        let CustomerCommand::Create {
+            organisation_id,
+            email,
+            name,
+            at,
+            ..
+        } = create(None);
+        let command = CustomerCommand::Create {
+            customer_id: Uuid::from_u128(9),
+            organisation_id,
+            email,
+            name,
+            at,
+        };
+        TestFramework::<Customer>::with(())
+            .given_no_previous_events()
+            .when(command)
+            .then_expect_error(CustomerError::IdNotDerivedFromAddress);
+    }
+
+    #[test]
+    fn event_type_names_are_pinned() {
+        assert_eq!(created(None).event_type(), "CustomerCreated");
+        assert_eq!(created(None).event_version(), "1.0");
+    }
+}
