@@ -1,7 +1,7 @@
 //! E-mail threads and their timelines, and the Message-ID → thread index
 //! replies are threaded by. Every message, whichever way it went, becomes a
-//! [`ThreadMessage`]: received e-mail now; sent e-mail is one more arm in
-//! [`message_of`] (`("outbound_email", "EmailSendRequested")`).
+//! [`ThreadMessage`]: received e-mail, and sent e-mail from the moment its
+//! intent is recorded.
 
 mod read;
 mod write;
@@ -13,7 +13,10 @@ use serde_json::Value;
 use sqlx::AnyConnection;
 use uuid::Uuid;
 
+use domain::EmailAddress;
+use domain::customer::customer_id;
 use domain::inbound_email::{InboundEmailEvent, MailAddress, ReceivedEmail};
+use domain::outbound_email::{OutboundEmailEvent, SendIntent};
 
 use crate::{ProjectionError, Projector, decode};
 
@@ -50,6 +53,10 @@ fn message_of(event: &StoredEvent) -> Result<Option<ThreadMessage>, ProjectionEr
             InboundEmailEvent::EmailReceived(email) => Some(inbound(*email)),
             InboundEmailEvent::EmailRejected(_) => None,
         },
+        ("outbound_email", "EmailSendRequested") => match decode::<OutboundEmailEvent>(event)? {
+            OutboundEmailEvent::EmailSendRequested { intent, at } => Some(outbound(*intent, at)),
+            _ => None,
+        },
         _ => None,
     })
 }
@@ -73,6 +80,41 @@ fn inbound(email: ReceivedEmail) -> ThreadMessage {
         attachments: serde_json::to_value(&email.attachments).unwrap_or(Value::Null),
         message_at,
         received_at: email.received_at,
+    }
+}
+
+/// A sent e-mail joins the thread it replied in, or starts its own (its
+/// intent id); its customer is its first recipient. Its Message-ID is kept
+/// without angle brackets, as received ones are, so a reply finds it.
+fn outbound(intent: SendIntent, at: DateTime<Utc>) -> ThreadMessage {
+    let organisation_id = intent.organisation_id;
+    let message = intent.message;
+    let content = message.content;
+    let address = |a: &EmailAddress| MailAddress {
+        name: None,
+        address: a.to_string(),
+    };
+    let message_id = message.message_id.trim().trim_start_matches('<').trim_end_matches('>');
+    ThreadMessage {
+        email_id: intent.intent_id,
+        thread_id: content.thread_id.unwrap_or(intent.intent_id),
+        organisation_id,
+        direction: "outbound",
+        account_id: Some(intent.account_id),
+        message_id: (!message_id.is_empty()).then(|| message_id.to_string()),
+        customer_id: content.to.first().map(|to| customer_id(organisation_id, to)),
+        from: Some(MailAddress {
+            name: message.from_name,
+            address: message.from.to_string(),
+        }),
+        to: content.to.iter().map(address).collect(),
+        cc: content.cc.iter().map(address).collect(),
+        subject: Some(content.subject),
+        body_text: content.text,
+        body_html: content.html,
+        attachments: serde_json::to_value(&message.attachments).unwrap_or(Value::Null),
+        message_at: at,
+        received_at: at,
     }
 }
 

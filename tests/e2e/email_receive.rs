@@ -7,6 +7,7 @@ mod delivery;
 mod hostile;
 mod leases;
 mod recovery;
+mod replies;
 
 use serde_json::{Value, json};
 use std::io::Write;
