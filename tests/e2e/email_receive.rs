@@ -3,6 +3,7 @@
 //! mail. Each test reads a folder of its own in a test user's mailbox, so
 //! tests run in parallel without seeing each other's mail.
 
+mod bench;
 mod delivery;
 mod hostile;
 mod leases;
