@@ -20,6 +20,11 @@ pub const ALL_TYPES: &[&str] = &[
     "api_key",
     "integration",
     "integration_permission",
+    "phone_numbers",
+    "email_account",
+    "outbound_email",
+    "inbound_email",
+    "customer",
 ];
 
 fn organisation_of(event: &StoredEvent) -> String {

@@ -80,6 +80,18 @@ async fn configuring_exotel_phone_syncs_its_numbers_with_the_first_one_primary()
     assert_eq!(line["is_active"], true);
     assert_eq!(line["assigned_to_user_id"], Value::Null);
     assert_eq!(number(&list, SECOND)["is_primary"], false);
+
+    eventually(Duration::from_secs(10), "every event is in the audit chain", || async {
+        app.count("SELECT COUNT(*) FROM event_hashes").await == app.count("SELECT COUNT(*) FROM events").await
+    })
+    .await;
+    let path = format!("/api/v1/audit/aggregates/phone_numbers/{}/state", app.organisation_id);
+    let state: Value = app.get(&path, Some(&app.admin_token)).await.json().await.unwrap();
+    assert_eq!(
+        state["state"]["numbers"].as_object().map(|n| n.len()),
+        Some(2),
+        "{state}"
+    );
 }
 
 #[tokio::test]

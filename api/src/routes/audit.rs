@@ -299,6 +299,11 @@ fn fold(kind: &str, events: &[AuditEvent]) -> Result<Value, ApiError> {
         ApiKey::TYPE => fold_as::<ApiKey>(events),
         Integration::TYPE => fold_as::<Integration>(events),
         IntegrationPermission::TYPE => fold_as::<IntegrationPermission>(events),
+        domain::phone_numbers::PhoneNumbers::TYPE => fold_as::<domain::phone_numbers::PhoneNumbers>(events),
+        domain::email_account::EmailAccount::TYPE => fold_as::<domain::email_account::EmailAccount>(events),
+        domain::outbound_email::OutboundEmail::TYPE => fold_as::<domain::outbound_email::OutboundEmail>(events),
+        domain::inbound_email::InboundEmail::TYPE => fold_as::<domain::inbound_email::InboundEmail>(events),
+        domain::customer::Customer::TYPE => fold_as::<domain::customer::Customer>(events),
         _ => Err(ApiError::not_found()),
     }
 }
