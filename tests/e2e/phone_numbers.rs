@@ -167,8 +167,8 @@ async fn a_number_is_assigned_to_an_active_member_and_taken_back() {
         )
         .await;
     assert_eq!(assigned.status(), StatusCode::OK);
-    let list = listed_until(&app, "the assignment is listed", |l| {
-        number(l, SECOND)["assigned_to_user_id"] == agent_id
+    let list = listed_until(&app, "the assignment and the new primary are listed", |l| {
+        number(l, SECOND)["assigned_to_user_id"] == agent_id && number(l, SECOND)["is_primary"] == true
     })
     .await;
     assert_eq!(number(&list, SECOND)["is_primary"], true);
