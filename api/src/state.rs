@@ -132,6 +132,14 @@ impl AppState {
         }
     }
 
+    /// The phone-number use cases over this state's store and Exotel client.
+    pub fn phone_numbers(&self) -> application::phone_numbers::PhoneNumberBook<'_> {
+        application::phone_numbers::PhoneNumberBook {
+            store: &self.phone_numbers,
+            exotel: self.exotel.as_ref(),
+        }
+    }
+
     /// The e-mail account use cases over this state's store and keyring.
     pub fn email_accounts(&self) -> application::email_accounts::EmailAccounts<'_> {
         application::email_accounts::EmailAccounts {

@@ -4,6 +4,9 @@
 use async_trait::async_trait;
 use serde::Serialize;
 
+use domain::email_account::Server;
+use domain::integration::settings::MailSecurity;
+
 use crate::email_accounts::MailAccess;
 
 /// What a check of one server found, in the shape users know:
@@ -22,6 +25,26 @@ pub struct ServerCheck {
     pub unread_count: Option<u64>,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub error: Option<String>,
+}
+
+impl ServerCheck {
+    /// What a check of `server` found: its mailbox figures (IMAP) when it
+    /// answered, else its error.
+    pub fn of(server: &Server, outcome: Result<Option<(u64, u64)>, String>) -> Self {
+        let (figures, error) = match outcome {
+            Ok(figures) => (figures, None),
+            Err(error) => (None, Some(error)),
+        };
+        Self {
+            success: error.is_none(),
+            host: server.host.clone(),
+            port: server.port,
+            secure: server.security == MailSecurity::Tls,
+            mailbox_count: figures.map(|f| f.0),
+            unread_count: figures.map(|f| f.1),
+            error,
+        }
+    }
 }
 
 /// Logs in to the account's SMTP server and leaves.

@@ -119,9 +119,7 @@ impl Aggregate for Customer {
     type Services = ();
 
     async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
+        crate::write_all(self, sink, self.decide(command)?).await;
         Ok(())
     }
 

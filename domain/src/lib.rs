@@ -23,3 +23,15 @@ pub use role::Role;
 
 /// Identifier of an organisation, the tenant that owns everything else.
 pub type OrganisationId = uuid::Uuid;
+
+/// Writes an aggregate's decided events in order, each applied to it as it
+/// is written: the one `handle` of every aggregate that decides first.
+pub(crate) async fn write_all<A: cqrs_es::Aggregate>(
+    aggregate: &mut A,
+    sink: &cqrs_es::event_sink::EventSink<A>,
+    events: Vec<A::Event>,
+) {
+    for event in events {
+        sink.write(event, aggregate).await;
+    }
+}

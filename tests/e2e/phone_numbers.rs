@@ -8,6 +8,7 @@ use std::time::Duration;
 use domain::Role;
 use simulator::RunningSimulator;
 
+use crate::support::sim::admin_request;
 use crate::support::{TestApp, assert_problem, eventually, sim};
 
 const LINE: &str = "+918047112233";
@@ -57,15 +58,6 @@ fn number<'a>(list: &'a Value, e164: &str) -> &'a Value {
         .unwrap_or(&Value::Null)
 }
 
-async fn sim_admin(sim: &RunningSimulator, method: reqwest::Method, path: &str, body: Option<Value>) {
-    let request = reqwest::Client::new().request(method, format!("{}/_simulator/{path}", sim.base_url()));
-    let request = match body {
-        Some(body) => request.json(&body),
-        None => request,
-    };
-    assert!(request.send().await.unwrap().status().is_success(), "{path}");
-}
-
 #[tokio::test]
 async fn configuring_exotel_phone_syncs_its_numbers_with_the_first_one_primary() {
     let (app, _sim) = configured().await;
@@ -98,27 +90,27 @@ async fn configuring_exotel_phone_syncs_its_numbers_with_the_first_one_primary()
 async fn a_sync_reports_new_updated_and_released_numbers_and_a_second_sync_finds_nothing() {
     let (app, sim) = configured().await;
     listed_until(&app, "both numbers are listed", |l| l["count"] == 2).await;
-    sim_admin(
-        &sim,
-        reqwest::Method::POST,
-        "accounts/sandbox/exophones",
-        Some(json!({"phone_number": "08047119999", "friendly_name": "Support"})),
-    )
-    .await;
-    sim_admin(
-        &sim,
-        reqwest::Method::PATCH,
-        "accounts/sandbox/exophones/08047112234",
-        Some(json!({"friendly_name": "Riders"})),
-    )
-    .await;
-    sim_admin(
-        &sim,
-        reqwest::Method::DELETE,
-        "accounts/sandbox/exophones/08047112233",
-        None,
-    )
-    .await;
+    let changes = [
+        (
+            reqwest::Method::POST,
+            "accounts/sandbox/exophones",
+            json!({"phone_number": "08047119999", "friendly_name": "Support"}),
+        ),
+        (
+            reqwest::Method::PATCH,
+            "accounts/sandbox/exophones/08047112234",
+            json!({"friendly_name": "Riders"}),
+        ),
+        (
+            reqwest::Method::DELETE,
+            "accounts/sandbox/exophones/08047112233",
+            Value::Null,
+        ),
+    ];
+    for (method, path, body) in changes {
+        let (status, text) = admin_request(&sim, method, path, body).await;
+        assert!(status.is_success(), "{path}: {status} {text}");
+    }
     let sync = "/api/v1/settings/integrations/exotel_phone/sync";
     let report: Value = app
         .post_json(sync, Some(&app.admin_token), json!({}))

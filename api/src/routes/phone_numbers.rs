@@ -11,7 +11,6 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use application::AggregateStore;
-use application::phone_numbers::PhoneNumberBook;
 use domain::integration::IntegrationKind;
 use domain::phone_numbers::SyncCounts;
 use projections::phone_numbers::PhoneNumberRow;
@@ -149,15 +148,5 @@ async fn ensure_active_member(state: &AppState, caller: &Caller, user_id: Uuid) 
             "no such user in this organisation",
         )
         .on_field("user_id")),
-    }
-}
-
-impl AppState {
-    /// The phone-number use cases over this state's store and Exotel client.
-    pub fn phone_numbers(&self) -> PhoneNumberBook<'_> {
-        PhoneNumberBook {
-            store: &self.phone_numbers,
-            exotel: self.exotel.as_ref(),
-        }
     }
 }

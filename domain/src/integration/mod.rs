@@ -354,9 +354,7 @@ impl Aggregate for Integration {
         _services: &(),
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        for event in self.decide(command)? {
-            sink.write(event, self).await;
-        }
+        crate::write_all(self, sink, self.decide(command)?).await;
         Ok(())
     }
 

@@ -282,9 +282,7 @@ impl Aggregate for OutboundEmail {
             C::RecordAcceptance { code, response, at } => self.accept(code, response, at)?,
             C::RecordFailure { failure, at } => self.fail(failure, at)?,
         };
-        for event in events {
-            sink.write(event, self).await;
-        }
+        crate::write_all(self, sink, events).await;
         Ok(())
     }
 

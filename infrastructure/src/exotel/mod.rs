@@ -249,22 +249,7 @@ impl ExotelClient {
             .send()
             .await
             .map_err(|e| transport_error(&e, self.config.timeout))?;
-        let status = response.status();
-        let bytes = response
-            .bytes()
-            .await
-            .map_err(|e| ExotelError::Unreachable(e.to_string()))?;
-        match status.is_success() {
-            true => Ok(bytes.to_vec()),
-            false => {
-                let message = parse::body_value(&bytes)
-                    .as_ref()
-                    .and_then(parse::error_of)
-                    .map(|(_, _, m)| m)
-                    .unwrap_or_else(|| parse::excerpt(&bytes));
-                Err(classify(status.as_u16(), None, message, None))
-            }
-        }
+        bytes_of(response).await
     }
 }
 
@@ -277,7 +262,9 @@ fn transport_error(error: &reqwest::Error, timeout: Duration) -> ExotelError {
     }
 }
 
-async fn read(response: reqwest::Response) -> Result<Value, ExotelError> {
+/// The body of a 2xx answer, or Exotel's refusal typed from its status
+/// and whichever error body its family writes.
+async fn bytes_of(response: reqwest::Response) -> Result<Vec<u8>, ExotelError> {
     let status = response.status();
     let retry_after = response
         .headers()
@@ -288,20 +275,25 @@ async fn read(response: reqwest::Response) -> Result<Value, ExotelError> {
         .bytes()
         .await
         .map_err(|e| ExotelError::Unreachable(e.to_string()))?;
-    let body = parse::body_value(&bytes);
     if status.is_success() {
-        let body = body.ok_or_else(|| ExotelError::Malformed(parse::excerpt(&bytes)))?;
-        // Exotel has been seen to answer a RestException with HTTP 200.
-        return match parse::error_of(&body) {
-            Some((inner, code, message)) => Err(classify(inner.unwrap_or(400), code, message, retry_after)),
-            None => Ok(body),
-        };
+        return Ok(bytes.to_vec());
     }
-    let (code, message) = match body.as_ref().and_then(parse::error_of) {
+    let (code, message) = match parse::body_value(&bytes).as_ref().and_then(parse::error_of) {
         Some((_, code, message)) => (code, message),
         None => (None, parse::excerpt(&bytes)),
     };
     Err(classify(status.as_u16(), code, message, retry_after))
+}
+
+/// A 2xx answer read as JSON (XML converted); a `RestException` inside an
+/// HTTP 200, as Exotel has been seen to send, is still a refusal.
+async fn read(response: reqwest::Response) -> Result<Value, ExotelError> {
+    let bytes = bytes_of(response).await?;
+    let body = parse::body_value(&bytes).ok_or_else(|| ExotelError::Malformed(parse::excerpt(&bytes)))?;
+    match parse::error_of(&body) {
+        Some((inner, code, message)) => Err(classify(inner.unwrap_or(400), code, message, None)),
+        None => Ok(body),
+    }
 }
 
 fn classify(status: u16, code: Option<i64>, message: String, retry_after_secs: Option<u64>) -> ExotelError {

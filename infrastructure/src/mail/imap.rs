@@ -120,7 +120,6 @@ async fn count(session: &mut ImapSession, folder: &str) -> Result<(u64, u64), Im
 #[async_trait]
 impl ImapCheck for ImapClient {
     async fn check_imap(&self, access: &MailAccess) -> ServerCheck {
-        let server = &access.settings.imap;
         let folder = access.settings.folders.first().map(String::as_str).unwrap_or("INBOX");
         let counted = match self.session(access).await {
             Ok(mut session) => {
@@ -130,18 +129,6 @@ impl ImapCheck for ImapClient {
             }
             Err(error) => Err(error),
         };
-        let (figures, error) = match counted {
-            Ok(figures) => (Some(figures), None),
-            Err(error) => (None, Some(error.to_string())),
-        };
-        ServerCheck {
-            success: error.is_none(),
-            host: server.host.clone(),
-            port: server.port,
-            secure: server.security == MailSecurity::Tls,
-            mailbox_count: figures.map(|f| f.0),
-            unread_count: figures.map(|f| f.1),
-            error,
-        }
+        ServerCheck::of(&access.settings.imap, counted.map(Some).map_err(|e| e.to_string()))
     }
 }

@@ -58,24 +58,15 @@ pub fn describe(error: &lettre::transport::smtp::Error) -> String {
 #[async_trait]
 impl SmtpCheck for SmtpClient {
     async fn check_smtp(&self, access: &MailAccess) -> ServerCheck {
-        let server = &access.settings.smtp;
         let tested = match self.transport(access) {
             Ok(transport) => transport.test_connection().await,
             Err(error) => Err(error),
         };
-        let error = match tested {
-            Ok(true) => None,
-            Ok(false) => Some("the server did not accept the connection".to_string()),
-            Err(error) => Some(describe(&error)),
+        let outcome = match tested {
+            Ok(true) => Ok(None),
+            Ok(false) => Err("the server did not accept the connection".to_string()),
+            Err(error) => Err(describe(&error)),
         };
-        ServerCheck {
-            success: error.is_none(),
-            host: server.host.clone(),
-            port: server.port,
-            secure: server.security == MailSecurity::Tls,
-            mailbox_count: None,
-            unread_count: None,
-            error,
-        }
+        ServerCheck::of(&access.settings.smtp, outcome)
     }
 }
