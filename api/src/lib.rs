@@ -3,6 +3,7 @@
 pub mod app;
 pub mod auth;
 pub mod cli;
+pub mod envelope;
 pub mod error;
 pub mod extract;
 pub mod guard;

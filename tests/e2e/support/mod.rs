@@ -161,7 +161,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(response.status(), StatusCode::OK, "login failed");
-        response.json::<Value>().await.unwrap()["access_token"]
+        data(&response.json::<Value>().await.unwrap())["access_token"]
             .as_str()
             .unwrap()
             .to_string()
@@ -197,7 +197,7 @@ impl TestApp {
             )
             .await;
         assert_eq!(response.status(), StatusCode::CREATED);
-        response.json::<Value>().await.unwrap()["id"]
+        data(&response.json::<Value>().await.unwrap())["id"]
             .as_str()
             .unwrap()
             .to_string()
@@ -257,6 +257,15 @@ pub async fn read_rows(pool: &sqlx::AnyPool, sql: &str) -> Vec<String> {
         .collect();
     out.sort();
     out
+}
+
+/// The payload of a success answer: its `data` when it is in the
+/// `{success, data}` envelope, else the body itself.
+pub fn data(body: &Value) -> &Value {
+    match body.get("data") {
+        Some(inner) if body.get("success").is_some() => inner,
+        _ => body,
+    }
 }
 
 /// Polls `check` until it holds or `within` passes; panics with `what`.
