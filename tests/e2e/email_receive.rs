@@ -9,6 +9,7 @@ mod hostile;
 mod leases;
 mod recovery;
 mod replies;
+mod timeline;
 
 use serde_json::{Value, json};
 use std::io::Write;

@@ -121,7 +121,9 @@ fn message(r: &AnyRow) -> Result<MessageRow, ProjectionError> {
     })
 }
 
-/// A thread's messages, oldest first.
+/// A thread's messages, oldest first: by the message's time, then by its
+/// arrival in the mailbox (UID; sent e-mail, which has none, after), then by
+/// id, so that messages of the same second always come in the same order.
 pub async fn messages(
     pool: &AnyPool,
     organisation_id: &str,
@@ -130,7 +132,7 @@ pub async fn messages(
     let rows = sqlx::query(
         "SELECT email_id, direction, account_id, from_address, from_name, message_id, to_addresses, cc_addresses, \
          subject, body_text, body_html, attachments, message_at, received_at FROM email_thread_messages \
-         WHERE organisation_id = $1 AND thread_id = $2 ORDER BY message_at, received_at, email_id",
+         WHERE organisation_id = $1 AND thread_id = $2 ORDER BY message_at, mailbox_uid IS NULL, mailbox_uid, email_id",
     )
     .bind(organisation_id)
     .bind(thread_id)
