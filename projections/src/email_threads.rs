@@ -20,7 +20,7 @@ use domain::outbound_email::{OutboundEmailEvent, SendIntent};
 
 use crate::{ProjectionError, Projector, decode};
 
-pub use read::{MessageRow, SqlThreadIndex, ThreadRow, get, list, messages};
+pub use read::{MessageRow, SqlThreadIndex, ThreadRow, TimelineAttachment, get, list, messages};
 
 pub struct EmailThreadsView;
 
