@@ -5,6 +5,7 @@
 
 mod bench;
 mod delivery;
+mod fidelity;
 mod hostile;
 mod leases;
 mod recovery;
