@@ -318,3 +318,83 @@ impl Rule for domain::email_account::EmailAccountError {
         }
     }
 }
+
+// E-mail: accounts, sending, receiving, and access to the mail integration.
+
+impl From<application::email_accounts::EmailAccountsError> for ApiError {
+    fn from(error: application::email_accounts::EmailAccountsError) -> Self {
+        use application::email_accounts::EmailAccountsError as E;
+        match error {
+            E::Invalid(e) => e.into(),
+            E::Cipher(e) => ApiError::new(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                "credentials_unreadable",
+                e.to_string(),
+            ),
+            E::Store(e) => e.into(),
+            E::Command(e) => e.into(),
+        }
+    }
+}
+
+impl From<application::access::AccessError> for ApiError {
+    fn from(error: application::access::AccessError) -> Self {
+        use application::access::AccessError as E;
+        match error {
+            E::Denied(e) => e.into(),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
+impl Rule for domain::outbound_email::OutboundEmailError {
+    fn to_api(&self) -> ApiError {
+        use domain::outbound_email::OutboundEmailError as E;
+        match self {
+            E::NotFound => ApiError::not_found(),
+            E::IntentReused => rule(StatusCode::UNPROCESSABLE_ENTITY, "intent_reused", self).on_field("intent_id"),
+            E::AlreadyStarted | E::AlreadyFinished | E::NotStarted => {
+                rule(StatusCode::CONFLICT, "email_send_conflict", self)
+            }
+        }
+    }
+}
+
+impl From<application::outbound_email::SendEmailError> for ApiError {
+    fn from(error: application::outbound_email::SendEmailError) -> Self {
+        use application::outbound_email::SendEmailError as E;
+        let on_account = |code, error: &E| rule(StatusCode::UNPROCESSABLE_ENTITY, code, error).on_field("account_id");
+        match error {
+            E::Denied(e) => e.into(),
+            E::Invalid(e) => ApiError::invalid(&e.field, e.reason),
+            E::AttachmentsTooLarge { .. } => {
+                rule(StatusCode::PAYLOAD_TOO_LARGE, "attachments_too_large", &error).on_field("attachments")
+            }
+            E::UnknownAccount => on_account("unknown_email_account", &error),
+            E::NoDefaultAccount => on_account("no_default_email_account", &error),
+            E::SmtpDisabled => on_account("smtp_disabled", &error),
+            E::Smtp(failure) => ApiError::new(StatusCode::BAD_GATEWAY, "smtp_error", failure.message),
+            E::Accounts(e) => e.into(),
+            E::Store(e) => e.into(),
+            E::Command(e) => e.into(),
+        }
+    }
+}
+
+/// "Poll now": 409 when the account does not receive or another process
+/// polls it, 502 when its server failed.
+impl From<infrastructure::mail::poll::PollNowError> for ApiError {
+    fn from(error: infrastructure::mail::poll::PollNowError) -> Self {
+        use infrastructure::mail::poll::PollNowError as E;
+        match error {
+            E::NotPollable => ApiError::new(
+                StatusCode::CONFLICT,
+                "imap_disabled",
+                "receiving is not enabled for this account",
+            )
+            .on_field("imap_enabled"),
+            E::PolledElsewhere => rule(StatusCode::CONFLICT, "polled_elsewhere", &error),
+            E::Failed(reason) => ApiError::new(StatusCode::BAD_GATEWAY, "mail_server_error", reason),
+        }
+    }
+}

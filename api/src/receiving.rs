@@ -9,7 +9,7 @@ use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
 use application::email_accounts::{EmailAccountsError, MailAccess};
-use application::error::{CommandError, StoreError};
+use application::error::CommandError;
 use application::inbound_email::{Fetched, InboundEmails, Ingested, Mailbox, RecentThreads};
 use application::receiving::{MailSink, PollTarget, SinkError};
 use application::{AggregateStore, EventMetadata};
@@ -96,14 +96,9 @@ fn pollable(account: &EmailAccount) -> Option<PollTarget> {
 #[async_trait]
 impl MailSink for StateSink {
     async fn pollable(&self) -> Result<Vec<PollTarget>, SinkError> {
-        let ids: Vec<String> =
-            sqlx::query_scalar("SELECT DISTINCT aggregate_id FROM events WHERE aggregate_type = 'email_account'")
-                .fetch_all(&self.0.db.read)
-                .await
-                .map_err(|e| StoreError(e.to_string()))?;
         let mut targets = Vec::new();
-        for id in ids {
-            let loaded = self.0.email_accounts.load(&id).await?;
+        for id in self.0.mail_directory.every_account_id().await? {
+            let loaded = self.0.email_accounts.load(&id.to_string()).await?;
             targets.extend(loaded.and_then(|l| pollable(&l.aggregate)));
         }
         Ok(targets)

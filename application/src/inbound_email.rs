@@ -281,6 +281,7 @@ impl InboundEmails<'_> {
             thread_id,
             new_thread,
             customer_id,
+            unlinked: None,
         })
     }
 }

@@ -1,6 +1,7 @@
 //! Use cases of Switchboard: what a caller may ask, how it becomes commands
 //! on aggregates, and the ports the outside world is reached through.
 
+pub mod access;
 pub mod accounts;
 pub mod audit;
 pub mod cipher;
@@ -11,6 +12,8 @@ pub mod feed;
 pub mod inbound_email;
 pub mod integrations;
 pub mod mail;
+#[cfg(test)]
+mod memory;
 pub mod metadata;
 pub mod outbound_email;
 pub mod passwords;

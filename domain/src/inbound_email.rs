@@ -10,7 +10,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
-use crate::OrganisationId;
+use crate::{EmailAddress, OrganisationId};
 
 mod limits;
 pub use limits::{
@@ -66,6 +66,28 @@ pub struct MailAddress {
     pub address: String,
 }
 
+/// Why a received e-mail is linked to no customer.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "snake_case")]
+pub enum Unlinked {
+    /// The message has no `From` at all.
+    NoSender,
+    /// The `From` is not an address a customer can be known by (a bare name,
+    /// an address without a domain); it is kept as written.
+    SenderNotAnAddress,
+}
+
+impl Unlinked {
+    /// Why a message from `from` can be linked to no customer, if it cannot.
+    pub fn of(from: Option<&MailAddress>) -> Option<Self> {
+        match from {
+            None => Some(Self::NoSender),
+            Some(sender) if EmailAddress::parse(&sender.address).is_err() => Some(Self::SenderNotAnAddress),
+            Some(_) => None,
+        }
+    }
+}
+
 /// The message's bodies, each cut at [`MAX_BODY_BYTES`] and marked if it was.
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
 pub struct Bodies {
@@ -90,6 +112,10 @@ pub enum AttachmentStorage {
 pub struct AttachmentRecord {
     pub filename: Option<String>,
     pub content_type: String,
+    /// The declared `charset` of a text attachment; its bytes are stored
+    /// as attached, in that charset.
+    #[serde(default)]
+    pub charset: Option<String>,
     pub size: u64,
     pub sha256: String,
     pub content_id: Option<String>,
@@ -126,6 +152,9 @@ pub struct ReceivedEmail {
     /// Whether this e-mail starts its thread.
     pub new_thread: bool,
     pub customer_id: Option<Uuid>,
+    /// Why no customer is linked, when none can be (set by the aggregate).
+    #[serde(default)]
+    pub unlinked: Option<Unlinked>,
 }
 
 /// Why a message could not be ingested.
@@ -190,6 +219,9 @@ pub enum InboundEmailError {
     /// 422: the id is not the one derived from the account and message.
     #[error("the e-mail id does not match its account and message")]
     IdNotDerivedFromMessage,
+    /// 422: a customer is named for a sender no customer can be known by.
+    #[error("a customer was linked to a sender without an address")]
+    CustomerWithoutAddress,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -218,19 +250,29 @@ impl InboundEmail {
             return Err(InboundEmailError::AlreadyRecorded);
         }
         match command {
-            InboundEmailCommand::Receive(email) => {
-                if email.email_id != inbound_email_id(email.account_id, email.key()) {
-                    return Err(InboundEmailError::IdNotDerivedFromMessage);
-                }
-                Ok(vec![InboundEmailEvent::EmailReceived(Box::new(email.capped()))])
-            }
-            InboundEmailCommand::Reject(rejected) => {
-                if rejected.email_id != inbound_email_id(rejected.account_id, rejected.key()) {
-                    return Err(InboundEmailError::IdNotDerivedFromMessage);
-                }
-                Ok(vec![InboundEmailEvent::EmailRejected(Box::new(rejected.capped()))])
-            }
+            InboundEmailCommand::Receive(email) => Self::receive(*email),
+            InboundEmailCommand::Reject(rejected) => Self::reject(*rejected),
         }
+    }
+
+    fn receive(email: ReceivedEmail) -> Result<Vec<InboundEmailEvent>, InboundEmailError> {
+        if email.email_id != inbound_email_id(email.account_id, email.key()) {
+            return Err(InboundEmailError::IdNotDerivedFromMessage);
+        }
+        let email = email.capped();
+        let unlinked = Unlinked::of(email.from.as_ref());
+        if unlinked.is_some() && email.customer_id.is_some() {
+            return Err(InboundEmailError::CustomerWithoutAddress);
+        }
+        let email = ReceivedEmail { unlinked, ..email };
+        Ok(vec![InboundEmailEvent::EmailReceived(Box::new(email))])
+    }
+
+    fn reject(rejected: RejectedEmail) -> Result<Vec<InboundEmailEvent>, InboundEmailError> {
+        if rejected.email_id != inbound_email_id(rejected.account_id, rejected.key()) {
+            return Err(InboundEmailError::IdNotDerivedFromMessage);
+        }
+        Ok(vec![InboundEmailEvent::EmailRejected(Box::new(rejected.capped()))])
     }
 }
 

@@ -20,7 +20,7 @@ use domain::outbound_email::{OutboundEmailEvent, SendIntent};
 
 use crate::{ProjectionError, Projector, decode};
 
-pub use read::{MessageRow, SqlThreadIndex, ThreadRow, get, list, messages};
+pub use read::{MessageRow, SqlThreadIndex, ThreadRow, TimelineAttachment, get, list, messages};
 
 pub struct EmailThreadsView;
 
@@ -44,6 +44,9 @@ pub struct ThreadMessage {
     pub attachments: Value,
     pub message_at: DateTime<Utc>,
     pub received_at: DateTime<Utc>,
+    /// The UID it arrived under in its folder (received e-mail only): the
+    /// order of arrival among messages of the same time.
+    pub mailbox_uid: Option<u32>,
 }
 
 /// The thread message an event records, if it records one.
@@ -80,6 +83,7 @@ fn inbound(email: ReceivedEmail) -> ThreadMessage {
         attachments: serde_json::to_value(&email.attachments).unwrap_or(Value::Null),
         message_at,
         received_at: email.received_at,
+        mailbox_uid: Some(email.position.uid),
     }
 }
 
@@ -115,6 +119,7 @@ fn outbound(intent: SendIntent, at: DateTime<Utc>) -> ThreadMessage {
         attachments: serde_json::to_value(&message.attachments).unwrap_or(Value::Null),
         message_at: at,
         received_at: at,
+        mailbox_uid: None,
     }
 }
 

@@ -5,10 +5,12 @@
 
 mod bench;
 mod delivery;
+mod fidelity;
 mod hostile;
 mod leases;
 mod recovery;
 mod replies;
+mod timeline;
 
 use serde_json::{Value, json};
 use std::io::Write;

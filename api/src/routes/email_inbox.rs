@@ -2,133 +2,276 @@
 //! Both need the caller to be allowed to use the `zoho_mail` integration
 //! (admins always are), like sending does.
 
-use axum::Json;
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
-use serde_json::{Value, json};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use serde::Serialize;
 use std::sync::Arc;
+use utoipa::ToSchema;
 
-use application::email_accounts::EmailAccountsError;
-use application::policy;
-use application::{AggregateStore, CommandError};
-use domain::email_account::EmailAccountError;
+use domain::inbound_email::{AttachmentStorage, MailAddress};
 use domain::integration::IntegrationKind;
-use domain::integration_permission::permission_id;
-use infrastructure::mail::poll::{PollNowError, PollReport};
+use infrastructure::mail::poll::PollReport;
+use projections::email_threads::{MessageRow, ThreadRow, TimelineAttachment};
 
 use crate::auth::Caller;
+use crate::envelope::{self, Data, List};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiQuery;
 use crate::receiving::StateSink;
 use crate::routes::{Page, parse_id};
 use crate::state::AppState;
 
-/// Whether the caller may use the organisation's e-mail accounts.
-async fn may_use_mail(state: &AppState, caller: &Caller) -> Result<(), ApiError> {
-    let grant = match caller.user_id() {
-        Some(user_id) => {
-            let id = permission_id(caller.organisation_id, IntegrationKind::ZohoMail, user_id).to_string();
-            state.permissions.load(&id).await?.and_then(|l| l.aggregate.grant)
-        }
-        None => None,
-    };
-    Ok(policy::may_use(caller.role, grant, 0)?)
+/// The polling and thread routes, relative to `/api/v1`.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/settings/email-accounts/{id}/poll-now", post(poll_now))
+        .route("/communications/threads", get(list_threads))
+        .route("/communications/threads/{id}", get(get_thread))
 }
 
-fn account_error(error: EmailAccountsError) -> ApiError {
-    match error {
-        EmailAccountsError::Command(CommandError::Rejected(EmailAccountError::NotFound)) => ApiError::not_found(),
-        EmailAccountsError::Store(e) => e.into(),
-        other => ApiError::unavailable(other.to_string()),
+/// What one poll of an account found.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct PollReportResponse {
+    pub new_messages: u64,
+    pub new_threads: u64,
+    pub rejected_messages: u64,
+    pub duplicate_messages: u64,
+    pub poll_duration_ms: u64,
+    /// RFC 3339, seconds.
+    pub last_polled_at: String,
+}
+
+impl From<PollReport> for PollReportResponse {
+    fn from(r: PollReport) -> Self {
+        Self {
+            new_messages: r.new_messages,
+            new_threads: r.new_threads,
+            rejected_messages: r.rejected_messages,
+            duplicate_messages: r.duplicate_messages,
+            poll_duration_ms: r.poll_duration_ms,
+            last_polled_at: r.last_polled_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
+        }
     }
 }
 
-fn report_json(report: &PollReport) -> Value {
-    json!({
-        "new_messages": report.new_messages,
-        "new_threads": report.new_threads,
-        "rejected_messages": report.rejected_messages,
-        "duplicate_messages": report.duplicate_messages,
-        "poll_duration_ms": report.poll_duration_ms,
-        "last_polled_at": report.last_polled_at.to_rfc3339_opts(chrono::SecondsFormat::Secs, true),
-    })
-}
-
 /// Polls the account's folders now, through the poller that holds the
-/// account (or under a lease of its own when none does).
+/// account (or under a lease of its own when none does). A poll already
+/// running is waited for, and what it recorded is counted in.
 #[utoipa::path(post, path = "/api/v1/settings/email-accounts/{id}/poll-now", tag = "e-mail", security(("bearer" = [])),
-    responses((status = 200, description = "`{success, data: {new_messages, new_threads, poll_duration_ms, last_polled_at}}`"),
-        (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 502, body = Problem)))]
+    params(("id" = String, Path, description = "the account's id")),
+    responses((status = 200, body = Data<PollReportResponse>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 500, body = Problem, content_type = "application/problem+json"),
+        (status = 502, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn poll_now(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    may_use_mail(&state, &caller).await?;
-    let account_id = parse_id(&id)?;
+) -> Result<Json<Data<PollReportResponse>>, ApiError> {
     state
-        .email_accounts()
-        .live(caller.organisation_id, account_id)
-        .await
-        .map_err(account_error)?;
+        .access()
+        .may_use(caller.asker(), IntegrationKind::ZohoMail)
+        .await?;
+    let account_id = parse_id(&id)?;
+    state.email_accounts().live(caller.organisation_id, account_id).await?;
     let sink = StateSink(state.clone());
     let receiver = &state.receiving.receiver;
-    match receiver.poll_now(&sink, account_id, caller.organisation_id).await {
-        Ok(report) => Ok(Json(json!({"success": true, "data": report_json(&report)}))),
-        Err(PollNowError::NotPollable) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "imap_disabled",
-            "receiving is not enabled for this account",
-        )
-        .on_field("imap_enabled")),
-        Err(error @ PollNowError::PolledElsewhere) => Err(ApiError::new(
-            StatusCode::CONFLICT,
-            "polled_elsewhere",
-            error.to_string(),
-        )),
-        Err(PollNowError::Failed(reason)) => Err(ApiError::new(StatusCode::BAD_GATEWAY, "mail_server_error", reason)),
+    let report = receiver.poll_now(&sink, account_id, caller.organisation_id).await?;
+    Ok(envelope::data(report.into()))
+}
+
+/// One thread.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ThreadResponse {
+    pub id: String,
+    pub customer_id: Option<String>,
+    /// The customer's address; none when no customer is linked.
+    pub customer_email: Option<String>,
+    pub subject: Option<String>,
+    pub message_count: i64,
+    pub last_message_at: String,
+    pub created_at: String,
+}
+
+impl From<ThreadRow> for ThreadResponse {
+    fn from(r: ThreadRow) -> Self {
+        Self {
+            id: r.id,
+            customer_id: r.customer_id,
+            customer_email: r.customer_email,
+            subject: r.subject,
+            message_count: r.message_count,
+            last_message_at: r.last_message_at,
+            created_at: r.created_at,
+        }
     }
+}
+
+/// A sender or recipient; a sender without an address shows as written.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct MailAddressResponse {
+    pub name: Option<String>,
+    pub address: String,
+}
+
+impl From<MailAddress> for MailAddressResponse {
+    fn from(a: MailAddress) -> Self {
+        Self {
+            name: a.name,
+            address: a.address,
+        }
+    }
+}
+
+/// An attachment of a message; `storage` and the inline fields only for
+/// received e-mail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineAttachmentResponse {
+    pub filename: Option<String>,
+    pub content_type: String,
+    /// The declared charset of a text attachment (stored in it, unconverted).
+    pub charset: Option<String>,
+    pub size: u64,
+    /// SHA-256 of the stored bytes, hex.
+    pub sha256: String,
+    pub content_id: Option<String>,
+    pub inline: bool,
+    /// `stored`, or `skipped_over_limit` (recorded, not stored).
+    pub storage: Option<String>,
+    /// The limit a skipped attachment was over.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub limit_bytes: Option<u64>,
+}
+
+impl From<TimelineAttachment> for TimelineAttachmentResponse {
+    fn from(a: TimelineAttachment) -> Self {
+        let (storage, limit_bytes) = match a.storage {
+            Some(AttachmentStorage::Stored) => (Some("stored"), None),
+            Some(AttachmentStorage::SkippedOverLimit { limit_bytes }) => {
+                (Some("skipped_over_limit"), Some(limit_bytes))
+            }
+            None => (None, None),
+        };
+        Self {
+            filename: a.filename,
+            content_type: a.content_type,
+            charset: a.charset,
+            size: a.size,
+            sha256: a.sha256,
+            content_id: a.content_id,
+            inline: a.inline,
+            storage: storage.map(str::to_string),
+            limit_bytes,
+        }
+    }
+}
+
+/// One message of a thread, either direction.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ThreadMessageResponse {
+    pub id: String,
+    /// `inbound` or `outbound`.
+    pub direction: String,
+    pub account_id: Option<String>,
+    pub message_id: Option<String>,
+    pub from: Option<MailAddressResponse>,
+    pub to: Vec<MailAddressResponse>,
+    pub cc: Vec<MailAddressResponse>,
+    pub subject: Option<String>,
+    pub body_text: Option<String>,
+    pub body_html: Option<String>,
+    pub attachments: Vec<TimelineAttachmentResponse>,
+    pub message_at: String,
+    pub received_at: String,
+}
+
+fn addresses(list: Vec<MailAddress>) -> Vec<MailAddressResponse> {
+    list.into_iter().map(Into::into).collect()
+}
+
+impl From<MessageRow> for ThreadMessageResponse {
+    fn from(m: MessageRow) -> Self {
+        Self {
+            id: m.id,
+            direction: m.direction,
+            account_id: m.account_id,
+            message_id: m.message_id,
+            from: m.from.map(Into::into),
+            to: addresses(m.to),
+            cc: addresses(m.cc),
+            subject: m.subject,
+            body_text: m.body_text,
+            body_html: m.body_html,
+            attachments: m.attachments.into_iter().map(Into::into).collect(),
+            message_at: m.message_at,
+            received_at: m.received_at,
+        }
+    }
+}
+
+/// A thread with its timeline.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ThreadDetailResponse {
+    #[serde(flatten)]
+    pub thread: ThreadResponse,
+    /// Oldest first: by time, then arrival in the mailbox, then id.
+    pub messages: Vec<ThreadMessageResponse>,
 }
 
 /// The organisation's e-mail threads, latest first.
 #[utoipa::path(get, path = "/api/v1/communications/threads", params(Page), tag = "e-mail", security(("bearer" = [])),
-    responses((status = 200, description = "`{success, data: [thread], count, total}`"), (status = 403, body = Problem)))]
+    responses((status = 200, body = List<ThreadResponse>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn list_threads(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     ApiQuery(page): ApiQuery<Page>,
-) -> Result<Json<Value>, ApiError> {
-    may_use_mail(&state, &caller).await?;
+) -> Result<Json<List<ThreadResponse>>, ApiError> {
+    state
+        .access()
+        .may_use(caller.asker(), IntegrationKind::ZohoMail)
+        .await?;
     let (limit, offset) = page.bounds()?;
     let organisation = caller.organisation_id.to_string();
     let (threads, total) = projections::email_threads::list(&state.db.read, &organisation, limit, offset).await?;
-    let count = threads.len();
-    Ok(Json(
-        json!({"success": true, "data": threads, "count": count, "total": total}),
-    ))
+    let Json(mut listed) = envelope::list(threads.into_iter().map(Into::into).collect());
+    listed.total = Some(total);
+    Ok(Json(listed))
 }
 
 /// One thread with its messages, oldest first.
 #[utoipa::path(get, path = "/api/v1/communications/threads/{id}", tag = "e-mail", security(("bearer" = [])),
-    responses((status = 200, description = "`{success, data: {thread…, messages: [message]}}`"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    params(("id" = String, Path, description = "the thread's id")),
+    responses((status = 200, body = Data<ThreadDetailResponse>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn get_thread(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
-    may_use_mail(&state, &caller).await?;
+) -> Result<Json<Data<ThreadDetailResponse>>, ApiError> {
+    state
+        .access()
+        .may_use(caller.asker(), IntegrationKind::ZohoMail)
+        .await?;
     let thread_id = parse_id(&id)?.to_string();
     let organisation = caller.organisation_id.to_string();
     let thread = projections::email_threads::get(&state.db.read, &organisation, &thread_id)
         .await?
         .ok_or_else(ApiError::not_found)?;
     let messages = projections::email_threads::messages(&state.db.read, &organisation, &thread_id).await?;
-    let mut data = serde_json::to_value(&thread).unwrap_or(Value::Null);
-    if let Value::Object(map) = &mut data {
-        map.insert(
-            "messages".into(),
-            serde_json::to_value(&messages).unwrap_or(Value::Null),
-        );
-    }
-    Ok(Json(json!({"success": true, "data": data})))
+    Ok(envelope::data(ThreadDetailResponse {
+        thread: thread.into(),
+        messages: messages.into_iter().map(Into::into).collect(),
+    }))
 }

@@ -6,28 +6,27 @@
 
 mod body;
 
-use axum::Json;
-use axum::extract::{Path, State};
+use axum::extract::{DefaultBodyLimit, Path, State};
 use axum::http::{HeaderMap, StatusCode};
-use serde_json::{Value, json};
+use axum::routing::{self, post};
+use axum::{Json, Router};
 use std::sync::Arc;
 use uuid::Uuid;
 
 use application::AggregateStore;
-use application::email_accounts::EmailAccountsError;
-use application::outbound_email::{OutboundEmails, Permission, SendEmailError, SendRequest};
-use domain::email_account::EmailAccountError;
+use application::access::{Asker, IntegrationAccess};
+use application::outbound_email::{OutboundEmails, Permission, SendRequest};
 use domain::integration::IntegrationKind;
-use domain::integration_permission::permission_id;
-use domain::outbound_email::{OutboundEmail, OutboundEmailError};
+use domain::outbound_email::OutboundEmail;
 use infrastructure::Settings;
 
 use crate::auth::Caller;
-use crate::error::{ApiError, Problem, Rule};
+use crate::envelope::{self, Data};
+use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
 use crate::routes::parse_id;
 use crate::state::AppState;
-pub use body::SendEmailBody;
+pub use body::{EmailResponse, SendEmailBody, SentEmailResponse};
 
 const INTENT_NAMESPACE: Uuid = Uuid::from_u128(0x5b1c_0a2e_7d41_4e3a_9f10_8c3e_2a9d_0008);
 
@@ -59,17 +58,20 @@ fn intent_id(caller: &Caller, given: Option<Uuid>, headers: &HeaderMap) -> Uuid 
 }
 
 async fn permission(state: &AppState, caller: &Caller) -> Result<Permission, ApiError> {
-    let grant = match caller.user_id() {
-        Some(user_id) => {
-            let id = permission_id(caller.organisation_id, IntegrationKind::ZohoMail, user_id).to_string();
-            state.permissions.load(&id).await?.and_then(|l| l.aggregate.grant)
-        }
-        None => None,
-    };
+    let grant = state.access().grant(caller.asker(), IntegrationKind::ZohoMail).await?;
     Ok(Permission {
         role: caller.role,
         grant,
     })
+}
+
+/// The sending routes, relative to `/api/v1`; the send route alone takes
+/// bodies as large as its attachments need.
+pub fn router(settings: &Settings) -> Router<Arc<AppState>> {
+    let limit = body_limit(settings, "/communications/emails");
+    Router::new()
+        .route("/communications/emails", post(send).layer(DefaultBodyLimit::max(limit)))
+        .route("/communications/emails/{id}", routing::get(get))
 }
 
 /// Sends an e-mail from one of the organisation's accounts (the default one
@@ -80,14 +82,24 @@ async fn permission(state: &AppState, caller: &Caller) -> Result<Permission, Api
 /// not be used at all (connection, TLS, login), with the server's words.
 #[utoipa::path(post, path = "/api/v1/communications/emails", tag = "e-mail", security(("bearer" = [])),
     request_body = SendEmailBody,
-    responses((status = 201, description = "`{success, data: {message_id, smtp_message_id, status, to, subject, created_at, …}}`"),
-        (status = 403, body = Problem), (status = 413, body = Problem), (status = 422, body = Problem), (status = 502, body = Problem)))]
+    params(("Idempotency-Key" = Option<String>, Header, description = "the same key sends at most once")),
+    responses((status = 201, body = Data<SentEmailResponse>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 413, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 500, body = Problem, content_type = "application/problem+json"),
+        (status = 502, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn send(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     headers: HeaderMap,
     ApiJson(body): ApiJson<SendEmailBody>,
-) -> Result<(StatusCode, Json<Value>), ApiError> {
+) -> Result<(StatusCode, Json<Data<SentEmailResponse>>), ApiError> {
     let intent_id = intent_id(&caller, body.intent_id, &headers);
     let request = SendRequest {
         intent_id,
@@ -102,32 +114,41 @@ pub async fn send(
     // timeout must not cut the SMTP conversation between DATA and its answer.
     let task = tokio::spawn(async move { state.outbound_emails().send(request, &meta).await });
     let email = task.await.map_err(|_| ApiError::internal())??;
-    Ok((
-        StatusCode::CREATED,
-        Json(json!({"success": true, "data": body::describe(&email)})),
-    ))
+    let sent = body::describe(&email).ok_or_else(ApiError::internal)?;
+    Ok((StatusCode::CREATED, envelope::data(sent)))
 }
 
 /// Where a sent e-mail stands: `pending`, `sent`, `failed` or `in_doubt`,
 /// with the server's answer.
 #[utoipa::path(get, path = "/api/v1/communications/emails/{id}", tag = "e-mail", security(("bearer" = [])),
-    responses((status = 200, description = "`{success, data}`"), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    params(("id" = String, Path, description = "the intent id (`message_id` of the send)")),
+    responses((status = 200, body = Data<EmailResponse>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Value>, ApiError> {
+) -> Result<Json<Data<EmailResponse>>, ApiError> {
     caller.require(domain::Role::can_read_directory)?;
     let email = state
         .outbound_emails()
         .get(caller.organisation_id, parse_id(&id)?)
         .await?;
-    let mut data = body::describe(&email);
-    body::add_details(&mut data, &email);
-    Ok(Json(json!({"success": true, "data": data})))
+    let detailed = body::detailed(&email).ok_or_else(ApiError::not_found)?;
+    Ok(envelope::data(detailed))
 }
 
 impl AppState {
+    /// Who may use or configure the organisation's integrations.
+    pub fn access(&self) -> IntegrationAccess<'_> {
+        IntegrationAccess {
+            permissions: &self.permissions,
+        }
+    }
+
     /// The sending use cases over this state's stores and SMTP client.
     pub fn outbound_emails(&self) -> OutboundEmails<'_> {
         OutboundEmails {
@@ -149,66 +170,13 @@ impl AppState {
     }
 }
 
-impl Rule for OutboundEmailError {
-    fn to_api(&self) -> ApiError {
-        use OutboundEmailError as E;
-        let status = match self {
-            E::NotFound => return ApiError::not_found(),
-            E::IntentReused => {
-                return ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "intent_reused", self.to_string())
-                    .on_field("intent_id");
-            }
-            E::AlreadyStarted | E::AlreadyFinished | E::NotStarted => StatusCode::CONFLICT,
-        };
-        ApiError::new(status, "email_send_conflict", self.to_string())
-    }
-}
-
-fn account_field(status: StatusCode, code: &'static str, error: &SendEmailError) -> ApiError {
-    ApiError::new(status, code, error.to_string()).on_field("account_id")
-}
-
-fn accounts_error(error: EmailAccountsError) -> ApiError {
-    use application::CommandError;
-    match error {
-        EmailAccountsError::Invalid(e) => e.into(),
-        EmailAccountsError::Cipher(e) => ApiError::new(
-            StatusCode::INTERNAL_SERVER_ERROR,
-            "credentials_unreadable",
-            e.to_string(),
-        ),
-        EmailAccountsError::Store(e) => e.into(),
-        EmailAccountsError::Command(CommandError::Rejected(EmailAccountError::NotFound)) => ApiError::not_found(),
-        EmailAccountsError::Command(CommandError::Rejected(e)) => {
-            ApiError::new(StatusCode::CONFLICT, "conflict", e.to_string())
-        }
-        EmailAccountsError::Command(CommandError::Conflict) => {
-            ApiError::new(StatusCode::CONFLICT, "conflict", "try again")
-        }
-        EmailAccountsError::Command(CommandError::Store(e)) => ApiError::unavailable(e),
-    }
-}
-
-impl From<SendEmailError> for ApiError {
-    fn from(error: SendEmailError) -> Self {
-        use SendEmailError as E;
-        let unprocessable = StatusCode::UNPROCESSABLE_ENTITY;
-        match error {
-            E::Denied(e) => e.into(),
-            E::Invalid(e) => ApiError::invalid(&e.field, e.reason),
-            E::AttachmentsTooLarge { .. } => ApiError::new(
-                StatusCode::PAYLOAD_TOO_LARGE,
-                "attachments_too_large",
-                error.to_string(),
-            )
-            .on_field("attachments"),
-            E::UnknownAccount => account_field(unprocessable, "unknown_email_account", &error),
-            E::NoDefaultAccount => account_field(unprocessable, "no_default_email_account", &error),
-            E::SmtpDisabled => account_field(unprocessable, "smtp_disabled", &error),
-            E::Smtp(failure) => ApiError::new(StatusCode::BAD_GATEWAY, "smtp_error", failure.message),
-            E::Accounts(e) => accounts_error(e),
-            E::Store(e) => e.into(),
-            E::Command(e) => e.into(),
+impl Caller {
+    /// The caller as the access rules see them.
+    pub fn asker(&self) -> Asker<'_> {
+        Asker {
+            organisation_id: self.organisation_id,
+            role: self.role,
+            actor: &self.actor,
         }
     }
 }

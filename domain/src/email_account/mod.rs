@@ -152,8 +152,7 @@ impl EmailAccount {
 
     fn decide(&self, command: EmailAccountCommand) -> Result<Vec<EmailAccountEvent>, EmailAccountError> {
         use EmailAccountCommand as C;
-        use EmailAccountEvent as E;
-        Ok(match command {
+        match command {
             C::Add {
                 account_id,
                 organisation_id,
@@ -161,57 +160,92 @@ impl EmailAccount {
                 passwords,
                 added_by,
                 at,
-            } => {
-                if self.id.is_some() {
-                    return Err(EmailAccountError::AlreadyExists);
-                }
-                vec![E::EmailAccountAdded {
-                    account_id,
-                    organisation_id,
-                    settings,
-                    passwords,
-                    added_by,
-                    at,
-                }]
-            }
+            } => self.add(account_id, organisation_id, settings, passwords, added_by, at),
             C::Update {
                 organisation_id,
                 settings,
                 passwords,
                 at,
-            } => {
-                self.live(organisation_id)?;
-                if self.settings.as_ref() == Some(&settings) && passwords.is_none() {
-                    return Ok(Vec::new());
-                }
-                vec![E::EmailAccountUpdated {
-                    settings,
-                    passwords,
-                    at,
-                }]
-            }
-            C::Remove { organisation_id, at } => {
-                self.live(organisation_id)?;
-                vec![E::EmailAccountRemoved { at }]
-            }
-            C::RecordLoginFailure { side, error, at } => {
-                if self.removed || self.id.is_none() {
-                    return Ok(Vec::new());
-                }
-                let consecutive = self.consecutive_failures + 1;
-                vec![E::MailLoginFailed {
-                    side,
-                    error,
-                    consecutive,
-                    needs_attention: consecutive >= ATTENTION_AFTER_FAILURES,
-                    at,
-                }]
-            }
-            C::RecordLoginSuccess { side, at } => match self.consecutive_failures > 0 && !self.removed {
-                true => vec![E::MailLoginRecovered { side, at }],
-                false => Vec::new(),
-            },
-        })
+            } => self.update(organisation_id, settings, passwords, at),
+            C::Remove { organisation_id, at } => self.remove(organisation_id, at),
+            C::RecordLoginFailure { side, error, at } => Ok(self.login_failed(side, error, at)),
+            C::RecordLoginSuccess { side, at } => Ok(self.login_succeeded(side, at)),
+        }
+    }
+
+    /// A new account; the id must be free.
+    fn add(
+        &self,
+        account_id: Uuid,
+        organisation_id: OrganisationId,
+        settings: Box<MailboxSettings>,
+        passwords: SealedPasswords,
+        added_by: Option<Uuid>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<EmailAccountEvent>, EmailAccountError> {
+        if self.id.is_some() {
+            return Err(EmailAccountError::AlreadyExists);
+        }
+        Ok(vec![EmailAccountEvent::EmailAccountAdded {
+            account_id,
+            organisation_id,
+            settings,
+            passwords,
+            added_by,
+            at,
+        }])
+    }
+
+    /// New settings or passwords of a live account; the same again changes nothing.
+    fn update(
+        &self,
+        organisation_id: OrganisationId,
+        settings: Box<MailboxSettings>,
+        passwords: Option<SealedPasswords>,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<EmailAccountEvent>, EmailAccountError> {
+        self.live(organisation_id)?;
+        if self.settings.as_ref() == Some(&settings) && passwords.is_none() {
+            return Ok(Vec::new());
+        }
+        Ok(vec![EmailAccountEvent::EmailAccountUpdated {
+            settings,
+            passwords,
+            at,
+        }])
+    }
+
+    fn remove(
+        &self,
+        organisation_id: OrganisationId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<EmailAccountEvent>, EmailAccountError> {
+        self.live(organisation_id)?;
+        Ok(vec![EmailAccountEvent::EmailAccountRemoved { at }])
+    }
+
+    /// One more failure in a row; the account needs attention from the
+    /// [`ATTENTION_AFTER_FAILURES`]th on. Nothing for an account gone.
+    fn login_failed(&self, side: MailSide, error: String, at: DateTime<Utc>) -> Vec<EmailAccountEvent> {
+        if self.removed || self.id.is_none() {
+            return Vec::new();
+        }
+        let consecutive = self.consecutive_failures + 1;
+        vec![EmailAccountEvent::MailLoginFailed {
+            side,
+            error,
+            consecutive,
+            needs_attention: consecutive >= ATTENTION_AFTER_FAILURES,
+            at,
+        }]
+    }
+
+    /// A success after failures recovers the account; otherwise nothing.
+    fn login_succeeded(&self, side: MailSide, at: DateTime<Utc>) -> Vec<EmailAccountEvent> {
+        match self.consecutive_failures > 0 && !self.removed {
+            true => vec![EmailAccountEvent::MailLoginRecovered { side, at }],
+            false => Vec::new(),
+        }
     }
 }
 

@@ -80,6 +80,7 @@ impl AttachmentRecord {
         Self {
             filename: optional(self.filename, MAX_NAME_CHARS),
             content_type: line(&self.content_type, MAX_TYPE_CHARS),
+            charset: optional(self.charset, MAX_TYPE_CHARS),
             content_id: optional(self.content_id, MAX_NAME_CHARS),
             ..self
         }

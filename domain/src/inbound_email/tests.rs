@@ -46,6 +46,7 @@ fn email(message_id: Option<&str>) -> ReceivedEmail {
         thread_id: THREAD,
         new_thread: true,
         customer_id: None,
+        unlinked: None,
     }
 }
 
@@ -173,6 +174,7 @@ fn attachment(n: usize) -> AttachmentRecord {
     AttachmentRecord {
         filename: Some(format!("{}-{n}.pdf", "\"quoted\"".repeat(40))),
         content_type: "application/pdf".into(),
+        charset: None,
         size: 10,
         sha256: "ab".repeat(32),
         content_id: None,
@@ -232,4 +234,76 @@ fn event_type_names_are_pinned() {
             ("EmailRejected".to_string(), "1.0".to_string())
         ]
     );
+}
+
+fn from(address: &str) -> Option<MailAddress> {
+    Some(MailAddress {
+        name: None,
+        address: address.into(),
+    })
+}
+
+#[test]
+fn a_sender_without_a_domain_is_kept_as_written_and_the_event_says_no_customer_is_linked() {
+    let mut bare = email(Some("m1@example.in"));
+    bare.from = from("Whomever");
+    let recorded = ReceivedEmail {
+        unlinked: Some(Unlinked::SenderNotAnAddress),
+        ..bare.clone()
+    };
+    Given::with(())
+        .given_no_previous_events()
+        .when(receive(bare))
+        .then_expect_events(vec![received(recorded)]);
+}
+
+#[test]
+fn a_message_without_a_sender_says_so() {
+    let mut anonymous = email(Some("m1@example.in"));
+    anonymous.from = None;
+    let recorded = ReceivedEmail {
+        unlinked: Some(Unlinked::NoSender),
+        ..anonymous.clone()
+    };
+    Given::with(())
+        .given_no_previous_events()
+        .when(receive(anonymous))
+        .then_expect_events(vec![received(recorded)]);
+}
+
+#[test]
+fn a_customer_is_never_linked_to_a_sender_without_an_address() {
+    let mut forged = email(Some("m1@example.in"));
+    forged.from = from("moderator");
+    forged.customer_id = Some(Uuid::from_u128(5));
+    Given::with(())
+        .given_no_previous_events()
+        .when(receive(forged))
+        .then_expect_error(InboundEmailError::CustomerWithoutAddress);
+}
+
+#[test]
+fn a_sender_with_an_address_leaves_the_email_linked_as_decided() {
+    let mut linked = email(Some("m1@example.in"));
+    linked.customer_id = Some(Uuid::from_u128(5));
+    linked.unlinked = Some(Unlinked::NoSender);
+    let recorded = ReceivedEmail {
+        unlinked: None,
+        ..linked.clone()
+    };
+    Given::with(())
+        .given_no_previous_events()
+        .when(receive(linked))
+        .then_expect_events(vec![received(recorded)]);
+}
+
+#[test]
+fn which_senders_can_be_linked() {
+    assert_eq!(Unlinked::of(None), Some(Unlinked::NoSender));
+    assert_eq!(Unlinked::of(from("asha").as_ref()), Some(Unlinked::SenderNotAnAddress));
+    assert_eq!(
+        Unlinked::of(from("asha@localhost").as_ref()),
+        Some(Unlinked::SenderNotAnAddress)
+    );
+    assert_eq!(Unlinked::of(from("asha@example.in").as_ref()), None);
 }

@@ -1,15 +1,21 @@
 //! Raw RFC 5322 messages read with mail-parser into what the inbound use
 //! case records. Whatever can be understood is kept: bodies in any charset
 //! mail-parser knows (invalid bytes replaced), every attachment and inline
-//! image stored by content or recorded as skipped when over the limit. A
-//! message with no readable header at all is rejected, never dropped.
+//! image stored by content (see [`attachment`]) or recorded as skipped when
+//! over the limit, a sender without an address as written. A message with
+//! no readable header at all is rejected, never dropped.
 
-use mail_parser::{Addr, Address, HeaderValue, Message, MessageParser, MessagePart, MimeHeaders, PartType};
+mod attachment;
+mod repair;
+mod uuencode;
+
+use mail_parser::{Addr, Address, HeaderValue, Message, MessageParser, PartType};
 
 use application::inbound_email::{Fetched, ParsedEmail};
-use domain::inbound_email::{AttachmentRecord, AttachmentStorage, Bodies, MailAddress, RejectReason};
+use domain::inbound_email::{Bodies, MailAddress, RejectReason};
 
 use super::attachments::{AttachmentStore, sha256_hex};
+use attachment::attachment;
 
 /// Reads `raw`, storing its attachments of at most `max_attachment_bytes`.
 /// Only a failure to store an attachment is an error (the message is
@@ -28,13 +34,13 @@ pub fn parse(raw: &[u8], store: &AttachmentStore, max_attachment_bytes: u64) -> 
     };
     let attachments = message
         .attachments()
-        .map(|part| attachment(part, store, max_attachment_bytes))
+        .map(|part| attachment(&message, part, store, max_attachment_bytes))
         .collect::<std::io::Result<Vec<_>>>()?;
     Ok(Fetched::Parsed(Box::new(ParsedEmail {
         message_id: message_id(&message),
         in_reply_to: ids(message.in_reply_to()).into_iter().next(),
         references: ids(message.references()),
-        from: message.from().and_then(Address::first).and_then(mail_address),
+        from: sender(&message),
         to: addresses(message.to()),
         cc: addresses(message.cc()),
         subject: message.subject().map(str::to_string),
@@ -79,6 +85,18 @@ fn mail_address(addr: &Addr<'_>) -> Option<MailAddress> {
     (!address.is_empty()).then_some(MailAddress { name, address })
 }
 
+/// The first `From` address; a `From` without one (a bare name) as written.
+fn sender(message: &Message<'_>) -> Option<MailAddress> {
+    if let Some(address) = message.from().and_then(Address::first).and_then(mail_address) {
+        return Some(address);
+    }
+    let written = message.header_raw("From")?.trim();
+    (!written.is_empty()).then(|| MailAddress {
+        name: None,
+        address: written.to_string(),
+    })
+}
+
 fn addresses(field: Option<&Address<'_>>) -> Vec<MailAddress> {
     field
         .map(|a| a.iter().filter_map(mail_address).collect())
@@ -91,8 +109,26 @@ fn date(message: &Message<'_>) -> Option<chrono::DateTime<chrono::Utc>> {
 }
 
 /// The first text/plain and the first text/html body as written (no
-/// conversion of one into the other).
+/// conversion of one into the other). A text body that is really a
+/// multipart missing its first boundary is read as that multipart, so that
+/// the other parts' source never shows as text.
 fn bodies(message: &Message<'_>) -> Bodies {
+    let text_part = message.text_bodies().find(|p| matches!(p.body, PartType::Text(_)));
+    let written = first_bodies(message);
+    match text_part.and_then(|part| repair::as_multipart(message, part)) {
+        Some(repaired) => {
+            let inner = first_bodies(&repaired);
+            Bodies {
+                text: inner.text,
+                html: inner.html.or(written.html),
+                ..Bodies::default()
+            }
+        }
+        None => written,
+    }
+}
+
+fn first_bodies(message: &Message<'_>) -> Bodies {
     let text = message.text_bodies().find_map(|p| match &p.body {
         PartType::Text(text) => Some(text.to_string()),
         _ => None,
@@ -106,44 +142,6 @@ fn bodies(message: &Message<'_>) -> Bodies {
         html,
         ..Bodies::default()
     }
-}
-
-fn content_type(part: &MessagePart<'_>) -> String {
-    match part.content_type() {
-        Some(ct) => match ct.subtype() {
-            Some(sub) => format!("{}/{}", ct.ctype(), sub).to_lowercase(),
-            None => ct.ctype().to_lowercase(),
-        },
-        None => "application/octet-stream".into(),
-    }
-}
-
-fn attachment(part: &MessagePart<'_>, store: &AttachmentStore, limit: u64) -> std::io::Result<AttachmentRecord> {
-    let bytes = part.contents();
-    let sha256 = sha256_hex(bytes);
-    let size = bytes.len() as u64;
-    let disposition = part.content_disposition().map(|d| d.ctype().to_ascii_lowercase());
-    let inline = match disposition.as_deref() {
-        Some("inline") => true,
-        Some(_) => false,
-        None => part.content_id().is_some(),
-    };
-    let storage = match size > limit {
-        true => AttachmentStorage::SkippedOverLimit { limit_bytes: limit },
-        false => {
-            store.put(&sha256, bytes)?;
-            AttachmentStorage::Stored
-        }
-    };
-    Ok(AttachmentRecord {
-        filename: part.attachment_name().map(str::to_string),
-        content_type: content_type(part),
-        size,
-        sha256,
-        content_id: part.content_id().and_then(clean_id),
-        inline,
-        storage,
-    })
 }
 
 #[cfg(test)]

@@ -2,8 +2,7 @@
 //! timeline, and the index the inbound use case threads replies by.
 
 use async_trait::async_trait;
-use serde::Serialize;
-use serde_json::Value;
+use serde::{Deserialize, Serialize};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
 use uuid::Uuid;
@@ -11,6 +10,7 @@ use uuid::Uuid;
 use application::error::StoreError;
 use application::inbound_email::ThreadIndex;
 use domain::OrganisationId;
+use domain::inbound_email::{AttachmentStorage, MailAddress};
 
 use crate::ProjectionError;
 
@@ -29,6 +29,24 @@ pub struct ThreadRow {
     pub created_at: String,
 }
 
+/// An attachment of a timeline message: a received one's record, or a sent
+/// one's (which has no content id, disposition, storage or charset).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimelineAttachment {
+    pub filename: Option<String>,
+    pub content_type: String,
+    #[serde(default)]
+    pub charset: Option<String>,
+    pub size: u64,
+    pub sha256: String,
+    #[serde(default)]
+    pub content_id: Option<String>,
+    #[serde(default)]
+    pub inline: bool,
+    #[serde(default)]
+    pub storage: Option<AttachmentStorage>,
+}
+
 /// One message of a thread's timeline.
 #[derive(Debug, Clone, PartialEq, Serialize)]
 pub struct MessageRow {
@@ -36,13 +54,13 @@ pub struct MessageRow {
     pub direction: String,
     pub account_id: Option<String>,
     pub message_id: Option<String>,
-    pub from: Value,
-    pub to: Value,
-    pub cc: Value,
+    pub from: Option<MailAddress>,
+    pub to: Vec<MailAddress>,
+    pub cc: Vec<MailAddress>,
     pub subject: Option<String>,
     pub body_text: Option<String>,
     pub body_html: Option<String>,
-    pub attachments: Value,
+    pub attachments: Vec<TimelineAttachment>,
     pub message_at: String,
     pub received_at: String,
 }
@@ -97,8 +115,10 @@ pub async fn get(pool: &AnyPool, organisation_id: &str, thread_id: &str) -> Resu
     found.as_ref().map(thread).transpose()
 }
 
-fn parsed(text: String) -> Value {
-    serde_json::from_str(&text).unwrap_or(Value::Null)
+/// A JSON column as written by [`super::write`]; an empty list if it is
+/// not (a row from before a column's shape was fixed).
+fn parsed<T: serde::de::DeserializeOwned + Default>(text: String) -> T {
+    serde_json::from_str(&text).unwrap_or_default()
 }
 
 fn message(r: &AnyRow) -> Result<MessageRow, ProjectionError> {
@@ -108,7 +128,7 @@ fn message(r: &AnyRow) -> Result<MessageRow, ProjectionError> {
         id: r.try_get(0)?,
         direction: r.try_get(1)?,
         account_id: r.try_get(2)?,
-        from: address.map_or(Value::Null, |a| serde_json::json!({"name": name, "address": a})),
+        from: address.map(|address| MailAddress { name, address }),
         message_id: r.try_get(5)?,
         to: parsed(r.try_get(6)?),
         cc: parsed(r.try_get(7)?),
@@ -121,7 +141,9 @@ fn message(r: &AnyRow) -> Result<MessageRow, ProjectionError> {
     })
 }
 
-/// A thread's messages, oldest first.
+/// A thread's messages, oldest first: by the message's time, then by its
+/// arrival in the mailbox (UID; sent e-mail, which has none, after), then by
+/// id, so that messages of the same second always come in the same order.
 pub async fn messages(
     pool: &AnyPool,
     organisation_id: &str,
@@ -130,7 +152,7 @@ pub async fn messages(
     let rows = sqlx::query(
         "SELECT email_id, direction, account_id, from_address, from_name, message_id, to_addresses, cc_addresses, \
          subject, body_text, body_html, attachments, message_at, received_at FROM email_thread_messages \
-         WHERE organisation_id = $1 AND thread_id = $2 ORDER BY message_at, received_at, email_id",
+         WHERE organisation_id = $1 AND thread_id = $2 ORDER BY message_at, mailbox_uid IS NULL, mailbox_uid, email_id",
     )
     .bind(organisation_id)
     .bind(thread_id)

@@ -55,8 +55,8 @@ async fn insert_messages(
     let sql = format!(
         "INSERT INTO email_thread_messages (email_id, thread_id, organisation_id, direction, account_id, message_id, \
          from_address, from_name, to_addresses, cc_addresses, subject, body_text, body_html, attachments, \
-         message_at, received_at) VALUES {} ON CONFLICT (email_id) DO NOTHING RETURNING email_id",
-        placeholders(messages.len(), 16)
+         message_at, received_at, mailbox_uid) VALUES {} ON CONFLICT (email_id) DO NOTHING RETURNING email_id",
+        placeholders(messages.len(), 17)
     );
     let mut query = sqlx::query(&sql);
     for m in messages {
@@ -76,7 +76,8 @@ async fn insert_messages(
             .bind(m.body_html.clone())
             .bind(m.attachments.to_string())
             .bind(time(m.message_at))
-            .bind(time(m.received_at));
+            .bind(time(m.received_at))
+            .bind(m.mailbox_uid.map(i64::from));
     }
     let rows = query.fetch_all(&mut *conn).await?;
     rows.iter()
@@ -121,7 +122,10 @@ async fn upsert_threads(conn: &mut AnyConnection, added: &[&ThreadMessage]) -> R
     for thread_id in &order {
         let Some(change) = changes.get(thread_id) else { continue };
         let first = change.first;
-        let customer_email = first.from.as_ref().filter(|_| first.direction == "inbound");
+        let customer_email = first
+            .from
+            .as_ref()
+            .filter(|_| first.direction == "inbound" && first.customer_id.is_some());
         query = query
             .bind(thread_id.to_string())
             .bind(first.organisation_id.to_string())

@@ -279,3 +279,48 @@ async fn poll_now_needs_use_of_the_mail_integration_and_an_account_of_ones_own()
         .await;
     assert_problem(missing, StatusCode::NOT_FOUND, "not_found").await;
 }
+
+#[tokio::test]
+async fn poll_now_while_the_background_poll_runs_waits_for_that_poll_and_reports_what_it_recorded() {
+    const USER: &str = "load4@switchboard.test";
+    const MESSAGES: i64 = 300;
+    let app = mail_app().await;
+    let folder = Folder::new(USER);
+    std::thread::scope(|scope| {
+        for part in 0..4 {
+            let folder = &folder;
+            scope.spawn(move || {
+                for n in (part..MESSAGES).step_by(4) {
+                    folder.save(&message(
+                        Some(&new_id()),
+                        "asha@example.in",
+                        &format!("Lot {n}"),
+                        "",
+                        "x",
+                    ));
+                }
+            });
+        }
+    });
+    let account = add_account(&app.state, app.organisation_id, USER, LOAD_PASSWORD, &[&folder.name]).await;
+    // The poller starts within a second and reads the folder in batches of
+    // 100: once the first batch is recorded, its poll is still running.
+    eventually(Duration::from_secs(60), "the background poll's first batch", || async {
+        inbound_events(&app.state, account, "EmailReceived").await > 0
+    })
+    .await;
+    let recorded_before = inbound_events(&app.state, account, "EmailReceived").await;
+
+    let response = poll_now(&app, &account.to_string(), &app.admin_token).await;
+    let status = response.status();
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(status, StatusCode::OK, "{body}");
+    assert!(
+        recorded_before < MESSAGES,
+        "the poll-now came while the background poll ran ({recorded_before} recorded)"
+    );
+    let report = crate::support::data(&body);
+    assert_eq!(report["new_messages"].as_i64(), Some(MESSAGES), "{body}");
+    assert_eq!(report["new_threads"].as_i64(), Some(MESSAGES));
+    assert_eq!(inbound_events(&app.state, account, "EmailReceived").await, MESSAGES);
+}

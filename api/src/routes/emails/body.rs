@@ -2,15 +2,15 @@
 
 use base64::Engine;
 use base64::engine::general_purpose::STANDARD;
-use serde::Deserialize;
-use serde_json::{Value, json};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
 use std::collections::BTreeMap;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use application::outbound_email::AttachmentInput;
 use domain::EmailAddress;
-use domain::outbound_email::{Draft, OutboundEmail, Outcome, Priority};
+use domain::outbound_email::{Draft, OutboundEmail, Outcome, Priority, SmtpFailure, SmtpStage};
 
 use crate::error::ApiError;
 
@@ -128,19 +128,107 @@ impl SendEmailBody {
     }
 }
 
-fn addresses(list: &[EmailAddress]) -> Value {
-    match list {
-        [one] => json!(one),
-        many => json!(many),
+/// One recipient as a string, several as a list (the seed's shape).
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(untagged)]
+pub enum Recipients {
+    One(String),
+    Many(Vec<String>),
+}
+
+impl Recipients {
+    fn of(list: &[EmailAddress]) -> Self {
+        match list {
+            [one] => Recipients::One(one.to_string()),
+            many => Recipients::Many(many.iter().map(EmailAddress::to_string).collect()),
+        }
     }
 }
 
+/// Why a send failed, in the server's words.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SmtpFailureResponse {
+    /// `connect`, `login`, `envelope` or `data`.
+    #[schema(value_type = String)]
+    pub stage: SmtpStage,
+    /// The SMTP reply code, if the server answered.
+    pub code: Option<u16>,
+    pub message: String,
+    /// A 5xx reply: sending the same again will fail again.
+    pub permanent: bool,
+}
+
+impl From<&SmtpFailure> for SmtpFailureResponse {
+    fn from(f: &SmtpFailure) -> Self {
+        Self {
+            stage: f.stage,
+            code: f.code,
+            message: f.message.clone(),
+            permanent: f.permanent,
+        }
+    }
+}
+
+/// A sent e-mail as the send route answers it: `message_id` is the intent.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SentEmailResponse {
+    pub message_id: Uuid,
+    pub smtp_message_id: String,
+    /// `pending`, `sent`, `failed` or `in_doubt`.
+    pub status: String,
+    pub account_id: Uuid,
+    pub from: String,
+    pub to: Recipients,
+    pub subject: String,
+    pub created_at: Option<DateTime<Utc>>,
+    /// The server's answer to the message (`250 …`), once sent.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub smtp_response: Option<String>,
+    /// Why it failed, when it did.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub error: Option<SmtpFailureResponse>,
+}
+
+/// An attachment of a sent e-mail.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SentAttachmentResponse {
+    pub filename: String,
+    pub content_type: String,
+    pub size: u64,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: String,
+}
+
+/// A sent e-mail with the rest of its record.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct EmailResponse {
+    #[serde(flatten)]
+    pub summary: SentEmailResponse,
+    pub cc: Vec<String>,
+    pub bcc: Vec<String>,
+    pub reply_to: Vec<String>,
+    pub in_reply_to: Option<String>,
+    pub references: Vec<String>,
+    pub thread_id: Option<Uuid>,
+    /// `high`, `normal` or `low`.
+    #[schema(value_type = String)]
+    pub priority: Priority,
+    pub attachments: Vec<SentAttachmentResponse>,
+    /// Attempts that failed before `DATA`.
+    pub failed_attempts: u32,
+    pub started_at: Option<DateTime<Utc>>,
+    pub finished_at: Option<DateTime<Utc>>,
+}
+
+fn strings(list: &[EmailAddress]) -> Vec<String> {
+    list.iter().map(EmailAddress::to_string).collect()
+}
+
 /// The seed's shape: `message_id` (the intent), `smtp_message_id`,
-/// `status`, `to`, `subject`, `created_at`, and the server's answer.
-pub fn describe(email: &OutboundEmail) -> Value {
-    let Some(intent) = &email.intent else {
-        return Value::Null;
-    };
+/// `status`, `to`, `subject`, `created_at`, and the server's answer; `None`
+/// for an intent never recorded.
+pub fn describe(email: &OutboundEmail) -> Option<SentEmailResponse> {
+    let intent = email.intent.as_ref()?;
     let message = &intent.message;
     let status = match email.outcome() {
         Some(Outcome::Sent) => "sent",
@@ -148,40 +236,54 @@ pub fn describe(email: &OutboundEmail) -> Value {
         Some(Outcome::InDoubt) => "in_doubt",
         Some(Outcome::Pending) | None => "pending",
     };
-    let mut data = json!({
-        "message_id": intent.intent_id,
-        "smtp_message_id": message.message_id,
-        "status": status,
-        "account_id": intent.account_id,
-        "from": message.from,
-        "to": addresses(&message.content.to),
-        "subject": message.content.subject,
-        "created_at": email.requested_at,
-    });
-    if let Some((code, response)) = &email.accepted {
-        data["smtp_response"] = json!(format!("{code} {response}"));
-    }
-    if let Some(failure) = email.last_failure.as_ref().filter(|_| status == "failed") {
-        data["error"] = json!(failure);
-    }
-    data
+    Some(SentEmailResponse {
+        message_id: intent.intent_id,
+        smtp_message_id: message.message_id.clone(),
+        status: status.to_string(),
+        account_id: intent.account_id,
+        from: message.from.to_string(),
+        to: Recipients::of(&message.content.to),
+        subject: message.content.subject.clone(),
+        created_at: email.requested_at,
+        smtp_response: email
+            .accepted
+            .as_ref()
+            .map(|(code, response)| format!("{code} {response}")),
+        error: email
+            .last_failure
+            .as_ref()
+            .filter(|_| status == "failed")
+            .map(SmtpFailureResponse::from),
+    })
 }
 
-/// The rest of the record, for the single-email route.
-pub fn add_details(data: &mut Value, email: &OutboundEmail) {
-    let Some(intent) = &email.intent else {
-        return;
-    };
+/// The whole record, for the single-email route.
+pub fn detailed(email: &OutboundEmail) -> Option<EmailResponse> {
+    let summary = describe(email)?;
+    let intent = email.intent.as_ref()?;
     let content = &intent.message.content;
-    data["cc"] = json!(content.cc);
-    data["bcc"] = json!(content.bcc);
-    data["reply_to"] = json!(content.reply_to);
-    data["in_reply_to"] = json!(content.in_reply_to);
-    data["references"] = json!(content.references);
-    data["thread_id"] = json!(content.thread_id);
-    data["priority"] = json!(content.priority);
-    data["attachments"] = json!(intent.message.attachments);
-    data["failed_attempts"] = json!(email.failed_attempts);
-    data["started_at"] = json!(email.started_at);
-    data["finished_at"] = json!(email.finished_at);
+    Some(EmailResponse {
+        summary,
+        cc: strings(&content.cc),
+        bcc: strings(&content.bcc),
+        reply_to: strings(&content.reply_to),
+        in_reply_to: content.in_reply_to.clone(),
+        references: content.references.clone(),
+        thread_id: content.thread_id,
+        priority: content.priority,
+        attachments: intent
+            .message
+            .attachments
+            .iter()
+            .map(|a| SentAttachmentResponse {
+                filename: a.filename.clone(),
+                content_type: a.content_type.clone(),
+                size: a.size,
+                sha256: a.sha256.clone(),
+            })
+            .collect(),
+        failed_attempts: email.failed_attempts,
+        started_at: email.started_at,
+        finished_at: email.finished_at,
+    })
 }

@@ -101,7 +101,7 @@ async fn poll_until_stopped(
     let account_id = target.account_id;
     let mut registration = receiver.hub.register(account_id);
     let mut backoff = Backoff::new(receiver.config.max_backoff);
-    let mut pending: Vec<PollRequest> = Vec::new();
+    let mut pending: Vec<Waiting> = Vec::new();
     while !stop.is_cancelled() {
         let access = match sink.open(account_id, target.organisation_id).await {
             Ok(Some(access)) => access,
@@ -165,8 +165,29 @@ struct Server<'a> {
     holder: &'a str,
     stop: &'a CancellationToken,
     requests: &'a mut mpsc::Receiver<PollRequest>,
-    pending: &'a mut Vec<PollRequest>,
+    pending: &'a mut Vec<Waiting>,
     backoff: &'a mut Backoff,
+}
+
+/// A "poll now" waiting for the next poll to end, with what an earlier poll
+/// recorded if the request came while that poll was running.
+struct Waiting {
+    reply: PollRequest,
+    joined: Option<PollReport>,
+}
+
+impl Waiting {
+    fn new(reply: PollRequest) -> Self {
+        Self { reply, joined: None }
+    }
+
+    fn answer(self, report: &PollReport) {
+        let report = match self.joined {
+            Some(joined) => joined.then(report),
+            None => report.clone(),
+        };
+        let _ = self.reply.send(Ok(report));
+    }
 }
 
 impl Server<'_> {
@@ -181,10 +202,18 @@ impl Server<'_> {
             drain(&mut session);
             let report = self.poll(&mut session).await?;
             self.backoff.reset();
-            for request in self.pending.drain(..) {
-                let _ = request.send(Ok(report.clone()));
+            for waiting in self.pending.drain(..) {
+                waiting.answer(&report);
             }
-            if drain(&mut session) {
+            // A request that came while the poll ran waited for it: it is
+            // answered with what that poll recorded and what one more finds.
+            while let Ok(reply) = self.requests.try_recv() {
+                self.pending.push(Waiting {
+                    reply,
+                    joined: Some(report.clone()),
+                });
+            }
+            if drain(&mut session) || !self.pending.is_empty() {
                 continue;
             }
             if idle && watched.len() > 1 {
@@ -199,7 +228,7 @@ impl Server<'_> {
                     logout(session, self.receiver).await;
                     return Ok(());
                 }
-                Woken::Request(request) => self.pending.push(request),
+                Woken::Request(request) => self.pending.push(Waiting::new(request)),
                 Woken::Mail | Woken::Timeout => {}
             }
         }
@@ -239,9 +268,9 @@ fn drain(session: &mut ImapSession) -> bool {
 }
 
 /// Answers waiting "poll now" requests with a failure.
-fn fail(pending: &mut Vec<PollRequest>, error: &str) {
-    for request in pending.drain(..) {
-        let _ = request.send(Err(error.to_string()));
+fn fail(pending: &mut Vec<Waiting>, error: &str) {
+    for waiting in pending.drain(..) {
+        let _ = waiting.reply.send(Err(error.to_string()));
     }
 }
 
@@ -268,14 +297,14 @@ impl Backoff {
         &mut self,
         stop: &CancellationToken,
         requests: &mut mpsc::Receiver<PollRequest>,
-        pending: &mut Vec<PollRequest>,
+        pending: &mut Vec<Waiting>,
     ) {
         let pause = self.next;
         self.next = (self.next * 2).min(self.max);
         tokio::select! {
             _ = tokio::time::sleep(pause) => {}
             _ = stop.cancelled() => {}
-            request = requests.recv() => pending.extend(request),
+            request = requests.recv() => pending.extend(request.map(Waiting::new)),
         }
     }
 }

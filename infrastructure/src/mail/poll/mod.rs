@@ -84,6 +84,18 @@ impl Default for PollReport {
 }
 
 impl PollReport {
+    /// This poll's counts and a later poll's, ending when the later ended.
+    pub fn then(self, later: &PollReport) -> PollReport {
+        PollReport {
+            new_messages: self.new_messages + later.new_messages,
+            new_threads: self.new_threads + later.new_threads,
+            rejected_messages: self.rejected_messages + later.rejected_messages,
+            duplicate_messages: self.duplicate_messages + later.duplicate_messages,
+            poll_duration_ms: self.poll_duration_ms.saturating_add(later.poll_duration_ms),
+            last_polled_at: later.last_polled_at,
+        }
+    }
+
     fn count(&mut self, outcome: Ingested) {
         match outcome {
             Ingested::Received { new_thread } => {
@@ -203,5 +215,27 @@ fn folders(access: &MailAccess) -> Vec<String> {
     match access.settings.folders.is_empty() {
         true => vec!["INBOX".to_string()],
         false => access.settings.folders.clone(),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn report(new: u64, threads: u64, rejected: u64, duplicates: u64, ms: u64, at: i64) -> PollReport {
+        PollReport {
+            new_messages: new,
+            new_threads: threads,
+            rejected_messages: rejected,
+            duplicate_messages: duplicates,
+            poll_duration_ms: ms,
+            last_polled_at: DateTime::from_timestamp(at, 0).unwrap(),
+        }
+    }
+
+    #[test]
+    fn a_poll_joined_while_running_adds_its_counts_to_the_next_and_ends_with_it() {
+        let joined = report(250, 3, 1, 2, 900, 10).then(&report(4, 1, 0, 5, 100, 20));
+        assert_eq!(joined, report(254, 4, 1, 7, 1000, 20));
     }
 }

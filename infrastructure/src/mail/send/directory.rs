@@ -1,8 +1,8 @@
-//! What sending looks up in the event store itself: an organisation's
-//! e-mail accounts (to find the default one) and how many e-mails an actor
-//! asked to send today (for the permission's daily limit). Both read the
-//! `events` table's metadata columns, indexed by organisation, so neither
-//! waits for a projection to catch up.
+//! What mail looks up in the event store itself: an organisation's e-mail
+//! accounts (to find the default one), every organisation's (for the
+//! pollers), and how many e-mails an actor asked to send today (for the
+//! permission's daily limit). They read the `events` table's metadata
+//! columns, so none waits for a projection to catch up.
 
 use async_trait::async_trait;
 use chrono::{DateTime, SecondsFormat, Utc};
@@ -23,6 +23,18 @@ pub struct EventDirectory(pub AnyPool);
 
 fn store_error(error: sqlx::Error) -> StoreError {
     StoreError(error.to_string())
+}
+
+impl EventDirectory {
+    /// Ids of every e-mail account any organisation has had.
+    pub async fn every_account_id(&self) -> Result<Vec<Uuid>, StoreError> {
+        let ids: Vec<String> = sqlx::query_scalar("SELECT DISTINCT aggregate_id FROM events WHERE aggregate_type = $1")
+            .bind(EmailAccount::TYPE)
+            .fetch_all(&self.0)
+            .await
+            .map_err(store_error)?;
+        Ok(ids.iter().filter_map(|id| Uuid::try_parse(id).ok()).collect())
+    }
 }
 
 #[async_trait]
