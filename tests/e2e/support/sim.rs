@@ -108,6 +108,16 @@ pub async fn requests(sim: &RunningSimulator) -> Vec<Value> {
     log.json().await.unwrap()
 }
 
+/// The form bodies of the requests whose path contains `fragment`, oldest first.
+pub async fn forms_to(sim: &RunningSimulator, fragment: &str) -> Vec<Vec<(String, String)>> {
+    requests(sim)
+        .await
+        .iter()
+        .filter(|r| r["path"].as_str().is_some_and(|p| p.contains(fragment)))
+        .map(|r| serde_urlencoded::from_str(r["body"].as_str().unwrap_or_default()).unwrap())
+        .collect()
+}
+
 /// The sandbox's `Calls/connect` URL, answering JSON or (else) XML.
 pub fn connect_url(sim: &RunningSimulator, json: bool) -> String {
     let extension = if json { ".json" } else { "" };
