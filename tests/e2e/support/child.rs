@@ -154,7 +154,11 @@ pub fn secret_forms(secret: &str) -> Vec<String> {
 /// Panics when `text` (found in `place`) holds any of `forms`.
 pub fn assert_none_in(place: &str, text: &str, forms: &[String]) {
     for form in forms {
-        assert!(!text.contains(form.as_str()), "{place} holds a secret as {form:?}");
+        if let Some(at) = text.find(form.as_str()) {
+            let from = text.floor_char_boundary(at.saturating_sub(300));
+            let to = text.ceil_char_boundary(at + form.len() + 100);
+            panic!("{place} holds a secret as {form:?}: …{}…", &text[from..to]);
+        }
     }
 }
 
