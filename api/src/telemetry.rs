@@ -14,7 +14,9 @@ const SECONDS_BUCKETS: [f64; 16] = [
 
 /// Structured logs to standard error; `RUST_LOG` filters them.
 pub fn init_logs(format: LogFormat) {
-    let filter = EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,async_nats=warn"));
+    let filter = without_secrets(
+        EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,async_nats=warn")),
+    );
     let builder = tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(std::io::stderr);
@@ -22,6 +24,17 @@ pub fn init_logs(format: LogFormat) {
         LogFormat::Json => builder.json().flatten_event(true).try_init(),
         LogFormat::Pretty => builder.try_init(),
     };
+}
+
+/// The filter with the IMAP library held at `info` whatever `RUST_LOG`
+/// asks: its trace writes every command whole, `LOGIN`'s password with it.
+fn without_secrets(mut filter: EnvFilter) -> EnvFilter {
+    for directive in ["async_imap=info", "async_imap::imap_stream=info"] {
+        if let Ok(directive) = directive.parse() {
+            filter = filter.add_directive(directive);
+        }
+    }
+    filter
 }
 
 /// The process-wide Prometheus recorder (installed once). HTTP latency is a

@@ -9,7 +9,7 @@ use std::time::Duration;
 use application::AggregateStore;
 use infrastructure::database::EventDb;
 
-use crate::support::{TestApp, assert_problem, eventually, switchboard_binary};
+use crate::support::{TestApp, assert_problem, data, eventually, switchboard_binary};
 
 fn user_id(email: &str) -> String {
     domain::user::user_id_for_email(&domain::EmailAddress::parse(email).unwrap()).to_string()
@@ -145,23 +145,46 @@ async fn state_at_a_version_equals_the_state_the_aggregate_had_then() {
             .json(&body)
             .send()
     };
-    patch(json!({"display_name": "Asha"})).await.unwrap();
+    let renamed = patch(json!({"display_name": "Asha"})).await.unwrap();
+    assert_eq!(renamed.status(), StatusCode::OK, "rename");
     states.push(record().await);
-    patch(json!({"role": "manager"})).await.unwrap();
+    let promoted = patch(json!({"role": "manager"})).await.unwrap();
+    assert_eq!(promoted.status(), StatusCode::OK, "role change");
     states.push(record().await);
-    app.post_json(
-        &format!("/api/v1/users/{id}/deactivate"),
-        Some(&app.admin_token),
-        json!({}),
-    )
-    .await;
+    let deactivated = app
+        .post_json(
+            &format!("/api/v1/users/{id}/deactivate"),
+            Some(&app.admin_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(deactivated.status(), StatusCode::OK, "deactivation");
     states.push(record().await);
 
-    for (version, expected) in states {
+    let versions: Vec<usize> = states.iter().map(|(version, _)| *version).collect();
+    assert_eq!(versions, [1, 2, 3, 4], "each command is one new version");
+    let facts = |state: &Value| {
+        (
+            state["display_name"].clone(),
+            state["role"].clone(),
+            state["active"].clone(),
+        )
+    };
+    let expected = [
+        (json!("Test user"), json!("agent"), json!(true)),
+        (json!("Asha"), json!("agent"), json!(true)),
+        (json!("Asha"), json!("manager"), json!(true)),
+        (json!("Asha"), json!("manager"), json!(false)),
+    ];
+    for (version, loaded) in &states {
         let path = format!("/api/v1/audit/aggregates/user/{id}/state?version={version}");
-        let body: Value = app.get(&path, Some(&app.admin_token)).await.json().await.unwrap();
-        assert_eq!(body["version"], version as i64);
-        assert_eq!(body["state"], expected, "version {version}");
+        let response = app.get(&path, Some(&app.admin_token)).await;
+        assert_eq!(response.status(), StatusCode::OK, "{path}");
+        let body: Value = response.json().await.unwrap();
+        let body = data(&body);
+        assert_eq!(body["version"], *version as i64);
+        assert_eq!(&body["state"], loaded, "version {version}");
+        assert_eq!(facts(&body["state"]), expected[version - 1], "version {version}");
         assert_eq!(body["state"]["password_hash"], "[redacted]");
     }
     let beyond = app

@@ -2,11 +2,12 @@
 //! the connection test's two sides, and accounts added, listed, changed and
 //! removed without a password ever coming back.
 
-use reqwest::StatusCode;
+use reqwest::{Method, StatusCode};
 use serde_json::{Value, json};
 use std::time::Duration;
 
-use crate::support::{TestApp, assert_problem, eventually};
+use crate::support::child;
+use crate::support::{DEFAULT_NATS, TestApp, assert_problem, data, distributed, eventually};
 
 const ALICE_PASSWORD: &str = "alice-password";
 
@@ -81,93 +82,165 @@ async fn a_wrong_password_is_reported_for_each_side_separately() {
     assert_eq!(other_ports["success"], true, "465 TLS and 143 STARTTLS: {other_ports}");
 }
 
+/// The SMTP passwords the account is saved with and then changed to:
+/// never used against a server, with characters every encoding changes.
+const SMTP_SECRET: &str = "SMTP PASS&RECOGNISABLE=\"7120\"/+";
+const NEW_SMTP_SECRET: &str = "NEW SMTP\\PASS&RECOGNISABLE=8841";
+
+/// Every form of every password the test hands the server; alice's real
+/// one also as `AUTH PLAIN` and `AUTH LOGIN` put it on the wire.
+fn password_forms() -> Vec<String> {
+    let user = "alice@switchboard.test";
+    let secrets = [
+        SMTP_SECRET.to_string(),
+        NEW_SMTP_SECRET.to_string(),
+        ALICE_PASSWORD.to_string(),
+        format!("\0{user}\0{ALICE_PASSWORD}"),
+        format!("{user}\0{user}\0{ALICE_PASSWORD}"),
+    ];
+    secrets.iter().flat_map(|s| child::secret_forms(s)).collect()
+}
+
 #[tokio::test]
 async fn an_account_is_added_listed_changed_and_removed_and_its_passwords_never_come_back() {
-    let app = TestApp::embedded().await;
-    let token = Some(app.admin_token.as_str());
-    let created = app
-        .post_json(
-            "/api/v1/settings/email-accounts",
-            token,
-            alice(ALICE_PASSWORD, ALICE_PASSWORD),
-        )
-        .await;
+    let (settings, _dir) = distributed(DEFAULT_NATS).await;
+    let database_url = secrecy::ExposeSecret::expose_secret(settings.database_url.as_ref().unwrap()).to_string();
+    let (_, email) = child::seed(&settings).await;
+    let port = child::free_port();
+    let mut server = child::spawn_server_logging(&settings, port, true, "trace");
+    let http = reqwest::Client::new();
+    let base = format!("http://127.0.0.1:{port}");
+    let token = child::child_login(&http, &base, &email, &settings).await;
+    let call = |method: reqwest::Method, path: &str, body: Option<Value>| {
+        let request = http.request(method, format!("{base}{path}")).bearer_auth(&token);
+        let request = match body {
+            Some(body) => request.json(&body),
+            None => request,
+        };
+        async move { request.send().await.unwrap() }
+    };
+    let mut bodies = Vec::new();
+
+    let tested = call(
+        Method::POST,
+        "/api/v1/settings/email-accounts/test",
+        Some(alice(ALICE_PASSWORD, ALICE_PASSWORD)),
+    )
+    .await;
+    assert_eq!(tested.status(), StatusCode::OK);
+    let tested = tested.text().await.unwrap();
+    let answer: Value = serde_json::from_str(&tested).unwrap();
+    assert_eq!(answer["success"], true, "both servers took alice's password: {answer}");
+    bodies.push(tested);
+
+    let created = call(
+        Method::POST,
+        "/api/v1/settings/email-accounts",
+        Some(alice(SMTP_SECRET, ALICE_PASSWORD)),
+    )
+    .await;
     assert_eq!(created.status(), StatusCode::CREATED);
-    let created: Value = created.json().await.unwrap();
-    let id = created["data"]["id"].as_str().unwrap().to_string();
-    assert_eq!(created["data"]["smtp_security"], "starttls");
-    assert_eq!(created["data"]["poll_interval_secs"], 30);
-    eventually(Duration::from_secs(5), "the account is listed", || async {
-        let list: Value = app
-            .get("/api/v1/settings/email-accounts", token)
+    let created = created.text().await.unwrap();
+    let account: Value = serde_json::from_str(&created).unwrap();
+    let account = data(&account);
+    let id = account["id"].as_str().unwrap().to_string();
+    assert_eq!(account["smtp_security"], "starttls");
+    assert_eq!(account["poll_interval_secs"], 30);
+    bodies.push(created);
+
+    let pool = sqlx::PgPool::connect(&database_url).await.unwrap();
+    eventually(
+        Duration::from_secs(30),
+        "the poller logged in to alice's mailbox",
+        || async {
+            let cursors: i64 = sqlx::query_scalar("SELECT COUNT(*) FROM mail_cursors WHERE account_id = $1")
+                .bind(&id)
+                .fetch_one(&pool)
+                .await
+                .unwrap();
+            cursors > 0
+        },
+    )
+    .await;
+    eventually(Duration::from_secs(10), "the account is listed", || async {
+        let list: Value = call(Method::GET, "/api/v1/settings/email-accounts", None)
             .await
             .json()
             .await
             .unwrap();
-        list["count"] == 1 && list["data"][0]["id"] == id.as_str() && list["data"][0]["is_default"] == true
+        let first = &data(&list)[0];
+        list["count"] == 1 && first["id"] == id.as_str() && first["is_default"] == true
     })
     .await;
 
     let path = format!("/api/v1/settings/email-accounts/{id}");
-    let patched: Value = app
-        .http
-        .patch(app.url(&path))
-        .bearer_auth(&app.admin_token)
-        .json(&json!({"poll_interval_ms": 60000, "imap_enabled": false}))
-        .send()
-        .await
-        .unwrap()
-        .json()
-        .await
-        .unwrap();
+    let change = json!({"poll_interval_ms": 60000, "imap_enabled": false, "smtp_password": NEW_SMTP_SECRET});
+    let patched = call(Method::PATCH, &path, Some(change)).await;
+    assert_eq!(patched.status(), StatusCode::OK);
+    let patched = patched.text().await.unwrap();
+    let changed: Value = serde_json::from_str(&patched).unwrap();
+    let changed = data(&changed);
     assert_eq!(
         (
-            patched["data"]["poll_interval_secs"].as_u64(),
-            patched["data"]["imap_enabled"].as_bool()
+            changed["poll_interval_secs"].as_u64(),
+            changed["imap_enabled"].as_bool()
         ),
         (Some(60), Some(false))
     );
-    assert_eq!(patched["data"]["smtp_host"], "localhost", "unnamed fields stay");
+    assert_eq!(changed["smtp_host"], "localhost", "unnamed fields stay");
+    bodies.push(patched);
 
-    let too_fast = app
-        .http
-        .patch(app.url(&path))
-        .bearer_auth(&app.admin_token)
-        .json(&json!({"poll_interval_secs": 5}))
-        .send()
-        .await
-        .unwrap();
+    let too_fast = call(Method::PATCH, &path, Some(json!({"poll_interval_secs": 5}))).await;
     assert_eq!(
         assert_problem(too_fast, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await["field"],
         "poll_interval_secs"
     );
-
-    let everything = [
-        app.get(&path, token).await.text().await.unwrap(),
-        app.get("/api/v1/settings/email-accounts", token)
-            .await
-            .text()
-            .await
-            .unwrap(),
-        app.get("/api/v1/audit/events?aggregate_type=email_account", token)
-            .await
-            .text()
-            .await
-            .unwrap(),
-    ];
-    for text in everything {
-        assert!(!text.contains(ALICE_PASSWORD), "a password came back: {text}");
+    for read in [
+        path.as_str(),
+        "/api/v1/settings/email-accounts",
+        "/api/v1/audit/events?aggregate_type=email_account",
+    ] {
+        let response = call(Method::GET, read, None).await;
+        assert_eq!(response.status(), StatusCode::OK, "{read}");
+        bodies.push(response.text().await.unwrap());
+    }
+    assert!(
+        bodies.last().unwrap().contains("EmailAccountUpdated"),
+        "{}",
+        bodies.last().unwrap()
+    );
+    let forms = password_forms();
+    for body in &bodies {
+        child::assert_none_in("a response", body, &forms);
     }
 
-    let removed = app
-        .http
-        .delete(app.url(&path))
-        .bearer_auth(&app.admin_token)
-        .send()
-        .await
-        .unwrap();
+    child::all_relayed(&database_url).await;
+    let tables = child::every_table(&database_url).await;
+    let rows = |name: &str| tables.iter().find(|(t, _)| t == name).map_or(0, |(_, rows)| rows.len());
+    for table in ["events", "email_accounts_view", "integration_data_keys", "mail_cursors"] {
+        assert!(rows(table) > 0, "{table} was filled");
+    }
+    for (table, rows) in &tables {
+        child::assert_none_in(&format!("table {table}"), &rows.join("\n"), &forms);
+    }
+    let messages = child::stream_messages(DEFAULT_NATS, &settings.nats_stream).await;
+    assert!(
+        messages.iter().any(|m| m.contains("EmailAccountAdded")),
+        "the account's events were relayed"
+    );
+    child::assert_none_in("a NATS message", &messages.join("\n"), &forms);
+
+    let removed = call(Method::DELETE, &path, None).await;
     assert_eq!(removed.status(), StatusCode::OK);
-    assert_problem(app.get(&path, token).await, StatusCode::NOT_FOUND, "not_found").await;
+    assert_problem(call(Method::GET, &path, None).await, StatusCode::NOT_FOUND, "not_found").await;
+
+    child::stop(&mut server);
+    let logs = child::child_log(&settings);
+    assert!(
+        logs.contains(&id),
+        "the log covers the account's requests and its poller"
+    );
+    child::assert_none_in("the logs", &logs, &forms);
 }
 
 #[tokio::test]

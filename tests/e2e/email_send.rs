@@ -16,6 +16,8 @@ use chrono::Utc;
 use mail_parser::{MessageParser, MimeHeaders};
 use reqwest::StatusCode;
 use serde_json::{Value, json};
+use std::sync::{Arc, Mutex};
+use tokio::io::{AsyncBufReadExt, AsyncWriteExt, BufReader};
 
 use application::AggregateStore;
 use application::outbound_email::{Permission, SendRequest};
@@ -164,6 +166,138 @@ async fn sending_works_over_starttls_on_587_and_implicit_tls_on_465_and_never_fa
     let mut body = simple(&token());
     body["account_id"] = json!(plain);
     assert_problem(send(&app, &body).await, StatusCode::BAD_GATEWAY, "smtp_error").await;
+}
+
+/// The password of the accounts pointed at the hostile peer.
+const PEER_PASSWORD: &str = "PEER-PASS-RECOGNISABLE-4417";
+
+/// What an SMTP server that offers no STARTTLS heard: every line (lossy
+/// UTF-8), from every connection.
+type Heard = Arc<Mutex<Vec<String>>>;
+
+/// A plain-text SMTP server on a free port that offers AUTH but never
+/// STARTTLS, accepts whatever it is sent and writes down every line.
+async fn hostile_smtp_peer() -> (u16, Heard) {
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let port = listener.local_addr().unwrap().port();
+    let heard = Heard::default();
+    let log = heard.clone();
+    tokio::spawn(async move {
+        while let Ok((socket, _)) = listener.accept().await {
+            tokio::spawn(converse(socket, log.clone()));
+        }
+    });
+    (port, heard)
+}
+
+async fn converse(socket: tokio::net::TcpStream, heard: Heard) {
+    let (read, mut write) = socket.into_split();
+    let mut lines = BufReader::new(read);
+    let _ = write.write_all(b"220 hostile.test ESMTP\r\n").await;
+    let mut in_data = false;
+    loop {
+        let mut line = Vec::new();
+        match lines.read_until(b'\n', &mut line).await {
+            Ok(0) | Err(_) => return,
+            Ok(_) => {}
+        }
+        let text = String::from_utf8_lossy(&line).trim_end().to_string();
+        heard.lock().unwrap().push(text.clone());
+        let verb = text.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+        let answer: &[u8] = match (in_data, verb.as_str()) {
+            (true, ".") => {
+                in_data = false;
+                b"250 2.0.0 queued\r\n"
+            }
+            (true, _) => continue,
+            (false, "EHLO") => b"250-hostile.test\r\n250-AUTH PLAIN LOGIN\r\n250 8BITMIME\r\n",
+            (false, "STARTTLS") => b"454 4.7.0 TLS not available\r\n",
+            (false, "AUTH") => b"235 2.7.0 Authentication successful\r\n",
+            (false, "DATA") => {
+                in_data = true;
+                b"354 go ahead\r\n"
+            }
+            (false, "QUIT") => b"221 bye\r\n",
+            _ => b"250 ok\r\n",
+        };
+        if write.write_all(answer).await.is_err() || verb == "QUIT" {
+            return;
+        }
+    }
+}
+
+/// Every form the password would take on the wire: as typed, in `AUTH
+/// LOGIN` (base64 of itself) and in `AUTH PLAIN` (base64 of
+/// `authzid NUL user NUL password`, with and without an authzid).
+fn password_forms(user: &str, password: &str) -> Vec<String> {
+    vec![
+        password.to_string(),
+        STANDARD.encode(password),
+        STANDARD.encode(format!("\0{user}\0{password}")),
+        STANDARD.encode(format!("{user}\0{user}\0{password}")),
+    ]
+}
+
+#[tokio::test]
+async fn against_a_server_that_offers_no_starttls_the_client_refuses_before_auth_and_the_password_never_crosses() {
+    let app = mail::embedded_app().await;
+    let (port, heard) = hostile_smtp_peer().await;
+    for security in ["starttls", "tls"] {
+        let account_id = add_account(
+            &app,
+            Smtp {
+                port,
+                security,
+                password: PEER_PASSWORD,
+                is_default: false,
+            },
+        )
+        .await;
+        let subject = token();
+        let mut body = simple(&subject);
+        body["account_id"] = json!(account_id);
+        let intent = uuid::Uuid::new_v4();
+        body["intent_id"] = json!(intent);
+        let refused = send(&app, &body).await;
+        assert_problem(refused, StatusCode::BAD_GATEWAY, "smtp_error").await;
+        assert_eq!(
+            events(&app, &intent.to_string()).await,
+            ["EmailSendRequested", "EmailSendFailed"],
+            "{security}: refused before the message was started"
+        );
+    }
+    let check = json!({
+        "email": mail::SENDER, "smtp_host": "127.0.0.1", "smtp_port": port, "smtp_secure": false,
+        "smtp_password": PEER_PASSWORD, "imap_host": "127.0.0.1", "imap_port": 993, "imap_tls": true,
+        "imap_password": "support-password",
+    });
+    let tested = app
+        .post_json("/api/v1/settings/email-accounts/test", Some(&app.admin_token), check)
+        .await;
+    assert_eq!(tested.status(), StatusCode::OK);
+    let tested: Value = tested.json().await.unwrap();
+    assert_eq!(tested["data"]["smtp"]["success"], false, "{tested}");
+
+    let heard = heard.lock().unwrap().clone();
+    let greetings = heard
+        .iter()
+        .filter(|l| l.to_ascii_uppercase().starts_with("EHLO"))
+        .count();
+    assert!(
+        greetings >= 2,
+        "the STARTTLS send and the check reached the peer: {heard:?}"
+    );
+    for line in &heard {
+        let verb = line.split_whitespace().next().unwrap_or_default().to_ascii_uppercase();
+        assert!(
+            !["AUTH", "MAIL", "RCPT", "DATA"].contains(&verb.as_str()),
+            "the client went on in plain text: {heard:?}"
+        );
+    }
+    let wire = heard.join("\n");
+    for form in password_forms(mail::SENDER, PEER_PASSWORD) {
+        assert!(!wire.contains(&form), "the password crossed the wire as {form}");
+    }
 }
 
 #[tokio::test]

@@ -245,6 +245,8 @@ async fn the_token_bucket_keeps_an_account_under_its_rate_without_asking_exotel(
     assert_eq!(requests_to(&sim, "Calls/connect").await, 2, "the third never left");
 }
 
+const FLOW_URL: &str = "http://my.exotel.com/sandbox/exoml/start_voice/1234";
+
 #[tokio::test]
 async fn a_call_into_a_flow_is_placed_with_its_url() {
     let sim = simulator().await;
@@ -256,10 +258,36 @@ async fn a_call_into_a_flow_is_placed_with_its_url() {
     .await;
     let exotel = client(quick());
     let mut call = ConnectCall::between(AGENT, CUSTOMER, EXOPHONE);
-    call.target = CallTarget::Flow("http://my.exotel.com/sandbox/exoml/start_voice/1234".into());
+    call.target = CallTarget::Flow(FLOW_URL.into());
     let placed = exotel.connect(&account(&sim), &call).await.unwrap();
     assert_eq!(placed.from, AGENT);
-    assert_eq!(requests_to(&sim, "Calls/connect").await, 1);
+    let sent = sim::forms_to(&sim, "Calls/connect").await;
+    assert_eq!(sent.len(), 1, "one request placed the call");
+    let field = |name: &str| -> Vec<&str> {
+        sent[0]
+            .iter()
+            .filter(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+            .collect()
+    };
+    assert_eq!(field("Url"), [FLOW_URL], "the flow's URL is sent as it was given");
+    assert!(field("To").is_empty(), "a flow call names no number to connect to");
+    assert_eq!((field("From"), field("CallerId")), (vec![AGENT], vec![EXOPHONE]));
+    let path = format!("/_simulator/calls/{}/flow", placed.sid);
+    let applets = || async {
+        let steps = reqwest::get(format!("{}{path}", sim.base_url())).await.unwrap();
+        assert_eq!(steps.status(), reqwest::StatusCode::OK, "{path}");
+        let steps: Vec<serde_json::Value> = steps.json().await.unwrap();
+        steps
+            .iter()
+            .map(|s| s["applet"].as_str().unwrap().to_string())
+            .collect::<Vec<_>>()
+    };
+    eventually(Duration::from_secs(10), "the flow of that URL ran", || async {
+        applets().await.len() == 2
+    })
+    .await;
+    assert_eq!(applets().await, ["greeting", "hangup"], "the simulator ran flow 1234");
 }
 
 fn sms_to(numbers: &[&str]) -> SendSms {

@@ -6,21 +6,19 @@ use domain::integration::{IntegrationKind, integration_id};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
-use std::time::Duration;
 
 use application::AggregateStore;
 use application::cipher::{CredentialCipher, DataKeyStore};
 use application::integrations::binding;
 use infrastructure::cipher::Keyring;
 
-use crate::support::child::{child_login, free_port, seed, spawn_server_logging};
-use crate::support::{DEFAULT_NATS, TestApp, assert_problem, create_organisation, distributed, eventually, sim};
+use crate::support::child::{self, child_login, free_port, seed, spawn_server_logging};
+use crate::support::{DEFAULT_NATS, TestApp, assert_problem, create_organisation, data, distributed, sim};
 
 const API_KEY: &str = "AKEY-RECOGNISABLE-7731";
 const API_TOKEN: &str = "TOKEN-RECOGNISABLE-9942";
 const SMTP_PASSWORD: &str = "SMTP-PASS-RECOGNISABLE-5518";
 const IMAP_PASSWORD: &str = "IMAP-PASS-RECOGNISABLE-6604";
-const SECRETS: [&str; 4] = [API_KEY, API_TOKEN, SMTP_PASSWORD, IMAP_PASSWORD];
 
 fn phone_body() -> Value {
     json!({
@@ -34,19 +32,46 @@ fn mail_body() -> Value {
     json!({"email": "support@acme.in", "smtp_password": SMTP_PASSWORD, "imap_password": IMAP_PASSWORD, "save_unverified": true})
 }
 
-fn assert_no_secret(what: &str, text: &str) {
-    for secret in SECRETS {
-        assert!(!text.contains(secret), "{what} contains a secret");
-    }
-}
-
 async fn text(response: reqwest::Response) -> String {
     response.text().await.unwrap()
 }
 
+/// Secrets of the integrations the leak test configures against the
+/// simulator: characters that JSON, URL and base64 encoding each change.
+const SIM_KEY: &str = "AKEY-RECOGNISABLE+7731/x";
+const SIM_TOKEN: &str = "TOKEN RECOGNISABLE&9942=\"q\"\\z";
+const WRONG_TOKEN: &str = "WRONG-TOKEN RECOGNISABLE&3318";
+const MAIL_SMTP: &str = "SMTP PASS&RECOGNISABLE=\"5518\"";
+const MAIL_IMAP: &str = "IMAP/PASS+RECOGNISABLE\\6604";
+
+/// Every form of every secret the leak test hands the server, the
+/// `key:token` pairs of HTTP Basic among them.
+fn leak_forms() -> Vec<String> {
+    let secrets = [
+        SIM_KEY.to_string(),
+        SIM_TOKEN.to_string(),
+        WRONG_TOKEN.to_string(),
+        MAIL_SMTP.to_string(),
+        MAIL_IMAP.to_string(),
+        format!("{SIM_KEY}:{SIM_TOKEN}"),
+        format!("{SIM_KEY}:{WRONG_TOKEN}"),
+    ];
+    secrets.iter().flat_map(|s| child::secret_forms(s)).collect()
+}
+
+fn sim_phone(sim: &simulator::RunningSimulator, token: &str) -> Value {
+    json!({
+        "account_sid": "acme1", "api_key": SIM_KEY, "api_token": token, "api_host": sim.base_url(),
+        "virtual_number": "01141169368", "caller_id": "01141169368", "display_name": "Main Phone Line"
+    })
+}
+
 #[tokio::test]
-async fn no_secret_appears_in_events_nats_messages_logs_or_responses() {
+async fn no_secret_appears_in_events_nats_messages_logs_read_models_or_responses() {
+    let sim = sim::start().await;
+    sim::add_account(&sim, "acme1", SIM_KEY, SIM_TOKEN, &["01141169368"], &["ACMEIN"]).await;
     let (settings, _dir) = distributed(DEFAULT_NATS).await;
+    let database_url = secrecy::ExposeSecret::expose_secret(settings.database_url.as_ref().unwrap()).to_string();
     let (org, email) = seed(&settings).await;
     let port = free_port();
     let mut child = spawn_server_logging(&settings, port, true, "trace");
@@ -61,55 +86,57 @@ async fn no_secret_appears_in_events_nats_messages_logs_or_responses() {
     };
     let get = |path: &str| http.get(format!("{base}{path}")).bearer_auth(&token).send();
 
+    let mail = json!({"email": "support@acme.in", "smtp_password": MAIL_SMTP, "imap_password": MAIL_IMAP, "save_unverified": true});
+    let sms = json!({"account_sid": "acme1", "api_key": SIM_KEY, "api_token": SIM_TOKEN, "api_host": sim.base_url(), "sender_id": "ACMEIN"});
+    let steps = [
+        (
+            "/api/v1/settings/integrations/exotel_phone/test",
+            sim_phone(&sim, SIM_TOKEN),
+            StatusCode::OK,
+        ),
+        (
+            "/api/v1/settings/integrations/exotel_phone",
+            sim_phone(&sim, SIM_TOKEN),
+            StatusCode::OK,
+        ),
+        (
+            "/api/v1/settings/integrations/exotel_phone/sync",
+            json!({}),
+            StatusCode::OK,
+        ),
+        ("/api/v1/settings/integrations/exotel_sms", sms, StatusCode::OK),
+        ("/api/v1/settings/integrations/zoho_mail", mail, StatusCode::OK),
+        (
+            "/api/v1/settings/integrations/exotel_phone",
+            sim_phone(&sim, WRONG_TOKEN),
+            StatusCode::UNPROCESSABLE_ENTITY,
+        ),
+        (
+            "/api/v1/settings/integrations/exotel_phone/test",
+            sim_phone(&sim, WRONG_TOKEN),
+            StatusCode::OK,
+        ),
+    ];
     let mut responses = Vec::new();
-    let configured = post("/api/v1/settings/integrations/exotel_phone", phone_body())
-        .await
-        .unwrap();
-    assert_eq!(configured.status(), StatusCode::OK);
-    responses.push(text(configured).await);
-    responses.push(
-        text(
-            post("/api/v1/settings/integrations/zoho_mail", mail_body())
-                .await
-                .unwrap(),
-        )
-        .await,
+    for (path, body, status) in steps {
+        let response = post(path, body).await.unwrap();
+        assert_eq!(response.status(), status, "{path}");
+        responses.push(text(response).await);
+    }
+    assert_eq!(
+        data(&serde_json::from_str(&responses[0]).unwrap())["account_verified"],
+        true
     );
-    responses.push(
-        text(
-            post("/api/v1/settings/integrations/exotel_phone/test", phone_body())
-                .await
-                .unwrap(),
-        )
-        .await,
-    );
-    let mut unverified = phone_body();
-    unverified["save_unverified"] = json!(false);
-    responses.push(
-        text(
-            post(
-                "/api/v1/settings/integrations/exotel_sms",
-                json!({"account_sid": "acme1", "api_key": API_KEY, "api_token": API_TOKEN, "sender_id": "ACMEIN"}),
-            )
-            .await
-            .unwrap(),
-        )
-        .await,
-    );
-    responses.push(
-        text(
-            post("/api/v1/settings/integrations/exotel_phone", unverified)
-                .await
-                .unwrap(),
-        )
-        .await,
-    );
+    assert!(responses[5].contains("connection_test_failed"), "{}", responses[5]);
+    assert!(responses[6].contains("Invalid credentials"), "{}", responses[6]);
     let phone_id = integration_id(org, IntegrationKind::ExotelPhone);
     for path in [
         "/api/v1/settings/integrations".to_string(),
         "/api/v1/settings/integrations/exotel_phone".into(),
+        "/api/v1/settings/integrations/exotel_sms".into(),
         "/api/v1/settings/integrations/zoho_mail".into(),
         "/api/v1/settings/configuration-status".into(),
+        "/api/v1/settings/phone-numbers".into(),
         "/api/v1/audit/events?limit=500".into(),
         format!("/api/v1/audit/aggregates/integration/{phone_id}/history"),
         format!("/api/v1/audit/aggregates/integration/{phone_id}/state"),
@@ -118,62 +145,46 @@ async fn no_secret_appears_in_events_nats_messages_logs_or_responses() {
         assert_eq!(response.status(), StatusCode::OK, "{path}");
         responses.push(text(response).await);
     }
-    assert!(responses[0].contains("secret_fingerprints"));
+    assert!(responses[8].contains("secret_fingerprints"), "{}", responses[8]);
+    assert!(
+        responses[12].contains("+911141169368"),
+        "the number was synced: {}",
+        responses[12]
+    );
+    let forms = leak_forms();
     for response in &responses {
-        assert_no_secret("a response", response);
+        child::assert_none_in("a response", response, &forms);
+    }
+    let asked = sim::requests(&sim).await;
+    let with_key = asked.iter().filter(|r| r["user"] == SIM_KEY).count();
+    assert!(with_key >= 5, "the secrets were sent to the simulator: {asked:?}");
+
+    child::all_relayed(&database_url).await;
+    let tables = child::every_table(&database_url).await;
+    let rows = |name: &str| tables.iter().find(|(t, _)| t == name).map_or(0, |(_, rows)| rows.len());
+    for table in ["events", "integration_data_keys", "phone_numbers_view", "event_hashes"] {
+        assert!(rows(table) > 0, "{table} was filled");
+    }
+    let events = tables.iter().find(|(t, _)| t == "events").unwrap().1.join("\n");
+    assert!(events.contains("IntegrationConfigured") && events.contains("IntegrationConfigurationRejected"));
+    for (table, rows) in &tables {
+        child::assert_none_in(&format!("table {table}"), &rows.join("\n"), &forms);
     }
 
-    let pool = sqlx::PgPool::connect(secrecy::ExposeSecret::expose_secret(
-        settings.database_url.as_ref().unwrap(),
-    ))
-    .await
-    .unwrap();
-    let stored: Vec<String> = sqlx::query_scalar("SELECT payload::text || metadata::text FROM events")
-        .fetch_all(&pool)
-        .await
-        .unwrap();
-    assert!(stored.iter().any(|e| e.contains("IntegrationConfigured")));
-    assert_no_secret("the events table", &stored.join("\n"));
-
-    let nats = async_nats::connect(DEFAULT_NATS).await.unwrap();
-    let js = async_nats::jetstream::new(nats);
-    let head: i64 = sqlx::query_scalar("SELECT MAX(global_position) FROM events")
-        .fetch_one(&pool)
-        .await
-        .unwrap();
-    eventually(Duration::from_secs(15), "every event relayed", || async {
-        let published: Option<i64> = sqlx::query_scalar("SELECT last_pos FROM relay_checkpoints")
-            .fetch_optional(&pool)
-            .await
-            .unwrap();
-        published == Some(head)
-    })
-    .await;
-    let stream = js.get_stream(&settings.nats_stream).await.unwrap();
-    let mut messages = Vec::new();
-    for sequence in 1..=head as u64 {
-        if let Ok(message) = stream.get_raw_message(sequence).await {
-            messages.push(String::from_utf8_lossy(&message.payload).to_string());
-        }
-    }
+    let messages = child::stream_messages(&DEFAULT_NATS, &settings.nats_stream).await;
     assert!(
         messages.iter().any(|m| m.contains("IntegrationConfigured")),
         "the integration events were relayed"
     );
-    assert_no_secret("a NATS message", &messages.join("\n"));
+    child::assert_none_in("a NATS message", &messages.join("\n"), &forms);
 
-    std::process::Command::new("kill")
-        .args(["-TERM", &child.id().to_string()])
-        .status()
-        .unwrap();
-    child.wait().unwrap();
-    let logs = std::fs::read_to_string(settings.data_dir.join("child.log")).unwrap();
+    child::stop(&mut child);
+    let logs = child::child_log(&settings);
     assert!(logs.lines().count() > 20, "trace logging was on");
-    assert_no_secret("the logs", &logs);
-    assert!(
-        !logs.contains(crate::support::PASSWORD),
-        "no login password in the logs"
-    );
+    assert!(logs.contains("exotel_phone"), "the log covers the integration requests");
+    child::assert_none_in("the logs", &logs, &forms);
+    let login = child::secret_forms(crate::support::PASSWORD);
+    child::assert_none_in("the logs (login password)", &logs, &login);
 }
 
 async fn configure(app: &TestApp, kind: &str, body: Value) -> Value {

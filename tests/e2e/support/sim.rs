@@ -87,6 +87,21 @@ pub async fn admin(sim: &RunningSimulator, path: &str, body: Value) {
     assert!(status.is_success(), "{path}: {status}");
 }
 
+/// Adds an account with its own credentials, ExoPhones and SMS sender ids.
+pub async fn add_account(
+    sim: &RunningSimulator,
+    sid: &str,
+    key: &str,
+    token: &str,
+    exophones: &[&str],
+    senders: &[&str],
+) {
+    let account =
+        json!({"sid": sid, "api_key": key, "api_token": token, "exophones": exophones, "sender_ids": senders});
+    let (status, body) = admin_request(sim, Method::POST, "accounts", account).await;
+    assert_eq!(status, StatusCode::CREATED, "{body}");
+}
+
 /// Scripts how `number` behaves.
 pub async fn script(sim: &RunningSimulator, number: &str, scenario: Value) {
     admin(sim, &format!("scenarios/{number}"), scenario).await;
@@ -106,6 +121,16 @@ pub async fn requests(sim: &RunningSimulator) -> Vec<Value> {
         .await
         .unwrap();
     log.json().await.unwrap()
+}
+
+/// The form bodies of the requests whose path contains `fragment`, oldest first.
+pub async fn forms_to(sim: &RunningSimulator, fragment: &str) -> Vec<Vec<(String, String)>> {
+    requests(sim)
+        .await
+        .iter()
+        .filter(|r| r["path"].as_str().is_some_and(|p| p.contains(fragment)))
+        .map(|r| serde_urlencoded::from_str(r["body"].as_str().unwrap_or_default()).unwrap())
+        .collect()
 }
 
 /// The sandbox's `Calls/connect` URL, answering JSON or (else) XML.
