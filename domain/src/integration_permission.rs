@@ -76,19 +76,8 @@ pub struct IntegrationPermission {
     pub grant: Option<Grant>,
 }
 
-impl Aggregate for IntegrationPermission {
-    const TYPE: &'static str = "integration_permission";
-    type Command = PermissionCommand;
-    type Event = PermissionEvent;
-    type Error = PermissionError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &(),
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
+impl IntegrationPermission {
+    fn decide(&self, command: PermissionCommand) -> Result<Vec<PermissionEvent>, PermissionError> {
         let PermissionCommand::Set {
             organisation_id,
             kind,
@@ -100,19 +89,27 @@ impl Aggregate for IntegrationPermission {
             return Err(PermissionError::NotFound);
         }
         if self.grant == Some(grant) {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        sink.write(
-            PermissionEvent::IntegrationPermissionSet {
-                organisation_id,
-                kind,
-                user_id,
-                grant,
-                granted_by,
-            },
-            self,
-        )
-        .await;
+        Ok(vec![PermissionEvent::IntegrationPermissionSet {
+            organisation_id,
+            kind,
+            user_id,
+            grant,
+            granted_by,
+        }])
+    }
+}
+
+impl Aggregate for IntegrationPermission {
+    const TYPE: &'static str = "integration_permission";
+    type Command = PermissionCommand;
+    type Event = PermissionEvent;
+    type Error = PermissionError;
+    type Services = ();
+
+    async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
+        crate::write_all(self, sink, self.decide(command)?).await;
         Ok(())
     }
 
