@@ -177,38 +177,3 @@ fn a_failed_test_marks_an_active_integration_as_failing_verification() {
     });
     assert_eq!(integration.status, IntegrationStatus::VerificationFailed);
 }
-
-#[test]
-fn event_type_names_are_pinned() {
-    let at = DateTime::UNIX_EPOCH;
-    let events = [
-        configured(Uuid::nil()),
-        IntegrationEvent::IntegrationVerified { at },
-        IntegrationEvent::IntegrationVerificationFailed {
-            status_code: None,
-            error: String::new(),
-            at,
-        },
-        IntegrationEvent::IntegrationDisabled { at },
-        IntegrationEvent::IntegrationEnabled { at },
-        IntegrationEvent::IntegrationDataKeyRewrapped {
-            data_key_id: Uuid::nil(),
-            master_key_id: String::new(),
-            at,
-        },
-        IntegrationEvent::IntegrationDeleted { data_key_id: None, at },
-    ];
-    let names: Vec<String> = events.iter().map(DomainEvent::event_type).collect();
-    assert_eq!(
-        names,
-        [
-            "IntegrationConfigured",
-            "IntegrationVerified",
-            "IntegrationVerificationFailed",
-            "IntegrationDisabled",
-            "IntegrationEnabled",
-            "IntegrationDataKeyRewrapped",
-            "IntegrationDeleted"
-        ]
-    );
-}
