@@ -149,6 +149,19 @@ mod tests {
         daily_limit: Some(50),
     };
 
+    #[test]
+    fn a_permissions_id_comes_from_its_organisation_kind_and_user_and_never_changes() {
+        let (org, user) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_eq!(
+            permission_id(org, IntegrationKind::ExotelPhone, user).to_string(),
+            "0d549957-d2ef-5448-b8cb-1ba6bc534afb"
+        );
+        assert_ne!(
+            permission_id(org, IntegrationKind::ExotelPhone, user),
+            permission_id(org, IntegrationKind::ExotelSms, user)
+        );
+    }
+
     #[tokio::test]
     async fn setting_the_same_grant_again_records_nothing() {
         let org = Uuid::new_v4();
