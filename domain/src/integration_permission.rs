@@ -76,19 +76,8 @@ pub struct IntegrationPermission {
     pub grant: Option<Grant>,
 }
 
-impl Aggregate for IntegrationPermission {
-    const TYPE: &'static str = "integration_permission";
-    type Command = PermissionCommand;
-    type Event = PermissionEvent;
-    type Error = PermissionError;
-    type Services = ();
-
-    async fn handle(
-        &mut self,
-        command: Self::Command,
-        _services: &(),
-        sink: &EventSink<Self>,
-    ) -> Result<(), Self::Error> {
+impl IntegrationPermission {
+    fn decide(&self, command: PermissionCommand) -> Result<Vec<PermissionEvent>, PermissionError> {
         let PermissionCommand::Set {
             organisation_id,
             kind,
@@ -100,19 +89,27 @@ impl Aggregate for IntegrationPermission {
             return Err(PermissionError::NotFound);
         }
         if self.grant == Some(grant) {
-            return Ok(());
+            return Ok(Vec::new());
         }
-        sink.write(
-            PermissionEvent::IntegrationPermissionSet {
-                organisation_id,
-                kind,
-                user_id,
-                grant,
-                granted_by,
-            },
-            self,
-        )
-        .await;
+        Ok(vec![PermissionEvent::IntegrationPermissionSet {
+            organisation_id,
+            kind,
+            user_id,
+            grant,
+            granted_by,
+        }])
+    }
+}
+
+impl Aggregate for IntegrationPermission {
+    const TYPE: &'static str = "integration_permission";
+    type Command = PermissionCommand;
+    type Event = PermissionEvent;
+    type Error = PermissionError;
+    type Services = ();
+
+    async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
+        crate::write_all(self, sink, self.decide(command)?).await;
         Ok(())
     }
 
@@ -151,6 +148,19 @@ mod tests {
         can_configure: false,
         daily_limit: Some(50),
     };
+
+    #[test]
+    fn a_permissions_id_comes_from_its_organisation_kind_and_user_and_never_changes() {
+        let (org, user) = (Uuid::from_u128(1), Uuid::from_u128(2));
+        assert_eq!(
+            permission_id(org, IntegrationKind::ExotelPhone, user).to_string(),
+            "0d549957-d2ef-5448-b8cb-1ba6bc534afb"
+        );
+        assert_ne!(
+            permission_id(org, IntegrationKind::ExotelPhone, user),
+            permission_id(org, IntegrationKind::ExotelSms, user)
+        );
+    }
 
     #[tokio::test]
     async fn setting_the_same_grant_again_records_nothing() {

@@ -8,6 +8,8 @@ pub mod customer;
 pub mod email;
 pub mod email_account;
 pub mod email_thread;
+#[cfg(test)]
+mod event_names;
 pub mod inbound_email;
 pub mod integration;
 pub mod integration_permission;

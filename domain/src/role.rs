@@ -58,15 +58,38 @@ mod tests {
 
     #[test]
     fn every_role_name_parses_back_to_its_role() {
-        for role in [Role::Admin, Role::Manager, Role::Agent, Role::Auditor] {
+        for role in ALL {
             assert_eq!(Role::parse(role.as_str()), Some(role));
         }
     }
 
+    const ALL: [Role; 4] = [Role::Admin, Role::Manager, Role::Agent, Role::Auditor];
+
+    fn allowed(can: fn(Role) -> bool) -> Vec<Role> {
+        ALL.into_iter().filter(|r| can(*r)).collect()
+    }
+
     #[test]
     fn only_admins_administer() {
-        assert!(Role::Admin.can_administer());
-        assert!(!Role::Manager.can_administer());
-        assert!(!Role::Auditor.can_read_directory());
+        assert_eq!(allowed(Role::can_administer), [Role::Admin]);
+    }
+
+    #[test]
+    fn only_admins_and_auditors_read_the_audit_history() {
+        assert_eq!(allowed(Role::can_audit), [Role::Admin, Role::Auditor]);
+    }
+
+    #[test]
+    fn everyone_but_an_auditor_reads_the_directory() {
+        assert_eq!(
+            allowed(Role::can_read_directory),
+            [Role::Admin, Role::Manager, Role::Agent]
+        );
+    }
+
+    #[test]
+    fn an_unknown_role_name_is_no_role() {
+        assert_eq!(Role::parse("owner"), None);
+        assert_eq!(Role::parse("Admin"), None);
     }
 }

@@ -226,47 +226,115 @@ impl Integration {
         }
     }
 
-    fn configure(&self, command: IntegrationCommand) -> Result<Vec<IntegrationEvent>, IntegrationError> {
-        let IntegrationCommand::Configure {
-            integration_id,
-            organisation_id,
-            settings,
-            secrets,
-            data_key_id,
-            master_key_id,
-            outcome,
-            configured_by,
-            at,
-        } = command
-        else {
-            return Ok(vec![]);
-        };
-        if self.kind.is_some_and(|k| k != settings.kind()) {
+    fn configure(
+        &self,
+        configured: IntegrationEvent,
+        kind: IntegrationKind,
+        outcome: TestOutcome,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<IntegrationEvent>, IntegrationError> {
+        if self.kind.is_some_and(|k| k != kind) {
             return Err(IntegrationError::KindMismatch);
         }
-        let kind = settings.kind();
-        let configured = IntegrationEvent::IntegrationConfigured {
-            integration_id,
-            organisation_id,
-            kind,
-            settings,
-            secrets,
-            data_key_id,
-            master_key_id,
-            configured_by,
-            configured_at: at,
-        };
         Ok([Some(configured), outcome_event(outcome, at)]
             .into_iter()
             .flatten()
             .collect())
     }
 
+    fn record_test(
+        &self,
+        organisation_id: OrganisationId,
+        outcome: TestOutcome,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<IntegrationEvent>, IntegrationError> {
+        self.ensure_configured(organisation_id)?;
+        Ok(outcome_event(outcome, at).into_iter().collect())
+    }
+
+    fn disable(
+        &self,
+        organisation_id: OrganisationId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<IntegrationEvent>, IntegrationError> {
+        self.ensure_configured(organisation_id)?;
+        if self.status == IntegrationStatus::Disabled {
+            return Err(IntegrationError::AlreadyDisabled);
+        }
+        Ok(vec![IntegrationEvent::IntegrationDisabled { at }])
+    }
+
+    fn enable(
+        &self,
+        organisation_id: OrganisationId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<IntegrationEvent>, IntegrationError> {
+        self.ensure_configured(organisation_id)?;
+        if self.status != IntegrationStatus::Disabled {
+            return Err(IntegrationError::AlreadyEnabled);
+        }
+        Ok(vec![IntegrationEvent::IntegrationEnabled { at }])
+    }
+
+    fn record_key_rewrapped(
+        &self,
+        data_key_id: Uuid,
+        master_key_id: String,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<IntegrationEvent>, IntegrationError> {
+        if self.data_key_id != Some(data_key_id) {
+            return Err(IntegrationError::UnknownDataKey);
+        }
+        Ok(vec![IntegrationEvent::IntegrationDataKeyRewrapped {
+            data_key_id,
+            master_key_id,
+            at,
+        }])
+    }
+
+    fn delete(
+        &self,
+        organisation_id: OrganisationId,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<IntegrationEvent>, IntegrationError> {
+        self.ensure_configured(organisation_id)?;
+        Ok(vec![IntegrationEvent::IntegrationDeleted {
+            data_key_id: self.data_key_id,
+            at,
+        }])
+    }
+
+    /// Routes each command to its own rule; the two record-only commands
+    /// become their event as they are.
     fn decide(&self, command: IntegrationCommand) -> Result<Vec<IntegrationEvent>, IntegrationError> {
         use IntegrationCommand as C;
         use IntegrationEvent as E;
-        Ok(match command {
-            C::Configure { .. } => return self.configure(command),
+        match command {
+            C::Configure {
+                integration_id,
+                organisation_id,
+                settings,
+                secrets,
+                data_key_id,
+                master_key_id,
+                outcome,
+                configured_by,
+                at,
+            } => {
+                let kind = settings.kind();
+                let configured = E::IntegrationConfigured {
+                    integration_id,
+                    organisation_id,
+                    kind,
+                    settings,
+                    secrets,
+                    data_key_id,
+                    master_key_id,
+                    configured_by,
+                    configured_at: at,
+                };
+                self.configure(configured, kind, outcome, at)
+            }
             C::RecordRejectedConfiguration {
                 integration_id,
                 organisation_id,
@@ -274,60 +342,28 @@ impl Integration {
                 status_code,
                 error,
                 at,
-            } => {
-                vec![E::IntegrationConfigurationRejected {
-                    integration_id,
-                    organisation_id,
-                    kind,
-                    status_code,
-                    error,
-                    at,
-                }]
-            }
+            } => Ok(vec![E::IntegrationConfigurationRejected {
+                integration_id,
+                organisation_id,
+                kind,
+                status_code,
+                error,
+                at,
+            }]),
             C::RecordTest {
                 organisation_id,
                 outcome,
                 at,
-            } => {
-                self.ensure_configured(organisation_id)?;
-                outcome_event(outcome, at).into_iter().collect()
-            }
-            C::Disable { organisation_id, at } => {
-                self.ensure_configured(organisation_id)?;
-                if self.status == IntegrationStatus::Disabled {
-                    return Err(IntegrationError::AlreadyDisabled);
-                }
-                vec![E::IntegrationDisabled { at }]
-            }
-            C::Enable { organisation_id, at } => {
-                self.ensure_configured(organisation_id)?;
-                if self.status != IntegrationStatus::Disabled {
-                    return Err(IntegrationError::AlreadyEnabled);
-                }
-                vec![E::IntegrationEnabled { at }]
-            }
+            } => self.record_test(organisation_id, outcome, at),
+            C::Disable { organisation_id, at } => self.disable(organisation_id, at),
+            C::Enable { organisation_id, at } => self.enable(organisation_id, at),
             C::RecordKeyRewrapped {
                 data_key_id,
                 master_key_id,
                 at,
-            } => {
-                if self.data_key_id != Some(data_key_id) {
-                    return Err(IntegrationError::UnknownDataKey);
-                }
-                vec![E::IntegrationDataKeyRewrapped {
-                    data_key_id,
-                    master_key_id,
-                    at,
-                }]
-            }
-            C::Delete { organisation_id, at } => {
-                self.ensure_configured(organisation_id)?;
-                vec![E::IntegrationDeleted {
-                    data_key_id: self.data_key_id,
-                    at,
-                }]
-            }
-        })
+            } => self.record_key_rewrapped(data_key_id, master_key_id, at),
+            C::Delete { organisation_id, at } => self.delete(organisation_id, at),
+        }
     }
 }
 

@@ -1,4 +1,4 @@
-use super::settings::{ExotelPhone, ExotelWhatsapp, SettingsError};
+use super::settings::{ExotelPhone, ExotelSms, ExotelWhatsapp, SettingsError};
 use super::*;
 use cqrs_es::test::TestFramework;
 
@@ -178,37 +178,199 @@ fn a_failed_test_marks_an_active_integration_as_failing_verification() {
     assert_eq!(integration.status, IntegrationStatus::VerificationFailed);
 }
 
+fn sms() -> IntegrationSettings {
+    IntegrationSettings::ExotelSms(ExotelSms {
+        account_sid: "acme1".into(),
+        sender_id: "ACMEIN".into(),
+        dlt_entity_id: None,
+        display_name: None,
+        api_host: None,
+    })
+}
+
+fn configure(org: Uuid, settings: IntegrationSettings) -> IntegrationCommand {
+    IntegrationCommand::Configure {
+        integration_id: integration_id(org, settings.kind()),
+        organisation_id: org,
+        settings: Box::new(settings),
+        secrets: vec![],
+        data_key_id: Uuid::nil(),
+        master_key_id: "k1".into(),
+        outcome: TestOutcome::NotRun,
+        configured_by: None,
+        at: DateTime::UNIX_EPOCH,
+    }
+}
+
+fn state(events: Vec<IntegrationEvent>) -> Integration {
+    let mut integration = Integration::default();
+    events.into_iter().for_each(|e| integration.apply(e));
+    integration
+}
+
 #[test]
-fn event_type_names_are_pinned() {
-    let at = DateTime::UNIX_EPOCH;
-    let events = [
-        configured(Uuid::nil()),
-        IntegrationEvent::IntegrationVerified { at },
-        IntegrationEvent::IntegrationVerificationFailed {
-            status_code: None,
-            error: String::new(),
-            at,
-        },
-        IntegrationEvent::IntegrationDisabled { at },
-        IntegrationEvent::IntegrationEnabled { at },
-        IntegrationEvent::IntegrationDataKeyRewrapped {
-            data_key_id: Uuid::nil(),
-            master_key_id: String::new(),
-            at,
-        },
-        IntegrationEvent::IntegrationDeleted { data_key_id: None, at },
-    ];
-    let names: Vec<String> = events.iter().map(DomainEvent::event_type).collect();
+fn an_integrations_id_comes_from_its_organisation_and_kind_and_never_changes() {
+    let org = Uuid::from_u128(1);
     assert_eq!(
-        names,
-        [
-            "IntegrationConfigured",
-            "IntegrationVerified",
-            "IntegrationVerificationFailed",
-            "IntegrationDisabled",
-            "IntegrationEnabled",
-            "IntegrationDataKeyRewrapped",
-            "IntegrationDeleted"
-        ]
+        integration_id(org, IntegrationKind::ExotelPhone).to_string(),
+        "5a57872a-ccde-5269-afb8-f6379f48fceb"
+    );
+    assert_ne!(
+        integration_id(org, IntegrationKind::ExotelPhone),
+        integration_id(org, IntegrationKind::ExotelSms)
+    );
+}
+
+#[tokio::test]
+async fn an_integration_cannot_be_reconfigured_as_another_kind() {
+    let org = Uuid::new_v4();
+    Given::with(())
+        .given(vec![configured(org)])
+        .when_async(configure(org, sms()))
+        .await
+        .then_expect_error(IntegrationError::KindMismatch);
+}
+
+#[tokio::test]
+async fn an_integration_can_be_reconfigured_with_settings_of_its_own_kind() {
+    let org = Uuid::new_v4();
+    Given::with(())
+        .given(vec![configured(org)])
+        .when_async(configure(org, phone()))
+        .await
+        .then_expect_events(vec![configured(org)]);
+}
+
+#[tokio::test]
+async fn a_disabled_integration_is_enabled_again() {
+    let org = Uuid::new_v4();
+    let at = DateTime::UNIX_EPOCH;
+    Given::with(())
+        .given(vec![configured(org), IntegrationEvent::IntegrationDisabled { at }])
+        .when_async(IntegrationCommand::Enable {
+            organisation_id: org,
+            at,
+        })
+        .await
+        .then_expect_events(vec![IntegrationEvent::IntegrationEnabled { at }]);
+}
+
+#[tokio::test]
+async fn an_enabled_integration_cannot_be_enabled_again() {
+    let org = Uuid::new_v4();
+    let at = DateTime::UNIX_EPOCH;
+    Given::with(())
+        .given(vec![configured(org)])
+        .when_async(IntegrationCommand::Enable {
+            organisation_id: org,
+            at,
+        })
+        .await
+        .then_expect_error(IntegrationError::AlreadyEnabled);
+}
+
+#[tokio::test]
+async fn its_own_data_key_rewrapped_under_another_master_key_is_recorded() {
+    let org = Uuid::new_v4();
+    let at = DateTime::UNIX_EPOCH;
+    let command = IntegrationCommand::RecordKeyRewrapped {
+        data_key_id: Uuid::nil(),
+        master_key_id: "k2".into(),
+        at,
+    };
+    Given::with(())
+        .given(vec![configured(org)])
+        .when_async(command)
+        .await
+        .then_expect_events(vec![IntegrationEvent::IntegrationDataKeyRewrapped {
+            data_key_id: Uuid::nil(),
+            master_key_id: "k2".into(),
+            at,
+        }]);
+}
+
+#[tokio::test]
+async fn a_data_key_that_is_not_its_own_is_not_recorded_as_rewrapped() {
+    let org = Uuid::new_v4();
+    let command = IntegrationCommand::RecordKeyRewrapped {
+        data_key_id: Uuid::from_u128(7),
+        master_key_id: "k2".into(),
+        at: DateTime::UNIX_EPOCH,
+    };
+    Given::with(())
+        .given(vec![configured(org)])
+        .when_async(command)
+        .await
+        .then_expect_error(IntegrationError::UnknownDataKey);
+}
+
+#[test]
+fn a_configuration_is_held_whole_and_makes_the_integration_active() {
+    let org = Uuid::from_u128(1);
+    let secret = SealedSecret {
+        field: "api_token".into(),
+        nonce: "bm9uY2U=".into(),
+        ciphertext: "Y2lwaGVy".into(),
+        fingerprint: "ZmluZ2Vy".into(),
+    };
+    let mut event = configured(org);
+    if let IntegrationEvent::IntegrationConfigured { secrets, .. } = &mut event {
+        secrets.push(secret.clone());
+    }
+    assert_eq!(
+        state(vec![event]),
+        Integration {
+            id: Some(integration_id(org, IntegrationKind::ExotelPhone)),
+            organisation_id: Some(org),
+            kind: Some(IntegrationKind::ExotelPhone),
+            settings: Some(Box::new(phone())),
+            secrets: vec![secret],
+            data_key_id: Some(Uuid::nil()),
+            master_key_id: Some("k1".into()),
+            status: IntegrationStatus::Active,
+            verified: false,
+            last_verified_at: None,
+            last_error: None,
+            configured_at: Some(DateTime::UNIX_EPOCH),
+        }
+    );
+}
+
+#[test]
+fn a_passing_test_makes_a_failing_integration_active_again_but_never_enables_a_disabled_one() {
+    let org = Uuid::new_v4();
+    let at = DateTime::UNIX_EPOCH;
+    let failed = IntegrationEvent::IntegrationVerificationFailed {
+        status_code: Some(401),
+        error: "Authentication failed".into(),
+        at,
+    };
+    let verified = IntegrationEvent::IntegrationVerified { at };
+    let failing = state(vec![configured(org), failed.clone()]);
+    assert_eq!(failing.status, IntegrationStatus::VerificationFailed);
+    let recovered = state(vec![configured(org), failed.clone(), verified.clone()]);
+    assert_eq!(recovered.status, IntegrationStatus::Active);
+    assert_eq!(recovered.last_error, None);
+    assert!(recovered.verified);
+    let disabled = IntegrationEvent::IntegrationDisabled { at };
+    let still_disabled = state(vec![configured(org), failed, disabled, verified]);
+    assert_eq!(still_disabled.status, IntegrationStatus::Disabled);
+}
+
+#[test]
+fn a_deleted_integration_forgets_its_settings_and_keys_but_keeps_whose_and_which_it_was() {
+    let org = Uuid::from_u128(1);
+    let deleted = IntegrationEvent::IntegrationDeleted {
+        data_key_id: Some(Uuid::nil()),
+        at: DateTime::UNIX_EPOCH,
+    };
+    assert_eq!(
+        state(vec![configured(org), deleted]),
+        Integration {
+            id: Some(integration_id(org, IntegrationKind::ExotelPhone)),
+            organisation_id: Some(org),
+            kind: Some(IntegrationKind::ExotelPhone),
+            ..Integration::default()
+        }
     );
 }

@@ -167,39 +167,106 @@ fn another_organisation_cannot_touch_the_numbers() {
         .then_expect_error(PhoneNumbersError::NotFound);
 }
 
+const OTHER_EXOTEL: Uuid = Uuid::from_u128(4);
+
+fn sync_from(integration_id: Uuid, numbers: Vec<SyncedNumber>) -> PhoneNumbersCommand {
+    PhoneNumbersCommand::Sync {
+        organisation_id: ORG,
+        integration_id,
+        numbers,
+        at: Utc::now(),
+    }
+}
+
+fn released(e164: &str) -> PhoneNumbersEvent {
+    PhoneNumbersEvent::PhoneNumberReleased {
+        number_id: id(e164),
+        at: Utc::now(),
+    }
+}
+
+fn make_primary(e164: &str) -> PhoneNumbersCommand {
+    PhoneNumbersCommand::MakePrimary {
+        organisation_id: ORG,
+        number_id: id(e164),
+        at: Utc::now(),
+    }
+}
+
 #[test]
-fn event_type_names_are_pinned() {
-    let at = Utc::now();
-    let n = Uuid::nil();
-    let names: Vec<String> = [
-        PhoneNumbersEvent::PhoneNumberUpdated {
-            number_id: n,
-            details: number("+918047112233", true).details,
-            at,
-        },
-        PhoneNumbersEvent::PhoneNumberReleased { number_id: n, at },
-        PhoneNumbersEvent::PhoneNumberAssigned {
-            number_id: n,
-            user_id: None,
-            assigned_by: None,
-            at,
-        },
-        PhoneNumbersEvent::PrimaryPhoneNumberChosen { number_id: n, at },
-    ]
-    .iter()
-    .map(DomainEvent::event_type)
-    .collect();
+fn a_numbers_id_comes_from_its_organisation_and_number_and_never_changes() {
     assert_eq!(
-        names,
-        [
-            "PhoneNumberUpdated",
-            "PhoneNumberReleased",
-            "PhoneNumberAssigned",
-            "PrimaryPhoneNumberChosen"
-        ]
+        phone_number_id(ORG, "+918047112233").to_string(),
+        "724818b9-e4af-5de6-96d9-89d64d65911c"
     );
-    assert_eq!(
-        synced(vec![number("+918047112233", false)])[0].event_type(),
-        "PhoneNumberAdded"
+    assert_ne!(id("+918047112233"), id("+918047112234"));
+}
+
+#[test]
+fn a_released_number_that_the_provider_lists_again_is_added_again_not_updated() {
+    let mut given = synced(vec![number("+918047112233", true), number("+918047112234", true)]);
+    given.push(released("+918047112234"));
+    let mut renamed = number("+918047112234", true);
+    renamed.details.display_name = Some("Sales".into());
+    let events = Given::with(())
+        .given(given)
+        .when(sync(vec![number("+918047112233", true), renamed]))
+        .inspect_result()
+        .unwrap();
+    assert_eq!(types(&events), ["PhoneNumberAdded"]);
+}
+
+#[test]
+fn a_number_another_integration_lists_with_other_details_is_added_under_that_integration() {
+    let given = synced(vec![number("+918047112233", true)]);
+    let mut moved = number("+918047112233", true);
+    moved.details.exotel_sid = "other-account-sid".into();
+    let events = Given::with(())
+        .given(given)
+        .when(sync_from(OTHER_EXOTEL, vec![moved]))
+        .inspect_result()
+        .unwrap();
+    assert!(
+        matches!(
+            events.as_slice(),
+            [PhoneNumbersEvent::PhoneNumberAdded {
+                integration_id: OTHER_EXOTEL,
+                ..
+            }]
+        ),
+        "{events:?}"
     );
+}
+
+#[test]
+fn another_callable_number_is_made_primary() {
+    let given = synced(vec![number("+918047112233", true), number("+918047112234", true)]);
+    let events = Given::with(())
+        .given(given)
+        .when(make_primary("+918047112234"))
+        .inspect_result()
+        .unwrap();
+    assert!(
+        matches!(events.as_slice(), [PhoneNumbersEvent::PrimaryPhoneNumberChosen { number_id, .. }] if *number_id == id("+918047112234")),
+        "{events:?}"
+    );
+}
+
+#[test]
+fn making_the_primary_number_primary_again_records_nothing() {
+    let given = synced(vec![number("+918047112233", true), number("+918047112234", true)]);
+    Given::with(())
+        .given(given)
+        .when(make_primary("+918047112233"))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn releasing_another_number_keeps_the_primary() {
+    let mut given = synced(vec![number("+918047112233", true), number("+918047112234", true)]);
+    given.push(released("+918047112234"));
+    Given::with(())
+        .given(given)
+        .when(make_primary("+918047112233"))
+        .then_expect_events(vec![]);
 }

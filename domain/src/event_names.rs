@@ -1,0 +1,217 @@
+//! Every event of every aggregate as history stores it: its payload, its
+//! `event_type` and its `event_version`. Renaming an event, its variant or
+//! its version orphans what is stored, and a new field that is not
+//! `#[serde(default)]` makes it unreadable (docs/events.md): each payload
+//! here must keep loading and naming itself exactly so.
+
+use cqrs_es::DomainEvent;
+use serde_json::{Value, json};
+
+use crate::api_key::ApiKeyEvent;
+use crate::customer::CustomerEvent;
+use crate::email_account::EmailAccountEvent;
+use crate::inbound_email::InboundEmailEvent;
+use crate::integration::IntegrationEvent;
+use crate::integration_permission::PermissionEvent;
+use crate::login::LoginEvent;
+use crate::organisation::OrganisationEvent;
+use crate::outbound_email::OutboundEmailEvent;
+use crate::phone_numbers::PhoneNumbersEvent;
+use crate::user::UserEvent;
+
+const ID: &str = "00000000-0000-0000-0000-000000000001";
+const AT: &str = "2024-01-01T00:00:00Z";
+
+/// Loads `stored` as an `E` and checks the type and version it names.
+fn pinned<E: DomainEvent>(stored: Value, event_type: &str, event_version: &str) {
+    let event: E = serde_json::from_value(stored.clone()).unwrap_or_else(|e| panic!("{stored} no longer loads: {e}"));
+    assert_eq!(event.event_type(), event_type, "the type of {stored}");
+    assert_eq!(event.event_version(), event_version, "the version of {stored}");
+}
+
+fn sealed() -> Value {
+    json!({"field": "api_token", "nonce": "bm9uY2U=", "ciphertext": "Y2lwaGVy", "fingerprint": "ZmluZ2Vy"})
+}
+
+#[test]
+fn user_events_keep_their_stored_names_and_versions() {
+    let registered = json!({"UserRegistered": {
+        "user_id": ID, "organisation_id": ID, "email": "asha@example.com", "display_name": "Asha",
+        "password_hash": "$argon2id$v=19$m=19456,t=2,p=1$c2FsdA$aGFzaA", "role": "admin", "registered_at": AT,
+    }});
+    pinned::<UserEvent>(registered, "UserRegistered", "1.0");
+    pinned::<UserEvent>(json!({"UserRoleChanged": {"role": "agent"}}), "UserRoleChanged", "1.0");
+    pinned::<UserEvent>(json!({"UserRenamed": {"display_name": "A"}}), "UserRenamed", "1.0");
+    let password = json!({"UserPasswordChanged": {"password_hash": "$argon2id$x"}});
+    pinned::<UserEvent>(password, "UserPasswordChanged", "1.0");
+    pinned::<UserEvent>(json!("UserDeactivated"), "UserDeactivated", "1.0");
+    pinned::<UserEvent>(json!("UserReactivated"), "UserReactivated", "1.0");
+}
+
+#[test]
+fn api_key_events_keep_their_stored_names_and_versions() {
+    let issued = json!({"ApiKeyIssued": {
+        "key_id": ID, "organisation_id": ID, "name": "ci", "role": "agent",
+        "secret_digest": "ZGlnZXN0", "created_by": ID, "issued_at": AT,
+    }});
+    pinned::<ApiKeyEvent>(issued, "ApiKeyIssued", "1.0");
+    pinned::<ApiKeyEvent>(json!({"ApiKeyRevoked": {"revoked_at": AT}}), "ApiKeyRevoked", "1.0");
+}
+
+#[test]
+fn organisation_events_keep_their_stored_names_and_versions() {
+    let created = json!({"OrganisationCreated": {"organisation_id": ID, "name": "Acme", "created_at": AT}});
+    pinned::<OrganisationEvent>(created, "OrganisationCreated", "1.0");
+    let renamed = json!({"OrganisationRenamed": {"name": "Acme India"}});
+    pinned::<OrganisationEvent>(renamed, "OrganisationRenamed", "1.0");
+}
+
+#[test]
+fn login_events_keep_their_stored_names_and_versions() {
+    let succeeded = json!({"LoginSucceeded": {"user_id": ID, "organisation_id": ID, "at": AT}});
+    pinned::<LoginEvent>(succeeded, "LoginSucceeded", "1.0");
+    let failed = json!({"LoginFailed": {"user_id": ID, "organisation_id": ID, "at": AT}});
+    pinned::<LoginEvent>(failed, "LoginFailed", "1.0");
+}
+
+#[test]
+fn customer_events_keep_their_stored_names_and_versions() {
+    let created = json!({"CustomerCreated": {
+        "customer_id": ID, "organisation_id": ID, "email": "ravi@example.com", "name": null, "at": AT,
+    }});
+    pinned::<CustomerEvent>(created, "CustomerCreated", "1.0");
+}
+
+#[test]
+fn integration_events_keep_their_stored_names_and_versions() {
+    let configured = json!({"IntegrationConfigured": {
+        "integration_id": ID, "organisation_id": ID, "kind": "exotel_phone",
+        "settings": {"kind": "exotel_phone", "account_sid": "acme1", "virtual_number": "+911141169368"},
+        "secrets": [sealed()], "data_key_id": ID, "master_key_id": "k1", "configured_by": null, "configured_at": AT,
+    }});
+    pinned::<IntegrationEvent>(configured, "IntegrationConfigured", "1.0");
+    let verified = json!({"IntegrationVerified": {"at": AT}});
+    pinned::<IntegrationEvent>(verified, "IntegrationVerified", "1.0");
+    let failed = json!({"IntegrationVerificationFailed": {"status_code": 401, "error": "denied", "at": AT}});
+    pinned::<IntegrationEvent>(failed, "IntegrationVerificationFailed", "1.0");
+    let rejected = json!({"IntegrationConfigurationRejected": {
+        "integration_id": ID, "organisation_id": ID, "kind": "exotel_sms", "status_code": null,
+        "error": "unreachable", "at": AT,
+    }});
+    pinned::<IntegrationEvent>(rejected, "IntegrationConfigurationRejected", "1.0");
+    let disabled = json!({"IntegrationDisabled": {"at": AT}});
+    pinned::<IntegrationEvent>(disabled, "IntegrationDisabled", "1.0");
+    let enabled = json!({"IntegrationEnabled": {"at": AT}});
+    pinned::<IntegrationEvent>(enabled, "IntegrationEnabled", "1.0");
+    let rewrapped = json!({"IntegrationDataKeyRewrapped": {"data_key_id": ID, "master_key_id": "k2", "at": AT}});
+    pinned::<IntegrationEvent>(rewrapped, "IntegrationDataKeyRewrapped", "1.0");
+    let deleted = json!({"IntegrationDeleted": {"data_key_id": ID, "at": AT}});
+    pinned::<IntegrationEvent>(deleted, "IntegrationDeleted", "1.0");
+}
+
+#[test]
+fn integration_permission_events_keep_their_stored_names_and_versions() {
+    let set = json!({"IntegrationPermissionSet": {
+        "organisation_id": ID, "kind": "exotel_whatsapp", "user_id": ID,
+        "grant": {"can_use": true, "can_configure": false, "daily_limit": 50}, "granted_by": null,
+    }});
+    pinned::<PermissionEvent>(set, "IntegrationPermissionSet", "1.0");
+}
+
+#[test]
+fn phone_number_events_keep_their_stored_names_and_versions() {
+    let details = json!({
+        "exotel_sid": "918047112233", "display_name": null, "number_type": "Landline",
+        "can_call": true, "can_sms": false, "region": "KA",
+    });
+    let added = json!({"PhoneNumberAdded": {
+        "organisation_id": ID, "number_id": ID, "integration_id": ID, "phone_number": "+918047112233",
+        "details": details, "at": AT,
+    }});
+    pinned::<PhoneNumbersEvent>(added, "PhoneNumberAdded", "1.0");
+    let updated = json!({"PhoneNumberUpdated": {"number_id": ID, "details": details, "at": AT}});
+    pinned::<PhoneNumbersEvent>(updated, "PhoneNumberUpdated", "1.0");
+    let released = json!({"PhoneNumberReleased": {"number_id": ID, "at": AT}});
+    pinned::<PhoneNumbersEvent>(released, "PhoneNumberReleased", "1.0");
+    let assigned = json!({"PhoneNumberAssigned": {"number_id": ID, "user_id": ID, "assigned_by": null, "at": AT}});
+    pinned::<PhoneNumbersEvent>(assigned, "PhoneNumberAssigned", "1.0");
+    let primary = json!({"PrimaryPhoneNumberChosen": {"number_id": ID, "at": AT}});
+    pinned::<PhoneNumbersEvent>(primary, "PrimaryPhoneNumberChosen", "1.0");
+}
+
+#[test]
+fn email_account_events_keep_their_stored_names_and_versions() {
+    let server = |host: &str, port: u16, security: &str| json!({"host": host, "port": port, "security": security, "user": "support@acme.example"});
+    let settings = json!({
+        "name": "Support", "address": "support@acme.example",
+        "smtp": server("smtp.acme.example", 587, "starttls"), "imap": server("imap.acme.example", 993, "tls"),
+        "folders": ["INBOX"], "poll_interval_secs": 60, "smtp_enabled": true, "imap_enabled": true,
+        "is_default": true, "signature_html": null, "signature_text": null,
+    });
+    let passwords = json!({"secrets": [sealed()], "data_key_id": ID, "master_key_id": "k1"});
+    let added = json!({"EmailAccountAdded": {
+        "account_id": ID, "organisation_id": ID, "settings": settings, "passwords": passwords,
+        "added_by": ID, "at": AT,
+    }});
+    pinned::<EmailAccountEvent>(added, "EmailAccountAdded", "1.0");
+    let updated = json!({"EmailAccountUpdated": {"settings": settings, "passwords": null, "at": AT}});
+    pinned::<EmailAccountEvent>(updated, "EmailAccountUpdated", "1.0");
+    let removed = json!({"EmailAccountRemoved": {"at": AT}});
+    pinned::<EmailAccountEvent>(removed, "EmailAccountRemoved", "1.0");
+    let failed = json!({"MailLoginFailed": {
+        "side": "imap", "error": "bad credentials", "consecutive": 3, "needs_attention": true, "at": AT,
+    }});
+    pinned::<EmailAccountEvent>(failed, "MailLoginFailed", "1.0");
+    let recovered = json!({"MailLoginRecovered": {"side": "smtp", "at": AT}});
+    pinned::<EmailAccountEvent>(recovered, "MailLoginRecovered", "1.0");
+}
+
+#[test]
+fn inbound_email_events_keep_their_stored_names_and_versions() {
+    let position = json!({"folder": "INBOX", "uidvalidity": 7, "uid": 42});
+    let received = json!({"EmailReceived": {
+        "email_id": ID, "organisation_id": ID, "account_id": ID, "position": position,
+        "message_id": "<a@b>", "in_reply_to": null, "references": [],
+        "from": {"name": "Ravi", "address": "ravi@example.com"}, "to": [], "cc": [],
+        "subject": "Hello", "date": AT, "received_at": AT,
+        "bodies": {"text": "hi", "html": null, "text_truncated": false, "html_truncated": false},
+        "attachments": [{
+            "filename": "a.txt", "content_type": "text/plain", "size": 2, "sha256": "ab",
+            "content_id": null, "inline": false, "storage": {"status": "stored"},
+        }],
+        "size": 100, "sha256": "cd", "thread_id": ID, "new_thread": true, "customer_id": null,
+    }});
+    pinned::<InboundEmailEvent>(received, "EmailReceived", "1.0");
+    let rejected = json!({"EmailRejected": {
+        "email_id": ID, "organisation_id": ID, "account_id": ID, "position": position,
+        "message_id": null, "sha256": null, "size": 0, "reason": {"reason": "unparseable"},
+        "detail": "no headers", "at": AT,
+    }});
+    pinned::<InboundEmailEvent>(rejected, "EmailRejected", "1.0");
+}
+
+#[test]
+fn outbound_email_events_keep_their_stored_names_and_versions() {
+    let message = json!({
+        "from": "support@acme.example", "from_name": null, "message_id": "<m@acme.example>",
+        "content": {
+            "to": ["ravi@example.com"], "cc": [], "bcc": [], "reply_to": [], "subject": "Hello",
+            "html": null, "text": "hi", "headers": [], "priority": "normal", "in_reply_to": null,
+            "references": [], "thread_id": null,
+        },
+        "attachments": [],
+    });
+    let requested = json!({"EmailSendRequested": {"intent": {
+        "intent_id": ID, "organisation_id": ID, "account_id": ID, "message": message,
+        "html": null, "text": {"bytes": 2, "sha256": "ef"}, "request_digest": "01",
+    }, "at": AT}});
+    pinned::<OutboundEmailEvent>(requested, "EmailSendRequested", "1.0");
+    let started = json!({"EmailSendStarted": {"at": AT}});
+    pinned::<OutboundEmailEvent>(started, "EmailSendStarted", "1.0");
+    let accepted = json!({"EmailAccepted": {"code": 250, "response": "queued", "at": AT}});
+    pinned::<OutboundEmailEvent>(accepted, "EmailAccepted", "1.0");
+    let failed = json!({"EmailSendFailed": {
+        "failure": {"stage": "login", "code": 535, "message": "denied", "permanent": true}, "at": AT,
+    }});
+    pinned::<OutboundEmailEvent>(failed, "EmailSendFailed", "1.0");
+}
