@@ -220,4 +220,23 @@ mod tests {
         assert_eq!(created(None).event_type(), "CustomerCreated");
         assert_eq!(created(None).event_version(), "1.0");
     }
+
+    #[test]
+    fn a_name_is_trimmed_cut_to_its_limit_and_dropped_when_blank() {
+        assert_eq!(clean_name(None), None);
+        assert_eq!(clean_name(Some(" \u{7} ".into())), None);
+        let long = clean_name(Some("n".repeat(MAX_NAME_CHARS + 1))).unwrap();
+        assert_eq!(long.len(), MAX_NAME_CHARS);
+    }
+
+    #[test]
+    fn the_customer_remembers_who_they_are_and_since_when() {
+        let mut customer = Customer::default();
+        customer.apply(created(Some("Asha")));
+        assert_eq!(customer.id, Some(customer_id(ORG, &asha())));
+        assert_eq!(customer.organisation_id, Some(ORG));
+        assert_eq!(customer.email, Some(asha()));
+        assert_eq!(customer.name.as_deref(), Some("Asha"));
+        assert_eq!(customer.created_at, Some(DateTime::<Utc>::UNIX_EPOCH));
+    }
 }

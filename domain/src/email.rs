@@ -68,4 +68,30 @@ mod tests {
         assert_eq!(EmailAddress::parse("@example.com"), Err(InvalidEmail));
         assert_eq!(EmailAddress::parse("a b@example.com"), Err(InvalidEmail));
     }
+
+    #[test]
+    fn an_address_is_at_most_254_characters() {
+        let local = "a".repeat(254 - "@example.in".len());
+        assert!(EmailAddress::parse(&format!("{local}@example.in")).is_ok());
+        assert_eq!(EmailAddress::parse(&format!("{local}a@example.in")), Err(InvalidEmail));
+    }
+
+    #[test]
+    fn a_domain_neither_starts_nor_ends_with_a_dot_nor_holds_a_second_at() {
+        for bad in [
+            "a@.example.in",
+            "a@example.in.",
+            "a@b@example.in",
+            "a@exa\u{7}mple.in",
+            "a@exa mple.in",
+        ] {
+            assert_eq!(EmailAddress::parse(bad), Err(InvalidEmail), "{bad}");
+        }
+        assert_eq!(
+            EmailAddress::parse("a@mail.example.in").unwrap().to_string(),
+            "a@mail.example.in"
+        );
+        let text: String = EmailAddress::parse("A@B.in").unwrap().into();
+        assert_eq!(text, "a@b.in");
+    }
 }

@@ -103,4 +103,13 @@ mod tests {
         assert_eq!(new_thread_id(email), new_thread_id(email));
         assert_ne!(new_thread_id(email), new_thread_id(Uuid::from_u128(8)));
     }
+
+    #[test]
+    fn an_unclosed_tag_or_count_is_part_of_the_subject() {
+        assert_eq!(subject_key("[unclosed subject"), "[unclosed subject");
+        assert_eq!(subject_key("Re[2 Invoice"), "re[2 invoice");
+        assert_eq!(subject_key("Re(2] Invoice"), "re(2] invoice");
+        assert_eq!(subject_key("Re Invoice"), "re invoice", "no colon, no prefix");
+        assert_eq!(subject_key("Fw [12] : Invoice"), "invoice");
+    }
 }

@@ -211,3 +211,6 @@ impl MailboxSettings {
         Ok(self)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -168,3 +168,174 @@ fn event_type_names_are_pinned() {
         ]
     );
 }
+
+fn update(
+    organisation_id: OrganisationId,
+    settings: MailboxSettings,
+    passwords: Option<SealedPasswords>,
+) -> EmailAccountCommand {
+    EmailAccountCommand::Update {
+        organisation_id,
+        settings: Box::new(settings),
+        passwords,
+        at: Utc::now(),
+    }
+}
+
+fn removed() -> EmailAccountEvent {
+    EmailAccountEvent::EmailAccountRemoved { at: Utc::now() }
+}
+
+/// The account as its events leave it.
+fn after(events: Vec<EmailAccountEvent>) -> EmailAccount {
+    let mut account = EmailAccount::default();
+    for event in events {
+        account.apply(event);
+    }
+    account
+}
+
+fn failed(consecutive: u32) -> EmailAccountEvent {
+    EmailAccountEvent::MailLoginFailed {
+        side: MailSide::Imap,
+        error: "AUTHENTICATIONFAILED".into(),
+        consecutive,
+        needs_attention: consecutive >= ATTENTION_AFTER_FAILURES,
+        at: Utc::now(),
+    }
+}
+
+#[test]
+fn the_same_settings_again_without_new_passwords_change_nothing() {
+    Given::with(())
+        .given(vec![added()])
+        .when(update(ORG, settings(), None))
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn new_passwords_or_new_settings_are_recorded() {
+    let events = Given::with(())
+        .given(vec![added()])
+        .when(update(ORG, settings(), Some(passwords())))
+        .inspect_result()
+        .unwrap();
+    assert!(matches!(
+        &events[..],
+        [EmailAccountEvent::EmailAccountUpdated { passwords: Some(_), .. }]
+    ));
+    let mut other = settings();
+    other.poll_interval_secs = 60;
+    let events = Given::with(())
+        .given(vec![added()])
+        .when(update(ORG, other.clone(), None))
+        .inspect_result()
+        .unwrap();
+    assert!(
+        matches!(&events[..], [EmailAccountEvent::EmailAccountUpdated { settings, passwords: None, .. }] if **settings == other)
+    );
+}
+
+#[test]
+fn a_removed_account_or_another_organisations_cannot_be_changed_or_removed_again() {
+    for (history, organisation) in [
+        (vec![added(), removed()], ORG),
+        (vec![added()], Uuid::from_u128(9)),
+        (vec![], ORG),
+    ] {
+        Given::with(())
+            .given(history.clone())
+            .when(update(organisation, settings(), None))
+            .then_expect_error(EmailAccountError::NotFound);
+        Given::with(())
+            .given(history)
+            .when(EmailAccountCommand::Remove {
+                organisation_id: organisation,
+                at: Utc::now(),
+            })
+            .then_expect_error(EmailAccountError::NotFound);
+    }
+}
+
+#[test]
+fn a_live_account_is_one_that_was_added_in_the_organisation_and_not_removed() {
+    assert!(after(vec![added()]).is_live_in(ORG));
+    assert!(!after(vec![added()]).is_live_in(Uuid::from_u128(9)));
+    assert!(!after(vec![added(), removed()]).is_live_in(ORG));
+    assert!(!EmailAccount::default().is_live_in(ORG));
+}
+
+#[test]
+fn logins_of_an_account_never_added_or_removed_record_nothing() {
+    let success = EmailAccountCommand::RecordLoginSuccess {
+        side: MailSide::Smtp,
+        at: Utc::now(),
+    };
+    for history in [vec![], vec![added(), removed()]] {
+        Given::with(())
+            .given(history)
+            .when(failure())
+            .then_expect_events(vec![]);
+    }
+    Given::with(())
+        .given(vec![added(), failed(1), removed()])
+        .when(success)
+        .then_expect_events(vec![]);
+}
+
+#[test]
+fn the_record_keeps_failures_until_new_passwords_or_a_success_and_removal_shreds_the_passwords() {
+    let failing = after(vec![added(), failed(1), failed(2), failed(3)]);
+    assert_eq!((failing.consecutive_failures, failing.needs_attention), (3, true));
+    assert_eq!(failing.last_error.as_deref(), Some("AUTHENTICATIONFAILED"));
+    let changed = EmailAccountEvent::EmailAccountUpdated {
+        settings: Box::new(settings()),
+        passwords: None,
+        at: Utc::now(),
+    };
+    let same_passwords = after(vec![added(), failed(1), failed(2), failed(3), changed]);
+    assert_eq!(
+        (same_passwords.consecutive_failures, same_passwords.needs_attention),
+        (3, true)
+    );
+    let new_passwords = EmailAccountEvent::EmailAccountUpdated {
+        settings: Box::new(settings()),
+        passwords: Some(SealedPasswords {
+            master_key_id: "k2".into(),
+            ..passwords()
+        }),
+        at: Utc::now(),
+    };
+    let renewed = after(vec![added(), failed(1), failed(2), failed(3), new_passwords]);
+    assert_eq!((renewed.consecutive_failures, renewed.needs_attention), (0, false));
+    assert_eq!(renewed.passwords.map(|p| p.master_key_id), Some("k2".to_string()));
+    let recovered = after(vec![
+        added(),
+        failed(1),
+        EmailAccountEvent::MailLoginRecovered {
+            side: MailSide::Imap,
+            at: Utc::now(),
+        },
+    ]);
+    assert_eq!(
+        (
+            recovered.consecutive_failures,
+            recovered.needs_attention,
+            recovered.last_error
+        ),
+        (0, false, None)
+    );
+    let gone = after(vec![added(), removed()]);
+    assert!(gone.removed && gone.passwords.is_none());
+    let added = after(vec![added()]);
+    assert_eq!((added.id, added.organisation_id), (Some(ACCOUNT), Some(ORG)));
+    assert!(added.added_at.is_some() && added.passwords.is_some());
+}
+
+#[test]
+fn event_versions_are_pinned() {
+    for event in [added(), removed(), failed(1)] {
+        assert_eq!(event.event_version(), "1.0", "{}", event.event_type());
+    }
+    assert_eq!(failed(1).event_type(), "MailLoginFailed");
+}

@@ -192,3 +192,6 @@ impl RejectedEmail {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

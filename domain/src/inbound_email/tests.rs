@@ -307,3 +307,65 @@ fn which_senders_can_be_linked() {
     );
     assert_eq!(Unlinked::of(from("asha@example.in").as_ref()), None);
 }
+
+#[test]
+fn without_a_message_id_or_content_the_position_identifies_the_email() {
+    let (one, moved) = (position(1), position(2));
+    let key = |p| inbound_email_id(ACCOUNT, MessageKey::Position(p));
+    assert_ne!(key(&one), key(&moved));
+    let revalidated = MailPosition {
+        uidvalidity: 8,
+        ..position(1)
+    };
+    assert_ne!(key(&one), key(&revalidated));
+    assert_ne!(key(&one), inbound_email_id(ACCOUNT, MessageKey::Content("x")));
+    assert_ne!(
+        inbound_email_id(ACCOUNT, MessageKey::Content("m1@example.in")),
+        inbound_email_id(ACCOUNT, MessageKey::MessageId("m1@example.in"))
+    );
+}
+
+#[test]
+fn a_rejection_is_known_by_its_message_id_then_its_content_then_its_position() {
+    let by_content = rejected(None, Some("cd"));
+    assert_eq!(
+        by_content.email_id,
+        inbound_email_id(ACCOUNT, MessageKey::Content("cd"))
+    );
+    let mut forged = rejected(Some("m9@example.in"), Some("cd"));
+    forged.email_id = by_content.email_id;
+    Given::with(())
+        .given_no_previous_events()
+        .when(InboundEmailCommand::Reject(Box::new(forged)))
+        .then_expect_error(InboundEmailError::IdNotDerivedFromMessage);
+}
+
+#[test]
+fn the_record_remembers_its_thread_or_that_it_was_rejected() {
+    let mut received_once = InboundEmail::default();
+    received_once.apply(received(email(Some("m1@example.in"))));
+    assert_eq!(received_once.thread_id, Some(THREAD));
+    assert_eq!(
+        (received_once.organisation_id, received_once.rejected),
+        (Some(ORG), false)
+    );
+    let mut refused = InboundEmail::default();
+    refused.apply(InboundEmailEvent::EmailRejected(Box::new(rejected(None, None))));
+    assert!(refused.rejected && refused.thread_id.is_none());
+    assert_eq!(refused.id, Some(rejected(None, None).email_id));
+}
+
+#[test]
+fn a_received_email_is_recorded_within_its_limits() {
+    let mut long = email(Some("m1@example.in"));
+    long.subject = Some("s".repeat(MAX_HEADER_CHARS + 1));
+    let events = Given::with(())
+        .given_no_previous_events()
+        .when(receive(long))
+        .inspect_result()
+        .unwrap();
+    let [InboundEmailEvent::EmailReceived(recorded)] = &events[..] else {
+        panic!("{events:?}")
+    };
+    assert_eq!(recorded.subject.as_ref().map(String::len), Some(MAX_HEADER_CHARS));
+}

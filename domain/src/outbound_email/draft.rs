@@ -347,3 +347,6 @@ pub fn attachment(index: usize, filename: &str, content_type: &str) -> Result<(S
     }
     Ok((filename.to_string(), content_type))
 }
+
+#[cfg(test)]
+mod tests;

@@ -255,3 +255,112 @@ fn event_type_names_are_pinned() {
         ]
     );
 }
+
+/// The intent as its events leave it.
+fn after(events: Vec<OutboundEmailEvent>) -> OutboundEmail {
+    let mut email = OutboundEmail::default();
+    for event in events {
+        email.apply(event);
+    }
+    email
+}
+
+fn at(seconds: i64) -> DateTime<Utc> {
+    DateTime::from_timestamp(seconds, 0).unwrap()
+}
+
+#[test]
+fn the_same_request_from_another_organisation_reuses_the_intent_id() {
+    let mut foreign = intent("d1");
+    foreign.organisation_id = Uuid::from_u128(99);
+    Given::with(())
+        .given(vec![requested()])
+        .when(OutboundEmailCommand::Request {
+            intent: foreign,
+            at: Utc::now(),
+        })
+        .then_expect_error(OutboundEmailError::IntentReused);
+}
+
+#[test]
+fn only_the_start_of_data_can_have_delivered_anything() {
+    assert!(SmtpStage::Connect.before_data());
+    assert!(SmtpStage::Login.before_data());
+    assert!(SmtpStage::Envelope.before_data());
+    assert!(!SmtpStage::Data.before_data());
+}
+
+#[test]
+fn an_intent_belongs_to_its_organisation_only() {
+    assert!(after(vec![requested()]).is_in(ORG));
+    assert!(!after(vec![requested()]).is_in(Uuid::from_u128(99)));
+    assert!(!OutboundEmail::default().is_in(ORG));
+}
+
+#[test]
+fn each_state_reads_as_its_outcome() {
+    let failed_before_data = OutboundEmailEvent::EmailSendFailed {
+        failure: failure(SmtpStage::Login, 535),
+        at: at(2),
+    };
+    let refused = OutboundEmailEvent::EmailSendFailed {
+        failure: failure(SmtpStage::Data, 550),
+        at: at(3),
+    };
+    let accepted = OutboundEmailEvent::EmailAccepted {
+        code: 250,
+        response: "queued".into(),
+        at: at(3),
+    };
+    assert_eq!(OutboundEmail::default().outcome(), None);
+    assert_eq!(after(vec![requested()]).outcome(), Some(Outcome::Pending));
+    assert_eq!(
+        after(vec![requested(), failed_before_data]).outcome(),
+        Some(Outcome::Failed)
+    );
+    assert_eq!(after(vec![requested(), started()]).outcome(), Some(Outcome::InDoubt));
+    assert_eq!(
+        after(vec![requested(), started(), accepted]).outcome(),
+        Some(Outcome::Sent)
+    );
+    assert_eq!(
+        after(vec![requested(), started(), refused]).outcome(),
+        Some(Outcome::Failed)
+    );
+}
+
+#[test]
+fn the_record_keeps_when_each_step_happened_and_how_many_attempts_failed_before_data() {
+    let failed = |stage, code, seconds| OutboundEmailEvent::EmailSendFailed {
+        failure: failure(stage, code),
+        at: at(seconds),
+    };
+    let email = after(vec![
+        OutboundEmailEvent::EmailSendRequested {
+            intent: intent("d1"),
+            at: at(1),
+        },
+        failed(SmtpStage::Connect, 421, 2),
+        failed(SmtpStage::Login, 454, 3),
+        OutboundEmailEvent::EmailSendStarted { at: at(4) },
+        OutboundEmailEvent::EmailAccepted {
+            code: 250,
+            response: "2.0.0 queued".into(),
+            at: at(5),
+        },
+    ]);
+    assert_eq!(
+        (email.requested_at, email.started_at, email.finished_at),
+        (Some(at(1)), Some(at(4)), Some(at(5)))
+    );
+    assert_eq!(email.failed_attempts, 2);
+    assert_eq!(email.accepted, Some((250, "2.0.0 queued".to_string())));
+    assert_eq!(email.status, SendStatus::Sent);
+    assert_eq!(email.last_failure.map(|f| f.code), Some(Some(454)));
+
+    let refused = after(vec![requested(), started(), failed(SmtpStage::Data, 552, 9)]);
+    assert_eq!(
+        (refused.status, refused.finished_at, refused.failed_attempts),
+        (SendStatus::Failed, Some(at(9)), 0)
+    );
+}
