@@ -1,23 +1,23 @@
-//! Every event of every aggregate as history stores it: its payload, its
-//! `event_type` and its `event_version`. Renaming an event, its variant or
+//! Every event of every aggregate as history stores it: its aggregate type,
+//! its payload, its `event_type` and its `event_version`. Renaming an event, its variant or
 //! its version orphans what is stored, and a new field that is not
 //! `#[serde(default)]` makes it unreadable (docs/events.md): each payload
 //! here must keep loading and naming itself exactly so.
 
-use cqrs_es::DomainEvent;
+use cqrs_es::{Aggregate, DomainEvent};
 use serde_json::{Value, json};
 
-use crate::api_key::ApiKeyEvent;
-use crate::customer::CustomerEvent;
-use crate::email_account::EmailAccountEvent;
-use crate::inbound_email::InboundEmailEvent;
-use crate::integration::IntegrationEvent;
-use crate::integration_permission::PermissionEvent;
-use crate::login::LoginEvent;
-use crate::organisation::OrganisationEvent;
-use crate::outbound_email::OutboundEmailEvent;
-use crate::phone_numbers::PhoneNumbersEvent;
-use crate::user::UserEvent;
+use crate::api_key::{ApiKey, ApiKeyEvent};
+use crate::customer::{Customer, CustomerEvent};
+use crate::email_account::{EmailAccount, EmailAccountEvent};
+use crate::inbound_email::{InboundEmail, InboundEmailEvent};
+use crate::integration::{Integration, IntegrationEvent};
+use crate::integration_permission::{IntegrationPermission, PermissionEvent};
+use crate::login::{LoginEvent, LoginHistory};
+use crate::organisation::{Organisation, OrganisationEvent};
+use crate::outbound_email::{OutboundEmail, OutboundEmailEvent};
+use crate::phone_numbers::{PhoneNumbers, PhoneNumbersEvent};
+use crate::user::{User, UserEvent};
 
 const ID: &str = "00000000-0000-0000-0000-000000000001";
 const AT: &str = "2024-01-01T00:00:00Z";
@@ -27,6 +27,37 @@ fn pinned<E: DomainEvent>(stored: Value, event_type: &str, event_version: &str) 
     let event: E = serde_json::from_value(stored.clone()).unwrap_or_else(|e| panic!("{stored} no longer loads: {e}"));
     assert_eq!(event.event_type(), event_type, "the type of {stored}");
     assert_eq!(event.event_version(), event_version, "the version of {stored}");
+}
+
+#[test]
+fn aggregate_types_keep_their_stored_names() {
+    let types = [
+        User::TYPE,
+        ApiKey::TYPE,
+        Organisation::TYPE,
+        LoginHistory::TYPE,
+        Customer::TYPE,
+        Integration::TYPE,
+        IntegrationPermission::TYPE,
+        PhoneNumbers::TYPE,
+        EmailAccount::TYPE,
+        InboundEmail::TYPE,
+        OutboundEmail::TYPE,
+    ];
+    let stored = [
+        "user",
+        "api_key",
+        "organisation",
+        "login",
+        "customer",
+        "integration",
+        "integration_permission",
+        "phone_numbers",
+        "email_account",
+        "inbound_email",
+        "outbound_email",
+    ];
+    assert_eq!(types, stored);
 }
 
 fn sealed() -> Value {
