@@ -20,7 +20,6 @@ use domain::email_account::EmailAccountError;
 use domain::integration::IntegrationKind;
 use domain::integration_permission::permission_id;
 use domain::outbound_email::{OutboundEmail, OutboundEmailError};
-use infrastructure::Settings;
 
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem, Rule};
@@ -31,20 +30,7 @@ pub use body::SendEmailBody;
 
 const INTENT_NAMESPACE: Uuid = Uuid::from_u128(0x5b1c_0a2e_7d41_4e3a_9f10_8c3e_2a9d_0008);
 
-/// The largest request body of the send route: the attachment cap in
-/// base64, plus the usual limit for everything else. Every other route keeps
-/// `max_body_bytes`.
-pub fn body_limit(settings: &Settings, path: &str) -> usize {
-    match path.trim_end_matches('/').ends_with("/communications/emails") {
-        true => {
-            let base64 = settings.email_max_attachment_bytes.saturating_mul(4) / 3 + 4096;
-            settings
-                .max_body_bytes
-                .saturating_add(usize::try_from(base64).unwrap_or(usize::MAX))
-        }
-        false => settings.max_body_bytes,
-    }
-}
+pub use crate::limits::body_limit;
 
 fn intent_id(caller: &Caller, given: Option<Uuid>, headers: &HeaderMap) -> Uuid {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
