@@ -6,7 +6,7 @@ use reqwest::StatusCode;
 use serde_json::{Value, json};
 use std::time::Duration;
 
-use crate::support::{TestApp, assert_problem, eventually};
+use crate::support::{TestApp, assert_problem, data, eventually};
 
 const ALICE_PASSWORD: &str = "alice-password";
 
@@ -208,5 +208,5 @@ async fn bad_account_settings_name_the_field_and_save_nothing() {
         .json()
         .await
         .unwrap();
-    assert_eq!(events["events"].as_array().unwrap().len(), 0);
+    assert_eq!(data(&events).as_array().unwrap().len(), 0);
 }
