@@ -29,24 +29,25 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Every route with its middleware.
 pub fn router(state: Arc<AppState>) -> Router {
     let v1 = Router::new()
+        // Modules with their own router().
+        .merge(integrations::router())
+        .merge(phone_numbers::router())
+        .merge(audit::router())
+        // auth
         .route("/auth/login", post(auth::login))
+        // users
         .route("/me", get(users::me))
         .route("/me/password", post(users::change_password))
-        .route("/organisation", get(organisation::get).patch(organisation::rename))
         .route("/users", get(users::list).post(users::create))
         .route("/users/{id}", get(users::get).patch(users::update))
         .route("/users/{id}/deactivate", post(users::deactivate))
         .route("/users/{id}/reactivate", post(users::reactivate))
+        // organisation
+        .route("/organisation", get(organisation::get).patch(organisation::rename))
+        // api_keys
         .route("/api-keys", get(api_keys::list).post(api_keys::create))
         .route("/api-keys/{id}", axum::routing::delete(api_keys::revoke))
-        .route("/settings/integrations", get(integrations::list))
-        .route(
-            "/settings/integrations/{type}",
-            get(integrations::get)
-                .post(integrations::configure)
-                .delete(integrations::delete),
-        )
-        .route("/settings/integrations/exotel_phone/sync", post(phone_numbers::sync))
+        // email_accounts
         .route("/settings/email-accounts/test", post(email_accounts::test))
         .route(
             "/settings/email-accounts",
@@ -58,38 +59,19 @@ pub fn router(state: Arc<AppState>) -> Router {
                 .patch(email_accounts::update)
                 .delete(email_accounts::remove),
         )
-        .route("/settings/phone-numbers", get(phone_numbers::list))
-        .route("/settings/phone-numbers/{id}/assign", post(phone_numbers::assign))
-        .route(
-            "/settings/phone-numbers/{id}/primary",
-            post(phone_numbers::make_primary),
-        )
-        .route("/settings/integrations/{type}/test", post(integrations::test))
-        .route("/settings/integrations/{type}/disable", post(integrations::disable))
-        .route("/settings/integrations/{type}/enable", post(integrations::enable))
-        .route(
-            "/settings/integrations/{type}/permissions/{user_id}",
-            get(integrations::get_permission).put(integrations::put_permission),
-        )
-        .route(
-            "/settings/configuration-status",
-            get(integrations::configuration_status),
-        )
+        // emails
         .route(
             "/communications/emails",
-            post(emails::send).layer(DefaultBodyLimit::max(emails::body_limit(
+            post(emails::send).layer(DefaultBodyLimit::max(crate::limits::body_limit(
                 &state.settings,
                 "/communications/emails",
             ))),
         )
         .route("/communications/emails/{id}", get(emails::get))
+        // email_inbox
         .route("/settings/email-accounts/{id}/poll-now", post(email_inbox::poll_now))
         .route("/communications/threads", get(email_inbox::list_threads))
         .route("/communications/threads/{id}", get(email_inbox::get_thread))
-        .route("/audit/events", get(audit::events))
-        .route("/audit/aggregates/{type}/{id}/history", get(audit::history))
-        .route("/audit/aggregates/{type}/{id}/state", get(audit::state_at))
-        .route("/audit/verify", get(audit::verify))
         .layer(middleware::from_fn_with_state(state.clone(), crate::guard::guard));
     let timeout = Duration::from_secs(state.settings.request_timeout_secs);
     let body_limit = state.settings.max_body_bytes;

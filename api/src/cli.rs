@@ -305,12 +305,7 @@ async fn organisations(state: &AppState, only: Option<Uuid>) -> anyhow::Result<V
     if let Some(org) = only {
         return Ok(vec![org.to_string()]);
     }
-    let rows: Vec<String> = sqlx::query_scalar(
-        "SELECT DISTINCT organisation_id FROM events WHERE organisation_id IS NOT NULL ORDER BY organisation_id",
-    )
-    .fetch_all(&state.db.read)
-    .await?;
-    Ok(rows)
+    Ok(projections::audit_log::organisations(&state.db.read).await?)
 }
 
 async fn verify(settings: Settings, org: Option<Uuid>) -> anyhow::Result<()> {

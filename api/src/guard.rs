@@ -8,10 +8,7 @@ use axum::http::request::Parts;
 use axum::http::{HeaderValue, Method, StatusCode, header};
 use axum::middleware::Next;
 use axum::response::{IntoResponse, Response};
-use governor::clock::{Clock, DefaultClock};
-use governor::{DefaultKeyedRateLimiter, Quota, RateLimiter};
 use sha2::{Digest, Sha256};
-use std::num::NonZeroU32;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -23,33 +20,6 @@ use crate::state::AppState;
 const IN_PROGRESS_WAIT: Duration = Duration::from_secs(10);
 const MAX_KEY_LEN: usize = 255;
 
-/// Token buckets per caller and per organisation, in this process.
-pub struct RateLimits {
-    per_actor: DefaultKeyedRateLimiter<String>,
-    per_organisation: DefaultKeyedRateLimiter<String>,
-}
-
-impl RateLimits {
-    pub fn new(per_actor_per_minute: u32, per_organisation_per_minute: u32) -> Self {
-        let quota = |n: u32| Quota::per_minute(NonZeroU32::new(n.max(1)).unwrap_or(NonZeroU32::MIN));
-        Self {
-            per_actor: RateLimiter::keyed(quota(per_actor_per_minute)),
-            per_organisation: RateLimiter::keyed(quota(per_organisation_per_minute)),
-        }
-    }
-
-    /// `Err(wait)` when the caller or its organisation is over its limit.
-    fn check(&self, caller: &Caller) -> Result<(), Duration> {
-        let now = DefaultClock::default().now();
-        self.per_actor
-            .check_key(&caller.actor.to_key())
-            .map_err(|not_until| not_until.wait_time_from(now))?;
-        self.per_organisation
-            .check_key(&caller.organisation_id.to_string())
-            .map_err(|not_until| not_until.wait_time_from(now))
-    }
-}
-
 /// The middleware. Requests without valid credentials pass through to
 /// their handler, which answers 401.
 pub async fn guard(State(state): State<Arc<AppState>>, request: Request, next: Next) -> Response {
@@ -57,7 +27,10 @@ pub async fn guard(State(state): State<Arc<AppState>>, request: Request, next: N
     let Ok(caller) = Caller::from_request_parts(&mut parts, &state).await else {
         return next.run(Request::from_parts(parts, body)).await;
     };
-    if let Err(wait) = state.limits.check(&caller) {
+    if let Err(wait) = state
+        .limits
+        .check(&caller.actor.to_key(), &caller.organisation_id.to_string())
+    {
         return too_many(wait);
     }
     let key = parts
@@ -103,7 +76,7 @@ async fn idempotent(state: &AppState, caller: &Caller, key: String, parts: Parts
         .on_field("Idempotency-Key")
         .into_response();
     }
-    let limit = crate::routes::emails::body_limit(&state.settings, parts.uri.path());
+    let limit = crate::limits::body_limit(&state.settings, parts.uri.path());
     let bytes = match to_bytes(body, limit).await {
         Ok(bytes) => bytes,
         Err(_) => {

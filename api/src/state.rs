@@ -27,8 +27,9 @@ use infrastructure::nats::EventStream;
 use infrastructure::{InfraError, Settings};
 use projections::ProjectionStore;
 
-use crate::auth::TokenKeys;
+use crate::limits::RateLimits;
 use crate::secrets;
+use crate::tokens::TokenKeys;
 
 pub struct AppState {
     pub settings: Settings,
@@ -49,7 +50,7 @@ pub struct AppState {
     pub data_keys: SqlDataKeys,
     pub exotel: Arc<ExotelClient>,
     pub tester: ProviderConnectionTests,
-    pub limits: crate::guard::RateLimits,
+    pub limits: RateLimits,
     pub projections: ProjectionStore,
     pub tokens: TokenKeys,
     pub nats: Option<Nats>,
@@ -105,7 +106,7 @@ impl AppState {
             data_keys: SqlDataKeys(db.read.clone()),
             tester: ProviderConnectionTests { exotel: exotel.clone() },
             exotel,
-            limits: crate::guard::RateLimits::new(settings.rate_limit_per_actor, settings.rate_limit_per_organisation),
+            limits: RateLimits::new(settings.rate_limit_per_actor, settings.rate_limit_per_organisation),
             projections: ProjectionStore::new(db.read.clone()),
             settings,
             db,

@@ -83,6 +83,12 @@ impl PhoneNumberBook<'_> {
         Ok(counts)
     }
 
+    /// How many of the organisation's numbers are active (Exotel still lists them).
+    pub async fn active_numbers(&self, organisation_id: OrganisationId) -> Result<usize, PhoneNumbersUseCaseError> {
+        let loaded = self.store.load(&organisation_id.to_string()).await?;
+        Ok(loaded.map_or(0, |l| l.aggregate.numbers.values().filter(|n| n.active).count()))
+    }
+
     /// Gives a number to a user the caller has checked is an active member,
     /// or takes it back with `None`.
     pub async fn assign(

@@ -4,6 +4,7 @@
 
 pub mod api_keys;
 pub mod audit_chain;
+pub mod audit_log;
 pub mod email_accounts;
 pub mod email_threads;
 pub mod organisations;

@@ -281,5 +281,5 @@ async fn bad_account_settings_name_the_field_and_save_nothing() {
         .json()
         .await
         .unwrap();
-    assert_eq!(events["events"].as_array().unwrap().len(), 0);
+    assert_eq!(data(&events).as_array().unwrap().len(), 0);
 }

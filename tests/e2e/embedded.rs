@@ -8,7 +8,7 @@ use std::time::Duration;
 use api::sandbox::{SANDBOX_ADMIN, SANDBOX_ORGANISATION};
 use application::AggregateStore;
 
-use crate::support::{TestApp, embedded, eventually, launch, switchboard_binary};
+use crate::support::{TestApp, data, embedded, eventually, launch, switchboard_binary};
 
 fn sandbox_password(dir: &std::path::Path) -> String {
     let text = std::fs::read_to_string(dir.join("sandbox-admin.txt")).unwrap();
@@ -165,7 +165,7 @@ async fn the_sandbox_is_ready_to_call(http: &reqwest::Client, base: &str, token:
         .json()
         .await
         .unwrap();
-    let listed = integrations.as_array().unwrap();
+    let listed = data(&integrations).as_array().unwrap();
     for kind in ["exotel_phone", "exotel_sms", "exotel_whatsapp"] {
         let found = listed.iter().find(|i| i["type"] == kind).unwrap();
         assert_eq!(

@@ -13,7 +13,7 @@ use application::integrations::binding;
 use infrastructure::cipher::Keyring;
 
 use crate::support::child::{self, child_login, free_port, seed, spawn_server_logging};
-use crate::support::{DEFAULT_NATS, TestApp, assert_problem, create_organisation, data, distributed, sim};
+use crate::support::{DEFAULT_NATS, TestApp, assert_problem, create_organisation, data, distributed, eventually, sim};
 
 const API_KEY: &str = "AKEY-RECOGNISABLE-7731";
 const API_TOKEN: &str = "TOKEN-RECOGNISABLE-9942";
@@ -196,7 +196,7 @@ async fn configure(app: &TestApp, kind: &str, body: Value) -> Value {
         )
         .await;
     assert_eq!(response.status(), StatusCode::OK);
-    response.json().await.unwrap()
+    data(&response.json().await.unwrap()).clone()
 }
 
 #[tokio::test]
@@ -304,7 +304,7 @@ async fn key_rotation_keeps_every_secret_readable_and_the_old_key_can_then_be_re
         .await
         .json::<Value>()
         .await
-        .unwrap()["events"]
+        .unwrap()["data"]
         .as_array()
         .unwrap()
         .clone();
@@ -355,7 +355,7 @@ async fn after_delete_the_secret_cannot_be_recovered_even_with_the_master_key() 
         .await;
     assert!(opened.is_err());
 
-    let history: Vec<Value> = app
+    let history: Value = app
         .get(
             &format!("/api/v1/audit/aggregates/integration/{id}/history"),
             Some(&app.admin_token),
@@ -364,6 +364,7 @@ async fn after_delete_the_secret_cannot_be_recovered_even_with_the_master_key() 
         .json()
         .await
         .unwrap();
+    let history = data(&history).as_array().unwrap();
     let configured = &history[0]["payload"]["IntegrationConfigured"];
     assert!(
         configured["secrets"][0]["ciphertext"].is_string(),
@@ -376,7 +377,7 @@ async fn after_delete_the_secret_cannot_be_recovered_even_with_the_master_key() 
         .json()
         .await
         .unwrap();
-    assert_eq!(status["status"], "not_configured");
+    assert_eq!(data(&status)["status"], "not_configured");
     let again = app
         .http
         .delete(app.url("/api/v1/settings/integrations/exotel_phone"))
@@ -420,6 +421,7 @@ async fn only_admins_or_granted_users_configure_and_other_organisations_see_noth
         .json()
         .await
         .unwrap();
+    let seen = data(&seen);
     assert_eq!(
         (
             seen["can_configure"].as_bool(),
@@ -438,6 +440,7 @@ async fn only_admins_or_granted_users_configure_and_other_organisations_see_noth
     let other = create_organisation(&app.state, "Other Co").await;
     let other_admin = app.login(&app.add_user(other, Role::Admin).await).await;
     let theirs: Value = app.get(path, Some(&other_admin)).await.json().await.unwrap();
+    let theirs = data(&theirs);
     assert_eq!(theirs["status"], "not_configured");
     assert!(theirs.get("settings").is_none_or(Value::is_null));
     let cross = app
@@ -470,7 +473,11 @@ async fn only_admins_or_granted_users_configure_and_other_organisations_see_noth
         .unwrap();
     assert_problem(delete, StatusCode::NOT_FOUND, "not_configured").await;
     let still: Value = app.get(path, Some(&app.admin_token)).await.json().await.unwrap();
-    assert_eq!(still["status"], "active", "another organisation cannot touch ours");
+    assert_eq!(
+        data(&still)["status"],
+        "active",
+        "another organisation cannot touch ours"
+    );
 }
 
 /// The phone body pointed at a simulator, with the given token.
@@ -590,14 +597,14 @@ async fn a_configuration_exotel_refuses_is_recorded_and_not_saved() {
         .json()
         .await
         .unwrap();
-    assert_eq!(events["events"][0]["event_type"], "IntegrationConfigurationRejected");
+    assert_eq!(data(&events)[0]["event_type"], "IntegrationConfigurationRejected");
     let status: Value = app
         .get("/api/v1/settings/integrations/exotel_phone", Some(&app.admin_token))
         .await
         .json()
         .await
         .unwrap();
-    assert_eq!(status["status"], "not_configured");
+    assert_eq!(data(&status)["status"], "not_configured");
 }
 
 #[tokio::test]
@@ -647,43 +654,111 @@ async fn invalid_settings_name_the_field_and_save_nothing() {
     assert_eq!(stored, 0);
 }
 
+async fn configuration_status(app: &TestApp) -> Value {
+    let response = app
+        .get("/api/v1/settings/configuration-status", Some(&app.admin_token))
+        .await;
+    assert_eq!(response.status(), StatusCode::OK);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(body["success"], true);
+    body["data"].clone()
+}
+
+/// An e-mail account as the e-mail account routes take it; no server is
+/// asked, it is only recorded.
+fn email_account(address: &str, is_default: bool) -> Value {
+    json!({"name": address, "email": address, "smtp_host": "localhost", "smtp_port": 587, "smtp_password": "smtp-secret",
+        "smtp_enabled": false, "imap_host": "localhost", "imap_port": 993, "imap_password": "imap-secret",
+        "imap_enabled": false, "is_default": is_default})
+}
+
 #[tokio::test]
-async fn the_configuration_status_summarises_what_is_set_up() {
+async fn the_configuration_status_counts_the_active_numbers_and_the_e_mail_accounts_not_the_mail_integration() {
+    let app = TestApp::embedded().await;
+    let sim = sim::start().await;
+    configure(&app, "zoho_mail", mail_body()).await;
+    let before = configuration_status(&app).await;
+    assert_eq!(
+        before["email"],
+        json!({"configured": false, "accounts": 0}),
+        "a mail integration is not an e-mail account"
+    );
+    assert_eq!(before["phone"], json!({"configured": false}));
+
+    configure(&app, "exotel_phone", simulated_phone(&sim, "sandbox-token")).await;
+    for (address, is_default) in [("sales@acme.in", false), ("support@acme.in", true)] {
+        let created = app
+            .post_json(
+                "/api/v1/settings/email-accounts",
+                Some(&app.admin_token),
+                email_account(address, is_default),
+            )
+            .await;
+        assert_eq!(created.status(), StatusCode::CREATED, "{address}");
+    }
+    let expected_email = json!({"configured": true, "accounts": 2, "default_account": "support@acme.in"});
+    eventually(Duration::from_secs(10), "both accounts are counted", || async {
+        configuration_status(&app).await["email"] == expected_email
+    })
+    .await;
+    let status = configuration_status(&app).await;
+    assert_eq!(
+        status["phone"],
+        json!({"configured": true, "provider": "exotel", "numbers": 2}),
+        "the simulator's account has two ExoPhones"
+    );
+    assert_eq!(status["whatsapp"], json!({"configured": false}));
+    assert_eq!(status["sms"], json!({"configured": false}));
+
+    let (released, text) = sim::admin_request(
+        &sim,
+        reqwest::Method::DELETE,
+        "accounts/sandbox/exophones/08047112234",
+        Value::Null,
+    )
+    .await;
+    assert!(released.is_success(), "{released} {text}");
+    let sync = app
+        .post_json(
+            "/api/v1/settings/integrations/exotel_phone/sync",
+            Some(&app.admin_token),
+            json!({}),
+        )
+        .await;
+    assert_eq!(sync.status(), StatusCode::OK);
+    assert_eq!(
+        configuration_status(&app).await["phone"]["numbers"],
+        1,
+        "a released number is not counted"
+    );
+}
+
+#[tokio::test]
+async fn an_integration_is_disabled_enabled_and_listed_with_its_status() {
     let app = TestApp::embedded().await;
     configure(&app, "exotel_phone", phone_body()).await;
     configure(&app, "zoho_mail", mail_body()).await;
-    let status: Value = app
-        .get("/api/v1/settings/configuration-status", Some(&app.admin_token))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(status["success"], true);
-    assert_eq!(
-        status["data"]["phone"],
-        json!({"configured": true, "provider": "exotel", "numbers": 1})
-    );
-    assert_eq!(
-        status["data"]["email"],
-        json!({"configured": true, "accounts": 1, "default_account": "support@acme.in"})
-    );
-    assert_eq!(status["data"]["whatsapp"], json!({"configured": false}));
-    assert_eq!(status["data"]["sms"], json!({"configured": false}));
     let disable = "/api/v1/settings/integrations/zoho_mail/disable";
     let disabled = app.post_json(disable, Some(&app.admin_token), json!({})).await;
-    assert_eq!(disabled.json::<Value>().await.unwrap()["status"], "disabled");
+    assert_eq!(data(&disabled.json::<Value>().await.unwrap())["status"], "disabled");
     let again = app.post_json(disable, Some(&app.admin_token), json!({})).await;
     assert_problem(again, StatusCode::CONFLICT, "already_disabled").await;
     let enable = "/api/v1/settings/integrations/zoho_mail/enable";
     let enabled = app.post_json(enable, Some(&app.admin_token), json!({})).await;
-    assert_eq!(enabled.json::<Value>().await.unwrap()["status"], "active");
-    let listed: Vec<Value> = app
+    assert_eq!(data(&enabled.json::<Value>().await.unwrap())["status"], "active");
+    let listed: Value = app
         .get("/api/v1/settings/integrations", Some(&app.admin_token))
         .await
         .json()
         .await
         .unwrap();
-    let phone = listed.iter().find(|i| i["type"] == "exotel_phone").unwrap();
+    assert_eq!(listed["count"], 4);
+    let phone = data(&listed)
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|i| i["type"] == "exotel_phone")
+        .unwrap();
     assert_eq!(
         (
             phone["status"].as_str(),
@@ -692,4 +767,54 @@ async fn the_configuration_status_summarises_what_is_set_up() {
         ),
         (Some("active"), Some(false), Some("Main Phone Line"))
     );
+}
+
+#[tokio::test]
+async fn an_unknown_or_a_duplicated_field_in_a_configuration_is_refused_and_nothing_is_saved() {
+    let app = TestApp::embedded().await;
+    let token = Some(app.admin_token.as_str());
+    let mut unknown = phone_body();
+    unknown["api_secret"] = json!("typo of api_token");
+    let body = assert_problem(
+        app.post_json("/api/v1/settings/integrations/exotel_phone", token, unknown)
+            .await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "invalid_field",
+    )
+    .await;
+    assert_eq!(body["field"], "api_secret", "{body}");
+    let mut nested = json!({"account_sid": "acme1", "api_key": "k", "api_token": "t", "whatsapp_number": "+919876543210",
+        "business_hours": {"monday": {"start": "09:00", "end": "18:00", "lunch": "13:00"}}, "save_unverified": true});
+    let refused = app
+        .post_json("/api/v1/settings/integrations/exotel_whatsapp", token, nested.take())
+        .await;
+    let body = assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+    assert_eq!(body["field"], "business_hours.monday.lunch", "{body}");
+    let twice = r#"{"account_sid": "acme1", "api_key": "k", "api_token": "t", "api_token": "u",
+        "virtual_number": "01141169368", "save_unverified": true}"#;
+    let duplicated = app
+        .http
+        .post(app.url("/api/v1/settings/integrations/exotel_phone"))
+        .bearer_auth(&app.admin_token)
+        .header("content-type", "application/json")
+        .body(twice)
+        .send()
+        .await
+        .unwrap();
+    let body = assert_problem(duplicated, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+    assert!(body["detail"].as_str().unwrap().contains("duplicate field"), "{body}");
+    let tested = app
+        .http
+        .post(app.url("/api/v1/settings/integrations/exotel_phone/test"))
+        .bearer_auth(&app.admin_token)
+        .header("content-type", "application/json")
+        .body(twice)
+        .send()
+        .await
+        .unwrap();
+    assert_problem(tested, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+    let stored = app
+        .count("SELECT COUNT(*) FROM events WHERE aggregate_type = 'integration'")
+        .await;
+    assert_eq!(stored, 0);
 }

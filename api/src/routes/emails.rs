@@ -30,20 +30,7 @@ pub use body::{EmailResponse, SendEmailBody, SentEmailResponse};
 
 const INTENT_NAMESPACE: Uuid = Uuid::from_u128(0x5b1c_0a2e_7d41_4e3a_9f10_8c3e_2a9d_0008);
 
-/// The largest request body of the send route: the attachment cap in
-/// base64, plus the usual limit for everything else. Every other route keeps
-/// `max_body_bytes`.
-pub fn body_limit(settings: &Settings, path: &str) -> usize {
-    match path.trim_end_matches('/').ends_with("/communications/emails") {
-        true => {
-            let base64 = settings.email_max_attachment_bytes.saturating_mul(4) / 3 + 4096;
-            settings
-                .max_body_bytes
-                .saturating_add(usize::try_from(base64).unwrap_or(usize::MAX))
-        }
-        false => settings.max_body_bytes,
-    }
-}
+pub use crate::limits::body_limit;
 
 fn intent_id(caller: &Caller, given: Option<Uuid>, headers: &HeaderMap) -> Uuid {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());

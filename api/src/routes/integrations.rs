@@ -2,12 +2,13 @@
 //! connection tests, deletion, per-user permissions, and the dashboard's
 //! configuration summary.
 
-use axum::Json;
-use axum::extract::{Path, State};
+mod schema;
+
+use axum::extract::{FromRequest, Path, Request, State};
 use axum::http::StatusCode;
-use axum::response::{IntoResponse, Response};
+use axum::routing::{self, post};
+use axum::{Json, RequestExt, Router};
 use serde::{Deserialize, Serialize};
-use serde_json::{Value, json};
 use std::sync::Arc;
 use utoipa::ToSchema;
 use uuid::Uuid;
@@ -20,31 +21,81 @@ use domain::integration::{Integration, IntegrationKind, IntegrationSettings};
 use domain::integration_permission::{Grant, PermissionCommand, permission_id};
 
 use crate::auth::Caller;
+use crate::envelope::{self, Data, List};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
 use crate::routes::parse_id;
 use crate::state::AppState;
+pub use schema::*;
+
+/// The integration routes, relative to `/api/v1`.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/settings/integrations", routing::get(list))
+        .route(
+            "/settings/integrations/{type}",
+            routing::get(get).post(configure).delete(delete),
+        )
+        .route("/settings/integrations/{type}/test", post(test))
+        .route("/settings/integrations/{type}/disable", post(disable))
+        .route("/settings/integrations/{type}/enable", post(enable))
+        .route(
+            "/settings/integrations/{type}/permissions/{user_id}",
+            routing::get(get_permission).put(put_permission),
+        )
+        .route("/settings/configuration-status", routing::get(configuration_status))
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct IntegrationResponse {
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: IntegrationType,
     pub display_name: String,
     pub provider: String,
-    /// not_configured, active, verification_failed or disabled
-    pub status: String,
+    pub status: Status,
     pub verified: bool,
     pub last_verified_at: Option<String>,
     pub last_error: Option<String>,
     pub configured_at: Option<String>,
-    /// Non-secret settings (only on the single-integration route).
+    /// Non-secret settings (only on the single-integration routes, once configured).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub settings: Option<Value>,
-    /// A fingerprint per secret field (only on the single-integration route).
+    pub settings: Option<SettingsResponse>,
+    /// A fingerprint per secret field (only on the single-integration routes, once configured).
     #[serde(skip_serializing_if = "Option::is_none")]
-    #[schema(value_type = Option<Object>)]
-    pub secret_fingerprints: Option<Value>,
+    pub secret_fingerprints: Option<Fingerprints>,
+}
+
+/// Where an integration stands.
+#[derive(Debug, Clone, Copy, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum Status {
+    NotConfigured,
+    Active,
+    VerificationFailed,
+    Disabled,
+}
+
+impl From<domain::integration::IntegrationStatus> for Status {
+    fn from(status: domain::integration::IntegrationStatus) -> Self {
+        use domain::integration::IntegrationStatus as S;
+        match status {
+            S::NotConfigured => Status::NotConfigured,
+            S::Active => Status::Active,
+            S::VerificationFailed => Status::VerificationFailed,
+            S::Disabled => Status::Disabled,
+        }
+    }
+}
+
+impl From<IntegrationKind> for IntegrationType {
+    fn from(kind: IntegrationKind) -> Self {
+        match kind {
+            IntegrationKind::ExotelPhone => IntegrationType::ExotelPhone,
+            IntegrationKind::ExotelSms => IntegrationType::ExotelSms,
+            IntegrationKind::ExotelWhatsapp => IntegrationType::ExotelWhatsapp,
+            IntegrationKind::ZohoMail => IntegrationType::ZohoMail,
+        }
+    }
 }
 
 fn kind_from_path(kind: &str) -> Result<IntegrationKind, ApiError> {
@@ -59,38 +110,24 @@ fn kind_from_path(kind: &str) -> Result<IntegrationKind, ApiError> {
 
 fn describe(kind: IntegrationKind, integration: Option<&Integration>, detailed: bool) -> IntegrationResponse {
     let configured = integration.filter(|i| i.settings.is_some());
-    let display_name = configured
-        .and_then(|i| i.settings.as_ref())
-        .and_then(|s| s.display_name())
-        .unwrap_or(kind.display_name());
-    let settings = configured.and_then(|i| i.settings.as_ref()).map(|s| {
-        let mut value = serde_json::to_value(s).unwrap_or(Value::Null);
-        if let Value::Object(map) = &mut value {
-            map.remove("kind");
-        }
-        value
-    });
+    let settings = configured.and_then(|i| i.settings.as_deref());
+    let display_name = settings.and_then(|s| s.display_name()).unwrap_or(kind.display_name());
     let fingerprints = configured.map(|i| {
-        Value::Object(
-            i.secrets
-                .iter()
-                .map(|s| (s.field.clone(), Value::String(s.fingerprint.clone())))
-                .collect(),
-        )
+        i.secrets
+            .iter()
+            .map(|s| (s.field.clone(), s.fingerprint.clone()))
+            .collect::<Fingerprints>()
     });
-    let status = serde_json::to_value(configured.map(|i| i.status).unwrap_or_default())
-        .ok()
-        .and_then(|v| v.as_str().map(str::to_string));
     IntegrationResponse {
-        kind: kind.as_str().into(),
+        kind: kind.into(),
         display_name: display_name.to_string(),
         provider: kind.provider().into(),
-        status: status.unwrap_or_else(|| "not_configured".into()),
+        status: configured.map(|i| i.status).unwrap_or_default().into(),
         verified: configured.is_some_and(|i| i.verified),
         last_verified_at: configured.and_then(|i| i.last_verified_at).map(|t| t.to_rfc3339()),
         last_error: configured.and_then(|i| i.last_error.clone()),
         configured_at: configured.and_then(|i| i.configured_at).map(|t| t.to_rfc3339()),
-        settings: settings.filter(|_| detailed),
+        settings: settings.map(SettingsResponse::from).filter(|_| detailed),
         secret_fingerprints: fingerprints.filter(|_| detailed),
     }
 }
@@ -101,32 +138,36 @@ fn may_see(caller: &Caller) -> Result<(), ApiError> {
 
 /// Every integration type with its status. Never a secret.
 #[utoipa::path(get, path = "/api/v1/settings/integrations", tag = "integrations", security(("bearer" = [])),
-    responses((status = 200, body = [IntegrationResponse]), (status = 403, body = Problem)))]
+    responses((status = 200, body = List<IntegrationResponse>),
+        (status = 403, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-) -> Result<Json<Vec<IntegrationResponse>>, ApiError> {
+) -> Result<Json<List<IntegrationResponse>>, ApiError> {
     may_see(&caller)?;
     let mut all = Vec::new();
     for kind in IntegrationKind::ALL {
         let current = state.integrations().current(caller.organisation_id, kind).await?;
         all.push(describe(kind, current.as_ref(), false));
     }
-    Ok(Json(all))
+    Ok(envelope::list(all))
 }
 
 /// One integration with its non-secret settings and secret fingerprints.
 #[utoipa::path(get, path = "/api/v1/settings/integrations/{type}", tag = "integrations", security(("bearer" = [])),
-    responses((status = 200, body = IntegrationResponse), (status = 404, body = Problem)))]
+    params(("type" = IntegrationType, Path)),
+    responses((status = 200, body = Data<IntegrationResponse>),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such integration type")))]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(kind): Path<String>,
-) -> Result<Json<IntegrationResponse>, ApiError> {
+) -> Result<Json<Data<IntegrationResponse>>, ApiError> {
     may_see(&caller)?;
     let kind = kind_from_path(&kind)?;
     let current = state.integrations().current(caller.organisation_id, kind).await?;
-    Ok(Json(describe(kind, current.as_ref(), true)))
+    Ok(envelope::data(describe(kind, current.as_ref(), true)))
 }
 
 async fn grant(
@@ -147,25 +188,66 @@ pub(crate) async fn may_configure(state: &AppState, caller: &Caller, kind: Integ
     Ok(policy::may_configure(caller.role, grant)?)
 }
 
+/// A configuration body, read as the type in the path says: the typed
+/// body of that kind, refusing unknown and duplicate fields.
+pub struct ConfigurationBody {
+    pub kind: IntegrationKind,
+    pub configuration: application::integrations::Configuration,
+}
+
+impl FromRequest<Arc<AppState>> for ConfigurationBody {
+    type Rejection = ApiError;
+
+    async fn from_request(mut request: Request, state: &Arc<AppState>) -> Result<Self, Self::Rejection> {
+        let Path(params) = request
+            .extract_parts::<Path<Vec<(String, String)>>>()
+            .await
+            .map_err(|_| ApiError::not_found())?;
+        let name = params
+            .iter()
+            .find(|(name, _)| name == "type")
+            .map(|(_, value)| value.as_str())
+            .unwrap_or_default();
+        let kind = kind_from_path(name)?;
+        let typed = match kind {
+            IntegrationKind::ExotelPhone => Configuration::ExotelPhone(ApiJson::from_request(request, state).await?.0),
+            IntegrationKind::ExotelSms => Configuration::ExotelSms(ApiJson::from_request(request, state).await?.0),
+            IntegrationKind::ExotelWhatsapp => {
+                Configuration::ExotelWhatsapp(ApiJson::from_request(request, state).await?.0)
+            }
+            IntegrationKind::ZohoMail => Configuration::ZohoMail(ApiJson::from_request(request, state).await?.0),
+        };
+        let fields = serde_json::to_value(&typed).map_err(|_| ApiError::internal())?;
+        Ok(Self {
+            kind,
+            configuration: parse_configuration(kind, fields)?,
+        })
+    }
+}
+
 /// Configures or replaces an integration. The connection test runs first
 /// unless `"save_unverified": true`; its outcome is recorded either way.
 #[utoipa::path(post, path = "/api/v1/settings/integrations/{type}", tag = "integrations", security(("bearer" = [])),
-    request_body(content = Object, description = "the type's settings and secrets, as in the seed's examples"),
-    responses((status = 200, body = IntegrationResponse), (status = 403, body = Problem), (status = 422, body = Problem), (status = 503, body = Problem)))]
+    params(("type" = IntegrationType, Path)),
+    request_body(content = Configuration, description = "the settings and secrets of the type in the path"),
+    responses((status = 200, body = Data<IntegrationResponse>),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such integration type"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "a concurrent change"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "a field breaks its type's rules, or the connection test failed"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "no connection test exists for this type; send save_unverified")))]
 pub async fn configure(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    Path(kind): Path<String>,
-    ApiJson(body): ApiJson<Value>,
-) -> Result<Json<IntegrationResponse>, ApiError> {
-    let kind = kind_from_path(&kind)?;
+    body: ConfigurationBody,
+) -> Result<Json<Data<IntegrationResponse>>, ApiError> {
+    let kind = body.kind;
     may_configure(&state, &caller, kind).await?;
-    let configuration = parse_configuration(kind, body)?;
     let saved = state
         .integrations()
         .configure(
             caller.organisation_id,
-            configuration,
+            body.configuration,
             caller.user_id(),
             &caller.metadata(),
         )
@@ -173,7 +255,7 @@ pub async fn configure(
     if kind == IntegrationKind::ExotelPhone {
         sync_after_configure(&state, &caller).await;
     }
-    Ok(Json(describe(kind, Some(&saved), true)))
+    Ok(envelope::data(describe(kind, Some(&saved), true)))
 }
 
 /// A newly configured phone integration brings its numbers at once; a
@@ -189,56 +271,75 @@ async fn sync_after_configure(state: &AppState, caller: &Caller) {
     }
 }
 
-/// Tests settings and secrets against the provider without saving.
+/// Tests settings and secrets against the provider without saving. A
+/// provider's refusal is an answer (200, `success: false`), not an error.
 #[utoipa::path(post, path = "/api/v1/settings/integrations/{type}/test", tag = "integrations", security(("bearer" = [])),
-    request_body(content = Object, description = "the type's settings and secrets"),
-    responses((status = 200, description = "the seed's success or failure shape"), (status = 503, body = Problem)))]
+    params(("type" = IntegrationType, Path)),
+    request_body(content = Configuration, description = "the settings and secrets of the type in the path"),
+    responses((status = 200, body = TestResponse),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such integration type"),
+        (status = 422, body = Problem, content_type = "application/problem+json", description = "a field breaks its type's rules"),
+        (status = 503, body = Problem, content_type = "application/problem+json", description = "no connection test exists for this type")))]
 pub async fn test(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    Path(kind): Path<String>,
-    ApiJson(body): ApiJson<Value>,
-) -> Result<Response, ApiError> {
-    let kind = kind_from_path(&kind)?;
-    may_configure(&state, &caller, kind).await?;
-    let configuration = parse_configuration(kind, body)?;
-    Ok(match state.integrations().test(&configuration).await {
-        TestResult::Passed { details } => {
-            Json(json!({"success": true, "message": "Connection test successful", "data": details})).into_response()
-        }
+    body: ConfigurationBody,
+) -> Result<Json<TestResponse>, ApiError> {
+    may_configure(&state, &caller, body.kind).await?;
+    match state.integrations().test(&body.configuration).await {
+        TestResult::Passed { details } => Ok(Json(TestResponse::Passed {
+            success: true,
+            message: "Connection test successful".into(),
+            data: serde_json::from_value(details).unwrap_or_default(),
+        })),
         TestResult::Failed {
             status_code,
             error,
             details,
-        } => {
-            let details = json!({"status_code": status_code, "exotel_error": details.get("exotel_error").cloned().unwrap_or(Value::Null)});
-            Json(json!({"success": false, "error": error, "details": details})).into_response()
-        }
-        TestResult::Unavailable { reason } => {
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "connection_test_unavailable", reason).into_response()
-        }
-    })
+        } => Ok(Json(TestResponse::Failed {
+            success: false,
+            error,
+            details: FailureDetails {
+                status_code,
+                exotel_error: details.get("exotel_error").and_then(|e| e.as_str()).map(str::to_string),
+            },
+        })),
+        TestResult::Unavailable { reason } => Err(ApiError::new(
+            StatusCode::SERVICE_UNAVAILABLE,
+            "connection_test_unavailable",
+            reason,
+        )),
+    }
 }
 
 /// Disables an integration: it keeps its settings but may not be used (admins only).
 #[utoipa::path(post, path = "/api/v1/settings/integrations/{type}/disable", tag = "integrations", security(("bearer" = [])),
-    responses((status = 200, body = IntegrationResponse), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    params(("type" = IntegrationType, Path)),
+    responses((status = 200, body = Data<IntegrationResponse>),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such type, or not configured"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "already disabled")))]
 pub async fn disable(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(kind): Path<String>,
-) -> Result<Json<IntegrationResponse>, ApiError> {
+) -> Result<Json<Data<IntegrationResponse>>, ApiError> {
     set_enabled(&state, &caller, &kind, false).await
 }
 
 /// Enables a disabled integration again (admins only).
 #[utoipa::path(post, path = "/api/v1/settings/integrations/{type}/enable", tag = "integrations", security(("bearer" = [])),
-    responses((status = 200, body = IntegrationResponse), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    params(("type" = IntegrationType, Path)),
+    responses((status = 200, body = Data<IntegrationResponse>),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such type, or not configured"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "already enabled")))]
 pub async fn enable(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(kind): Path<String>,
-) -> Result<Json<IntegrationResponse>, ApiError> {
+) -> Result<Json<Data<IntegrationResponse>>, ApiError> {
     set_enabled(&state, &caller, &kind, true).await
 }
 
@@ -247,20 +348,24 @@ async fn set_enabled(
     caller: &Caller,
     kind: &str,
     enabled: bool,
-) -> Result<Json<IntegrationResponse>, ApiError> {
+) -> Result<Json<Data<IntegrationResponse>>, ApiError> {
     caller.require(Role::can_administer)?;
     let kind = kind_from_path(kind)?;
     let integration = state
         .integrations()
         .set_enabled(caller.organisation_id, kind, enabled, &caller.metadata())
         .await?;
-    Ok(Json(describe(kind, Some(&integration), true)))
+    Ok(envelope::data(describe(kind, Some(&integration), true)))
 }
 
 /// Deletes an integration and destroys its data key: its secrets can no
 /// longer be recovered, even with the master key.
 #[utoipa::path(delete, path = "/api/v1/settings/integrations/{type}", tag = "integrations", security(("bearer" = [])),
-    responses((status = 204), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    params(("type" = IntegrationType, Path)),
+    responses((status = 204, description = "deleted"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such type, or not configured"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "a concurrent change")))]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -275,11 +380,15 @@ pub async fn delete(
     Ok(StatusCode::NO_CONTENT)
 }
 
+/// What a user may do with an integration.
 #[derive(Debug, Serialize, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct PermissionBody {
     pub can_use: bool,
     pub can_configure: bool,
+    /// Uses a day; none for no limit.
+    #[serde(default, deserialize_with = "crate::routes::whole_u32")]
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     pub daily_limit: Option<u32>,
 }
 
@@ -287,9 +396,10 @@ pub struct PermissionBody {
 pub struct PermissionResponse {
     pub user_id: Uuid,
     #[serde(rename = "type")]
-    pub kind: String,
+    pub kind: IntegrationType,
     pub can_use: bool,
     pub can_configure: bool,
+    #[schema(value_type = Option<i64>, minimum = 0, maximum = 4294967295_i64)]
     pub daily_limit: Option<u32>,
     /// Whether an admin set this explicitly (otherwise it is the role's default).
     pub explicit: bool,
@@ -314,7 +424,7 @@ fn permission_response(user: &domain::user::User, kind: IntegrationKind, grant: 
     });
     PermissionResponse {
         user_id: user.id.unwrap_or_default(),
-        kind: kind.as_str().into(),
+        kind: kind.into(),
         can_use: admin || effective.can_use,
         can_configure: admin || effective.can_configure,
         daily_limit: effective.daily_limit,
@@ -324,35 +434,39 @@ fn permission_response(user: &domain::user::User, kind: IntegrationKind, grant: 
 
 /// What a user may do with an integration (admins, or the user themselves).
 #[utoipa::path(get, path = "/api/v1/settings/integrations/{type}/permissions/{user_id}", tag = "integrations", security(("bearer" = [])),
-    responses((status = 200, body = PermissionResponse), (status = 404, body = Problem)))]
+    params(("type" = IntegrationType, Path), ("user_id" = Uuid, Path)),
+    responses((status = 200, body = Data<PermissionResponse>),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such type or user")))]
 pub async fn get_permission(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path((kind, user_id)): Path<(String, String)>,
-) -> Result<Json<PermissionResponse>, ApiError> {
+) -> Result<Json<Data<PermissionResponse>>, ApiError> {
     let kind = kind_from_path(&kind)?;
     let user_id = parse_id(&user_id)?;
     if caller.role != Role::Admin && caller.user_id() != Some(user_id) {
         return Err(ApiError::forbidden());
     }
     let user = user_in_organisation(&state, &caller, user_id).await?;
-    Ok(Json(permission_response(
-        &user,
-        kind,
-        grant(&state, &caller, kind, user_id).await?,
-    )))
+    let grant = grant(&state, &caller, kind, user_id).await?;
+    Ok(envelope::data(permission_response(&user, kind, grant)))
 }
 
 /// Grants or withdraws a user's use and configuration of an integration (admins only).
 #[utoipa::path(put, path = "/api/v1/settings/integrations/{type}/permissions/{user_id}", request_body = PermissionBody,
     tag = "integrations", security(("bearer" = [])),
-    responses((status = 200, body = PermissionResponse), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    params(("type" = IntegrationType, Path), ("user_id" = Uuid, Path)),
+    responses((status = 200, body = Data<PermissionResponse>),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such type or user"),
+        (status = 409, body = Problem, content_type = "application/problem+json", description = "a concurrent change")))]
 pub async fn put_permission(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path((kind, user_id)): Path<(String, String)>,
     ApiJson(body): ApiJson<PermissionBody>,
-) -> Result<Json<PermissionResponse>, ApiError> {
+) -> Result<Json<Data<PermissionResponse>>, ApiError> {
     caller.require(Role::can_administer)?;
     let kind = kind_from_path(&kind)?;
     let user_id = parse_id(&user_id)?;
@@ -371,46 +485,84 @@ pub async fn put_permission(
     };
     let id = permission_id(caller.organisation_id, kind, user_id).to_string();
     state.permissions.execute(&id, command, &caller.metadata()).await?;
-    Ok(Json(permission_response(&user, kind, Some(grant))))
+    Ok(envelope::data(permission_response(&user, kind, Some(grant))))
 }
 
-/// The dashboard's summary of what is configured.
+/// The dashboard's summary of what is configured: the e-mail accounts (and
+/// the default one), the Exotel voice integration and its active numbers,
+/// WhatsApp and SMS.
 #[utoipa::path(get, path = "/api/v1/settings/configuration-status", tag = "integrations", security(("bearer" = [])),
-    responses((status = 200, description = "the seed's configuration-status shape")))]
-pub async fn configuration_status(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<Value>, ApiError> {
+    responses((status = 200, body = Data<ConfigurationStatus>),
+        (status = 403, body = Problem, content_type = "application/problem+json")))]
+pub async fn configuration_status(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<Data<ConfigurationStatus>>, ApiError> {
     may_see(&caller)?;
-    let integrations = state.integrations();
-    let current = |kind| integrations.current(caller.organisation_id, kind);
-    let (phone, sms, whatsapp, mail) = (
-        current(IntegrationKind::ExotelPhone).await?,
-        current(IntegrationKind::ExotelSms).await?,
-        current(IntegrationKind::ExotelWhatsapp).await?,
-        current(IntegrationKind::ZohoMail).await?,
-    );
-    let settings = |i: &Option<Integration>| i.as_ref().and_then(|i| i.settings.as_deref().cloned());
-    let email = match settings(&mail) {
-        Some(IntegrationSettings::ZohoMail(m)) => {
-            json!({"configured": true, "accounts": 1, "default_account": m.email})
-        }
-        _ => json!({"configured": false, "accounts": 0}),
+    let settings = |kind| settings_of(&state, &caller, kind);
+    let phone = match settings(IntegrationKind::ExotelPhone).await? {
+        Some(IntegrationSettings::ExotelPhone(_)) => PhoneStatus {
+            configured: true,
+            provider: Some("exotel"),
+            numbers: Some(state.phone_numbers().active_numbers(caller.organisation_id).await?),
+        },
+        _ => PhoneStatus {
+            configured: false,
+            provider: None,
+            numbers: None,
+        },
     };
-    let phone = match settings(&phone) {
-        Some(IntegrationSettings::ExotelPhone(_)) => json!({"configured": true, "provider": "exotel", "numbers": 1}),
-        _ => json!({"configured": false}),
+    let whatsapp = match settings(IntegrationKind::ExotelWhatsapp).await? {
+        Some(IntegrationSettings::ExotelWhatsapp(w)) => WhatsappStatus {
+            configured: true,
+            provider: Some("exotel"),
+            number: Some(w.whatsapp_number),
+        },
+        _ => WhatsappStatus {
+            configured: false,
+            provider: None,
+            number: None,
+        },
     };
-    let whatsapp = match settings(&whatsapp) {
-        Some(IntegrationSettings::ExotelWhatsapp(w)) => {
-            json!({"configured": true, "provider": "exotel", "number": w.whatsapp_number})
-        }
-        _ => json!({"configured": false}),
+    let sms = match settings(IntegrationKind::ExotelSms).await? {
+        Some(IntegrationSettings::ExotelSms(s)) => SmsStatus {
+            configured: true,
+            provider: Some("exotel"),
+            sender_id: Some(s.sender_id),
+        },
+        _ => SmsStatus {
+            configured: false,
+            provider: None,
+            sender_id: None,
+        },
     };
-    let sms = match settings(&sms) {
-        Some(IntegrationSettings::ExotelSms(s)) => {
-            json!({"configured": true, "provider": "exotel", "sender_id": s.sender_id})
-        }
-        _ => json!({"configured": false}),
-    };
-    Ok(Json(
-        json!({"success": true, "data": {"email": email, "phone": phone, "whatsapp": whatsapp, "sms": sms}}),
-    ))
+    Ok(envelope::data(ConfigurationStatus {
+        email: email_status(&state, &caller).await?,
+        phone,
+        whatsapp,
+        sms,
+    }))
+}
+
+async fn settings_of(
+    state: &AppState,
+    caller: &Caller,
+    kind: IntegrationKind,
+) -> Result<Option<IntegrationSettings>, ApiError> {
+    let current = state.integrations().current(caller.organisation_id, kind).await?;
+    Ok(current.and_then(|i| i.settings.map(|s| *s)))
+}
+
+/// The organisation's e-mail accounts, as `GET /settings/email-accounts` lists them.
+async fn email_status(state: &AppState, caller: &Caller) -> Result<EmailStatus, ApiError> {
+    let accounts = projections::email_accounts::list(&state.db.read, &caller.organisation_id.to_string()).await?;
+    let default_account = accounts
+        .iter()
+        .find(|a| a.settings.is_default)
+        .map(|a| a.settings.address.to_string());
+    Ok(EmailStatus {
+        configured: !accounts.is_empty(),
+        accounts: accounts.len(),
+        default_account,
+    })
 }

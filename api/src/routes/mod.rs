@@ -17,12 +17,15 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
-/// Paging of list routes.
+/// Paging of list routes, in the query string.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
 pub struct Page {
     /// At most this many items (1–500, default 100).
+    #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
     /// Skip this many items.
+    #[param(minimum = 0)]
     pub offset: Option<i64>,
 }
 
@@ -50,7 +53,63 @@ impl Page {
     }
 }
 
+/// An optional count that JSON may write as `20` or `20.0` (both are the
+/// integer 20 to a JSON schema); anything fractional, negative or over
+/// `u32::MAX` is refused.
+pub fn whole_u32<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<u32>, D::Error> {
+    use serde::de::Error;
+    let Some(number) = Option::<serde_json::Number>::deserialize(deserializer)? else {
+        return Ok(None);
+    };
+    let whole = number.as_u64().or_else(|| {
+        number
+            .as_f64()
+            .filter(|f| f.fract() == 0.0 && *f >= 0.0)
+            .map(|f| f as u64)
+    });
+    whole
+        .and_then(|n| u32::try_from(n).ok())
+        .map(Some)
+        .ok_or_else(|| D::Error::custom(format!("expected a whole number from 0 to {}", u32::MAX)))
+}
+
 /// An id from a path: one that is not even a UUID cannot exist.
 pub fn parse_id(text: &str) -> Result<Uuid, ApiError> {
     Uuid::try_parse(text).map_err(|_| ApiError::not_found())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[derive(Debug, Deserialize)]
+    struct Count {
+        #[serde(default, deserialize_with = "whole_u32")]
+        n: Option<u32>,
+    }
+
+    fn count(json: &str) -> Result<Option<u32>, serde_json::Error> {
+        serde_json::from_str::<Count>(json).map(|c| c.n)
+    }
+
+    #[test]
+    fn a_whole_number_written_with_a_fraction_of_zero_is_that_number() {
+        assert_eq!(count(r#"{"n": 20}"#).unwrap(), Some(20));
+        assert_eq!(count(r#"{"n": 20.0}"#).unwrap(), Some(20));
+        assert_eq!(count(r#"{"n": null}"#).unwrap(), None);
+        assert_eq!(count("{}").unwrap(), None);
+        assert_eq!(count(r#"{"n": 4294967295}"#).unwrap(), Some(u32::MAX));
+    }
+
+    #[test]
+    fn a_fraction_a_negative_or_a_count_past_u32_is_refused() {
+        for json in [
+            r#"{"n": 20.5}"#,
+            r#"{"n": -1}"#,
+            r#"{"n": 4294967296}"#,
+            r#"{"n": "20"}"#,
+        ] {
+            assert!(count(json).is_err(), "{json}");
+        }
+    }
 }
