@@ -29,16 +29,10 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Every route with its middleware.
 pub fn router(state: Arc<AppState>) -> Router {
     let v1 = Router::new()
-        .route("/auth/login", post(auth::login))
-        .route("/me", get(users::me))
-        .route("/me/password", post(users::change_password))
-        .route("/organisation", get(organisation::get).patch(organisation::rename))
-        .route("/users", get(users::list).post(users::create))
-        .route("/users/{id}", get(users::get).patch(users::update))
-        .route("/users/{id}/deactivate", post(users::deactivate))
-        .route("/users/{id}/reactivate", post(users::reactivate))
-        .route("/api-keys", get(api_keys::list).post(api_keys::create))
-        .route("/api-keys/{id}", axum::routing::delete(api_keys::revoke))
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(organisation::router())
+        .merge(api_keys::router())
         .route("/settings/integrations", get(integrations::list))
         .route(
             "/settings/integrations/{type}",

@@ -2,6 +2,7 @@
 //! on aggregates, and the ports the outside world is reached through.
 
 pub mod accounts;
+pub mod api_keys;
 pub mod audit;
 pub mod cipher;
 pub mod email_accounts;
@@ -10,6 +11,7 @@ pub mod exotel;
 pub mod feed;
 pub mod inbound_email;
 pub mod integrations;
+pub mod login;
 pub mod mail;
 pub mod metadata;
 pub mod outbound_email;
@@ -18,6 +20,7 @@ pub mod phone_numbers;
 pub mod policy;
 pub mod receiving;
 pub mod store;
+pub mod users;
 
 pub use error::CommandError;
 pub use metadata::{Actor, EventMetadata};

@@ -85,7 +85,7 @@ pub async fn child_login(http: &reqwest::Client, base: &str, email: &str, settin
             .await
         {
             let body: Value = response.json().await.unwrap();
-            return body["access_token"].as_str().unwrap().to_string();
+            return super::data(&body)["access_token"].as_str().unwrap().to_string();
         }
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
