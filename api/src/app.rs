@@ -29,49 +29,16 @@ const REQUEST_ID: HeaderName = HeaderName::from_static("x-request-id");
 /// Every route with its middleware.
 pub fn router(state: Arc<AppState>) -> Router {
     let v1 = Router::new()
-        // Modules with their own router().
+        .merge(auth::router())
+        .merge(users::router())
+        .merge(organisation::router())
+        .merge(api_keys::router())
         .merge(integrations::router())
         .merge(phone_numbers::router())
+        .merge(email_accounts::router())
+        .merge(emails::router(&state.settings))
+        .merge(email_inbox::router())
         .merge(audit::router())
-        // auth
-        .route("/auth/login", post(auth::login))
-        // users
-        .route("/me", get(users::me))
-        .route("/me/password", post(users::change_password))
-        .route("/users", get(users::list).post(users::create))
-        .route("/users/{id}", get(users::get).patch(users::update))
-        .route("/users/{id}/deactivate", post(users::deactivate))
-        .route("/users/{id}/reactivate", post(users::reactivate))
-        // organisation
-        .route("/organisation", get(organisation::get).patch(organisation::rename))
-        // api_keys
-        .route("/api-keys", get(api_keys::list).post(api_keys::create))
-        .route("/api-keys/{id}", axum::routing::delete(api_keys::revoke))
-        // email_accounts
-        .route("/settings/email-accounts/test", post(email_accounts::test))
-        .route(
-            "/settings/email-accounts",
-            get(email_accounts::list).post(email_accounts::create),
-        )
-        .route(
-            "/settings/email-accounts/{id}",
-            get(email_accounts::get)
-                .patch(email_accounts::update)
-                .delete(email_accounts::remove),
-        )
-        // emails
-        .route(
-            "/communications/emails",
-            post(emails::send).layer(DefaultBodyLimit::max(crate::limits::body_limit(
-                &state.settings,
-                "/communications/emails",
-            ))),
-        )
-        .route("/communications/emails/{id}", get(emails::get))
-        // email_inbox
-        .route("/settings/email-accounts/{id}/poll-now", post(email_inbox::poll_now))
-        .route("/communications/threads", get(email_inbox::list_threads))
-        .route("/communications/threads/{id}", get(email_inbox::get_thread))
         .layer(middleware::from_fn_with_state(state.clone(), crate::guard::guard));
     let timeout = Duration::from_secs(state.settings.request_timeout_secs);
     let body_limit = state.settings.max_body_bytes;

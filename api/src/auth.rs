@@ -9,6 +9,8 @@ use std::sync::Arc;
 use uuid::Uuid;
 
 use application::accounts::looks_like_api_key;
+use application::api_keys::KeyCheck;
+use application::users::{Acting, SessionCheck};
 use application::{Actor, EventMetadata};
 use domain::{OrganisationId, Role};
 
@@ -16,7 +18,6 @@ use crate::error::ApiError;
 use crate::extract::RequestContext;
 use crate::state::AppState;
 pub use crate::tokens::{Claims, TokenKeys};
-use application::AggregateStore;
 
 /// The authenticated caller of a `/api/v1` route.
 #[derive(Debug, Clone)]
@@ -24,6 +25,8 @@ pub struct Caller {
     pub organisation_id: OrganisationId,
     pub role: Role,
     pub actor: Actor,
+    /// The user the call acts for: the caller, or the API key's creator.
+    pub acting_user_id: Option<Uuid>,
     pub context: RequestContext,
 }
 
@@ -42,6 +45,15 @@ impl Caller {
         match self.actor {
             Actor::User { id } => Some(id),
             _ => None,
+        }
+    }
+
+    /// Who acts, for the use cases: a key acts for its creator.
+    pub fn acting(&self) -> Acting {
+        Acting {
+            organisation_id: self.organisation_id,
+            role: self.role,
+            user_id: self.acting_user_id,
         }
     }
 
@@ -71,14 +83,23 @@ impl FromRequestParts<Arc<AppState>> for Caller {
         let context = RequestContext::from_request_parts(parts, state).await?;
         let token = bearer(parts)?;
         if looks_like_api_key(token) {
-            let identity = state.accounts().authenticate_api_key(token).await?;
-            let identity =
-                identity.ok_or_else(|| ApiError::unauthenticated("invalid_api_key", "the API key is not valid"))?;
-            let actor = Actor::ApiKey { id: identity.key_id };
+            let identity = match state.accounts().authenticate_api_key(token).await? {
+                KeyCheck::Valid(identity) => identity,
+                KeyCheck::Invalid => {
+                    return Err(ApiError::unauthenticated("invalid_api_key", "the API key is not valid"));
+                }
+                KeyCheck::Suspended => {
+                    return Err(ApiError::unauthenticated(
+                        "api_key_suspended",
+                        "the user who created this API key is deactivated or no longer holds its role",
+                    ));
+                }
+            };
             return Ok(Caller {
                 organisation_id: identity.organisation_id,
                 role: identity.role,
-                actor,
+                actor: Actor::ApiKey { id: identity.key_id },
+                acting_user_id: identity.created_by,
                 context,
             });
         }
@@ -88,6 +109,7 @@ impl FromRequestParts<Arc<AppState>> for Caller {
             organisation_id: claims.org,
             role,
             actor: Actor::User { id: claims.sub },
+            acting_user_id: Some(claims.sub),
             context,
         })
     }
@@ -110,15 +132,20 @@ fn bearer(parts: &Parts) -> Result<&str, ApiError> {
 }
 
 /// The user's role now: a deactivated user's token stops working at once,
-/// and a role change takes effect on the next request.
+/// a password change ends every token issued before it, and a role change
+/// takes effect on the next request.
 async fn current_role(state: &AppState, claims: &Claims) -> Result<Role, ApiError> {
-    let loaded = state.users.load(&claims.sub.to_string()).await?;
-    let user = loaded
-        .map(|l| l.aggregate)
-        .filter(|u| u.organisation_id == Some(claims.org));
-    match user {
-        Some(user) if user.active => user.role.ok_or_else(ApiError::internal),
-        Some(_) => Err(ApiError::unauthenticated("user_deactivated", "the user is deactivated")),
-        None => Err(ApiError::unauthenticated("invalid_token", "the token is not valid")),
+    match state
+        .accounts()
+        .check_session(claims.org, claims.sub, claims.sv)
+        .await?
+    {
+        SessionCheck::Valid(role) => Ok(role),
+        SessionCheck::Deactivated => Err(ApiError::unauthenticated("user_deactivated", "the user is deactivated")),
+        SessionCheck::Ended => Err(ApiError::unauthenticated(
+            "session_ended",
+            "the password was changed since this token was issued; log in again",
+        )),
+        SessionCheck::Unknown => Err(ApiError::unauthenticated("invalid_token", "the token is not valid")),
     }
 }

@@ -135,6 +135,8 @@ impl Rule for UserError {
             UserError::InvalidDisplayName => {
                 rule(S::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("display_name")
             }
+            UserError::InvalidEmail => rule(S::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("email"),
+            UserError::RoleAboveYours => rule(S::FORBIDDEN, "role_above_yours", self).on_field("role"),
             UserError::CannotChangeOwnAccess => rule(S::UNPROCESSABLE_ENTITY, "cannot_change_own_access", self),
             UserError::AlreadyDeactivated => rule(S::CONFLICT, "already_deactivated", self),
             UserError::AlreadyActive => rule(S::CONFLICT, "already_active", self),
@@ -161,6 +163,7 @@ impl Rule for ApiKeyError {
             ApiKeyError::NotFound => ApiError::not_found(),
             ApiKeyError::AlreadyRevoked => rule(StatusCode::CONFLICT, "already_revoked", self),
             ApiKeyError::InvalidName => rule(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("name"),
+            ApiKeyError::RoleAboveIssuer => rule(StatusCode::FORBIDDEN, "role_above_yours", self).on_field("role"),
         }
     }
 }
@@ -203,6 +206,7 @@ impl From<RegisterError> for ApiError {
             RegisterError::UnknownOrganisation => ApiError::not_found(),
             RegisterError::Store(e) => e.into(),
             RegisterError::Command(e) => e.into(),
+            RegisterError::Address(e) => e.into(),
         }
     }
 }
@@ -267,8 +271,10 @@ impl Rule for domain::login::LoginError {
         use domain::login::LoginError as E;
         match self {
             E::InvalidCredentials => rule(StatusCode::UNAUTHORIZED, "invalid_credentials", self),
-            E::Deactivated => rule(StatusCode::UNAUTHORIZED, "user_deactivated", self),
             E::LockedOut { .. } => rule(StatusCode::TOO_MANY_REQUESTS, "locked_out", self),
+            E::OrganisationRequired => {
+                rule(StatusCode::CONFLICT, "organisation_required", self).on_field("organisation")
+            }
         }
     }
 }
@@ -396,5 +402,88 @@ impl From<infrastructure::mail::poll::PollNowError> for ApiError {
             E::PolledElsewhere => rule(StatusCode::CONFLICT, "polled_elsewhere", &error),
             E::Failed(reason) => ApiError::new(StatusCode::BAD_GATEWAY, "mail_server_error", reason),
         }
+    }
+}
+
+// Identities: users, their addresses, logins.
+
+impl Rule for domain::user::address::UserAddressError {
+    fn to_api(&self) -> ApiError {
+        use domain::user::address::UserAddressError as E;
+        match self {
+            E::TakenInOrganisation => rule(StatusCode::CONFLICT, "user_exists", self).on_field("email"),
+            E::OtherAddress => ApiError::internal(),
+        }
+    }
+}
+
+impl From<application::users::UsersError> for ApiError {
+    fn from(error: application::users::UsersError) -> Self {
+        use application::users::UsersError as E;
+        match error {
+            E::NotFound => ApiError::not_found(),
+            E::WrongCurrentPassword => ApiError::invalid("current_password", error.to_string()),
+            E::Password(PasswordError::InvalidLength) => ApiError::invalid("new_password", error.to_string()),
+            E::Password(PasswordError::Hashing) => ApiError::internal(),
+            E::Store(e) => e.into(),
+            E::Command(e) => e.into(),
+        }
+    }
+}
+
+/// A refused login: problem+json, with `Retry-After` when the client must wait.
+#[derive(Debug)]
+pub struct LoginRefused {
+    pub error: ApiError,
+    pub retry_after_secs: Option<u64>,
+}
+
+impl From<ApiError> for LoginRefused {
+    fn from(error: ApiError) -> Self {
+        Self {
+            error,
+            retry_after_secs: None,
+        }
+    }
+}
+
+impl From<StoreError> for LoginRefused {
+    fn from(error: StoreError) -> Self {
+        ApiError::from(error).into()
+    }
+}
+
+impl From<application::login::LogInError> for LoginRefused {
+    fn from(error: application::login::LogInError) -> Self {
+        use application::login::LogInError as E;
+        use domain::login::LoginError;
+        match error {
+            E::Refused(LoginError::LockedOut { until }) => {
+                let wait = (until - chrono::Utc::now()).num_milliseconds().max(0) as u64;
+                let refused = LoginError::LockedOut { until };
+                Self {
+                    error: refused.to_api(),
+                    retry_after_secs: Some(wait.div_ceil(1000).max(1)),
+                }
+            }
+            E::Refused(refused) => refused.to_api().into(),
+            E::RateLimited { retry_after_secs } => Self {
+                error: ApiError::new(StatusCode::TOO_MANY_REQUESTS, "rate_limited", error.to_string()),
+                retry_after_secs: Some(retry_after_secs),
+            },
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
+impl IntoResponse for LoginRefused {
+    fn into_response(self) -> Response {
+        let mut response = self.error.into_response();
+        if let Some(seconds) = self.retry_after_secs {
+            response
+                .headers_mut()
+                .insert(header::RETRY_AFTER, HeaderValue::from(seconds));
+        }
+        response
     }
 }

@@ -13,7 +13,7 @@ use crate::routes;
     paths(
         routes::auth::login,
         routes::users::list, routes::users::create, routes::users::get, routes::users::update,
-        routes::users::deactivate, routes::users::reactivate, routes::users::me, routes::users::change_password,
+        routes::users::deactivate, routes::users::reactivate, routes::users::reset_password, routes::users::me, routes::users::change_password,
         routes::api_keys::list, routes::api_keys::create, routes::api_keys::revoke,
         routes::organisation::get, routes::organisation::rename,
         routes::integrations::list, routes::integrations::get, routes::integrations::configure, routes::integrations::test, routes::integrations::disable, routes::integrations::enable,

@@ -6,6 +6,7 @@ use tokio::sync::watch;
 
 use application::accounts::Accounts;
 use application::integrations::Integrations;
+use application::login::LoginThrottle;
 use domain::api_key::ApiKey;
 use domain::email_account::EmailAccount;
 use domain::integration::Integration;
@@ -14,6 +15,7 @@ use domain::login::LoginHistory;
 use domain::organisation::Organisation;
 use domain::phone_numbers::PhoneNumbers;
 use domain::user::User;
+use domain::user::address::UserAddress;
 use infrastructure::cipher::Keyring;
 use infrastructure::connection_test::ProviderConnectionTests;
 use infrastructure::data_keys::SqlDataKeys;
@@ -36,6 +38,8 @@ pub struct AppState {
     pub db: Database,
     pub organisations: EsStore<Organisation>,
     pub users: EsStore<User>,
+    pub user_addresses: EsStore<UserAddress>,
+    pub login_throttle: LoginThrottle,
     pub logins: EsStore<LoginHistory>,
     pub api_keys: EsStore<ApiKey>,
     pub integrations: EsStore<Integration>,
@@ -91,6 +95,11 @@ impl AppState {
         let state = Arc::new(Self {
             organisations: EsStore::new(&db, (), commits.clone()),
             users: EsStore::new(&db, (), commits.clone()),
+            user_addresses: EsStore::new(&db, (), commits.clone()),
+            login_throttle: LoginThrottle::new(
+                settings.login_rate_limit_per_client,
+                settings.login_rate_limit_per_address,
+            ),
             logins: EsStore::new(&db, (), commits.clone()),
             api_keys: EsStore::new(&db, (), commits.clone()),
             integrations: EsStore::new(&db, (), commits.clone()),
@@ -115,6 +124,7 @@ impl AppState {
             commits,
             metrics,
         });
+        application::passwords::decoy_hash().await;
         state
             .integrations()
             .check_keyring()
@@ -155,8 +165,10 @@ impl AppState {
         Accounts {
             organisations: &self.organisations,
             users: &self.users,
+            user_addresses: &self.user_addresses,
             logins: &self.logins,
             api_keys: &self.api_keys,
+            throttle: &self.login_throttle,
         }
     }
 }

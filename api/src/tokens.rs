@@ -20,6 +20,10 @@ pub struct Claims {
     pub role: Role,
     pub iat: i64,
     pub exp: i64,
+    /// The user's count of ended sessions when the token was issued: a
+    /// password change or a deactivation raises it and ends the token.
+    #[serde(default)]
+    pub sv: u32,
 }
 
 /// Signs and checks login tokens.
@@ -39,8 +43,14 @@ impl TokenKeys {
         }
     }
 
-    /// A signed token for a user.
-    pub fn issue(&self, user_id: Uuid, organisation_id: OrganisationId, role: Role) -> Result<String, ApiError> {
+    /// A signed token for a user, valid until their sessions are next ended.
+    pub fn issue(
+        &self,
+        user_id: Uuid,
+        organisation_id: OrganisationId,
+        role: Role,
+        sessions_ended: u32,
+    ) -> Result<String, ApiError> {
         let now = Utc::now().timestamp();
         let claims = Claims {
             sub: user_id,
@@ -48,6 +58,7 @@ impl TokenKeys {
             role,
             iat: now,
             exp: now + self.ttl_secs as i64,
+            sv: sessions_ended,
         };
         jsonwebtoken::encode(&Header::new(Algorithm::HS256), &claims, &self.encoding).map_err(|_| ApiError::internal())
     }

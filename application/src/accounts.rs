@@ -1,17 +1,20 @@
-//! Organisations, users and API keys: registering, logging in, issuing and
-//! checking keys.
+//! Organisations and users: creating them, and the stores and throttle
+//! every account use case works with (logging in is in `login`, API keys in
+//! `api_keys`, changing users in `users`).
 
 use chrono::Utc;
-use domain::api_key::{ApiKey, ApiKeyCommand};
-use domain::login::{LoginCommand, LoginError, LoginHistory};
-use domain::organisation::{Organisation, OrganisationCommand};
-use domain::user::{User, UserCommand, UserError, user_id_for_email};
+use domain::api_key::ApiKey;
+use domain::login::LoginHistory;
+use domain::organisation::{Organisation, OrganisationCommand, OrganisationError};
+use domain::user::address::{UserAddress, UserAddressCommand, UserAddressError, address_id};
+use domain::user::{User, UserCommand, UserError, legacy_user_id, user_id_for};
 use domain::{EmailAddress, OrganisationId, Role};
 use rand::RngCore;
 use sha2::{Digest, Sha256};
 use uuid::Uuid;
 
 use crate::error::{CommandError, StoreError};
+use crate::login::LoginThrottle;
 use crate::metadata::EventMetadata;
 use crate::passwords::{self, PasswordError};
 use crate::store::AggregateStore;
@@ -23,8 +26,10 @@ pub const API_KEY_PREFIX: &str = "sbk";
 pub struct Accounts<'a> {
     pub organisations: &'a dyn AggregateStore<Organisation>,
     pub users: &'a dyn AggregateStore<User>,
+    pub user_addresses: &'a dyn AggregateStore<UserAddress>,
     pub logins: &'a dyn AggregateStore<LoginHistory>,
     pub api_keys: &'a dyn AggregateStore<ApiKey>,
+    pub throttle: &'a LoginThrottle,
 }
 
 /// What a new user is given.
@@ -48,21 +53,16 @@ pub enum RegisterError {
     Store(#[from] StoreError),
     #[error(transparent)]
     Command(#[from] CommandError<UserError>),
+    #[error(transparent)]
+    Address(#[from] CommandError<UserAddressError>),
 }
 
-/// A key as issued: the full secret is in `token` and is never stored.
+/// An organisation as its members see it.
 #[derive(Debug, Clone)]
-pub struct IssuedKey {
-    pub key_id: Uuid,
-    pub token: String,
-}
-
-/// Who an API key acts as.
-#[derive(Debug, Clone, PartialEq)]
-pub struct KeyIdentity {
-    pub key_id: Uuid,
-    pub organisation_id: OrganisationId,
-    pub role: Role,
+pub struct OrganisationView {
+    pub id: OrganisationId,
+    pub name: String,
+    pub created_at: Option<chrono::DateTime<Utc>>,
 }
 
 impl Accounts<'_> {
@@ -71,7 +71,7 @@ impl Accounts<'_> {
         &self,
         name: &str,
         meta: &EventMetadata,
-    ) -> Result<OrganisationId, CommandError<domain::organisation::OrganisationError>> {
+    ) -> Result<OrganisationId, CommandError<OrganisationError>> {
         self.create_organisation_with_id(Uuid::new_v4(), name, meta).await
     }
 
@@ -81,7 +81,7 @@ impl Accounts<'_> {
         organisation_id: OrganisationId,
         name: &str,
         meta: &EventMetadata,
-    ) -> Result<OrganisationId, CommandError<domain::organisation::OrganisationError>> {
+    ) -> Result<OrganisationId, CommandError<OrganisationError>> {
         let meta = EventMetadata {
             organisation_id: Some(organisation_id),
             ..meta.clone()
@@ -97,117 +97,101 @@ impl Accounts<'_> {
         Ok(organisation_id)
     }
 
-    /// Registers a user in an existing organisation.
+    /// The caller's organisation, read from its events.
+    pub async fn organisation(
+        &self,
+        organisation_id: OrganisationId,
+    ) -> Result<OrganisationView, CommandError<OrganisationError>> {
+        let loaded = self
+            .organisations
+            .load(&organisation_id.to_string())
+            .await
+            .map_err(|e| CommandError::Store(e.0))?
+            .ok_or(CommandError::Rejected(OrganisationError::NotFound))?;
+        Ok(OrganisationView {
+            id: organisation_id,
+            name: loaded.aggregate.name,
+            created_at: loaded.aggregate.created_at,
+        })
+    }
+
+    /// Renames the caller's organisation.
+    pub async fn rename_organisation(
+        &self,
+        organisation_id: OrganisationId,
+        name: &str,
+        meta: &EventMetadata,
+    ) -> Result<OrganisationView, CommandError<OrganisationError>> {
+        let command = OrganisationCommand::Rename {
+            organisation_id,
+            name: name.to_string(),
+        };
+        self.organisations
+            .execute(&organisation_id.to_string(), command, meta)
+            .await?;
+        self.organisation(organisation_id).await
+    }
+
+    /// Registers a user in an existing organisation, as Switchboard itself
+    /// (the CLI, the sandbox, tests).
     pub async fn register_user(&self, new: NewUser, meta: &EventMetadata) -> Result<Uuid, RegisterError> {
+        self.register_user_by(None, new, meta).await
+    }
+
+    /// Registers a user, given by someone of role `registered_by`. The
+    /// address is claimed first, so a login finds the user as soon as it
+    /// exists; a failure in between leaves a claim that a retry reuses.
+    /// Only the caller's own organisation can answer "already exists".
+    pub async fn register_user_by(
+        &self,
+        registered_by: Option<Role>,
+        new: NewUser,
+        meta: &EventMetadata,
+    ) -> Result<Uuid, RegisterError> {
         let org = self.organisations.load(&new.organisation_id.to_string()).await?;
         if org.is_none() {
             return Err(RegisterError::UnknownOrganisation);
         }
+        let legacy = self.users.load(&legacy_user_id(&new.email).to_string()).await?;
+        if legacy.is_some_and(|l| l.aggregate.organisation_id == Some(new.organisation_id)) {
+            return Err(CommandError::Rejected(UserError::AlreadyRegistered).into());
+        }
         let password_hash = passwords::hash(new.password).await?;
-        let user_id = user_id_for_email(&new.email);
+        let user_id = user_id_for(new.organisation_id, &new.email);
         let command = UserCommand::Register {
             user_id,
             organisation_id: new.organisation_id,
-            email: new.email,
+            email: new.email.clone(),
             display_name: new.display_name,
             password_hash,
             role: new.role,
+            registered_by,
             at: Utc::now(),
         };
+        User::default()
+            .decide(command.clone())
+            .map_err(CommandError::Rejected)?;
+        let claim = UserAddressCommand::Claim {
+            email: new.email.clone(),
+            organisation_id: new.organisation_id,
+            user_id,
+        };
+        self.user_addresses
+            .execute(&address_id(&new.email).to_string(), claim, meta)
+            .await?;
         self.users.execute(&user_id.to_string(), command, meta).await?;
         Ok(user_id)
     }
+}
 
-    /// Checks an e-mail and password, records the attempt, and answers the
-    /// user on success.
-    pub async fn log_in(
-        &self,
-        email: &str,
-        password: String,
-        meta: &EventMetadata,
-    ) -> Result<User, CommandError<LoginError>> {
-        let Ok(email) = EmailAddress::parse(email) else {
-            return Err(CommandError::Rejected(LoginError::InvalidCredentials));
-        };
-        let user_id = user_id_for_email(&email);
-        let loaded = self
-            .users
-            .load(&user_id.to_string())
-            .await
-            .map_err(|e| CommandError::Store(e.0))?;
-        let Some((user, organisation_id)) =
-            loaded.and_then(|l| l.aggregate.organisation_id.map(|org| (l.aggregate, org)))
-        else {
-            let _ = passwords::verify(password, passwords::decoy_hash().await).await;
-            return Err(CommandError::Rejected(LoginError::InvalidCredentials));
-        };
-        let matched = passwords::verify(password, user.password_hash.clone()).await;
-        let meta = EventMetadata {
-            organisation_id: Some(organisation_id),
-            ..meta.clone()
-        };
-        let attempt = LoginCommand::Attempt {
-            user_id,
-            organisation_id,
-            password_matched: matched,
-            user_active: user.active,
-            at: Utc::now(),
-        };
-        self.logins.execute(&user_id.to_string(), attempt, &meta).await?;
-        if !matched {
-            return Err(CommandError::Rejected(LoginError::InvalidCredentials));
-        }
-        Ok(user)
-    }
-
-    /// Issues a new API key; the returned token is the only copy of the secret.
-    pub async fn issue_api_key(
-        &self,
-        organisation_id: OrganisationId,
-        name: &str,
-        role: Role,
-        created_by: Option<Uuid>,
-        meta: &EventMetadata,
-    ) -> Result<IssuedKey, CommandError<domain::api_key::ApiKeyError>> {
-        let key_id = Uuid::new_v4();
-        let mut secret = [0u8; 32];
-        rand::thread_rng().fill_bytes(&mut secret);
-        let secret = hex::encode(secret);
-        let command = ApiKeyCommand::Issue {
-            key_id,
-            organisation_id,
-            name: name.to_string(),
-            role,
-            secret_digest: digest(&secret),
-            created_by,
-            at: Utc::now(),
-        };
-        self.api_keys.execute(&key_id.to_string(), command, meta).await?;
-        Ok(IssuedKey {
-            key_id,
-            token: format!("{API_KEY_PREFIX}_{}_{secret}", key_id.simple()),
-        })
-    }
-
-    /// Who a presented API key acts as; `None` if it is unknown, wrong or revoked.
-    pub async fn authenticate_api_key(&self, token: &str) -> Result<Option<KeyIdentity>, StoreError> {
-        let Some((key_id, secret)) = split_token(token) else {
-            return Ok(None);
-        };
-        let Some(loaded) = self.api_keys.load(&key_id.to_string()).await? else {
-            return Ok(None);
-        };
-        let key = loaded.aggregate;
-        let matches = constant_time_eq(digest(secret).as_bytes(), key.secret_digest.as_bytes());
-        Ok(match (matches && key.is_usable(), key.organisation_id, key.role) {
-            (true, Some(organisation_id), Some(role)) => Some(KeyIdentity {
-                key_id,
-                organisation_id,
-                role,
-            }),
-            _ => None,
-        })
-    }
+/// A fresh API key secret: its id, the whole token and the digest kept.
+pub(crate) fn new_key_secret() -> (Uuid, String, String) {
+    let key_id = Uuid::new_v4();
+    let mut secret = [0u8; 32];
+    rand::thread_rng().fill_bytes(&mut secret);
+    let secret = hex::encode(secret);
+    let token = format!("{API_KEY_PREFIX}_{}_{secret}", key_id.simple());
+    (key_id, token, digest(&secret))
 }
 
 /// Whether a bearer token has the API-key form (rather than a JWT).
@@ -215,17 +199,17 @@ pub fn looks_like_api_key(token: &str) -> bool {
     token.starts_with(API_KEY_PREFIX) && token.as_bytes().get(API_KEY_PREFIX.len()) == Some(&b'_')
 }
 
-fn split_token(token: &str) -> Option<(Uuid, &str)> {
+pub(crate) fn split_token(token: &str) -> Option<(Uuid, &str)> {
     let rest = token.strip_prefix(API_KEY_PREFIX)?.strip_prefix('_')?;
     let (id, secret) = rest.split_once('_')?;
     Some((Uuid::try_parse(id).ok()?, secret))
 }
 
-fn digest(secret: &str) -> String {
+pub(crate) fn digest(secret: &str) -> String {
     hex::encode(Sha256::digest(secret.as_bytes()))
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
+pub(crate) fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
     a.len() == b.len() && a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
 }
 

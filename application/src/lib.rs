@@ -3,6 +3,7 @@
 
 pub mod access;
 pub mod accounts;
+pub mod api_keys;
 pub mod audit;
 pub mod cipher;
 pub mod email_accounts;
@@ -11,6 +12,7 @@ pub mod exotel;
 pub mod feed;
 pub mod inbound_email;
 pub mod integrations;
+pub mod login;
 pub mod mail;
 #[cfg(test)]
 mod memory;
@@ -21,6 +23,7 @@ pub mod phone_numbers;
 pub mod policy;
 pub mod receiving;
 pub mod store;
+pub mod users;
 
 pub use error::CommandError;
 pub use metadata::{Actor, EventMetadata};

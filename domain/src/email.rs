@@ -30,6 +30,13 @@ impl EmailAddress {
     pub fn as_str(&self) -> &str {
         &self.0
     }
+
+    /// Whether mail can be sent to the address: the send route's rule
+    /// (SMTP here takes plain ASCII addresses only), also applied to the
+    /// addresses users sign in with.
+    pub fn is_sendable(&self) -> bool {
+        self.0.is_ascii()
+    }
 }
 
 impl fmt::Display for EmailAddress {
@@ -93,5 +100,11 @@ mod tests {
         );
         let text: String = EmailAddress::parse("A@B.in").unwrap().into();
         assert_eq!(text, "a@b.in");
+    }
+
+    #[test]
+    fn only_an_ascii_address_is_sendable() {
+        assert!(EmailAddress::parse("asha@example.in").unwrap().is_sendable());
+        assert!(!EmailAddress::parse("āsha@example.in").unwrap().is_sendable());
     }
 }

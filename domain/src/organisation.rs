@@ -59,8 +59,8 @@ pub enum OrganisationError {
     /// 404: no such organisation for this caller.
     #[error("no such organisation")]
     NotFound,
-    /// 422: blank or over-long name.
-    #[error("the name must be 1 to {MAX_NAME_LEN} characters")]
+    /// 422: blank, over-long, or holding control or bidirectional characters.
+    #[error("the name must be 1 to {MAX_NAME_LEN} characters, without control or bidirectional-override characters")]
     InvalidName,
 }
 
@@ -73,7 +73,7 @@ pub struct Organisation {
 
 fn valid_name(name: &str) -> Result<String, OrganisationError> {
     let name = name.trim();
-    if name.is_empty() || name.chars().count() > MAX_NAME_LEN {
+    if name.is_empty() || name.chars().count() > MAX_NAME_LEN || !crate::user::is_safe_text(name) {
         return Err(OrganisationError::InvalidName);
     }
     Ok(name.to_string())
@@ -84,6 +84,34 @@ impl Organisation {
         match self.id {
             Some(id) if id == organisation_id => Ok(()),
             _ => Err(OrganisationError::NotFound),
+        }
+    }
+
+    /// The events a command causes, or the rule it breaks.
+    pub fn decide(&self, command: OrganisationCommand) -> Result<Vec<OrganisationEvent>, OrganisationError> {
+        match command {
+            OrganisationCommand::Create {
+                organisation_id,
+                name,
+                at,
+            } => {
+                if self.id.is_some() {
+                    return Err(OrganisationError::AlreadyExists);
+                }
+                Ok(vec![OrganisationEvent::OrganisationCreated {
+                    organisation_id,
+                    name: valid_name(&name)?,
+                    created_at: at,
+                }])
+            }
+            OrganisationCommand::Rename { organisation_id, name } => {
+                self.ensure_owned_by(organisation_id)?;
+                let name = valid_name(&name)?;
+                if name == self.name {
+                    return Ok(vec![]);
+                }
+                Ok(vec![OrganisationEvent::OrganisationRenamed { name }])
+            }
         }
     }
 }
@@ -101,31 +129,8 @@ impl Aggregate for Organisation {
         _services: &Self::Services,
         sink: &EventSink<Self>,
     ) -> Result<(), Self::Error> {
-        match command {
-            OrganisationCommand::Create {
-                organisation_id,
-                name,
-                at,
-            } => {
-                if self.id.is_some() {
-                    return Err(OrganisationError::AlreadyExists);
-                }
-                let name = valid_name(&name)?;
-                let event = OrganisationEvent::OrganisationCreated {
-                    organisation_id,
-                    name,
-                    created_at: at,
-                };
-                sink.write(event, self).await;
-            }
-            OrganisationCommand::Rename { organisation_id, name } => {
-                self.ensure_owned_by(organisation_id)?;
-                let name = valid_name(&name)?;
-                if name != self.name {
-                    sink.write(OrganisationEvent::OrganisationRenamed { name }, self).await;
-                }
-            }
-        }
+        let events = self.decide(command)?;
+        crate::write_all(self, sink, events).await;
         Ok(())
     }
 
@@ -219,12 +224,82 @@ mod tests {
             .then_expect_error(OrganisationError::NotFound);
     }
 
-    #[test]
-    fn event_type_names_are_pinned() {
-        assert_eq!(created(Uuid::nil()).event_type(), "OrganisationCreated");
+    fn rename(id: Uuid, name: &str) -> OrganisationCommand {
+        OrganisationCommand::Rename {
+            organisation_id: id,
+            name: name.into(),
+        }
+    }
+
+    #[tokio::test]
+    async fn it_renames_an_organisation_with_a_trimmed_name() {
+        let id = Uuid::new_v4();
+        Given::with(())
+            .given(vec![created(id)])
+            .when_async(rename(id, " Acme Fresh "))
+            .await
+            .then_expect_events(vec![OrganisationEvent::OrganisationRenamed {
+                name: "Acme Fresh".into(),
+            }]);
+    }
+
+    #[tokio::test]
+    async fn renaming_to_the_same_name_records_nothing() {
+        let id = Uuid::new_v4();
+        Given::with(())
+            .given(vec![created(id)])
+            .when_async(rename(id, "Acme Foods "))
+            .await
+            .then_expect_events(vec![]);
+    }
+
+    #[tokio::test]
+    async fn a_name_must_be_plain_text_within_the_limit() {
+        let id = Uuid::new_v4();
+        let long = "a".repeat(MAX_NAME_LEN + 1);
+        for name in [
+            long.as_str(),
+            "Acme\u{0}",
+            "Acme \u{202E}sdooF",
+            "Acme\u{2066}",
+            "Acme\nFoods",
+            " ",
+        ] {
+            Given::with(())
+                .given(vec![created(id)])
+                .when_async(rename(id, name))
+                .await
+                .then_expect_error(OrganisationError::InvalidName);
+        }
+        let longest = "a".repeat(MAX_NAME_LEN);
         assert_eq!(
-            OrganisationEvent::OrganisationRenamed { name: String::new() }.event_type(),
-            "OrganisationRenamed"
+            Organisation {
+                id: Some(id),
+                ..Organisation::default()
+            }
+            .decide(rename(id, &longest))
+            .map(|events| events.len()),
+            Ok(1)
         );
+    }
+
+    #[test]
+    fn applying_the_events_gives_the_current_name() {
+        let id = Uuid::new_v4();
+        let mut organisation = Organisation::default();
+        organisation.apply(created(id));
+        assert_eq!(organisation.id, Some(id));
+        assert_eq!(organisation.created_at, Some(DateTime::UNIX_EPOCH));
+        organisation.apply(OrganisationEvent::OrganisationRenamed { name: "New".into() });
+        assert_eq!(organisation.name, "New");
+    }
+
+    #[test]
+    fn event_types_and_versions_are_pinned() {
+        let renamed = OrganisationEvent::OrganisationRenamed { name: String::new() };
+        assert_eq!(created(Uuid::nil()).event_type(), "OrganisationCreated");
+        assert_eq!(renamed.event_type(), "OrganisationRenamed");
+        assert_eq!(created(Uuid::nil()).event_version(), "1.0");
+        assert_eq!(renamed.event_version(), "1.0");
     }
 }

@@ -50,6 +50,12 @@ impl Role {
     pub fn can_read_directory(self) -> bool {
         matches!(self, Role::Admin | Role::Manager | Role::Agent)
     }
+
+    /// Whether everything `other` may do, this role may do too: nobody
+    /// hands out a role above their own.
+    pub fn includes(self, other: Role) -> bool {
+        self == other || self == Role::Admin || (self == Role::Manager && other == Role::Agent)
+    }
 }
 
 #[cfg(test)]
@@ -91,5 +97,20 @@ mod tests {
     fn an_unknown_role_name_is_no_role() {
         assert_eq!(Role::parse("owner"), None);
         assert_eq!(Role::parse("Admin"), None);
+    }
+
+    #[test]
+    fn an_admin_includes_every_role_and_a_manager_only_agents_besides_itself() {
+        use Role::*;
+        let all = [Admin, Manager, Agent, Auditor];
+        let included = |role: Role| {
+            all.into_iter()
+                .filter(|other| role.includes(*other))
+                .collect::<Vec<_>>()
+        };
+        assert_eq!(included(Admin), all);
+        assert_eq!(included(Manager), [Manager, Agent]);
+        assert_eq!(included(Agent), [Agent]);
+        assert_eq!(included(Auditor), [Auditor]);
     }
 }

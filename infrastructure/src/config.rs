@@ -57,6 +57,10 @@ pub struct Settings {
     pub rate_limit_per_actor: u32,
     /// Requests a minute per organisation (`SWITCHBOARD_RATE_LIMIT_PER_ORGANISATION`).
     pub rate_limit_per_organisation: u32,
+    /// Login attempts a minute from one client address (`SWITCHBOARD_LOGIN_RATE_LIMIT_PER_CLIENT`).
+    pub login_rate_limit_per_client: u32,
+    /// Login attempts a minute at one e-mail address (`SWITCHBOARD_LOGIN_RATE_LIMIT_PER_ADDRESS`).
+    pub login_rate_limit_per_address: u32,
     /// How long an `Idempotency-Key` is remembered, in hours (`SWITCHBOARD_IDEMPOTENCY_TTL_HOURS`).
     pub idempotency_ttl_hours: u32,
     /// Seconds between syncs of every organisation's ExoPhones; 0 turns the
@@ -108,6 +112,8 @@ struct Defaults {
     sandbox: bool,
     rate_limit_per_actor: u32,
     rate_limit_per_organisation: u32,
+    login_rate_limit_per_client: u32,
+    login_rate_limit_per_address: u32,
     idempotency_ttl_hours: u32,
     phone_sync_interval_secs: u64,
     sandbox_simulator_listen: String,
@@ -134,6 +140,8 @@ impl Default for Defaults {
             sandbox: true,
             rate_limit_per_actor: 1200,
             rate_limit_per_organisation: 6000,
+            login_rate_limit_per_client: 60,
+            login_rate_limit_per_address: 20,
             idempotency_ttl_hours: 24,
             phone_sync_interval_secs: 3600,
             sandbox_simulator_listen: "127.0.0.1:0".into(),
@@ -207,7 +215,13 @@ impl Settings {
                 "SWITCHBOARD_MASTER_KEYS must be set when running distributed".into(),
             ));
         }
-        if self.rate_limit_per_actor == 0 || self.rate_limit_per_organisation == 0 {
+        let limits = [
+            self.rate_limit_per_actor,
+            self.rate_limit_per_organisation,
+            self.login_rate_limit_per_client,
+            self.login_rate_limit_per_address,
+        ];
+        if limits.contains(&0) {
             return Err(InfraError::Config(
                 "rate limits must be at least 1 request a minute".into(),
             ));

@@ -16,6 +16,7 @@ pub struct AuditChain;
 pub const ALL_TYPES: &[&str] = &[
     "organisation",
     "user",
+    "user_address",
     "login",
     "api_key",
     "integration",

@@ -11,8 +11,8 @@ use infrastructure::database::EventDb;
 
 use crate::support::{TestApp, assert_problem, data, eventually, switchboard_binary};
 
-fn user_id(email: &str) -> String {
-    domain::user::user_id_for_email(&domain::EmailAddress::parse(email).unwrap()).to_string()
+fn user_id(organisation_id: uuid::Uuid, email: &str) -> String {
+    domain::user::user_id_for(organisation_id, &domain::EmailAddress::parse(email).unwrap()).to_string()
 }
 
 async fn sealed(app: &TestApp) -> bool {
@@ -28,7 +28,7 @@ async fn verify(app: &TestApp) -> Value {
 
 async fn activity(app: &TestApp) -> (String, String) {
     let email = app.add_user(app.organisation_id, Role::Agent).await;
-    let id = user_id(&email);
+    let id = user_id(app.organisation_id, &email);
     for name in ["Asha", "Asha K", "Asha Kumar"] {
         let patch = app
             .http
@@ -129,7 +129,7 @@ async fn audit_verify_reports_altered_removed_and_swapped_events() {
 async fn state_at_a_version_equals_the_state_the_aggregate_had_then() {
     let app = TestApp::embedded().await;
     let email = app.add_user(app.organisation_id, Role::Agent).await;
-    let id = user_id(&email);
+    let id = user_id(app.organisation_id, &email);
     let mut states = Vec::new();
     let record = || async {
         let loaded = app.state.users.load(&id).await.unwrap().unwrap();
@@ -241,7 +241,7 @@ async fn audit_events_are_filtered_and_paged_without_gaps_or_repeats() {
     );
     assert_eq!(renames[0]["payload"]["UserRenamed"]["display_name"], "Asha Kumar");
 
-    let admin = format!("user:{}", user_id(&app.admin_email));
+    let admin = format!("user:{}", user_id(app.organisation_id, &app.admin_email));
     let by_admin: Value = app
         .get(&format!("/api/v1/audit/events?actor={admin}&limit=500"), token)
         .await
@@ -284,7 +284,7 @@ async fn an_auditor_reads_the_audit_routes_and_nothing_else() {
         .json()
         .await
         .unwrap();
-    let auditor = created["key"].as_str().unwrap();
+    let auditor = crate::support::data(&created)["key"].as_str().unwrap();
     assert_eq!(
         app.get("/api/v1/audit/events", Some(auditor)).await.status(),
         StatusCode::OK
@@ -315,7 +315,7 @@ async fn an_auditor_reads_the_audit_routes_and_nothing_else() {
 async fn another_organisations_history_answers_404() {
     let app = TestApp::embedded().await;
     let other = crate::support::create_organisation(&app.state, "Other Co").await;
-    let stranger = user_id(&app.add_user(other, Role::Agent).await);
+    let stranger = user_id(other, &app.add_user(other, Role::Agent).await);
     let history = app
         .get(
             &format!("/api/v1/audit/aggregates/user/{stranger}/history"),

@@ -262,7 +262,9 @@ async fn exercise_every_view(app: &TestApp) {
         emails.push(app.add_user(app.organisation_id, role).await);
     }
     app.login(&emails[0]).await;
-    let id = |email: &str| domain::user::user_id_for_email(&domain::EmailAddress::parse(email).unwrap()).to_string();
+    let id = |email: &str| {
+        domain::user::user_id_for(app.organisation_id, &domain::EmailAddress::parse(email).unwrap()).to_string()
+    };
     let token = Some(app.admin_token.as_str());
     app.post_json(
         &format!("/api/v1/users/{}/deactivate", id(&emails[1])),

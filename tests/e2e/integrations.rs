@@ -405,7 +405,7 @@ async fn only_admins_or_granted_users_configure_and_other_organisations_see_noth
         StatusCode::OK
     );
 
-    let agent_id = domain::user::user_id_for_email(&domain::EmailAddress::parse(&agent_email).unwrap());
+    let agent_id = domain::user::user_id_for(app.organisation_id, &domain::EmailAddress::parse(&agent_email).unwrap());
     let grant = app
         .http
         .put(app.url(&format!("{path}/permissions/{agent_id}")))

@@ -11,6 +11,7 @@ mod embedded;
 mod exotel_client;
 mod feed;
 mod idempotency;
+mod identity;
 mod input;
 mod integrations;
 mod phone_numbers;

@@ -149,7 +149,7 @@ async fn a_number_is_assigned_to_an_active_member_and_taken_back() {
     let id = number(&list, SECOND)["id"].as_str().unwrap().to_string();
     let agent_email = app.add_user(app.organisation_id, Role::Agent).await;
     let email = domain::EmailAddress::parse(&agent_email).unwrap();
-    let agent_id = json!(domain::user::user_id_for_email(&email));
+    let agent_id = json!(domain::user::user_id_for(app.organisation_id, &email));
     let path = format!("/api/v1/settings/phone-numbers/{id}/assign");
     let assigned = app
         .post_json(

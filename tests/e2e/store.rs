@@ -25,7 +25,8 @@ fn user_renamed(user_id: &str, sequence: usize, name: &str) -> SerializedEvent {
 
 async fn two_writers_race(app: &TestApp) {
     let email = app.add_user(app.organisation_id, Role::Agent).await;
-    let user_id = domain::user::user_id_for_email(&domain::EmailAddress::parse(&email).unwrap()).to_string();
+    let user_id =
+        domain::user::user_id_for(app.organisation_id, &domain::EmailAddress::parse(&email).unwrap()).to_string();
     let (first, second) = (AnyRepo::new(&app.state.db), AnyRepo::new(&app.state.db));
     let (one, two) = (
         [user_renamed(&user_id, 2, "first")],
@@ -76,7 +77,7 @@ async fn stored_renames(app: &TestApp, user_id: &str) -> Vec<String> {
 async fn concurrent_updates_of_one_user_are_retried_or_answered_409_and_never_lost() {
     let app = TestApp::distributed().await;
     let email = app.add_user(app.organisation_id, Role::Agent).await;
-    let user_id = domain::user::user_id_for_email(&domain::EmailAddress::parse(&email).unwrap()).to_string();
+    let user_id = domain::user::user_id_for(app.organisation_id, &domain::EmailAddress::parse(&email).unwrap()).to_string();
     let mut acknowledged = Vec::new();
     for round in 0..3 {
         let names: Vec<String> = (0..20).map(|i| format!("round {round} name {i}")).collect();
@@ -137,7 +138,8 @@ async fn an_aggregate_loaded_after_several_commands_has_applied_each_event_once(
             .await;
         assert_eq!(response.status(), StatusCode::UNAUTHORIZED);
     }
-    let user_id = domain::user::user_id_for_email(&domain::EmailAddress::parse(&email).unwrap()).to_string();
+    let user_id =
+        domain::user::user_id_for(app.organisation_id, &domain::EmailAddress::parse(&email).unwrap()).to_string();
     let logins = app.state.logins.load(&user_id).await.unwrap().unwrap();
     assert_eq!((logins.aggregate.failed_in_a_row, logins.version), (3, 3));
     let token = app.login(&email).await;

@@ -1,29 +1,39 @@
 //! API keys of the caller's organisation. The secret is returned once, on
-//! creation, and never stored.
+//! creation, and never stored. A key acts for the user who created it: it
+//! stops working while that user is deactivated or no longer holds its role.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::routing::{delete, get};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use application::AggregateStore;
 use domain::Role;
-use domain::api_key::ApiKeyCommand;
 use projections::api_keys::ApiKeyRow;
 
 use crate::auth::Caller;
+use crate::envelope::{self, Data, List};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::routes::{Page, parse_id};
 use crate::state::AppState;
 
+/// The routes of this module, relative to `/api/v1`.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/api-keys", get(list).post(create))
+        .route("/api-keys/{id}", delete(revoke))
+}
+
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateApiKey {
+    /// 1 to 100 characters, no control or bidirectional-override characters.
     pub name: String,
+    /// At most the creator's own role.
     #[schema(value_type = String, example = "agent")]
     pub role: Role,
 }
@@ -32,7 +42,7 @@ pub struct CreateApiKey {
 pub struct CreatedApiKey {
     pub id: Uuid,
     pub name: String,
-    #[schema(value_type = String)]
+    #[schema(value_type = String, example = "agent")]
     pub role: Role,
     /// The whole key. Shown this once: store it now.
     pub key: String,
@@ -42,9 +52,13 @@ pub struct CreatedApiKey {
 pub struct ApiKeyResponse {
     pub id: String,
     pub name: String,
+    #[schema(example = "agent")]
     pub role: String,
+    /// The user the key acts for.
     pub created_by: Option<String>,
+    /// RFC 3339.
     pub issued_at: String,
+    /// RFC 3339; absent while the key is not revoked.
     pub revoked_at: Option<String>,
 }
 
@@ -63,63 +77,69 @@ impl From<ApiKeyRow> for ApiKeyResponse {
 
 /// Lists the organisation's API keys, without secrets (admins only).
 #[utoipa::path(get, path = "/api/v1/api-keys", params(Page), tag = "api-keys", security(("bearer" = [])),
-    responses((status = 200, body = [ApiKeyResponse]), (status = 403, body = Problem)))]
+    responses((status = 200, body = List<ApiKeyResponse>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     ApiQuery(page): ApiQuery<Page>,
-) -> Result<Json<Vec<ApiKeyResponse>>, ApiError> {
+) -> Result<Json<List<ApiKeyResponse>>, ApiError> {
     caller.require(Role::can_administer)?;
     let (limit, offset) = page.bounds()?;
     let rows = projections::api_keys::list(&state.db.read, &caller.organisation_id.to_string(), limit, offset).await?;
-    Ok(Json(rows.into_iter().map(ApiKeyResponse::from).collect()))
+    Ok(envelope::list(rows.into_iter().map(ApiKeyResponse::from).collect()))
 }
 
-/// Issues an API key acting with the given role (admins only).
+/// Issues an API key acting for the caller with the given role, which may
+/// not be above the caller's own (admins only).
 #[utoipa::path(post, path = "/api/v1/api-keys", request_body = CreateApiKey, tag = "api-keys", security(("bearer" = [])),
-    responses((status = 201, body = CreatedApiKey), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = Data<CreatedApiKey>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateApiKey>,
-) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+) -> Result<(StatusCode, Json<Data<CreatedApiKey>>), ApiError> {
     caller.require(Role::can_administer)?;
     let issued = state
         .accounts()
-        .issue_api_key(
-            caller.organisation_id,
-            &body.name,
-            body.role,
-            caller.user_id(),
-            &caller.metadata(),
-        )
+        .issue_api_key(&caller.acting(), &body.name, body.role, &caller.metadata())
         .await?;
     let created = CreatedApiKey {
         id: issued.key_id,
-        name: body.name.trim().to_string(),
-        role: body.role,
+        name: issued.name,
+        role: issued.role,
         key: issued.token,
     };
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok((StatusCode::CREATED, envelope::data(created)))
 }
 
-/// Revokes an API key; it stops working at once (admins only).
+/// Revokes an API key; it stops working at once, for good (admins only).
 #[utoipa::path(delete, path = "/api/v1/api-keys/{id}", tag = "api-keys", security(("bearer" = [])),
-    responses((status = 204), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    params(("id" = Uuid, Path, description = "the key's id")),
+    responses((status = 204, description = "revoked"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn revoke(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<StatusCode, ApiError> {
     caller.require(Role::can_administer)?;
-    let key_id = parse_id(&id)?;
-    let command = ApiKeyCommand::Revoke {
-        organisation_id: caller.organisation_id,
-        at: chrono::Utc::now(),
-    };
     state
-        .api_keys
-        .execute(&key_id.to_string(), command, &caller.metadata())
+        .accounts()
+        .revoke_api_key(&caller.acting(), parse_id(&id)?, &caller.metadata())
         .await?;
     Ok(StatusCode::NO_CONTENT)
 }

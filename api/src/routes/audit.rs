@@ -278,6 +278,7 @@ fn fold(kind: &str, events: &[AuditEvent]) -> Result<Value, ApiError> {
     match kind {
         Organisation::TYPE => fold_as::<Organisation>(events),
         User::TYPE => fold_as::<User>(events),
+        domain::user::address::UserAddress::TYPE => fold_as::<domain::user::address::UserAddress>(events),
         domain::login::LoginHistory::TYPE => fold_as::<domain::login::LoginHistory>(events),
         ApiKey::TYPE => fold_as::<ApiKey>(events),
         Integration::TYPE => fold_as::<Integration>(events),

@@ -1,23 +1,37 @@
 //! Users of the caller's organisation.
 
-use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::routing::{self, post};
+use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
 use application::accounts::NewUser;
-use domain::user::{User, UserCommand};
+use application::users::{UserChange, UserView};
 use domain::{EmailAddress, Role};
 use projections::users::UserRow;
 
 use crate::auth::Caller;
+use crate::envelope::{self, Data, List};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::routes::{Page, parse_id};
 use crate::state::AppState;
+
+/// The routes of this module, relative to `/api/v1`.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/me", routing::get(me))
+        .route("/me/password", post(change_password))
+        .route("/users", routing::get(list).post(create))
+        .route("/users/{id}", routing::get(get).patch(update))
+        .route("/users/{id}/deactivate", post(deactivate))
+        .route("/users/{id}/reactivate", post(reactivate))
+        .route("/users/{id}/password", post(reset_password))
+}
 
 #[derive(Debug, Serialize, ToSchema)]
 pub struct UserResponse {
@@ -28,12 +42,15 @@ pub struct UserResponse {
     #[schema(value_type = String, example = "agent")]
     pub role: Role,
     pub active: bool,
+    /// RFC 3339.
     pub registered_at: Option<String>,
+    /// RFC 3339; absent before the first login.
     pub last_login_at: Option<String>,
 }
 
 impl UserResponse {
-    pub fn from_aggregate(user: &User, last_login_at: Option<String>) -> Option<Self> {
+    pub fn from_view(view: &UserView) -> Option<Self> {
+        let user = &view.user;
         Some(Self {
             id: user.id?,
             organisation_id: user.organisation_id?,
@@ -42,7 +59,7 @@ impl UserResponse {
             role: user.role?,
             active: user.active,
             registered_at: user.registered_at.map(|t| t.to_rfc3339()),
-            last_login_at,
+            last_login_at: view.last_login_at.map(|t| t.to_rfc3339()),
         })
     }
 
@@ -63,8 +80,12 @@ impl UserResponse {
 #[derive(Debug, Deserialize, ToSchema)]
 #[serde(deny_unknown_fields)]
 pub struct CreateUser {
+    /// Unique within the organisation; the same address may have a user in
+    /// other organisations.
     pub email: String,
+    /// 1 to 200 characters, no control or bidirectional-override characters.
     pub display_name: String,
+    /// 10 to 256 characters.
     pub password: String,
     #[schema(value_type = String, example = "agent")]
     pub role: Role,
@@ -78,28 +99,61 @@ pub struct UpdateUser {
     pub role: Option<Role>,
 }
 
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ChangePassword {
+    pub current_password: String,
+    pub new_password: String,
+}
+
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ResetPassword {
+    pub new_password: String,
+}
+
+fn answer(view: &UserView) -> Result<Json<Data<UserResponse>>, ApiError> {
+    UserResponse::from_view(view)
+        .map(envelope::data)
+        .ok_or_else(ApiError::not_found)
+}
+
 /// Lists the organisation's users (from the users projection).
 #[utoipa::path(get, path = "/api/v1/users", params(Page), tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = [UserResponse]), (status = 401, body = Problem), (status = 403, body = Problem)))]
+    responses((status = 200, body = List<UserResponse>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     ApiQuery(page): ApiQuery<Page>,
-) -> Result<Json<Vec<UserResponse>>, ApiError> {
+) -> Result<Json<List<UserResponse>>, ApiError> {
     caller.require(Role::can_read_directory)?;
     let (limit, offset) = page.bounds()?;
     let rows = projections::users::list(&state.db.read, &caller.organisation_id.to_string(), limit, offset).await?;
-    Ok(Json(rows.into_iter().filter_map(UserResponse::from_row).collect()))
+    Ok(envelope::list(
+        rows.into_iter().filter_map(UserResponse::from_row).collect(),
+    ))
 }
 
-/// Creates a user (admins only).
+/// Creates a user (admins only). A 409 means the address already has a user
+/// in this organisation; other organisations are never consulted.
 #[utoipa::path(post, path = "/api/v1/users", request_body = CreateUser, tag = "users", security(("bearer" = [])),
-    responses((status = 201, body = UserResponse), (status = 409, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = Data<UserResponse>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateUser>,
-) -> Result<(StatusCode, Json<UserResponse>), ApiError> {
+) -> Result<(StatusCode, Json<Data<UserResponse>>), ApiError> {
     caller.require(Role::can_administer)?;
     let email = EmailAddress::parse(&body.email).map_err(|e| ApiError::invalid("email", e.to_string()))?;
     let new = NewUser {
@@ -109,173 +163,172 @@ pub async fn create(
         password: body.password,
         role: body.role,
     };
-    let user_id = state.accounts().register_user(new, &caller.metadata()).await?;
-    Ok((StatusCode::CREATED, Json(load(&state, &caller, user_id).await?)))
+    let accounts = state.accounts();
+    let user_id = accounts
+        .register_user_by(Some(caller.role), new, &caller.metadata())
+        .await?;
+    let view = accounts.user(caller.organisation_id, user_id).await?;
+    Ok((StatusCode::CREATED, answer(&view)?))
 }
 
 /// One user, read from its events (always current).
 #[utoipa::path(get, path = "/api/v1/users/{id}", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = UserResponse), (status = 404, body = Problem)))]
+    params(("id" = Uuid, Path, description = "the user's id")),
+    responses((status = 200, body = Data<UserResponse>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<UserResponse>, ApiError> {
+) -> Result<Json<Data<UserResponse>>, ApiError> {
     caller.require(Role::can_read_directory)?;
-    Ok(Json(load(&state, &caller, parse_id(&id)?).await?))
+    let view = state.accounts().user(caller.organisation_id, parse_id(&id)?).await?;
+    answer(&view)
 }
 
-/// Renames a user or changes their role (admins only).
+/// Renames a user or changes their role (admins only; nobody changes their
+/// own role or gives one above their own).
 #[utoipa::path(patch, path = "/api/v1/users/{id}", request_body = UpdateUser, tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = UserResponse), (status = 404, body = Problem), (status = 422, body = Problem)))]
+    params(("id" = Uuid, Path, description = "the user's id")),
+    responses((status = 200, body = Data<UserResponse>),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn update(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<UpdateUser>,
-) -> Result<Json<UserResponse>, ApiError> {
+) -> Result<Json<Data<UserResponse>>, ApiError> {
     caller.require(Role::can_administer)?;
-    let user_id = parse_id(&id)?;
-    let org = caller.organisation_id;
-    if let Some(display_name) = body.display_name {
-        execute(
-            &state,
-            &caller,
-            user_id,
-            UserCommand::Rename {
-                organisation_id: org,
-                display_name,
-            },
-        )
+    let change = UserChange {
+        display_name: body.display_name,
+        role: body.role,
+    };
+    let view = state
+        .accounts()
+        .change_user(&caller.acting(), parse_id(&id)?, change, &caller.metadata())
         .await?;
-    }
-    if let Some(role) = body.role {
-        execute(
-            &state,
-            &caller,
-            user_id,
-            UserCommand::ChangeRole {
-                organisation_id: org,
-                acting_user_id: caller.user_id(),
-                role,
-            },
-        )
-        .await?;
-    }
-    Ok(Json(load(&state, &caller, user_id).await?))
+    answer(&view)
 }
 
-/// Deactivates a user: their tokens stop working at once (admins only).
+/// Deactivates a user: their tokens and API keys stop working at once
+/// (admins only).
 #[utoipa::path(post, path = "/api/v1/users/{id}/deactivate", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = UserResponse), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    params(("id" = Uuid, Path, description = "the user's id")),
+    responses((status = 200, body = Data<UserResponse>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn deactivate(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<UserResponse>, ApiError> {
+) -> Result<Json<Data<UserResponse>>, ApiError> {
     caller.require(Role::can_administer)?;
-    let user_id = parse_id(&id)?;
-    let command = UserCommand::Deactivate {
-        organisation_id: caller.organisation_id,
-        acting_user_id: caller.user_id(),
-    };
-    execute(&state, &caller, user_id, command).await?;
-    Ok(Json(load(&state, &caller, user_id).await?))
+    let view = state
+        .accounts()
+        .deactivate_user(&caller.acting(), parse_id(&id)?, &caller.metadata())
+        .await?;
+    answer(&view)
 }
 
-/// Reactivates a deactivated user (admins only).
+/// Reactivates a deactivated user (admins only). Their old login tokens
+/// stay ended and revoked keys stay revoked.
 #[utoipa::path(post, path = "/api/v1/users/{id}/reactivate", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = UserResponse), (status = 404, body = Problem), (status = 409, body = Problem)))]
+    params(("id" = Uuid, Path, description = "the user's id")),
+    responses((status = 200, body = Data<UserResponse>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 409, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn reactivate(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<UserResponse>, ApiError> {
+) -> Result<Json<Data<UserResponse>>, ApiError> {
     caller.require(Role::can_administer)?;
-    let user_id = parse_id(&id)?;
-    execute(
-        &state,
-        &caller,
-        user_id,
-        UserCommand::Reactivate {
-            organisation_id: caller.organisation_id,
-        },
-    )
-    .await?;
-    Ok(Json(load(&state, &caller, user_id).await?))
+    let view = state
+        .accounts()
+        .reactivate_user(&caller.acting(), parse_id(&id)?, &caller.metadata())
+        .await?;
+    answer(&view)
 }
 
-/// The calling user (not available to API keys).
+/// Sets a user's password (admins only); every login token the user had
+/// stops working.
+#[utoipa::path(post, path = "/api/v1/users/{id}/password", request_body = ResetPassword, tag = "users", security(("bearer" = [])),
+    params(("id" = Uuid, Path, description = "the user's id")),
+    responses((status = 204, description = "the password is set"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 403, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
+pub async fn reset_password(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    ApiJson(body): ApiJson<ResetPassword>,
+) -> Result<StatusCode, ApiError> {
+    caller.require(Role::can_administer)?;
+    state
+        .accounts()
+        .reset_password(&caller.acting(), parse_id(&id)?, body.new_password, &caller.metadata())
+        .await?;
+    Ok(StatusCode::NO_CONTENT)
+}
+
+/// The calling user (404 for an API key).
 #[utoipa::path(get, path = "/api/v1/me", tag = "users", security(("bearer" = [])),
-    responses((status = 200, body = UserResponse), (status = 401, body = Problem), (status = 404, body = Problem)))]
-pub async fn me(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<UserResponse>, ApiError> {
+    responses((status = 200, body = Data<UserResponse>),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
+pub async fn me(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<Data<UserResponse>>, ApiError> {
     let user_id = caller.user_id().ok_or_else(ApiError::not_found)?;
-    Ok(Json(load(&state, &caller, user_id).await?))
-}
-
-#[derive(Debug, Deserialize, ToSchema)]
-#[serde(deny_unknown_fields)]
-pub struct ChangePassword {
-    pub current_password: String,
-    pub new_password: String,
+    answer(&state.accounts().user(caller.organisation_id, user_id).await?)
 }
 
 /// Changes the calling user's password; the current one must be given.
+/// Every login token issued before, this caller's included, stops working.
 #[utoipa::path(post, path = "/api/v1/me/password", request_body = ChangePassword, tag = "users", security(("bearer" = [])),
-    responses((status = 204), (status = 401, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 204, description = "the password is changed; log in again"),
+        (status = 400, body = Problem, content_type = "application/problem+json"),
+        (status = 401, body = Problem, content_type = "application/problem+json"),
+        (status = 404, body = Problem, content_type = "application/problem+json"),
+        (status = 415, body = Problem, content_type = "application/problem+json"),
+        (status = 422, body = Problem, content_type = "application/problem+json"),
+        (status = 503, body = Problem, content_type = "application/problem+json")))]
 pub async fn change_password(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     ApiJson(body): ApiJson<ChangePassword>,
 ) -> Result<StatusCode, ApiError> {
-    use application::AggregateStore;
-    let user_id = caller.user_id().ok_or_else(ApiError::not_found)?;
-    let user = state
-        .users
-        .load(&user_id.to_string())
-        .await?
-        .ok_or_else(ApiError::not_found)?
-        .aggregate;
-    if !application::passwords::verify(body.current_password, user.password_hash).await {
-        return Err(ApiError::invalid("current_password", "the current password is wrong"));
-    }
-    let password_hash = application::passwords::hash(body.new_password)
-        .await
-        .map_err(|e| ApiError::from(e).on_field("new_password"))?;
-    execute(
-        &state,
-        &caller,
-        user_id,
-        UserCommand::ChangePassword {
-            organisation_id: caller.organisation_id,
-            password_hash,
-        },
-    )
-    .await?;
+    caller.user_id().ok_or_else(ApiError::not_found)?;
+    state
+        .accounts()
+        .change_own_password(
+            &caller.acting(),
+            body.current_password,
+            body.new_password,
+            &caller.metadata(),
+        )
+        .await?;
     Ok(StatusCode::NO_CONTENT)
-}
-
-async fn execute(state: &AppState, caller: &Caller, user_id: Uuid, command: UserCommand) -> Result<(), ApiError> {
-    use application::AggregateStore;
-    Ok(state
-        .users
-        .execute(&user_id.to_string(), command, &caller.metadata())
-        .await?)
-}
-
-async fn load(state: &AppState, caller: &Caller, user_id: Uuid) -> Result<UserResponse, ApiError> {
-    use application::AggregateStore;
-    let user = state.users.load(&user_id.to_string()).await?.map(|l| l.aggregate);
-    let user = user
-        .filter(|u| u.organisation_id == Some(caller.organisation_id))
-        .ok_or_else(ApiError::not_found)?;
-    let last_login_at = last_login(state, user_id).await?;
-    UserResponse::from_aggregate(&user, last_login_at).ok_or_else(ApiError::not_found)
-}
-
-/// When the user last logged in, from their login history.
-pub async fn last_login(state: &AppState, user_id: Uuid) -> Result<Option<String>, ApiError> {
-    use application::AggregateStore;
-    let logins = state.logins.load(&user_id.to_string()).await?;
-    Ok(logins.and_then(|l| l.aggregate.last_login_at).map(|t| t.to_rfc3339()))
 }

@@ -164,7 +164,7 @@ fn addresses(field: &str, list: &[String]) -> Result<Vec<EmailAddress>, DraftErr
     for text in list {
         let address = EmailAddress::parse(text)
             .map_err(|_| invalid(field, format!("`{}` is not a valid e-mail address", text.trim())))?;
-        if !address.as_str().is_ascii() {
+        if !address.is_sendable() {
             return Err(invalid(field, format!("`{address}` is not an ASCII address")));
         }
         out.push(address);

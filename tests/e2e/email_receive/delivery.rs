@@ -252,7 +252,7 @@ async fn poll_now_needs_use_of_the_mail_integration_and_an_account_of_ones_own()
     let threads = app.get("/api/v1/communications/threads", Some(&agent_token)).await;
     assert_problem(threads, StatusCode::FORBIDDEN, "forbidden").await;
 
-    let user_id = domain::user::user_id_for_email(&EmailAddress::parse(&agent).unwrap());
+    let user_id = domain::user::user_id_for(app.organisation_id, &EmailAddress::parse(&agent).unwrap());
     let grant = json!({"can_use": true, "can_configure": false, "daily_limit": null});
     let path = format!("/api/v1/settings/integrations/zoho_mail/permissions/{user_id}");
     let granted = app

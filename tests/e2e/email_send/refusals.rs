@@ -92,7 +92,7 @@ async fn an_agent_sends_only_with_the_zoho_mail_grant_and_within_its_daily_limit
     let by_agent = |body: Value| app.post_json("/api/v1/communications/emails", Some(&agent), body);
     assert_problem(by_agent(simple(&token())).await, StatusCode::FORBIDDEN, "forbidden").await;
 
-    let agent_id = domain::user::user_id_for_email(&domain::EmailAddress::parse(&agent_email).unwrap());
+    let agent_id = domain::user::user_id_for(app.organisation_id, &domain::EmailAddress::parse(&agent_email).unwrap());
     let granted = app
         .http
         .put(app.url(&format!(
