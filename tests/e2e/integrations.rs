@@ -6,6 +6,7 @@ use domain::integration::{IntegrationKind, integration_id};
 use reqwest::StatusCode;
 use secrecy::SecretString;
 use serde_json::{Value, json};
+use std::time::Duration;
 
 use application::AggregateStore;
 use application::cipher::{CredentialCipher, DataKeyStore};

@@ -77,7 +77,8 @@ async fn stored_renames(app: &TestApp, user_id: &str) -> Vec<String> {
 async fn concurrent_updates_of_one_user_are_retried_or_answered_409_and_never_lost() {
     let app = TestApp::distributed().await;
     let email = app.add_user(app.organisation_id, Role::Agent).await;
-    let user_id = domain::user::user_id_for(app.organisation_id, &domain::EmailAddress::parse(&email).unwrap()).to_string();
+    let user_id =
+        domain::user::user_id_for(app.organisation_id, &domain::EmailAddress::parse(&email).unwrap()).to_string();
     let mut acknowledged = Vec::new();
     for round in 0..3 {
         let names: Vec<String> = (0..20).map(|i| format!("round {round} name {i}")).collect();
