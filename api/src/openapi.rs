@@ -226,6 +226,9 @@ mod tests {
                 let path_has_it = name.contains(&format!("{{{}}}", parameter["name"].as_str().unwrap()));
                 match path_has_it {
                     true => assert_eq!(parameter["in"], "path", "{name}: {parameter}"),
+                    false if parameter["in"] == "header" => {
+                        assert_ne!(parameter["required"], true, "{name}: {parameter}")
+                    }
                     false => {
                         assert_eq!(parameter["in"], "query", "{name}: {parameter}");
                         assert_ne!(parameter["required"], true, "{name}: {parameter}");
