@@ -171,7 +171,7 @@ async fn no_secret_appears_in_events_nats_messages_logs_read_models_or_responses
         child::assert_none_in(&format!("table {table}"), &rows.join("\n"), &forms);
     }
 
-    let messages = child::stream_messages(&DEFAULT_NATS, &settings.nats_stream).await;
+    let messages = child::stream_messages(DEFAULT_NATS, &settings.nats_stream).await;
     assert!(
         messages.iter().any(|m| m.contains("IntegrationConfigured")),
         "the integration events were relayed"
