@@ -233,7 +233,7 @@ async fn backlog_of_keys(settings: &Settings, organisation_id: Uuid, count: usiz
 async fn a_relay_killed_while_publishing_a_backlog_leaves_each_event_on_the_stream_and_applied_once() {
     let (settings, _dir) = distributed(DEFAULT_NATS).await;
     let (org, _) = seed(&settings).await;
-    const KEYS: usize = 3000;
+    const KEYS: usize = 2000;
     backlog_of_keys(&settings, org, KEYS).await;
     assert_eq!(committed_keys(&settings).await, KEYS as i64);
     let pool = sqlx::PgPool::connect(settings.database_url.as_ref().unwrap().expose_secret())
