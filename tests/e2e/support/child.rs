@@ -155,8 +155,14 @@ pub fn secret_forms(secret: &str) -> Vec<String> {
 pub fn assert_none_in(place: &str, text: &str, forms: &[String]) {
     for form in forms {
         if let Some(at) = text.find(form.as_str()) {
-            let from = text.floor_char_boundary(at.saturating_sub(300));
-            let to = text.ceil_char_boundary(at + form.len() + 100);
+            let mut from = at.saturating_sub(300);
+            while !text.is_char_boundary(from) {
+                from -= 1;
+            }
+            let mut to = (at + form.len() + 100).min(text.len());
+            while !text.is_char_boundary(to) {
+                to += 1;
+            }
             panic!("{place} holds a secret as {form:?}: …{}…", &text[from..to]);
         }
     }
