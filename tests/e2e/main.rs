@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod edge;
 mod email_accounts;
 mod email_receive;
 mod email_send;
@@ -13,6 +14,7 @@ mod feed;
 mod idempotency;
 mod input;
 mod integrations;
+mod outbound;
 mod phone_numbers;
 mod simulator;
 mod simulator_flows;

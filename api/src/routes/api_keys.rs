@@ -4,6 +4,7 @@
 use axum::Json;
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::ToSchema;
@@ -17,6 +18,7 @@ use projections::api_keys::ApiKeyRow;
 use crate::auth::Caller;
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::guard::HoldsSecrets;
 use crate::routes::{Page, parse_id};
 use crate::state::AppState;
 
@@ -34,8 +36,12 @@ pub struct CreatedApiKey {
     pub name: String,
     #[schema(value_type = String)]
     pub role: Role,
-    /// The whole key. Shown this once: store it now.
-    pub key: String,
+    /// The whole key. Shown this once: store it now. Absent from a replay
+    /// (the same request sent again with its `Idempotency-Key`, answered
+    /// with `Idempotent-Replayed: true`): the secret is never stored, so a
+    /// replay names the key issued without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -75,14 +81,18 @@ pub async fn list(
     Ok(Json(rows.into_iter().map(ApiKeyResponse::from).collect()))
 }
 
-/// Issues an API key acting with the given role (admins only).
+/// Issues an API key acting with the given role (admins only). The answer
+/// holds the key, once. Sent again with the same `Idempotency-Key`, the
+/// request answers a replay marker instead: the same `id`, `name` and
+/// `role`, header `Idempotent-Replayed: true`, and no `key` — the secret
+/// is never stored, not even for a replay.
 #[utoipa::path(post, path = "/api/v1/api-keys", request_body = CreateApiKey, tag = "api-keys", security(("bearer" = [])),
-    responses((status = 201, body = CreatedApiKey), (status = 403, body = Problem), (status = 422, body = Problem)))]
+    responses((status = 201, body = CreatedApiKey, description = "The key issued, with `key`; a replay omits `key`"), (status = 403, body = Problem), (status = 422, body = Problem)))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateApiKey>,
-) -> Result<(StatusCode, Json<CreatedApiKey>), ApiError> {
+) -> Result<Response, ApiError> {
     caller.require(Role::can_administer)?;
     let issued = state
         .accounts()
@@ -98,9 +108,9 @@ pub async fn create(
         id: issued.key_id,
         name: body.name.trim().to_string(),
         role: body.role,
-        key: issued.token,
+        key: Some(issued.token),
     };
-    Ok((StatusCode::CREATED, Json(created)))
+    Ok(HoldsSecrets::mark((StatusCode::CREATED, Json(created)), &["key"]))
 }
 
 /// Revokes an API key; it stops working at once (admins only).
