@@ -375,3 +375,7 @@ fn validated_mail(s: ZohoMail) -> Result<ZohoMail, SettingsError> {
         display_name: optional_text("display_name", s.display_name, 255)?,
     })
 }
+
+#[cfg(test)]
+#[path = "settings_tests.rs"]
+mod tests;
