@@ -187,6 +187,7 @@ async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
         let sim = simulator::start(state.settings.sandbox_simulator_listen)
             .await
             .context("starting the sandbox's Exotel simulator")?;
+        state.exotel.outbound().permit(sim.addr);
         crate::sandbox::connect_simulator(&state, &sim.base_url())
             .await
             .context("connecting the sandbox to its simulator")?;

@@ -97,7 +97,7 @@ impl ApiError {
 impl IntoResponse for ApiError {
     fn into_response(self) -> Response {
         if self.status.is_server_error() {
-            tracing::error!(code = self.code, message = %self.message, "request failed");
+            tracing::error!(code = self.code, detail = %self.message, "request failed");
         }
         let title = self.status.canonical_reason().unwrap_or("Error").to_string();
         let body = Problem {

@@ -10,7 +10,10 @@ use std::net::SocketAddr;
 
 use crate::error::ApiError;
 
-/// A JSON body, with the failing field named on error.
+/// A JSON body, with the failing field named on error. The body is one
+/// JSON object and nothing after it but white space: every request body of
+/// this API is an object, so an array (which serde would read into a
+/// struct field by field) and trailing bytes are both malformed.
 pub struct ApiJson<T>(pub T);
 
 impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
@@ -40,9 +43,26 @@ impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for ApiJson<T> {
     }
 }
 
+fn malformed(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", message)
+}
+
 fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
+    if bytes.iter().find(|b| !b.is_ascii_whitespace()) == Some(&b'[') {
+        return Err(malformed("the body must be a JSON object, not an array"));
+    }
     let mut deserializer = serde_json::Deserializer::from_slice(bytes);
-    serde_path_to_error::deserialize(&mut deserializer).map_err(|error| {
+    let value = deserialize(&mut deserializer)?;
+    deserializer
+        .end()
+        .map_err(|e| malformed(format!("nothing may follow the JSON object: {e}")))?;
+    Ok(value)
+}
+
+fn deserialize<T: DeserializeOwned>(
+    deserializer: &mut serde_json::Deserializer<serde_json::de::SliceRead<'_>>,
+) -> Result<T, ApiError> {
+    serde_path_to_error::deserialize(deserializer).map_err(|error| {
         let field = error.path().to_string();
         let inner = error.into_inner();
         if inner.is_data() {
@@ -53,7 +73,7 @@ fn parse<T: DeserializeOwned>(bytes: &[u8]) -> Result<T, ApiError> {
             };
             ApiError::invalid(&field, inner.to_string())
         } else {
-            ApiError::new(StatusCode::BAD_REQUEST, "malformed_json", inner.to_string())
+            malformed(inner.to_string())
         }
     })
 }
@@ -102,7 +122,9 @@ impl<S: Send + Sync> FromRequestParts<S> for RequestContext {
             .get::<ConnectInfo<SocketAddr>>()
             .map(|ConnectInfo(addr)| addr.ip().to_string());
         Ok(Self {
-            request_id: header("x-request-id").unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
+            request_id: header("x-request-id")
+                .filter(|id| crate::middleware::is_acceptable_request_id(id))
+                .unwrap_or_else(|| uuid::Uuid::new_v4().to_string()),
             correlation_id: header("x-correlation-id"),
             causation_id: header("x-causation-id"),
             client_ip,
@@ -139,6 +161,26 @@ mod tests {
     fn a_missing_field_is_named() {
         let error = parse::<Body>(br#"{"limits":{"daily":1}}"#).unwrap_err();
         assert_eq!(error.field.as_deref(), Some("name"));
+    }
+
+    #[test]
+    fn trailing_bytes_after_the_object_are_malformed_but_white_space_is_not() {
+        for body in [
+            &br#"{"name":"a","limits":{"daily":1}}xx"#[..],
+            br#"{"name":"a","limits":{"daily":1}} {}"#,
+        ] {
+            let error = parse::<Body>(body).unwrap_err();
+            assert_eq!((error.status, error.code), (StatusCode::BAD_REQUEST, "malformed_json"));
+        }
+        assert!(parse::<Body>(b" {\"name\":\"a\",\"limits\":{\"daily\":1}}\r\n\t ").is_ok());
+    }
+
+    #[test]
+    fn an_array_in_place_of_the_object_is_malformed() {
+        for body in [&br#"["a", {"daily": 1}]"#[..], b" \n [\"a\", [1]]"] {
+            let error = parse::<Body>(body).unwrap_err();
+            assert_eq!((error.status, error.code), (StatusCode::BAD_REQUEST, "malformed_json"));
+        }
     }
 
     #[test]

@@ -1,6 +1,8 @@
 //! What every authenticated `/api/v1` request passes through before its
 //! handler: rate limits per caller and per organisation, and replay of
-//! requests sent again with the same `Idempotency-Key`.
+//! requests sent again with the same `Idempotency-Key` (remembered by
+//! `infrastructure::idempotency`; a response marked `HoldsSecrets` is
+//! remembered without its secrets).
 
 use axum::body::{Body, Bytes, to_bytes};
 use axum::extract::{FromRequestParts, Request, State};
@@ -11,6 +13,8 @@ use axum::response::{IntoResponse, Response};
 use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use std::time::Duration;
+
+use infrastructure::idempotency::{IdempotencyStore, Remembered};
 
 use crate::auth::Caller;
 use crate::error::ApiError;
@@ -59,11 +63,43 @@ fn too_many(wait: Duration) -> Response {
     response
 }
 
-struct Remembered {
-    request_hash: String,
-    status: Option<i64>,
-    content_type: Option<String>,
-    body: Option<String>,
+/// A response extension saying the response holds secrets: these members
+/// of its payload (`data` in the `{success, data}` envelope, else the body).
+/// A response remembered for an `Idempotency-Key` is stored without them,
+/// so its replay answers everything else and never the secret.
+#[derive(Debug, Clone, Copy)]
+pub struct HoldsSecrets(pub &'static [&'static str]);
+
+impl HoldsSecrets {
+    /// `response`, marked as holding the secret members `fields`.
+    pub fn mark(response: impl IntoResponse, fields: &'static [&'static str]) -> Response {
+        let mut response = response.into_response();
+        response.extensions_mut().insert(HoldsSecrets(fields));
+        response
+    }
+
+    /// The body without the secret members; nothing of it when it is not
+    /// the JSON it claims to be.
+    fn redact(self, body: &str) -> String {
+        let Ok(mut value) = serde_json::from_str::<serde_json::Value>(body) else {
+            return String::new();
+        };
+        let enveloped = value.get("success").is_some() && value.get("data").is_some();
+        let payload = match enveloped {
+            true => value.get_mut("data"),
+            false => Some(&mut value),
+        };
+        if let Some(object) = payload.and_then(serde_json::Value::as_object_mut) {
+            for field in self.0 {
+                object.remove(*field);
+            }
+        }
+        value.to_string()
+    }
+}
+
+fn store(state: &AppState) -> IdempotencyStore {
+    IdempotencyStore::new(state.db.read.clone(), state.settings.idempotency_ttl_hours)
 }
 
 async fn idempotent(state: &AppState, caller: &Caller, key: String, parts: Parts, body: Body, next: Next) -> Response {
@@ -86,9 +122,19 @@ async fn idempotent(state: &AppState, caller: &Caller, key: String, parts: Parts
     };
     let scope = format!("{}:{}", caller.organisation_id, caller.actor.to_key());
     let hash = request_hash(&parts, &bytes);
-    match claim(state, &scope, &key, &hash).await {
-        Ok(true) => run_and_remember(state, &scope, &key, Request::from_parts(parts, Body::from(bytes)), next).await,
-        Ok(false) => replay(state, &scope, &key, &hash).await,
+    let store = store(state);
+    match store.claim(&scope, &key, &hash).await {
+        Ok(true) => {
+            run_and_remember(
+                &store,
+                &scope,
+                &key,
+                Request::from_parts(parts, Body::from(bytes)),
+                next,
+            )
+            .await
+        }
+        Ok(false) => replay(&store, &scope, &key, &hash).await,
         Err(error) => ApiError::unavailable(format!("idempotency store: {error}")).into_response(),
     }
 }
@@ -103,46 +149,24 @@ fn request_hash(parts: &Parts, body: &Bytes) -> String {
     hex::encode(digest.finalize())
 }
 
-fn now() -> i64 {
-    chrono::Utc::now().timestamp()
-}
-
-/// Takes the key for this request; `false` when another request has it.
-async fn claim(state: &AppState, scope: &str, key: &str, hash: &str) -> Result<bool, sqlx::Error> {
-    let expired_before = now() - i64::from(state.settings.idempotency_ttl_hours) * 3600;
-    let pool = &state.db.read;
-    sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2 AND created_at < $3")
-        .bind(scope)
-        .bind(key)
-        .bind(expired_before)
-        .execute(pool)
-        .await?;
-    let inserted = sqlx::query(
-        "INSERT INTO idempotency_keys (scope, key, request_hash, created_at) VALUES ($1, $2, $3, $4) ON CONFLICT (scope, key) DO NOTHING",
-    )
-    .bind(scope)
-    .bind(key)
-    .bind(hash)
-    .bind(now())
-    .execute(pool)
-    .await?;
-    Ok(inserted.rows_affected() == 1)
-}
-
-async fn run_and_remember(state: &AppState, scope: &str, key: &str, request: Request, next: Next) -> Response {
+async fn run_and_remember(store: &IdempotencyStore, scope: &str, key: &str, request: Request, next: Next) -> Response {
     let response = next.run(request).await;
     let status = response.status();
     let (parts, body) = response.into_parts();
     let body = to_bytes(body, usize::MAX).await.unwrap_or_default();
     let text = String::from_utf8(body.to_vec()).ok();
-    let content_type = parts
-        .headers
-        .get(header::CONTENT_TYPE)
-        .and_then(|v| v.to_str().ok())
-        .map(str::to_string);
+    let content_type = parts.headers.get(header::CONTENT_TYPE).and_then(|v| v.to_str().ok());
+    let kept = |text: &str| match parts.extensions.get::<HoldsSecrets>() {
+        Some(secrets) => secrets.redact(text),
+        None => text.to_string(),
+    };
     let outcome = match (retryable(status), &text) {
-        (false, Some(text)) => remember(state, scope, key, status, content_type, text).await,
-        _ => forget(state, scope, key).await,
+        (false, Some(text)) => {
+            store
+                .remember(scope, key, status.as_u16(), content_type, &kept(text))
+                .await
+        }
+        _ => store.forget(scope, key).await,
     };
     if let Err(error) = outcome {
         tracing::error!(%error, "could not record an idempotent response");
@@ -155,59 +179,11 @@ fn retryable(status: StatusCode) -> bool {
     status.is_server_error() || status == StatusCode::TOO_MANY_REQUESTS || status == StatusCode::REQUEST_TIMEOUT
 }
 
-async fn remember(
-    state: &AppState,
-    scope: &str,
-    key: &str,
-    status: StatusCode,
-    content_type: Option<String>,
-    body: &str,
-) -> Result<(), sqlx::Error> {
-    sqlx::query("UPDATE idempotency_keys SET status = $1, content_type = $2, body = $3 WHERE scope = $4 AND key = $5")
-        .bind(i64::from(status.as_u16()))
-        .bind(content_type)
-        .bind(body)
-        .bind(scope)
-        .bind(key)
-        .execute(&state.db.read)
-        .await
-        .map(drop)
-}
-
-async fn forget(state: &AppState, scope: &str, key: &str) -> Result<(), sqlx::Error> {
-    sqlx::query("DELETE FROM idempotency_keys WHERE scope = $1 AND key = $2")
-        .bind(scope)
-        .bind(key)
-        .execute(&state.db.read)
-        .await
-        .map(drop)
-}
-
-async fn remembered(state: &AppState, scope: &str, key: &str) -> Result<Option<Remembered>, sqlx::Error> {
-    use sqlx::Row;
-    let row = sqlx::query(
-        "SELECT request_hash, status, content_type, body FROM idempotency_keys WHERE scope = $1 AND key = $2",
-    )
-    .bind(scope)
-    .bind(key)
-    .fetch_optional(&state.db.read)
-    .await?;
-    row.map(|r| {
-        Ok(Remembered {
-            request_hash: r.try_get(0)?,
-            status: r.try_get(1)?,
-            content_type: r.try_get(2)?,
-            body: r.try_get(3)?,
-        })
-    })
-    .transpose()
-}
-
 /// Answers with the first request's response, waiting while it runs.
-async fn replay(state: &AppState, scope: &str, key: &str, hash: &str) -> Response {
+async fn replay(store: &IdempotencyStore, scope: &str, key: &str, hash: &str) -> Response {
     let deadline = tokio::time::Instant::now() + IN_PROGRESS_WAIT;
     loop {
-        let found = match remembered(state, scope, key).await {
+        let found = match store.remembered(scope, key).await {
             Ok(found) => found,
             Err(error) => return ApiError::unavailable(format!("idempotency store: {error}")).into_response(),
         };

@@ -62,16 +62,13 @@ pub async fn start(state: Arc<AppState>, roles: Roles, listener: Option<TcpListe
     let mut addr = None;
     if let (true, Some(listener)) = (roles.api, listener) {
         addr = Some(listener.local_addr()?);
-        let app = crate::app::router(state.clone()).into_make_service_with_connect_info::<SocketAddr>();
-        let stop = shutdown.clone();
-        tasks.spawn(async move {
-            let served = axum::serve(listener, app)
-                .with_graceful_shutdown(stop.cancelled_owned())
-                .await;
-            if let Err(error) = served {
-                tracing::error!(%error, "HTTP server failed");
-            }
-        });
+        let app = crate::app::router(state.clone());
+        spawn_server(&mut tasks, listener, app, &state, &shutdown);
+        if let Some(metrics_addr) = state.settings.metrics_listen {
+            let metrics_listener = TcpListener::bind(metrics_addr).await?;
+            let app = crate::routes::system::metrics_router(state.clone());
+            spawn_server(&mut tasks, metrics_listener, app, &state, &shutdown);
+        }
     }
     Ok(Running {
         addr,
@@ -79,6 +76,20 @@ pub async fn start(state: Arc<AppState>, roles: Roles, listener: Option<TcpListe
         shutdown,
         tasks,
     })
+}
+
+fn spawn_server(
+    tasks: &mut JoinSet<()>,
+    listener: TcpListener,
+    app: axum::Router,
+    state: &AppState,
+    shutdown: &CancellationToken,
+) {
+    let limits = crate::server::ConnectionLimits {
+        header_read: Duration::from_secs(state.settings.header_read_timeout_secs.max(1)),
+        idle: Duration::from_secs(state.settings.idle_timeout_secs.max(1)),
+    };
+    tasks.spawn(crate::server::serve(listener, app, limits, shutdown.clone()));
 }
 
 impl Running {

@@ -2,7 +2,6 @@
 
 use rand::RngCore;
 use secrecy::SecretString;
-use std::io::Write;
 use std::path::Path;
 
 use infrastructure::cipher::Keyring;
@@ -51,15 +50,7 @@ fn read_or_generate(path: &Path) -> Result<String, InfraError> {
     Ok(secret)
 }
 
-/// Writes a file only its owner can read.
+/// Writes a file only its owner can read, in a directory only it can open.
 pub fn write_private(path: &Path, contents: &str) -> Result<(), InfraError> {
-    if let Some(dir) = path.parent() {
-        std::fs::create_dir_all(dir)?;
-    }
-    let mut options = std::fs::OpenOptions::new();
-    options.write(true).create(true).truncate(true);
-    #[cfg(unix)]
-    std::os::unix::fs::OpenOptionsExt::mode(&mut options, 0o600);
-    options.open(path)?.write_all(contents.as_bytes())?;
-    Ok(())
+    Ok(infrastructure::files::write_private(path, contents.as_bytes())?)
 }

@@ -89,6 +89,7 @@ impl AppState {
         )?;
         let exotel_config = ExotelConfig {
             timeout: std::time::Duration::from_secs(settings.exotel_timeout_secs.max(1)),
+            outbound: infrastructure::outbound::OutboundRule::from_settings(&settings)?,
             ..ExotelConfig::default()
         };
         let exotel = Arc::new(ExotelClient::new(exotel_config).map_err(|e| InfraError::Config(e.to_string()))?);

@@ -17,12 +17,13 @@ pub fn init_logs(format: LogFormat) {
     let filter = without_secrets(
         EnvFilter::try_from_default_env().unwrap_or_else(|_| EnvFilter::new("info,sqlx=warn,async_nats=warn")),
     );
-    let builder = tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(std::io::stderr);
     let _ = match format {
-        LogFormat::Json => builder.json().flatten_event(true).try_init(),
-        LogFormat::Pretty => builder.try_init(),
+        LogFormat::Json => tracing::subscriber::set_global_default(json_logs(filter, std::io::stderr)).map_err(drop),
+        LogFormat::Pretty => tracing_subscriber::fmt()
+            .with_env_filter(filter)
+            .with_writer(std::io::stderr)
+            .try_init()
+            .map_err(drop),
     };
 }
 
@@ -35,6 +36,19 @@ fn without_secrets(mut filter: EnvFilter) -> EnvFilter {
         }
     }
     filter
+}
+
+/// JSON lines, one per event, its fields at the top level beside `message`.
+fn json_logs<W>(filter: EnvFilter, writer: W) -> impl tracing::Subscriber + Send + Sync
+where
+    W: for<'w> tracing_subscriber::fmt::MakeWriter<'w> + Send + Sync + 'static,
+{
+    tracing_subscriber::fmt()
+        .with_env_filter(filter)
+        .with_writer(writer)
+        .json()
+        .flatten_event(true)
+        .finish()
 }
 
 /// The process-wide Prometheus recorder (installed once). HTTP latency is a
@@ -65,4 +79,42 @@ fn install() -> Option<PrometheusHandle> {
         })
         .ok()?;
     Some(handle)
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use axum::response::IntoResponse;
+    use std::sync::{Arc, Mutex};
+
+    #[derive(Clone, Default)]
+    struct Captured(Arc<Mutex<Vec<u8>>>);
+
+    impl std::io::Write for Captured {
+        fn write(&mut self, bytes: &[u8]) -> std::io::Result<usize> {
+            self.0.lock().unwrap().extend_from_slice(bytes);
+            Ok(bytes.len())
+        }
+        fn flush(&mut self) -> std::io::Result<()> {
+            Ok(())
+        }
+    }
+
+    #[test]
+    fn a_failed_request_logs_one_line_with_one_message_key_and_its_detail() {
+        let captured = Captured::default();
+        let writer = captured.clone();
+        let subscriber = json_logs(EnvFilter::new("error"), move || writer.clone());
+        tracing::subscriber::with_default(subscriber, || {
+            let _ = crate::error::ApiError::unavailable("the store is down").into_response();
+        });
+        let text = String::from_utf8(captured.0.lock().unwrap().clone()).unwrap();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(lines.len(), 1, "{text}");
+        assert_eq!(lines[0].matches("\"message\":").count(), 1, "{}", lines[0]);
+        let line: serde_json::Value = serde_json::from_str(lines[0]).unwrap();
+        assert_eq!(line["message"], "request failed");
+        assert_eq!(line["detail"], "the store is down");
+        assert_eq!(line["code"], "unavailable");
+    }
 }

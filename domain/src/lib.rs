@@ -16,6 +16,7 @@ pub mod integration_permission;
 pub mod login;
 pub mod organisation;
 pub mod outbound_email;
+pub mod outbound_url;
 pub mod phone_numbers;
 pub mod role;
 pub mod user;

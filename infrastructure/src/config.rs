@@ -86,6 +86,27 @@ pub struct Settings {
     /// every third of that, and another process takes it over once it
     /// lapses (`SWITCHBOARD_MAIL_LEASE_SECS`).
     pub mail_lease_secs: u64,
+    /// Seconds a client has to send a request's headers once the server
+    /// waits for them, on a new or a kept-alive connection
+    /// (`SWITCHBOARD_HEADER_READ_TIMEOUT_SECS`).
+    pub header_read_timeout_secs: u64,
+    /// Seconds a connection may pass with no byte read or written before it
+    /// is closed (`SWITCHBOARD_IDLE_TIMEOUT_SECS`).
+    pub idle_timeout_secs: u64,
+    /// A bearer token `/metrics` demands; unset, it is open
+    /// (`SWITCHBOARD_METRICS_TOKEN`).
+    pub metrics_token: Option<SecretString>,
+    /// Serve `/metrics` on this address alone instead of beside the API
+    /// (`SWITCHBOARD_METRICS_LISTEN`).
+    pub metrics_listen: Option<SocketAddr>,
+    /// Whether URLs the server requests on a user's behalf may reach
+    /// loopback, link-local and private addresses
+    /// (`SWITCHBOARD_OUTBOUND_ALLOW_PRIVATE`).
+    pub outbound_allow_private: bool,
+    /// Networks (`10.1.0.0/16`) and addresses (`10.1.2.3:8443`) those URLs
+    /// may reach even though private, comma-separated
+    /// (`SWITCHBOARD_OUTBOUND_ALLOW`).
+    pub outbound_allow: String,
 }
 
 /// How log lines are written.
@@ -121,6 +142,10 @@ struct Defaults {
     mail_timeout_secs: u64,
     email_max_attachment_bytes: u64,
     mail_lease_secs: u64,
+    header_read_timeout_secs: u64,
+    idle_timeout_secs: u64,
+    outbound_allow_private: bool,
+    outbound_allow: String,
 }
 
 impl Default for Defaults {
@@ -149,6 +174,10 @@ impl Default for Defaults {
             mail_timeout_secs: 20,
             email_max_attachment_bytes: 25 * 1024 * 1024,
             mail_lease_secs: 30,
+            header_read_timeout_secs: 10,
+            idle_timeout_secs: 120,
+            outbound_allow_private: false,
+            outbound_allow: String::new(),
         }
     }
 }
@@ -226,6 +255,12 @@ impl Settings {
                 "rate limits must be at least 1 request a minute".into(),
             ));
         }
+        if self.header_read_timeout_secs == 0 || self.idle_timeout_secs == 0 {
+            return Err(InfraError::Config(
+                "SWITCHBOARD_HEADER_READ_TIMEOUT_SECS and SWITCHBOARD_IDLE_TIMEOUT_SECS must be at least 1".into(),
+            ));
+        }
+        crate::outbound::OutboundRule::from_settings(self)?;
         if self.jwt_secret.as_ref().is_some_and(|s| s.expose_secret().len() < 32) {
             return Err(InfraError::Config(
                 "SWITCHBOARD_JWT_SECRET must be at least 32 bytes".into(),

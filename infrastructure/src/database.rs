@@ -34,7 +34,7 @@ pub struct Database {
 
 impl Database {
     /// Connects to the database the settings select, creating the SQLite
-    /// file and data directory if needed.
+    /// file and data directory if needed, readable by this user alone.
     pub async fn connect(settings: &Settings) -> Result<Self, InfraError> {
         install_any_drivers();
         match &settings.database_url {
@@ -60,8 +60,15 @@ impl Database {
     }
 
     async fn connect_sqlite(settings: &Settings) -> Result<Self, InfraError> {
-        std::fs::create_dir_all(&settings.data_dir)?;
+        crate::files::private_dir(&settings.data_dir)?;
         let path = settings.sqlite_path();
+        // SQLite gives its -wal and -shm files the database file's mode.
+        crate::files::touch_private(&path)?;
+        for suffix in ["-wal", "-shm"] {
+            let mut companion = path.clone().into_os_string();
+            companion.push(suffix);
+            crate::files::restrict_if_present(std::path::Path::new(&companion))?;
+        }
         let options = SqliteConnectOptions::new()
             .filename(&path)
             .create_if_missing(true)

@@ -10,8 +10,11 @@ pub mod error;
 pub mod event_store;
 pub mod exotel;
 pub mod feed;
+pub mod files;
+pub mod idempotency;
 pub mod mail;
 pub mod nats;
+pub mod outbound;
 pub mod relay;
 
 pub use config::Settings;

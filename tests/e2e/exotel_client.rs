@@ -32,8 +32,13 @@ fn account(sim: &RunningSimulator) -> ExotelAccount {
     }
 }
 
+/// A client allowed to reach the simulator on loopback.
 fn client(config: ExotelConfig) -> ExotelClient {
-    ExotelClient::new(config).unwrap()
+    ExotelClient::new(ExotelConfig {
+        outbound: infrastructure::outbound::OutboundRule::allowing_private(),
+        ..config
+    })
+    .unwrap()
 }
 
 fn quick() -> ExotelConfig {

@@ -208,12 +208,17 @@ async fn backlog_of_keys(settings: &Settings, organisation_id: Uuid, count: usiz
     let state = api::state::AppState::build(settings.clone(), None).await.unwrap();
     let meta = EventMetadata::system("test", Some(organisation_id));
     let accounts = state.accounts();
+    let acting = application::users::Acting {
+        organisation_id,
+        role: Role::Admin,
+        user_id: None,
+    };
     let issued = futures::stream::iter(0..count)
         .map(|i| {
-            let (accounts, meta) = (&accounts, &meta);
+            let (accounts, meta, acting) = (&accounts, &meta, &acting);
             async move {
                 accounts
-                    .issue_api_key(organisation_id, &format!("k{i}"), Role::Agent, None, meta)
+                    .issue_api_key(acting, &format!("k{i}"), Role::Agent, meta)
                     .await
             }
         })

@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod edge;
 mod email_accounts;
 mod email_receive;
 mod email_send;
@@ -14,6 +15,7 @@ mod idempotency;
 mod identity;
 mod input;
 mod integrations;
+mod outbound;
 mod phone_numbers;
 mod simulator;
 mod simulator_flows;

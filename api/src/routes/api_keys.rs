@@ -4,6 +4,7 @@
 
 use axum::extract::{Path, State};
 use axum::http::StatusCode;
+use axum::response::Response;
 use axum::routing::{delete, get};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -18,6 +19,7 @@ use crate::auth::Caller;
 use crate::envelope::{self, Data, List};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
+use crate::guard::HoldsSecrets;
 use crate::routes::{Page, parse_id};
 use crate::state::AppState;
 
@@ -44,8 +46,12 @@ pub struct CreatedApiKey {
     pub name: String,
     #[schema(value_type = String, example = "agent")]
     pub role: Role,
-    /// The whole key. Shown this once: store it now.
-    pub key: String,
+    /// The whole key. Shown this once: store it now. Absent from a replay
+    /// (the same request sent again with its `Idempotency-Key`, answered
+    /// with `Idempotent-Replayed: true`): the secret is never stored, so a
+    /// replay names the key issued without it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub key: Option<String>,
 }
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -94,9 +100,13 @@ pub async fn list(
 }
 
 /// Issues an API key acting for the caller with the given role, which may
-/// not be above the caller's own (admins only).
+/// not be above the caller's own (admins only). The answer holds the key,
+/// once. Sent again with the same `Idempotency-Key`, the request answers a
+/// replay marker instead: the same `id`, `name` and `role`, header
+/// `Idempotent-Replayed: true`, and no `key` — the secret is never stored,
+/// not even for a replay.
 #[utoipa::path(post, path = "/api/v1/api-keys", request_body = CreateApiKey, tag = "api-keys", security(("bearer" = [])),
-    responses((status = 201, body = Data<CreatedApiKey>),
+    responses((status = 201, body = Data<CreatedApiKey>, description = "The key issued, with `key`; a replay omits `key`"),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
         (status = 403, body = Problem, content_type = "application/problem+json"),
@@ -107,7 +117,7 @@ pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     ApiJson(body): ApiJson<CreateApiKey>,
-) -> Result<(StatusCode, Json<Data<CreatedApiKey>>), ApiError> {
+) -> Result<Response, ApiError> {
     caller.require(Role::can_administer)?;
     let issued = state
         .accounts()
@@ -117,9 +127,12 @@ pub async fn create(
         id: issued.key_id,
         name: issued.name,
         role: issued.role,
-        key: issued.token,
+        key: Some(issued.token),
     };
-    Ok((StatusCode::CREATED, envelope::data(created)))
+    Ok(HoldsSecrets::mark(
+        (StatusCode::CREATED, envelope::data(created)),
+        &["key"],
+    ))
 }
 
 /// Revokes an API key; it stops working at once, for good (admins only).

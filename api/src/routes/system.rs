@@ -3,12 +3,15 @@
 
 use axum::Json;
 use axum::extract::State;
-use axum::http::StatusCode;
+use axum::http::{HeaderMap, StatusCode, header};
 use axum::response::{IntoResponse, Response};
+use secrecy::{ExposeSecret, SecretString};
 use serde::Serialize;
+use sha2::{Digest, Sha256};
 use std::sync::Arc;
 use utoipa::ToSchema;
 
+use crate::error::ApiError;
 use crate::state::AppState;
 
 #[derive(Debug, Serialize, ToSchema)]
@@ -108,8 +111,48 @@ async fn projector_lags(state: &AppState, head: i64) -> Vec<ProjectorLag> {
         .collect()
 }
 
-/// Prometheus metrics in the text exposition format.
-pub async fn metrics(State(state): State<Arc<AppState>>) -> Response {
+/// Prometheus metrics in the text exposition format, beside the API; a 404
+/// when they are served on `SWITCHBOARD_METRICS_LISTEN` instead.
+pub async fn metrics(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if state.settings.metrics_listen.is_some() {
+        return ApiError::not_found().into_response();
+    }
+    metrics_here(State(state), headers).await
+}
+
+/// The router of `SWITCHBOARD_METRICS_LISTEN`: `/metrics` alone.
+pub fn metrics_router(state: Arc<AppState>) -> axum::Router {
+    axum::Router::new()
+        .route("/metrics", axum::routing::get(metrics_here))
+        .fallback(|| async { ApiError::not_found() })
+        .with_state(state)
+}
+
+/// Whether the request carries the bearer token `SWITCHBOARD_METRICS_TOKEN`
+/// demands (compared as digests, in constant time for the secret).
+fn authorised(expected: Option<&SecretString>, headers: &HeaderMap) -> Result<(), ApiError> {
+    let Some(expected) = expected else {
+        return Ok(());
+    };
+    let given = headers
+        .get(header::AUTHORIZATION)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.strip_prefix("Bearer "))
+        .ok_or_else(|| ApiError::unauthenticated("unauthenticated", "send Authorization: Bearer <metrics token>"))?;
+    let digest = |text: &str| Sha256::digest(text.as_bytes());
+    match digest(given) == digest(expected.expose_secret()) {
+        true => Ok(()),
+        false => Err(ApiError::unauthenticated(
+            "invalid_token",
+            "the metrics token is not valid",
+        )),
+    }
+}
+
+async fn metrics_here(State(state): State<Arc<AppState>>, headers: HeaderMap) -> Response {
+    if let Err(refused) = authorised(state.settings.metrics_token.as_ref(), &headers) {
+        return refused.into_response();
+    }
     let _ = readiness(&state).await;
     match &state.metrics {
         Some(handle) => (

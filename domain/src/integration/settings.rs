@@ -63,15 +63,24 @@ fn account_sid(text: &str) -> Result<String, SettingsError> {
     Ok(sid)
 }
 
+/// Exotel's own hosts by name, or an `http(s)` URL of a host and port alone
+/// (a simulator): parsed, never matched by prefix, and kept in its
+/// normalised form. Whether its address may be reached is the outbound
+/// rule's to decide when it is requested.
 fn exotel_host(text: &Option<String>) -> Result<String, SettingsError> {
+    const REASON: &str =
+        "api.exotel.com, api.in.exotel.com, or an http(s) URL of a host and port alone (no user name, path or query)";
     match text.as_deref().map(str::trim) {
         None | Some("") => Ok("api.exotel.com".into()),
         Some(host @ ("api.exotel.com" | "api.in.exotel.com")) => Ok(host.into()),
-        Some(url) if url.starts_with("http://127.0.0.1:") || url.starts_with("http://localhost:") => Ok(url.into()),
-        Some(_) => Err(invalid(
-            "api_host",
-            "api.exotel.com, api.in.exotel.com, or a loopback simulator URL",
-        )),
+        Some(text) => {
+            let url = crate::outbound_url::parse(text).map_err(|e| invalid("api_host", &format!("{REASON}: {e}")))?;
+            let bare = url.path() == "/" && url.query().is_none() && url.fragment().is_none();
+            match bare {
+                true => Ok(url.origin().ascii_serialization()),
+                false => Err(invalid("api_host", REASON)),
+            }
+        }
     }
 }
 
@@ -366,3 +375,7 @@ fn validated_mail(s: ZohoMail) -> Result<ZohoMail, SettingsError> {
         display_name: optional_text("display_name", s.display_name, 255)?,
     })
 }
+
+#[cfg(test)]
+#[path = "settings_tests.rs"]
+mod tests;

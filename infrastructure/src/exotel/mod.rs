@@ -22,6 +22,8 @@ use std::time::{Duration, Instant};
 
 use application::exotel::{ExotelAccount, ExotelError};
 
+use crate::outbound::OutboundRule;
+
 /// The API family a request belongs to: each has its own rate.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 pub enum Family {
@@ -99,6 +101,8 @@ pub struct ExotelConfig {
     pub max_wait: Duration,
     pub limits: Limits,
     pub v1_format: V1Format,
+    /// Which addresses the client may reach (by default public ones only).
+    pub outbound: OutboundRule,
 }
 
 impl Default for ExotelConfig {
@@ -110,6 +114,7 @@ impl Default for ExotelConfig {
             max_wait: Duration::from_secs(30),
             limits: Limits::default(),
             v1_format: V1Format::Json,
+            outbound: OutboundRule::default(),
         }
     }
 }
@@ -132,7 +137,9 @@ pub struct ExotelClient {
 
 impl ExotelClient {
     pub fn new(config: ExotelConfig) -> Result<Self, ExotelError> {
-        let http = reqwest::Client::builder()
+        let http = config
+            .outbound
+            .client_builder()
             .timeout(config.timeout)
             .connect_timeout(config.connect_timeout)
             .user_agent(concat!("switchboard/", env!("CARGO_PKG_VERSION")))
@@ -143,6 +150,23 @@ impl ExotelClient {
             config,
             buckets: Mutex::new(HashMap::new()),
         })
+    }
+
+    /// The outbound rule this client keeps; the sandbox adds its simulator.
+    pub fn outbound(&self) -> &OutboundRule {
+        &self.config.outbound
+    }
+
+    /// `url` parsed and checked against the outbound rule.
+    fn target(&self, url: &str) -> Result<reqwest::Url, ExotelError> {
+        let parsed = reqwest::Url::parse(url).map_err(|e| ExotelError::Unreachable(format!("{url}: {e}")))?;
+        self.config.outbound.check(&parsed).map_err(|refused| {
+            ExotelError::Unreachable(format!(
+                "refused to request {}: {refused}",
+                parsed.origin().ascii_serialization()
+            ))
+        })?;
+        Ok(parsed)
     }
 
     /// `/v1/Accounts/{sid}/{rest}` with `.json` when the client asks for JSON.
@@ -219,9 +243,17 @@ impl ExotelClient {
         body: &Body,
     ) -> Result<Value, ExotelError> {
         let started = Instant::now();
+        let url = match self.target(&format!("{}{path}", account.base_url)) {
+            Ok(url) => url,
+            Err(refused) => {
+                let outcome = Err(refused);
+                record(family, method, path, &outcome, started);
+                return outcome;
+            }
+        };
         let request = self
             .http
-            .request(method.clone(), format!("{}{path}", account.base_url))
+            .request(method.clone(), url)
             .basic_auth(account.api_key.as_str(), Some(account.api_token.as_str()));
         let request = match body {
             Body::Empty => request,
@@ -241,6 +273,7 @@ impl ExotelClient {
     /// The bytes at an absolute URL Exotel gave (a recording), fetched with
     /// the account's credentials, under the same bucket, timeout and errors.
     async fn download(&self, account: &ExotelAccount, family: Family, url: &str) -> Result<Vec<u8>, ExotelError> {
+        let url = self.target(url)?;
         self.admit(account, family).await?;
         let response = self
             .http
@@ -258,8 +291,21 @@ fn transport_error(error: &reqwest::Error, timeout: Duration) -> ExotelError {
         true => ExotelError::Timeout {
             seconds: timeout.as_secs(),
         },
-        false => ExotelError::Unreachable(error.to_string()),
+        false => ExotelError::Unreachable(with_causes(error)),
     }
+}
+
+/// An error and the chain of its causes, one line: reqwest's own words
+/// name the URL, its causes say why (a refused address among them).
+fn with_causes(error: &dyn std::error::Error) -> String {
+    let mut text = error.to_string();
+    let mut cause = error.source();
+    while let Some(inner) = cause {
+        text.push_str(": ");
+        text.push_str(&inner.to_string());
+        cause = inner.source();
+    }
+    text
 }
 
 /// The body of a 2xx answer, or Exotel's refusal typed from its status

@@ -39,7 +39,7 @@ impl AttachmentStore {
             return Ok(());
         }
         let dir = path.parent().unwrap_or(&self.root);
-        std::fs::create_dir_all(dir)?;
+        crate::files::private_dir(dir)?;
         let aside = dir.join(format!(".{sha256}.{}.part", uuid::Uuid::new_v4().simple()));
         let written = write_synced(&aside, bytes).and_then(|()| std::fs::rename(&aside, &path));
         if written.is_err() {
@@ -50,7 +50,7 @@ impl AttachmentStore {
 }
 
 fn write_synced(path: &Path, bytes: &[u8]) -> std::io::Result<()> {
-    let mut file = std::fs::File::create(path)?;
+    let mut file = crate::files::create_private(path)?;
     file.write_all(bytes)?;
     file.sync_all()
 }
@@ -71,5 +71,13 @@ mod tests {
         assert_eq!(std::fs::read(&path).unwrap(), b"invoice");
         let entries = std::fs::read_dir(path.parent().unwrap()).unwrap().count();
         assert_eq!(entries, 1, "no partial files are left behind");
+        #[cfg(unix)]
+        {
+            use std::os::unix::fs::PermissionsExt;
+            let mode = |p: &Path| std::fs::metadata(p).unwrap().permissions().mode() & 0o777;
+            assert_eq!(mode(&path), 0o600, "the file is the owner's alone");
+            assert_eq!(mode(path.parent().unwrap()), 0o700);
+            assert_eq!(mode(&dir.path().join("attachments")), 0o700);
+        }
     }
 }

@@ -44,6 +44,10 @@ pub fn spawn_server_logging(settings: &Settings, port: u16, relay: bool, log: &s
         .env("SWITCHBOARD_DATA_DIR", &settings.data_dir)
         .env("SWITCHBOARD_LISTEN", format!("127.0.0.1:{port}"))
         .env("SWITCHBOARD_RELAY_ENABLED", relay.to_string())
+        .env(
+            "SWITCHBOARD_OUTBOUND_ALLOW_PRIVATE",
+            settings.outbound_allow_private.to_string(),
+        )
         .env("RUST_LOG", log)
         .stdout(Stdio::null())
         .stderr(std::fs::File::create(settings.data_dir.join("child.log")).unwrap())

@@ -64,6 +64,7 @@ pub async fn distributed(nats_url: &str) -> (Settings, TempDir) {
     settings.db_max_connections = 8;
     settings.max_body_bytes = 16 * 1024;
     settings.mail_ca_file = mail_ca_file();
+    settings.outbound_allow_private = true;
     (settings, dir)
 }
 
@@ -81,6 +82,7 @@ pub fn embedded() -> (Settings, TempDir) {
     settings.max_body_bytes = 16 * 1024;
     settings.db_max_connections = 4;
     settings.mail_ca_file = mail_ca_file();
+    settings.outbound_allow_private = true;
     (settings, dir)
 }
 
