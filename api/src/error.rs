@@ -423,6 +423,11 @@ impl From<application::users::UsersError> for ApiError {
         match error {
             E::NotFound => ApiError::not_found(),
             E::WrongCurrentPassword => ApiError::invalid("current_password", error.to_string()),
+            E::OwnPasswordNeedsCurrent => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "own_password_needs_current",
+                error.to_string(),
+            ),
             E::Password(PasswordError::InvalidLength) => ApiError::invalid("new_password", error.to_string()),
             E::Password(PasswordError::Hashing) => ApiError::internal(),
             E::Store(e) => e.into(),

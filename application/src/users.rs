@@ -42,6 +42,8 @@ pub enum UsersError {
     NotFound,
     #[error("the current password is wrong")]
     WrongCurrentPassword,
+    #[error("change your own password with your current one, at /me/password")]
+    OwnPasswordNeedsCurrent,
     #[error(transparent)]
     Password(#[from] PasswordError),
     #[error(transparent)]
@@ -156,6 +158,9 @@ impl Accounts<'_> {
         meta: &EventMetadata,
     ) -> Result<(), UsersError> {
         self.user(acting.organisation_id, user_id).await?;
+        if acting.user_id == Some(user_id) {
+            return Err(UsersError::OwnPasswordNeedsCurrent);
+        }
         self.set_password(acting.organisation_id, user_id, new, meta).await
     }
 

@@ -485,3 +485,20 @@ async fn a_user_address_is_held_to_the_rule_of_the_send_route() {
     .await;
     assert_eq!(refused["field"], "email");
 }
+
+#[tokio::test]
+async fn an_admin_cannot_reset_their_own_password_without_the_current_one_and_their_sessions_stand() {
+    let app = TestApp::embedded().await;
+    let admin_id = user_id(app.organisation_id, &app.admin_email);
+    let reset = app
+        .post_json(
+            &format!("/api/v1/users/{admin_id}/password"),
+            Some(&app.admin_token),
+            json!({"new_password": "taken over without the old one"}),
+        )
+        .await;
+    assert_problem(reset, StatusCode::UNPROCESSABLE_ENTITY, "own_password_needs_current").await;
+    assert_eq!(status_of(&app, "/api/v1/me", &app.admin_token).await, StatusCode::OK);
+    let again = app.login(&app.admin_email).await;
+    assert_eq!(status_of(&app, "/api/v1/me", &again).await, StatusCode::OK);
+}

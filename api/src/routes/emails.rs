@@ -69,7 +69,7 @@ pub fn router(settings: &Settings) -> Router<Arc<AppState>> {
 /// not be used at all (connection, TLS, login), with the server's words.
 #[utoipa::path(post, path = "/api/v1/communications/emails", tag = "e-mail", security(("bearer" = [])),
     request_body = SendEmailBody,
-    params(("Idempotency-Key" = Option<String>, Header, description = "the same key sends at most once")),
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, description = "the same key sends at most once")),
     responses((status = 201, body = Data<SentEmailResponse>),
         (status = 400, body = Problem, content_type = "application/problem+json"),
         (status = 401, body = Problem, content_type = "application/problem+json"),
