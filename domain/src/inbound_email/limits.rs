@@ -45,13 +45,9 @@ fn optional(text: Option<String>, max: usize) -> Option<String> {
 
 /// A body without control characters other than tab and line breaks.
 fn body(text: String) -> String {
-    match text.chars().any(|c| c.is_control() && !matches!(c, '\t' | '\n' | '\r')) {
-        true => text
-            .chars()
-            .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
-            .collect(),
-        false => text,
-    }
+    text.chars()
+        .filter(|c| !c.is_control() || matches!(c, '\t' | '\n' | '\r'))
+        .collect()
 }
 
 /// `text` cut to at most `max` bytes on a character boundary; whether it was.

@@ -213,6 +213,7 @@ fn an_event_that_fits_is_not_halved_and_one_that_does_not_is_halved_until_it_fit
     let mut over = email();
     over.bodies.text = Some("x".repeat(MAX_BODY_BYTES - 1));
     over.bodies.html = Some("y".repeat(MAX_BODY_BYTES));
+    over.attachments = vec![record(0), record(1), record(2)];
     assert!(over.serialised_size() > MAX_EVENT_BYTES);
     let cut = over.capped();
     assert!(cut.serialised_size() <= MAX_EVENT_BYTES);
@@ -223,6 +224,38 @@ fn an_event_that_fits_is_not_halved_and_one_that_does_not_is_halved_until_it_fit
     assert_eq!(cut.bodies.text.map(|t| t.len()), Some(MAX_BODY_BYTES - 1));
     assert_eq!(cut.bodies.html.map(|h| h.len()), Some(MAX_BODY_BYTES / 2));
     assert!(cut.bodies.html_truncated && !cut.bodies.text_truncated);
+    assert_eq!(
+        (cut.attachments.len(), cut.omitted_attachments),
+        (3, 0),
+        "halving the bodies was enough"
+    );
+}
+
+#[test]
+fn an_event_of_exactly_the_limit_is_left_whole() {
+    let mut exact = email();
+    exact.bodies.text = Some("x".repeat(MAX_BODY_BYTES));
+    exact.bodies.html = Some(String::new());
+    let rest = MAX_EVENT_BYTES - exact.serialised_size();
+    exact.bodies.html = Some("y".repeat(rest));
+    assert_eq!(exact.serialised_size(), MAX_EVENT_BYTES);
+    assert_eq!(exact.clone().capped(), exact);
+}
+
+#[test]
+fn the_message_ids_of_a_received_email_are_cut_to_one_line() {
+    let mut long = email();
+    long.message_id = Some(format!("{}\u{0}", "m".repeat(MAX_HEADER_CHARS + 1)));
+    long.in_reply_to = Some(format!("\u{7}{}", "p".repeat(MAX_HEADER_CHARS + 1)));
+    long.cc = vec![address(Some("C\u{0}".into()), "c@x.in".into())];
+    let capped = long.capped();
+    assert_eq!(capped.message_id.map(|m| m.len()), Some(MAX_HEADER_CHARS));
+    assert_eq!(capped.in_reply_to.map(|m| m.len()), Some(MAX_HEADER_CHARS));
+    assert_eq!(
+        capped.cc[0].name.as_deref(),
+        Some("C"),
+        "cc addresses are capped like to"
+    );
 }
 
 #[test]
