@@ -374,3 +374,28 @@ fn a_deleted_integration_forgets_its_settings_and_keys_but_keeps_whose_and_which
         }
     );
 }
+
+#[test]
+fn every_kind_name_parses_back_to_its_kind_and_an_unknown_name_to_none() {
+    for kind in IntegrationKind::ALL {
+        assert_eq!(IntegrationKind::parse(kind.as_str()), Some(kind));
+    }
+    assert_eq!(IntegrationKind::parse("exotel_voice"), None);
+}
+
+#[test]
+fn each_kind_names_itself_and_its_provider() {
+    let described: Vec<_> = IntegrationKind::ALL
+        .into_iter()
+        .map(|k| (k.as_str(), k.display_name(), k.provider()))
+        .collect();
+    assert_eq!(
+        described,
+        [
+            ("exotel_phone", "Exotel Phone", "exotel"),
+            ("exotel_sms", "Exotel SMS", "exotel"),
+            ("exotel_whatsapp", "Exotel WhatsApp", "exotel"),
+            ("zoho_mail", "Zoho Mail", "zoho"),
+        ]
+    );
+}
