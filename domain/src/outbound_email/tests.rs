@@ -364,3 +364,31 @@ fn the_record_keeps_when_each_step_happened_and_how_many_attempts_failed_before_
         (SendStatus::Failed, Some(at(9)), 0)
     );
 }
+
+#[test]
+fn a_refusal_of_data_needs_a_started_send() {
+    Given::with(())
+        .given(vec![requested()])
+        .when(fail(SmtpStage::Data, 550))
+        .then_expect_error(OutboundEmailError::NotStarted);
+}
+
+#[test]
+fn event_versions_are_pinned() {
+    let events = [
+        requested(),
+        started(),
+        OutboundEmailEvent::EmailAccepted {
+            code: 250,
+            response: "queued".into(),
+            at: Utc::now(),
+        },
+        OutboundEmailEvent::EmailSendFailed {
+            failure: failure(SmtpStage::Data, 550),
+            at: Utc::now(),
+        },
+    ];
+    for event in events {
+        assert_eq!(event.event_version(), "1.0", "{}", event.event_type());
+    }
+}
