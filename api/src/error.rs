@@ -255,11 +255,7 @@ impl From<application::integrations::IntegrationsError> for ApiError {
                 "connection_test_unavailable",
                 format!("{reason}; send \"save_unverified\": true to save without a test"),
             ),
-            E::Cipher(e) => ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "credentials_unreadable",
-                e.to_string(),
-            ),
+            E::Cipher(e) => e.into(),
             E::Store(e) => e.into(),
             E::Command(e) => e.into(),
         }
@@ -307,6 +303,13 @@ impl From<application::phone_numbers::PhoneNumbersUseCaseError> for ApiError {
         use application::phone_numbers::PhoneNumbersUseCaseError as E;
         match error {
             E::NotConfigured => ApiError::new(StatusCode::CONFLICT, "exotel_phone_not_configured", error.to_string()),
+            E::UnknownUser => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_user", error.to_string()).on_field("user_id")
+            }
+            E::UserDeactivated => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "user_deactivated", error.to_string())
+                    .on_field("user_id")
+            }
             E::Integration(e) => e.into(),
             E::Exotel(e) => e.into(),
             E::Store(e) => e.into(),
@@ -325,6 +328,17 @@ impl Rule for domain::email_account::EmailAccountError {
     }
 }
 
+/// Sealed credentials that cannot be opened: a server fault, never the caller's.
+impl From<application::cipher::CipherError> for ApiError {
+    fn from(error: application::cipher::CipherError) -> Self {
+        ApiError::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "credentials_unreadable",
+            error.to_string(),
+        )
+    }
+}
+
 // E-mail: accounts, sending, receiving, and access to the mail integration.
 
 impl From<application::email_accounts::EmailAccountsError> for ApiError {
@@ -332,11 +346,7 @@ impl From<application::email_accounts::EmailAccountsError> for ApiError {
         use application::email_accounts::EmailAccountsError as E;
         match error {
             E::Invalid(e) => e.into(),
-            E::Cipher(e) => ApiError::new(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                "credentials_unreadable",
-                e.to_string(),
-            ),
+            E::Cipher(e) => e.into(),
             E::Store(e) => e.into(),
             E::Command(e) => e.into(),
         }
@@ -348,7 +358,9 @@ impl From<application::access::AccessError> for ApiError {
         use application::access::AccessError as E;
         match error {
             E::Denied(e) => e.into(),
+            E::UnknownUser => ApiError::not_found(),
             E::Store(e) => e.into(),
+            E::Command(e) => e.into(),
         }
     }
 }

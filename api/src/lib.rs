@@ -11,6 +11,7 @@ pub mod limits;
 pub mod middleware;
 pub mod openapi;
 pub mod phone_sync;
+pub mod pollers;
 pub mod receiving;
 pub mod routes;
 pub mod runtime;

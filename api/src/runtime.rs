@@ -158,7 +158,7 @@ fn start_phone_sync(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: 
 fn start_mail_pollers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {
     let state = state.clone();
     supervise(tasks, "mail_pollers", shutdown.clone(), move |stop| {
-        crate::receiving::run_pollers(state.clone(), stop)
+        crate::pollers::run_pollers(state.clone(), stop)
     });
 }
 

@@ -4,6 +4,7 @@ use metrics_exporter_prometheus::PrometheusHandle;
 use std::sync::Arc;
 use tokio::sync::watch;
 
+use application::access::IntegrationAccess;
 use application::accounts::Accounts;
 use application::integrations::Integrations;
 use application::login::LoginThrottle;
@@ -144,10 +145,19 @@ impl AppState {
         }
     }
 
+    /// Who may use or configure the organisation's integrations.
+    pub fn access(&self) -> IntegrationAccess<'_> {
+        IntegrationAccess {
+            permissions: &self.permissions,
+            users: &self.users,
+        }
+    }
+
     /// The phone-number use cases over this state's store and Exotel client.
     pub fn phone_numbers(&self) -> application::phone_numbers::PhoneNumberBook<'_> {
         application::phone_numbers::PhoneNumberBook {
             store: &self.phone_numbers,
+            users: &self.users,
             exotel: self.exotel.as_ref(),
         }
     }

@@ -9,6 +9,7 @@ use domain::integration::{IntegrationKind, IntegrationStatus, integration_id};
 use domain::phone_numbers::{
     NumberDetails, PhoneNumbers, PhoneNumbersCommand, PhoneNumbersError, SyncCounts, SyncedNumber,
 };
+use domain::user::User;
 
 use crate::error::{CommandError, StoreError};
 use crate::exotel::{ExoPhone, ExotelAccount, ExotelError, ExotelNumbers};
@@ -22,6 +23,12 @@ pub enum PhoneNumbersUseCaseError {
     /// The Exotel phone integration is missing or disabled.
     #[error("Exotel phone is not configured or is disabled")]
     NotConfigured,
+    /// 422: the user to give a number to is not one of the organisation's.
+    #[error("no such user in this organisation")]
+    UnknownUser,
+    /// 422: a deactivated user cannot be given a number.
+    #[error("a deactivated user cannot be given a number")]
+    UserDeactivated,
     #[error(transparent)]
     Integration(#[from] IntegrationsError),
     #[error("Exotel: {0}")]
@@ -35,6 +42,7 @@ pub enum PhoneNumbersUseCaseError {
 /// The stores and ports phone numbers need.
 pub struct PhoneNumberBook<'a> {
     pub store: &'a dyn AggregateStore<PhoneNumbers>,
+    pub users: &'a dyn AggregateStore<User>,
     pub exotel: &'a dyn ExotelNumbers,
 }
 
@@ -89,8 +97,8 @@ impl PhoneNumberBook<'_> {
         Ok(loaded.map_or(0, |l| l.aggregate.numbers.values().filter(|n| n.active).count()))
     }
 
-    /// Gives a number to a user the caller has checked is an active member,
-    /// or takes it back with `None`.
+    /// Gives a number to an active user of the organisation, or takes it
+    /// back with `None`.
     pub async fn assign(
         &self,
         organisation_id: OrganisationId,
@@ -99,6 +107,9 @@ impl PhoneNumberBook<'_> {
         assigned_by: Option<Uuid>,
         meta: &EventMetadata,
     ) -> Result<(), PhoneNumbersUseCaseError> {
+        if let Some(user_id) = user_id {
+            self.ensure_active_member(organisation_id, user_id).await?;
+        }
         let command = PhoneNumbersCommand::Assign {
             organisation_id,
             number_id,
@@ -107,6 +118,19 @@ impl PhoneNumberBook<'_> {
             at: Utc::now(),
         };
         Ok(self.store.execute(&organisation_id.to_string(), command, meta).await?)
+    }
+
+    async fn ensure_active_member(
+        &self,
+        organisation_id: OrganisationId,
+        user_id: Uuid,
+    ) -> Result<(), PhoneNumbersUseCaseError> {
+        let user = self.users.load(&user_id.to_string()).await?.map(|l| l.aggregate);
+        match user.filter(|u| u.organisation_id == Some(organisation_id)) {
+            Some(u) if u.active => Ok(()),
+            Some(_) => Err(PhoneNumbersUseCaseError::UserDeactivated),
+            None => Err(PhoneNumbersUseCaseError::UnknownUser),
+        }
     }
 
     /// Makes a number the organisation's primary.

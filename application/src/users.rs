@@ -102,35 +102,30 @@ impl Accounts<'_> {
         self.user(acting.organisation_id, user_id).await
     }
 
-    /// Deactivates a user: their tokens and API keys stop working at once.
-    pub async fn deactivate_user(
+    /// Deactivates a user (`active` false): their tokens and API keys stop
+    /// working at once; or reactivates one: tokens ended by the
+    /// deactivation stay ended and revoked keys stay revoked.
+    pub async fn set_active(
         &self,
         acting: &Acting,
         user_id: Uuid,
+        active: bool,
         meta: &EventMetadata,
     ) -> Result<UserView, UsersError> {
-        let command = UserCommand::Deactivate {
-            organisation_id: acting.organisation_id,
-            acting_user_id: acting.user_id,
+        let organisation_id = acting.organisation_id;
+        let acting_user_id = acting.user_id;
+        let command = match active {
+            true => UserCommand::Reactivate {
+                organisation_id,
+                acting_user_id,
+            },
+            false => UserCommand::Deactivate {
+                organisation_id,
+                acting_user_id,
+            },
         };
         self.run(user_id, command, meta).await?;
-        self.user(acting.organisation_id, user_id).await
-    }
-
-    /// Reactivates a user; tokens ended by the deactivation stay ended and
-    /// revoked keys stay revoked.
-    pub async fn reactivate_user(
-        &self,
-        acting: &Acting,
-        user_id: Uuid,
-        meta: &EventMetadata,
-    ) -> Result<UserView, UsersError> {
-        let command = UserCommand::Reactivate {
-            organisation_id: acting.organisation_id,
-            acting_user_id: acting.user_id,
-        };
-        self.run(user_id, command, meta).await?;
-        self.user(acting.organisation_id, user_id).await
+        self.user(organisation_id, user_id).await
     }
 
     /// Changes the acting user's own password, given the current one.

@@ -482,6 +482,73 @@ async fn only_admins_or_granted_users_configure_and_other_organisations_see_noth
 }
 
 /// The phone body pointed at a simulator, with the given token.
+#[tokio::test]
+async fn an_api_key_holds_its_creators_grants_within_its_own_role() {
+    let app = TestApp::distributed().await;
+    let creator_email = app.add_user(app.organisation_id, Role::Admin).await;
+    let creator = app.login(&creator_email).await;
+    let creator_id = domain::user::user_id_for(
+        app.organisation_id,
+        &domain::EmailAddress::parse(&creator_email).unwrap(),
+    );
+    let issued = app
+        .post_json(
+            "/api/v1/api-keys",
+            Some(&creator),
+            json!({"name": "crm", "role": "manager"}),
+        )
+        .await;
+    assert_eq!(issued.status(), StatusCode::CREATED);
+    let key = data(&issued.json::<Value>().await.unwrap())["key"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let path = "/api/v1/settings/integrations/exotel_phone";
+    let permission = format!("{path}/permissions/{creator_id}");
+    let set = |grant: Value| {
+        app.http
+            .put(app.url(&permission))
+            .bearer_auth(&app.admin_token)
+            .json(&grant)
+            .send()
+    };
+    assert_eq!(
+        set(json!({"can_use": true, "can_configure": true}))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    let demoted = app
+        .http
+        .patch(app.url(&format!("/api/v1/users/{creator_id}")))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"role": "manager"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(demoted.status(), StatusCode::OK);
+
+    let configured = app.post_json(path, Some(&key), phone_body()).await;
+    assert_eq!(configured.status(), StatusCode::OK, "{}", text(configured).await);
+
+    assert_eq!(
+        set(json!({"can_use": true, "can_configure": false}))
+            .await
+            .unwrap()
+            .status(),
+        StatusCode::OK
+    );
+    assert_problem(
+        app.post_json(path, Some(&key), phone_body()).await,
+        StatusCode::FORBIDDEN,
+        "forbidden",
+    )
+    .await;
+    let disabled = app.post_json(&format!("{path}/disable"), Some(&key), json!({})).await;
+    assert_problem(disabled, StatusCode::FORBIDDEN, "forbidden").await;
+}
+
 fn simulated_phone(sim: &simulator::RunningSimulator, token: &str) -> Value {
     json!({"account_sid": "sandbox", "api_key": "sandbox-key", "api_token": token, "api_host": sim.base_url(),
         "virtual_number": "08047112233", "display_name": "Main Phone Line"})

@@ -169,9 +169,7 @@ impl EventFilter {
 /// The organisation's events, filtered and cursor-paginated: pass
 /// `next_cursor` as `cursor` for the next page.
 #[utoipa::path(get, path = "/api/v1/audit/events", params(EventFilter), tag = "audit", security(("bearer" = [])),
-    responses((status = 200, body = List<AuditEvent>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = List<AuditEvent>), (status = 403, body = Problem)))]
 pub async fn events(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -206,9 +204,7 @@ async fn history_of(
 /// Every event of one aggregate, with its metadata.
 #[utoipa::path(get, path = "/api/v1/audit/aggregates/{type}/{id}/history", tag = "audit", security(("bearer" = [])),
     params(("type" = String, Path, description = "the aggregate type, e.g. `user`", example = "organisation"), ("id" = String, Path, description = "the aggregate id", example = "5b1c0a2e-7d41-4e3a-9f10-5a4db0c50001")),
-    responses((status = 200, body = List<AuditEvent>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = List<AuditEvent>), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn history(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -241,10 +237,7 @@ pub struct StateAtVersion {
 
 /// The aggregate's state as of a version, rebuilt from its events.
 #[utoipa::path(get, path = "/api/v1/audit/aggregates/{type}/{id}/state", params(("type" = String, Path, description = "the aggregate type, e.g. `user`", example = "organisation"), ("id" = String, Path, description = "the aggregate id", example = "5b1c0a2e-7d41-4e3a-9f10-5a4db0c50001"), AtVersion), tag = "audit", security(("bearer" = [])),
-    responses((status = 200, body = Data<StateAtVersion>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Data<StateAtVersion>), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn state_at(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -390,8 +383,7 @@ impl From<Report> for VerifyReport {
 /// Walks this organisation's events and hash chain and reports every
 /// altered, removed or reordered event.
 #[utoipa::path(get, path = "/api/v1/audit/verify", tag = "audit", security(("bearer" = [])),
-    responses((status = 200, body = Data<VerifyReport>, description = "events checked, pending, the chain head and any findings"),
-        (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Data<VerifyReport>, description = "events checked, pending, the chain head and any findings"), (status = 403, body = Problem)))]
 pub async fn verify(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<Data<VerifyReport>>, ApiError> {
     may_audit(&caller)?;
     let log = StoreLog(state.db.clone());

@@ -53,16 +53,11 @@ pub struct LoginResponse {
 /// client and each address may try only so often a minute (429
 /// `rate_limited`); both carry `Retry-After`.
 #[utoipa::path(post, path = "/api/v1/auth/login", request_body = LoginRequest, tag = "auth",
-    responses((status = 200, body = Data<LoginResponse>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
+    responses((status = 200, body = Data<LoginResponse>), (status = 401, body = Problem),
         (status = 409, body = Problem, content_type = "application/problem+json",
             description = "`organisation_required`: the address has users in several organisations"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
         (status = 429, body = Problem, content_type = "application/problem+json",
-            headers(("Retry-After" = u64, description = "seconds to wait"))),
-        (status = 503, body = Problem, content_type = "application/problem+json")))]
+            headers(("Retry-After" = u64, description = "seconds to wait"))), (status = 503, body = Problem)))]
 pub async fn login(
     State(state): State<Arc<AppState>>,
     context: RequestContext,

@@ -18,7 +18,7 @@ use crate::auth::Caller;
 use crate::envelope::{self, Data, List};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiQuery;
-use crate::receiving::StateSink;
+use crate::pollers::StateSink;
 use crate::routes::{Page, parse_id};
 use crate::state::AppState;
 
@@ -60,14 +60,7 @@ impl From<PollReport> for PollReportResponse {
 /// running is waited for, and what it recorded is counted in.
 #[utoipa::path(post, path = "/api/v1/settings/email-accounts/{id}/poll-now", tag = "e-mail", security(("bearer" = [])),
     params(("id" = String, Path, description = "the account's id")),
-    responses((status = 200, body = Data<PollReportResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 500, body = Problem, content_type = "application/problem+json"),
-        (status = 502, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Data<PollReportResponse>), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem), (status = 500, body = Problem), (status = 502, body = Problem)))]
 pub async fn poll_now(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -75,7 +68,7 @@ pub async fn poll_now(
 ) -> Result<Json<Data<PollReportResponse>>, ApiError> {
     state
         .access()
-        .may_use(caller.asker(), IntegrationKind::ZohoMail)
+        .may_use(&caller.acting(), IntegrationKind::ZohoMail)
         .await?;
     let account_id = parse_id(&id)?;
     state.email_accounts().live(caller.organisation_id, account_id).await?;
@@ -225,11 +218,7 @@ pub struct ThreadDetailResponse {
 
 /// The organisation's e-mail threads, latest first.
 #[utoipa::path(get, path = "/api/v1/communications/threads", params(Page), tag = "e-mail", security(("bearer" = [])),
-    responses((status = 200, body = List<ThreadResponse>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = List<ThreadResponse>), (status = 403, body = Problem)))]
 pub async fn list_threads(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -237,7 +226,7 @@ pub async fn list_threads(
 ) -> Result<Json<List<ThreadResponse>>, ApiError> {
     state
         .access()
-        .may_use(caller.asker(), IntegrationKind::ZohoMail)
+        .may_use(&caller.acting(), IntegrationKind::ZohoMail)
         .await?;
     let (limit, offset) = page.bounds()?;
     let organisation = caller.organisation_id.to_string();
@@ -250,11 +239,7 @@ pub async fn list_threads(
 /// One thread with its messages, oldest first.
 #[utoipa::path(get, path = "/api/v1/communications/threads/{id}", tag = "e-mail", security(("bearer" = [])),
     params(("id" = String, Path, description = "the thread's id")),
-    responses((status = 200, body = Data<ThreadDetailResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Data<ThreadDetailResponse>), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get_thread(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -262,7 +247,7 @@ pub async fn get_thread(
 ) -> Result<Json<Data<ThreadDetailResponse>>, ApiError> {
     state
         .access()
-        .may_use(caller.asker(), IntegrationKind::ZohoMail)
+        .may_use(&caller.acting(), IntegrationKind::ZohoMail)
         .await?;
     let thread_id = parse_id(&id)?.to_string();
     let organisation = caller.organisation_id.to_string();

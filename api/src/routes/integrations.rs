@@ -13,12 +13,11 @@ use std::sync::Arc;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use application::AggregateStore;
+use application::access::Permission;
 use application::integrations::{TestResult, parse_configuration};
-use application::policy;
 use domain::Role;
 use domain::integration::{Integration, IntegrationKind, IntegrationSettings};
-use domain::integration_permission::{Grant, PermissionCommand, permission_id};
+use domain::integration_permission::Grant;
 
 use crate::auth::Caller;
 use crate::envelope::{self, Data, List};
@@ -138,8 +137,7 @@ fn may_see(caller: &Caller) -> Result<(), ApiError> {
 
 /// Every integration type with its status. Never a secret.
 #[utoipa::path(get, path = "/api/v1/settings/integrations", tag = "integrations", security(("bearer" = [])),
-    responses((status = 200, body = List<IntegrationResponse>),
-        (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = List<IntegrationResponse>), (status = 403, body = Problem)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -156,9 +154,8 @@ pub async fn list(
 /// One integration with its non-secret settings and secret fingerprints.
 #[utoipa::path(get, path = "/api/v1/settings/integrations/{type}", tag = "integrations", security(("bearer" = [])),
     params(("type" = IntegrationType, Path)),
-    responses((status = 200, body = Data<IntegrationResponse>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such integration type")))]
+    responses((status = 200, body = Data<IntegrationResponse>), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "no such integration type")))]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -168,24 +165,6 @@ pub async fn get(
     let kind = kind_from_path(&kind)?;
     let current = state.integrations().current(caller.organisation_id, kind).await?;
     Ok(envelope::data(describe(kind, current.as_ref(), true)))
-}
-
-async fn grant(
-    state: &AppState,
-    caller: &Caller,
-    kind: IntegrationKind,
-    user_id: Uuid,
-) -> Result<Option<Grant>, ApiError> {
-    let id = permission_id(caller.organisation_id, kind, user_id).to_string();
-    Ok(state.permissions.load(&id).await?.and_then(|l| l.aggregate.grant))
-}
-
-pub(crate) async fn may_configure(state: &AppState, caller: &Caller, kind: IntegrationKind) -> Result<(), ApiError> {
-    let grant = match caller.user_id() {
-        Some(user_id) => grant(state, caller, kind, user_id).await?,
-        None => None,
-    };
-    Ok(policy::may_configure(caller.role, grant)?)
 }
 
 /// A configuration body, read as the type in the path says: the typed
@@ -217,7 +196,11 @@ impl FromRequest<Arc<AppState>> for ConfigurationBody {
             }
             IntegrationKind::ZohoMail => Configuration::ZohoMail(ApiJson::from_request(request, state).await?.0),
         };
-        let fields = serde_json::to_value(&typed).map_err(|_| ApiError::internal())?;
+        let mut fields = serde_json::to_value(&typed).map_err(|_| ApiError::internal())?;
+        // An absent optional field and a null one mean the same: neither is passed on.
+        if let Some(object) = fields.as_object_mut() {
+            object.retain(|_, value| !value.is_null());
+        }
         Ok(Self {
             kind,
             configuration: parse_configuration(kind, fields)?,
@@ -230,19 +213,18 @@ impl FromRequest<Arc<AppState>> for ConfigurationBody {
 #[utoipa::path(post, path = "/api/v1/settings/integrations/{type}", tag = "integrations", security(("bearer" = [])),
     params(("type" = IntegrationType, Path)),
     request_body(content = Configuration, description = "the settings and secrets of the type in the path"),
-    responses((status = 200, body = Data<IntegrationResponse>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such integration type"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "a concurrent change"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "a field breaks its type's rules, or the connection test failed"),
-        (status = 503, body = Problem, content_type = "application/problem+json", description = "no connection test exists for this type; send save_unverified")))]
+    responses((status = 200, body = Data<IntegrationResponse>), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "no such integration type"),
+        (status = 409, body = Problem, description = "a concurrent change"),
+        (status = 422, body = Problem, description = "a field breaks its type's rules, or the connection test failed"),
+        (status = 503, body = Problem, description = "no connection test exists for this type; send save_unverified")))]
 pub async fn configure(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     body: ConfigurationBody,
 ) -> Result<Json<Data<IntegrationResponse>>, ApiError> {
     let kind = body.kind;
-    may_configure(&state, &caller, kind).await?;
+    state.access().may_configure(&caller.acting(), kind).await?;
     let saved = state
         .integrations()
         .configure(
@@ -276,17 +258,16 @@ async fn sync_after_configure(state: &AppState, caller: &Caller) {
 #[utoipa::path(post, path = "/api/v1/settings/integrations/{type}/test", tag = "integrations", security(("bearer" = [])),
     params(("type" = IntegrationType, Path)),
     request_body(content = Configuration, description = "the settings and secrets of the type in the path"),
-    responses((status = 200, body = TestResponse),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such integration type"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "a field breaks its type's rules"),
-        (status = 503, body = Problem, content_type = "application/problem+json", description = "no connection test exists for this type")))]
+    responses((status = 200, body = TestResponse), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "no such integration type"),
+        (status = 422, body = Problem, description = "a field breaks its type's rules"),
+        (status = 503, body = Problem, description = "no connection test exists for this type")))]
 pub async fn test(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     body: ConfigurationBody,
 ) -> Result<Json<TestResponse>, ApiError> {
-    may_configure(&state, &caller, body.kind).await?;
+    state.access().may_configure(&caller.acting(), body.kind).await?;
     match state.integrations().test(&body.configuration).await {
         TestResult::Passed { details } => Ok(Json(TestResponse::Passed {
             success: true,
@@ -316,10 +297,9 @@ pub async fn test(
 /// Disables an integration: it keeps its settings but may not be used (admins only).
 #[utoipa::path(post, path = "/api/v1/settings/integrations/{type}/disable", tag = "integrations", security(("bearer" = [])),
     params(("type" = IntegrationType, Path)),
-    responses((status = 200, body = Data<IntegrationResponse>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such type, or not configured"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "already disabled")))]
+    responses((status = 200, body = Data<IntegrationResponse>), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "no such type, or not configured"),
+        (status = 409, body = Problem, description = "already disabled")))]
 pub async fn disable(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -331,10 +311,9 @@ pub async fn disable(
 /// Enables a disabled integration again (admins only).
 #[utoipa::path(post, path = "/api/v1/settings/integrations/{type}/enable", tag = "integrations", security(("bearer" = [])),
     params(("type" = IntegrationType, Path)),
-    responses((status = 200, body = Data<IntegrationResponse>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such type, or not configured"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "already enabled")))]
+    responses((status = 200, body = Data<IntegrationResponse>), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "no such type, or not configured"),
+        (status = 409, body = Problem, description = "already enabled")))]
 pub async fn enable(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -362,10 +341,9 @@ async fn set_enabled(
 /// longer be recovered, even with the master key.
 #[utoipa::path(delete, path = "/api/v1/settings/integrations/{type}", tag = "integrations", security(("bearer" = [])),
     params(("type" = IntegrationType, Path)),
-    responses((status = 204, description = "deleted"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such type, or not configured"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "a concurrent change")))]
+    responses((status = 204, description = "deleted"), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "no such type, or not configured"),
+        (status = 409, body = Problem, description = "a concurrent change")))]
 pub async fn delete(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -405,39 +383,23 @@ pub struct PermissionResponse {
     pub explicit: bool,
 }
 
-async fn user_in_organisation(
-    state: &AppState,
-    caller: &Caller,
-    user_id: Uuid,
-) -> Result<domain::user::User, ApiError> {
-    let user = state.users.load(&user_id.to_string()).await?.map(|l| l.aggregate);
-    user.filter(|u| u.organisation_id == Some(caller.organisation_id))
-        .ok_or_else(ApiError::not_found)
-}
-
-fn permission_response(user: &domain::user::User, kind: IntegrationKind, grant: Option<Grant>) -> PermissionResponse {
-    let admin = user.role == Some(Role::Admin);
-    let effective = grant.unwrap_or(Grant {
-        can_use: admin,
-        can_configure: admin,
-        daily_limit: None,
-    });
+fn permission_response(kind: IntegrationKind, permission: &Permission) -> PermissionResponse {
+    let effective = permission.effective();
     PermissionResponse {
-        user_id: user.id.unwrap_or_default(),
+        user_id: permission.user.id.unwrap_or_default(),
         kind: kind.into(),
-        can_use: admin || effective.can_use,
-        can_configure: admin || effective.can_configure,
+        can_use: effective.can_use,
+        can_configure: effective.can_configure,
         daily_limit: effective.daily_limit,
-        explicit: grant.is_some(),
+        explicit: permission.grant.is_some(),
     }
 }
 
 /// What a user may do with an integration (admins, or the user themselves).
 #[utoipa::path(get, path = "/api/v1/settings/integrations/{type}/permissions/{user_id}", tag = "integrations", security(("bearer" = [])),
     params(("type" = IntegrationType, Path), ("user_id" = Uuid, Path)),
-    responses((status = 200, body = Data<PermissionResponse>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such type or user")))]
+    responses((status = 200, body = Data<PermissionResponse>), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "no such type or user")))]
 pub async fn get_permission(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -448,19 +410,17 @@ pub async fn get_permission(
     if caller.role != Role::Admin && caller.user_id() != Some(user_id) {
         return Err(ApiError::forbidden());
     }
-    let user = user_in_organisation(&state, &caller, user_id).await?;
-    let grant = grant(&state, &caller, kind, user_id).await?;
-    Ok(envelope::data(permission_response(&user, kind, grant)))
+    let permission = state.access().permission(caller.organisation_id, kind, user_id).await?;
+    Ok(envelope::data(permission_response(kind, &permission)))
 }
 
 /// Grants or withdraws a user's use and configuration of an integration (admins only).
 #[utoipa::path(put, path = "/api/v1/settings/integrations/{type}/permissions/{user_id}", request_body = PermissionBody,
     tag = "integrations", security(("bearer" = [])),
     params(("type" = IntegrationType, Path), ("user_id" = Uuid, Path)),
-    responses((status = 200, body = Data<PermissionResponse>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json", description = "no such type or user"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "a concurrent change")))]
+    responses((status = 200, body = Data<PermissionResponse>), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "no such type or user"),
+        (status = 409, body = Problem, description = "a concurrent change")))]
 pub async fn put_permission(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -470,30 +430,23 @@ pub async fn put_permission(
     caller.require(Role::can_administer)?;
     let kind = kind_from_path(&kind)?;
     let user_id = parse_id(&user_id)?;
-    let user = user_in_organisation(&state, &caller, user_id).await?;
     let grant = Grant {
         can_use: body.can_use,
         can_configure: body.can_configure,
         daily_limit: body.daily_limit,
     };
-    let command = PermissionCommand::Set {
-        organisation_id: caller.organisation_id,
-        kind,
-        user_id,
-        grant,
-        granted_by: caller.user_id(),
-    };
-    let id = permission_id(caller.organisation_id, kind, user_id).to_string();
-    state.permissions.execute(&id, command, &caller.metadata()).await?;
-    Ok(envelope::data(permission_response(&user, kind, Some(grant))))
+    let permission = state
+        .access()
+        .set_grant(&caller.acting(), kind, user_id, grant, &caller.metadata())
+        .await?;
+    Ok(envelope::data(permission_response(kind, &permission)))
 }
 
 /// The dashboard's summary of what is configured: the e-mail accounts (and
 /// the default one), the Exotel voice integration and its active numbers,
 /// WhatsApp and SMS.
 #[utoipa::path(get, path = "/api/v1/settings/configuration-status", tag = "integrations", security(("bearer" = [])),
-    responses((status = 200, body = Data<ConfigurationStatus>),
-        (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Data<ConfigurationStatus>), (status = 403, body = Problem)))]
 pub async fn configuration_status(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -501,40 +454,25 @@ pub async fn configuration_status(
     may_see(&caller)?;
     let settings = |kind| settings_of(&state, &caller, kind);
     let phone = match settings(IntegrationKind::ExotelPhone).await? {
-        Some(IntegrationSettings::ExotelPhone(_)) => PhoneStatus {
-            configured: true,
-            provider: Some("exotel"),
+        Some(IntegrationSettings::ExotelPhone(_)) => ChannelStatus {
             numbers: Some(state.phone_numbers().active_numbers(caller.organisation_id).await?),
+            ..ChannelStatus::exotel()
         },
-        _ => PhoneStatus {
-            configured: false,
-            provider: None,
-            numbers: None,
-        },
+        _ => ChannelStatus::default(),
     };
     let whatsapp = match settings(IntegrationKind::ExotelWhatsapp).await? {
-        Some(IntegrationSettings::ExotelWhatsapp(w)) => WhatsappStatus {
-            configured: true,
-            provider: Some("exotel"),
+        Some(IntegrationSettings::ExotelWhatsapp(w)) => ChannelStatus {
             number: Some(w.whatsapp_number),
+            ..ChannelStatus::exotel()
         },
-        _ => WhatsappStatus {
-            configured: false,
-            provider: None,
-            number: None,
-        },
+        _ => ChannelStatus::default(),
     };
     let sms = match settings(IntegrationKind::ExotelSms).await? {
-        Some(IntegrationSettings::ExotelSms(s)) => SmsStatus {
-            configured: true,
-            provider: Some("exotel"),
+        Some(IntegrationSettings::ExotelSms(s)) => ChannelStatus {
             sender_id: Some(s.sender_id),
+            ..ChannelStatus::exotel()
         },
-        _ => SmsStatus {
-            configured: false,
-            provider: None,
-            sender_id: None,
-        },
+        _ => ChannelStatus::default(),
     };
     Ok(envelope::data(ConfigurationStatus {
         email: email_status(&state, &caller).await?,

@@ -51,11 +51,7 @@ pub struct RenameOrganisation {
 
 /// The caller's organisation.
 #[utoipa::path(get, path = "/api/v1/organisation", tag = "organisation", security(("bearer" = [])),
-    responses((status = 200, body = Data<OrganisationResponse>),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Data<OrganisationResponse>), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn get(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -67,15 +63,7 @@ pub async fn get(
 
 /// Renames the caller's organisation (admins only).
 #[utoipa::path(patch, path = "/api/v1/organisation", request_body = RenameOrganisation, tag = "organisation", security(("bearer" = [])),
-    responses((status = 200, body = Data<OrganisationResponse>),
-        (status = 400, body = Problem, content_type = "application/problem+json"),
-        (status = 401, body = Problem, content_type = "application/problem+json"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json"),
-        (status = 415, body = Problem, content_type = "application/problem+json"),
-        (status = 422, body = Problem, content_type = "application/problem+json"),
-        (status = 503, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = Data<OrganisationResponse>), (status = 403, body = Problem), (status = 404, body = Problem), (status = 409, body = Problem)))]
 pub async fn rename(
     State(state): State<Arc<AppState>>,
     caller: Caller,

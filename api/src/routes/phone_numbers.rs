@@ -2,7 +2,6 @@
 //! list, assignment to users and the primary number.
 
 use axum::extract::{Path, State};
-use axum::http::StatusCode;
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
@@ -10,7 +9,6 @@ use std::sync::Arc;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use application::AggregateStore;
 use domain::integration::IntegrationKind;
 use domain::phone_numbers::SyncCounts;
 use projections::phone_numbers::PhoneNumberRow;
@@ -19,7 +17,6 @@ use crate::auth::Caller;
 use crate::envelope::{self, Data, List};
 use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
-use crate::routes::integrations::may_configure;
 use crate::routes::parse_id;
 use crate::state::AppState;
 
@@ -54,13 +51,15 @@ impl From<SyncCounts> for SyncReport {
 
 /// Fetches the organisation's ExoPhones and records what changed.
 #[utoipa::path(post, path = "/api/v1/settings/integrations/exotel_phone/sync", tag = "phone numbers", security(("bearer" = [])),
-    responses((status = 200, body = Data<SyncReport>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "the Exotel phone integration is missing or disabled"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "Exotel refused the request"),
-        (status = 502, body = Problem, content_type = "application/problem+json", description = "Exotel failed or could not be reached")))]
+    responses((status = 200, body = Data<SyncReport>), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "the Exotel phone integration is missing or disabled"),
+        (status = 422, body = Problem, description = "Exotel refused the request"),
+        (status = 502, body = Problem, description = "Exotel failed or could not be reached")))]
 pub async fn sync(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<Data<SyncReport>>, ApiError> {
-    may_configure(&state, &caller, IntegrationKind::ExotelPhone).await?;
+    state
+        .access()
+        .may_configure(&caller.acting(), IntegrationKind::ExotelPhone)
+        .await?;
     let counts = state
         .phone_numbers()
         .sync(caller.organisation_id, &state.integrations(), &caller.metadata())
@@ -112,8 +111,7 @@ impl From<PhoneNumberRow> for PhoneNumberResponse {
 
 /// The organisation's numbers: active first, the primary first among them.
 #[utoipa::path(get, path = "/api/v1/settings/phone-numbers", tag = "phone numbers", security(("bearer" = [])),
-    responses((status = 200, body = List<PhoneNumberResponse>),
-        (status = 403, body = Problem, content_type = "application/problem+json")))]
+    responses((status = 200, body = List<PhoneNumberResponse>), (status = 403, body = Problem)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
@@ -156,22 +154,20 @@ pub struct Primary {
 #[utoipa::path(post, path = "/api/v1/settings/phone-numbers/{id}/assign", tag = "phone numbers", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "the number's id")),
     request_body = AssignRequest,
-    responses((status = 200, body = Data<Assignment>, description = "once recorded"),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "the number was released, or a concurrent change"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "an unknown or deactivated user, or a number that cannot call made primary")))]
+    responses((status = 200, body = Data<Assignment>, description = "once recorded"), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "the number was released, or a concurrent change"),
+        (status = 422, body = Problem, description = "an unknown or deactivated user, or a number that cannot call made primary")))]
 pub async fn assign(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
     ApiJson(body): ApiJson<AssignRequest>,
 ) -> Result<Json<Data<Assignment>>, ApiError> {
-    may_configure(&state, &caller, IntegrationKind::ExotelPhone).await?;
+    state
+        .access()
+        .may_configure(&caller.acting(), IntegrationKind::ExotelPhone)
+        .await?;
     let number_id = parse_id(&id)?;
-    if let Some(user_id) = body.user_id {
-        ensure_active_member(&state, &caller, user_id).await?;
-    }
     let book = state.phone_numbers();
     let meta = caller.metadata();
     book.assign(caller.organisation_id, number_id, body.user_id, caller.user_id(), &meta)
@@ -189,17 +185,18 @@ pub async fn assign(
 /// Makes a number the organisation's primary outbound number.
 #[utoipa::path(post, path = "/api/v1/settings/phone-numbers/{id}/primary", tag = "phone numbers", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "the number's id")),
-    responses((status = 200, body = Data<Primary>),
-        (status = 403, body = Problem, content_type = "application/problem+json"),
-        (status = 404, body = Problem, content_type = "application/problem+json"),
-        (status = 409, body = Problem, content_type = "application/problem+json", description = "the number was released, or a concurrent change"),
-        (status = 422, body = Problem, content_type = "application/problem+json", description = "the number cannot call")))]
+    responses((status = 200, body = Data<Primary>), (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 409, body = Problem, description = "the number was released, or a concurrent change"),
+        (status = 422, body = Problem, description = "the number cannot call")))]
 pub async fn make_primary(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Data<Primary>>, ApiError> {
-    may_configure(&state, &caller, IntegrationKind::ExotelPhone).await?;
+    state
+        .access()
+        .may_configure(&caller.acting(), IntegrationKind::ExotelPhone)
+        .await?;
     let number_id = parse_id(&id)?;
     state
         .phone_numbers()
@@ -209,24 +206,4 @@ pub async fn make_primary(
         id: number_id,
         is_primary: true,
     }))
-}
-
-/// A number may only go to an active user of the same organisation.
-async fn ensure_active_member(state: &AppState, caller: &Caller, user_id: Uuid) -> Result<(), ApiError> {
-    let user = state.users.load(&user_id.to_string()).await?.map(|l| l.aggregate);
-    match user {
-        Some(u) if u.organisation_id == Some(caller.organisation_id) && u.active => Ok(()),
-        Some(u) if u.organisation_id == Some(caller.organisation_id) => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "user_deactivated",
-            "a deactivated user cannot be given a number",
-        )
-        .on_field("user_id")),
-        _ => Err(ApiError::new(
-            StatusCode::UNPROCESSABLE_ENTITY,
-            "unknown_user",
-            "no such user in this organisation",
-        )
-        .on_field("user_id")),
-    }
 }

@@ -33,15 +33,11 @@ pub struct ExotelPhoneConfiguration {
     pub api_token: String,
     /// E.164 (`+91…`) or `0` and ten digits.
     pub virtual_number: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub caller_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
     /// `api.exotel.com` (default), `api.in.exotel.com`, or a loopback simulator URL.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_host: Option<String>,
     /// Save without the connection test.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub save_unverified: Option<bool>,
 }
 
@@ -57,13 +53,9 @@ pub struct ExotelSmsConfiguration {
     /// The six-character DLT header.
     pub sender_id: String,
     /// 19 digits.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub dlt_entity_id: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_host: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub save_unverified: Option<bool>,
 }
 
@@ -78,18 +70,12 @@ pub struct ExotelWhatsappConfiguration {
     pub api_token: String,
     /// E.164.
     pub whatsapp_number: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub business_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_reply_enabled: Option<bool>,
     /// Required when `auto_reply_enabled`.
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub auto_reply_message: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub business_hours: Option<Box<BusinessHoursBody>>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub api_host: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub save_unverified: Option<bool>,
 }
 
@@ -102,19 +88,12 @@ pub struct ZohoMailConfiguration {
     pub smtp_password: String,
     /// Secret: sealed, never answered.
     pub imap_password: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_host: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_port: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub smtp_security: Option<Security>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imap_host: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub imap_port: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub display_name: Option<String>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
     pub save_unverified: Option<bool>,
 }
 
@@ -376,9 +355,9 @@ pub enum TestResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct ConfigurationStatus {
     pub email: EmailStatus,
-    pub phone: PhoneStatus,
-    pub whatsapp: WhatsappStatus,
-    pub sms: SmsStatus,
+    pub phone: ChannelStatus,
+    pub whatsapp: ChannelStatus,
+    pub sms: ChannelStatus,
 }
 
 /// The organisation's e-mail accounts.
@@ -392,33 +371,31 @@ pub struct EmailStatus {
     pub default_account: Option<String>,
 }
 
-/// The Exotel voice integration and its active numbers.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct PhoneStatus {
+/// An Exotel channel: whether it is configured and, when it is, what
+/// identifies it.
+#[derive(Debug, Default, Serialize, ToSchema)]
+pub struct ChannelStatus {
     pub configured: bool,
     #[serde(skip_serializing_if = "Option::is_none")]
     pub provider: Option<&'static str>,
-    /// Active numbers (present when configured).
+    /// Voice: the active numbers.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub numbers: Option<usize>,
-}
-
-/// The Exotel WhatsApp integration.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct WhatsappStatus {
-    pub configured: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider: Option<&'static str>,
+    /// WhatsApp: the number messages come from.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub number: Option<String>,
-}
-
-/// The Exotel SMS integration.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct SmsStatus {
-    pub configured: bool,
-    #[serde(skip_serializing_if = "Option::is_none")]
-    pub provider: Option<&'static str>,
+    /// SMS: the sender id.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub sender_id: Option<String>,
+}
+
+impl ChannelStatus {
+    /// A configured channel of Exotel's, its details to be added.
+    pub fn exotel() -> Self {
+        Self {
+            configured: true,
+            provider: Some("exotel"),
+            ..Self::default()
+        }
+    }
 }
