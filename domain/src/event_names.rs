@@ -8,6 +8,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde_json::{Value, json};
 
 use crate::api_key::{ApiKey, ApiKeyEvent};
+use crate::call::{Call, CallEvent};
 use crate::customer::{Customer, CustomerEvent};
 use crate::email_account::{EmailAccount, EmailAccountEvent};
 use crate::inbound_email::{InboundEmail, InboundEmailEvent};
@@ -43,6 +44,7 @@ fn aggregate_types_keep_their_stored_names() {
         EmailAccount::TYPE,
         InboundEmail::TYPE,
         OutboundEmail::TYPE,
+        Call::TYPE,
     ];
     let stored = [
         "user",
@@ -56,6 +58,7 @@ fn aggregate_types_keep_their_stored_names() {
         "email_account",
         "inbound_email",
         "outbound_email",
+        "call",
     ];
     assert_eq!(types, stored);
 }
@@ -245,4 +248,48 @@ fn outbound_email_events_keep_their_stored_names_and_versions() {
         "failure": {"stage": "login", "code": 535, "message": "denied", "permanent": true}, "at": AT,
     }});
     pinned::<OutboundEmailEvent>(failed, "EmailSendFailed", "1.0");
+}
+
+#[test]
+fn call_events_keep_their_stored_names_and_versions() {
+    let requested = json!({"CallRequested": {"request": {
+        "organisation_id": ID, "direction": "outbound", "requested_by": ID, "agent_user_id": ID,
+        "agent_phone": "+919800000001", "customer_phone": "+919800000002", "customer_id": null,
+        "caller_id": "+911141169368", "time_limit_secs": 600, "record": true, "recording_channels": 2,
+        "custom_data": null, "purpose": "transactional", "verified": false,
+    }, "at": AT}});
+    pinned::<CallEvent>(requested, "CallRequested", "1.0");
+    pinned::<CallEvent>(
+        json!({"CallDispatchStarted": {"attempt": 1, "at": AT}}),
+        "CallDispatchStarted",
+        "1.0",
+    );
+    pinned::<CallEvent>(
+        json!({"CallPlaced": {"provider_sid": "s", "at": AT}}),
+        "CallPlaced",
+        "1.0",
+    );
+    let refused = json!({"CallRefused": {"refusal": {"http_status": 403, "code": null, "message": "DND"}, "at": AT}});
+    pinned::<CallEvent>(refused, "CallRefused", "1.0");
+    pinned::<CallEvent>(
+        json!({"CallNotFoundAtProvider": {"at": AT}}),
+        "CallNotFoundAtProvider",
+        "1.0",
+    );
+    let details = json!({
+        "duration_secs": 42, "conversation_duration_secs": 40, "price_paise": 150, "disconnected_by": "agent",
+        "recording_url": null, "legs": [{"status": "completed", "on_call_duration_secs": 41}],
+    });
+    let received = json!({"CallReportReceived": {"report": {
+        "report_id": "r1", "source": "callback", "provider_sid": "s", "provider_status": "completed",
+        "status": "completed", "details": details, "received_at": AT,
+    }}});
+    pinned::<CallEvent>(received, "CallReportReceived", "1.0");
+    pinned::<CallEvent>(
+        json!({"CallProgressed": {"status": "no_answer", "at": AT}}),
+        "CallProgressed",
+        "1.0",
+    );
+    let added = json!({"CallDetailsAdded": {"details": details, "at": AT}});
+    pinned::<CallEvent>(added, "CallDetailsAdded", "1.0");
 }

@@ -4,6 +4,7 @@
 //! commands by the application layer; aggregates only decide.
 
 pub mod api_key;
+pub mod call;
 pub mod customer;
 pub mod email;
 pub mod email_account;
