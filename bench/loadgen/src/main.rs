@@ -198,6 +198,11 @@ impl Stats {
 async fn worker(cfg: Arc<Config>, ticket: Arc<AtomicU64>, start: Instant, measure_from: Instant, end: Instant) -> Stats {
     let mut stats = Stats::default();
     let mut sender: Option<Sender> = None;
+    if cfg.rate.is_none() {
+        // The closed loop starts with the schedule: a request sent before
+        // `start` would be neither warm-up nor measured.
+        tokio::time::sleep_until(start.into()).await;
+    }
     loop {
         let n = ticket.fetch_add(1, Ordering::Relaxed);
         if cfg.requests.is_some_and(|max| n >= max) {
