@@ -244,10 +244,6 @@ def main() -> int:
         rows.append(("limit: pgbench minimal cqrs-es command", f"{fmt(pg_cmd['tps'])} TPS",
                      f"avg {fmt(pg_cmd['latency_avg_ms'], '.2f', ' ms')}", "reference",
                      f"{fmt(pg_cmd['tps'] / pg_tps if pg_tps else None, '.2f')} x INSERT"))
-        c = pg_cmd["cpu"]
-        if c:
-            details.append(f"- pgbench (command: SELECT, BEGIN, INSERT, COMMIT): postgres {c.get('postgres_cores', 0):.2f} cores, "
-                           f"machine {c.get('machine_busy_pct', 0):.0f}% busy")
     if sqlite:
         for key, title in (("insert", "single-row INSERT"), ("command", "minimal command")):
             r = sqlite[key]
