@@ -28,7 +28,7 @@
 #
 # Options (environment variables):
 #   CONCURRENCY=16      client concurrency of pgbench and of the command-rate run
-#   DURATION=15         seconds of each pgbench script and of each command-rate run
+#   DURATION=10         seconds of each pgbench script and of each command-rate run
 #   SQLITE_DURATION=5   seconds of each SQLite limit loop
 #   WARMUP=2            unmeasured seconds before each command-rate run
 #   LAG_RATE=1000       scheduled requests/s of the lag runs (open loop)
@@ -37,7 +37,7 @@
 #   STATEMENT_COMMANDS=1000  commands of the statement-count run (0: skip it)
 #   PG_LOG=             the PostgreSQL server log (default: found with pg_lsclusters)
 #   AGG_SIZES="10 100 1000 10000"  aggregate lengths of the latency curve ("" skips it)
-#   AGG_COMMANDS=50     commands measured at each aggregate length
+#   AGG_COMMANDS=30     commands measured at each aggregate length
 #   READ_SIZES="10000 100000"      read-model table sizes ("" skips; add 1000000 for 10^6)
 #   READ_QUERIES=100    queries timed per route and size
 #   CALLGRIND=0         1: also run bench/callgrind.sh's measurement (slow, minutes)
@@ -63,7 +63,7 @@ BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$BENCH_DIR")"
 
 CONCURRENCY="${CONCURRENCY:-16}"
-DURATION="${DURATION:-15}"
+DURATION="${DURATION:-10}"
 SQLITE_DURATION="${SQLITE_DURATION:-5}"
 WARMUP="${WARMUP:-2}"
 LAG_RATE="${LAG_RATE:-1000}"
@@ -72,7 +72,7 @@ LAG_CONNECTIONS="${LAG_CONNECTIONS:-64}"
 STATEMENT_COMMANDS="${STATEMENT_COMMANDS:-1000}"
 PG_LOG="${PG_LOG:-}"
 AGG_SIZES="${AGG_SIZES-10 100 1000 10000}"
-AGG_COMMANDS="${AGG_COMMANDS:-50}"
+AGG_COMMANDS="${AGG_COMMANDS:-30}"
 READ_SIZES="${READ_SIZES-10000 100000}"
 READ_QUERIES="${READ_QUERIES:-100}"
 CALLGRIND="${CALLGRIND:-0}"
