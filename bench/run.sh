@@ -5,21 +5,43 @@
 #
 # Measures, in this order, and writes everything to bench/results/<timestamp>/
 # (bench/results/latest points at the newest run):
-#   1. pgbench: single-row INSERT TPS into an events-shaped table (scratch DB);
+#   1. the limits: pgbench on a scratch database with the real events table,
+#      (a) one single-row INSERT per transaction and (b) the least a cqrs-es
+#      command costs (load the stream, then BEGIN, INSERT, COMMIT); the same
+#      two on SQLite through one connection with the store's settings;
 #   2. command rate: POST /api/v1/api-keys, closed loop, distributed mode
-#      (PostgreSQL + NATS JetStream, fresh database and stream);
+#      (PostgreSQL + NATS JetStream, fresh database and stream), as ratios to
+#      both PostgreSQL limits;
 #   3. projection lag p50/p99 of the api_keys projector at a fixed open-loop
-#      rate, distributed (fresh process) and embedded (SQLite, fresh data dir);
-#   4. rebuild speed: `switchboard projections rebuild` on both stores.
-# Step 2 is also run against the embedded store (reported as an extra).
+#      rate (fresh process);
+#   4. rebuild speed: `switchboard projections rebuild`;
+#   5. statements per command, by stage, from PostgreSQL's log of the bench
+#      database (log_min_duration_statement = 0 on that database alone);
+#   6. command latency against aggregate length (PATCH /api/v1/organisation
+#      on an organisation of 10, 100, 1,000, 10,000 events);
+#   7. read-model query latency against table size (threads, phone numbers,
+#      audit events; 10^4 and 10^5 rows, 10^6 with READ_SIZES);
+# then 2, 3, 4 and 6 on the embedded store (SQLite, fresh data dir), as
+# ratios to the SQLite limits. Every switchboard process's peak RSS is kept.
+# With CALLGRIND=1, last: instructions per command and per stage under
+# valgrind --tool=callgrind (slow; see bench/callgrind.sh).
 #
 # Options (environment variables):
 #   CONCURRENCY=16      client concurrency of pgbench and of the command-rate run
-#   DURATION=20         seconds of pgbench and of each command-rate run
+#   DURATION=10         seconds of each pgbench script and of each command-rate run
+#   SQLITE_DURATION=5   seconds of each SQLite limit loop
 #   WARMUP=2            unmeasured seconds before each command-rate run
 #   LAG_RATE=1000       scheduled requests/s of the lag runs (open loop)
-#   LAG_DURATION=20     seconds of each lag run (keep <= 40: the summary is a 40-60 s window)
+#   LAG_DURATION=15     seconds of each lag run (keep <= 40: the summary is a 40-60 s window)
 #   LAG_CONNECTIONS=64  connections the open-loop generator may use
+#   STATEMENT_COMMANDS=1000  commands of the statement-count run (0: skip it)
+#   PG_LOG=             the PostgreSQL server log (default: found with pg_lsclusters)
+#   AGG_SIZES="10 100 1000 10000"  aggregate lengths of the latency curve ("" skips it)
+#   AGG_COMMANDS=30     commands measured at each aggregate length
+#   READ_SIZES="10000 100000"      read-model table sizes ("" skips; add 1000000 for 10^6)
+#   READ_QUERIES=100    queries timed per route and size
+#   CALLGRIND=0         1: also run bench/callgrind.sh's measurement (slow, minutes)
+#   CALLGRIND_COMMANDS=2000  commands under callgrind
 #   PORT=18090          first port tried for the switchboard API
 #   PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres    the PostgreSQL server
 #   BENCH_NATS_URL=nats://127.0.0.1:4222   the machine's NATS with JetStream
@@ -41,11 +63,21 @@ BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 ROOT="$(dirname "$BENCH_DIR")"
 
 CONCURRENCY="${CONCURRENCY:-16}"
-DURATION="${DURATION:-20}"
+DURATION="${DURATION:-10}"
+SQLITE_DURATION="${SQLITE_DURATION:-5}"
 WARMUP="${WARMUP:-2}"
 LAG_RATE="${LAG_RATE:-1000}"
-LAG_DURATION="${LAG_DURATION:-20}"
+LAG_DURATION="${LAG_DURATION:-15}"
 LAG_CONNECTIONS="${LAG_CONNECTIONS:-64}"
+STATEMENT_COMMANDS="${STATEMENT_COMMANDS:-1000}"
+PG_LOG="${PG_LOG:-}"
+AGG_SIZES="${AGG_SIZES-10 100 1000 10000}"
+AGG_COMMANDS="${AGG_COMMANDS:-30}"
+READ_SIZES="${READ_SIZES-10000 100000}"
+READ_QUERIES="${READ_QUERIES:-100}"
+CALLGRIND="${CALLGRIND:-0}"
+CALLGRIND_COMMANDS="${CALLGRIND_COMMANDS:-2000}"
+CALLGRIND_ONLY="${CALLGRIND_ONLY:-0}"
 PORT="${PORT:-18090}"
 PGHOST="${PGHOST:-127.0.0.1}"
 PGPORT="${PGPORT:-5432}"
@@ -73,21 +105,35 @@ JWT_SECRET="bench-secret-$(head -c 24 /dev/urandom | od -An -tx1 | tr -d ' \n')"
 MASTER_KEYS="bench=$(head -c 32 /dev/urandom | base64 -w0)"
 ADMIN_EMAIL="bench@example.com"
 ADMIN_PASSWORD="bench-password-$TS_ID"
+READER_EMAIL="bench-reader@example.com"
 LOADGEN="$BENCH_DIR/loadgen/target/release/sbload"
 
 SERVER_PID=""
+SERVER_LABEL=""
 SCRAPER_PID=""
 PGBENCH_PID=""
 NATS_PID=""
 CREATED_DBS=()
-CREATED_STREAM=0
+CREATED_STREAMS=()
+LOGGING_DB=""
 
 port_free() { ! (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 log() { printf '[bench %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
+# The peak resident set of the running server (VmHWM: the kernel's high-water
+# mark of its RSS since it started), kept in rss-<mode>-<phase>.txt.
+record_rss() {
+    local hwm
+    [[ -n "$SERVER_PID" && -n "$SERVER_LABEL" ]] || return 0
+    hwm="$(awk '/^VmHWM:/ {print $2}' "/proc/$SERVER_PID/status" 2>/dev/null || true)"
+    [[ -n "$hwm" ]] && echo "vmhwm_kb=$hwm" >"$RESULTS/rss-$SERVER_LABEL.txt"
+    return 0
+}
+
 stop_server() {
     if [[ -n "$SERVER_PID" ]] && kill -0 "$SERVER_PID" 2>/dev/null; then
+        record_rss
         kill -TERM "$SERVER_PID" 2>/dev/null || true
         for _ in $(seq 1 150); do
             kill -0 "$SERVER_PID" 2>/dev/null || break
@@ -100,6 +146,7 @@ stop_server() {
         wait "$SERVER_PID" 2>/dev/null || true
     fi
     SERVER_PID=""
+    SERVER_LABEL=""
 }
 
 # Scrapes /metrics every second in the background. This matters for the lag
@@ -119,6 +166,13 @@ stop_scraper() {
     SCRAPER_PID=""
 }
 
+reset_statement_log() {
+    [[ -n "$LOGGING_DB" ]] || return 0
+    psql -X -q -d postgres -c "ALTER DATABASE \"$LOGGING_DB\" RESET log_min_duration_statement" \
+        -c "ALTER DATABASE \"$LOGGING_DB\" RESET log_parameter_max_length" >/dev/null 2>&1 || true
+    LOGGING_DB=""
+}
+
 cleanup() {
     local rc=$?
     trap - EXIT INT TERM
@@ -128,16 +182,20 @@ cleanup() {
         kill -TERM "$PGBENCH_PID" 2>/dev/null || true
         wait "$PGBENCH_PID" 2>/dev/null || true
     fi
+    [[ "$(type -t cleanup_callgrind)" == function ]] && cleanup_callgrind
+    reset_statement_log
     if [[ "$KEEP" == 1 ]]; then
-        log "KEEP=1: kept databases ${CREATED_DBS[*]:-none}, stream $STREAM, data dir $WORK"
+        log "KEEP=1: kept databases ${CREATED_DBS[*]:-none}, streams ${CREATED_STREAMS[*]:-none}, data dir $WORK"
     else
         for db in "${CREATED_DBS[@]}"; do
             psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 \
                 || log "could not drop database $db"
         done
-        if [[ "$CREATED_STREAM" == 1 && -z "$NATS_PID" ]]; then
-            python3 "$BENCH_DIR/nats_js.py" "$NATS" delete-stream "$STREAM" >/dev/null 2>&1 \
-                || log "could not delete NATS stream $STREAM"
+        if [[ -z "$NATS_PID" ]]; then
+            for stream in "${CREATED_STREAMS[@]}"; do
+                python3 "$BENCH_DIR/nats_js.py" "$NATS" delete-stream "$stream" >/dev/null 2>&1 \
+                    || log "could not delete NATS stream $stream"
+            done
         fi
     fi
     if [[ -n "$NATS_PID" ]]; then
@@ -167,7 +225,7 @@ if [[ "$BUILD" == 1 || ! -x "$SB" ]]; then
 fi
 [[ -x "$SB" ]] || die "no switchboard binary at $SB"
 log "building the load generator (bench/loadgen)"
-cargo build --release --locked --manifest-path "$BENCH_DIR/loadgen/Cargo.toml" >"$RESULTS/build-loadgen.log" 2>&1 \
+cargo build --release --locked --manifest-path "$BENCH_DIR/loadgen/Cargo.toml" --target-dir "$BENCH_DIR/loadgen/target" >"$RESULTS/build-loadgen.log" 2>&1 \
     || die "load generator build failed, see $RESULTS/build-loadgen.log"
 
 psql -X -q -d postgres -c 'SELECT 1' >/dev/null || die "PostgreSQL at $PGHOST:$PGPORT (user $PGUSER) does not answer"
@@ -229,6 +287,9 @@ sb() { # sb nats|embedded ARGS...: runs the binary with exactly that mode's envi
     if [[ "$mode" == nats ]]; then env -i "${DIST_ENV[@]}" "$SB" "$@"; else env -i "${EMB_ENV[@]}" "$SB" --data-dir "$EMB_DIR" "$@"; fi
 }
 
+builds_running() { # how many compiler processes (rustc, cc1, ld) other work is running now
+    pgrep -cx 'rustc|cc1|cc1plus|ld|ld\.lld|cargo' || true
+}
 busy_pct() { # share of the machine busy over the next 3 seconds
     python3 -c 'import time
 r = lambda: [int(v) for v in open("/proc/stat").readline().split()[1:9]]
@@ -261,6 +322,7 @@ fi
     echo "loadavg_at_start: $(cut -d' ' -f1-3 /proc/loadavg)"
     echo "busy_pct_at_start: $(busy_pct)"
     echo "busiest_processes_at_start: $(ps -eo pcpu=,comm= --sort=-pcpu | head -5 | awk '{printf "%s(%s%%) ", $2, $1}')"
+    echo "builds_running_at_start: $(builds_running)"
 } >"$RESULTS/machine.txt"
 {
     echo "CONCURRENCY=$CONCURRENCY"
@@ -289,6 +351,7 @@ start_server() { # start_server MODE PHASE
         env -i "${EMB_ENV[@]}" "$SB" --data-dir "$EMB_DIR" serve --listen "127.0.0.1:$PORT" >"$RESULTS/serve-$mode-$phase.log" 2>&1 &
     fi
     SERVER_PID=$!
+    SERVER_LABEL="$mode-$phase"
     for _ in $(seq 1 300); do
         if curl -fsS -o /dev/null "$BASE/ready" 2>/dev/null; then
             log "switchboard ($mode, pid $SERVER_PID) ready on $BASE"
@@ -300,25 +363,32 @@ start_server() { # start_server MODE PHASE
     die "switchboard not ready after 60 s, see $RESULTS/serve-$mode-$phase.log"
 }
 
-login() {
+login() { # login [EMAIL]: a token of that user (default the bench admin)
     curl -fsS -X POST "$BASE/api/v1/auth/login" -H 'content-type: application/json' \
-        -d "{\"email\":\"$ADMIN_EMAIL\",\"password\":\"$ADMIN_PASSWORD\"}" \
-        | python3 -c 'import json,sys; print(json.load(sys.stdin)["access_token"])'
+        -d "{\"email\":\"${1:-$ADMIN_EMAIL}\",\"password\":\"$ADMIN_PASSWORD\"}" \
+        | python3 -c 'import json,sys; d=json.load(sys.stdin); print(d.get("data", d)["access_token"])'
 }
 
-# Waits until the relay has published everything and the api_keys projector
-# has applied the newest event (the newest events are API keys).
-wait_caught_up() { # wait_caught_up LABEL
+# Waits until the relay has published everything and the given projectors
+# (default api_keys) have applied the newest event (the caller knows which
+# projectors the newest events concern).
+wait_caught_up() { # wait_caught_up LABEL [PROJECTOR...]
     local label="$1" state last="" stable=0
+    shift
+    local projectors="${*:-api_keys}"
     CAUGHT_UP=0
+    READY_POLLS=0
     for _ in $(seq 1 600); do
+        READY_POLLS=$((READY_POLLS + 1))
         state="$(curl -sS "$BASE/ready" | python3 -c '
 import json, sys
 r = json.load(sys.stdin)
-p = {x["name"]: x for x in r.get("projectors", [])}.get("api_keys", {})
+ps = {x["name"]: x for x in r.get("projectors", [])}
+lags = [ps.get(n, {}).get("lag_positions", 1) for n in sys.argv[1].split()]
 backlog = r.get("relay_backlog") or 0
-print("done" if backlog == 0 and p.get("lag_positions", 1) == 0 else "wait", backlog, p.get("lag_positions"), p.get("events_applied"))
-' 2>/dev/null || echo "wait ? ? ?")"
+print("done" if backlog == 0 and all(l == 0 for l in lags) else "wait", backlog, lags,
+      [ps.get(n, {}).get("events_applied") for n in sys.argv[1].split()])
+' "$projectors" 2>/dev/null || echo "wait ? ? ?")"
         if [[ "$state" == done* ]]; then CAUGHT_UP=1; return 0; fi
         if [[ "$state" == "$last" ]]; then stable=$((stable + 1)); else stable=0; fi
         if (( stable >= 25 )); then
@@ -408,89 +478,285 @@ setup_admin() { # setup_admin MODE
     sb "$mode" admin create-user --org "$org" --email "$ADMIN_EMAIL" --password "$ADMIN_PASSWORD" --role admin >/dev/null
 }
 
-# ---------------------------------------------------------------- 1. pgbench
-log "1/4 pgbench: single-row INSERT, $CONCURRENCY clients, ${DURATION}s"
-psql -X -q -d postgres -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
-CREATED_DBS+=("$PG_DB")
-# The same table as the real event store (migrations/postgres), so each
-# insert maintains the same three indexes.
-psql -X -q -d "$PG_DB" -v ON_ERROR_STOP=1 >/dev/null <<'SQL'
-CREATE TABLE events (
-    aggregate_type  text     NOT NULL,
-    aggregate_id    text     NOT NULL,
-    sequence        bigint   NOT NULL CHECK (sequence >= 0),
-    event_type      text     NOT NULL,
-    event_version   text     NOT NULL,
-    payload         jsonb    NOT NULL,
-    metadata        jsonb    NOT NULL,
-    global_position bigserial NOT NULL,
-    transaction_id  xid8     NOT NULL DEFAULT pg_current_xact_id(),
-    recorded_at     timestamptz NOT NULL DEFAULT clock_timestamp(),
-    PRIMARY KEY (aggregate_type, aggregate_id, sequence)
-);
-CREATE UNIQUE INDEX events_global_position ON events (global_position);
-CREATE INDEX events_transaction_position ON events (transaction_id, global_position);
-SQL
-cp "$BENCH_DIR/pgbench-insert.sql" "$RESULTS/pgbench-insert.sql"
-PGBENCH_JOBS=$(( CONCURRENCY < 2 ? CONCURRENCY : 2 ))
-# pgbench and its backends exit at the end, taking their CPU time with them,
-# so the CPU is sampled inside the run (from 1 s in to 1 s before the end).
-pgbench -n -c "$CONCURRENCY" -j "$PGBENCH_JOBS" -T "$DURATION" -f "$BENCH_DIR/pgbench-insert.sql" "$PG_DB" \
-    >"$RESULTS/pgbench.txt" 2>&1 &
-PGBENCH_PID=$!
-if (( DURATION >= 4 )); then
+api_get() { # api_get TOKEN PATH: the body of a GET
+    curl -fsS "$BASE$2" -H "authorization: Bearer $1"
+}
+
+# ---------------------------------------------------------------- limits
+# pgbench on a scratch database migrated by the binary itself, so its events
+# table is the store's (columns, generated audit columns, four indexes).
+run_pgbench() { # run_pgbench NAME SCRIPT
+    local name="$1" script="$2"
+    psql -X -q -d "$PG_DB" -c 'TRUNCATE events' -c 'CHECKPOINT' >/dev/null
+    cp "$script" "$RESULTS/$(basename "$script")"
+    # pgbench and its backends exit at the end, taking their CPU time with
+    # them, so the CPU is sampled inside the run (1 s in to 1 s before the end).
+    pgbench -n -M prepared -c "$CONCURRENCY" -j "$PGBENCH_JOBS" -T "$DURATION" -f "$script" "$PG_DB" >"$RESULTS/$name.txt" 2>&1 &
+    PGBENCH_PID=$!
+    if (( DURATION >= 4 )); then
+        sleep 1
+        python3 "$BENCH_DIR/cpustat.py" snap 0 "$NATS_PID" >"$WORK/cpu-$name-0.json"
+        sleep $((DURATION - 2)) & wait $!  # (wait, unlike sleep, lets the INT/TERM trap run at once)
+        python3 "$BENCH_DIR/cpustat.py" snap 0 "$NATS_PID" >"$WORK/cpu-$name-1.json"
+        python3 "$BENCH_DIR/cpustat.py" diff "$WORK/cpu-$name-0.json" "$WORK/cpu-$name-1.json" >"$RESULTS/$name.server"
+    fi
+    wait "$PGBENCH_PID" || die "pgbench failed, see $RESULTS/$name.txt"
+    PGBENCH_PID=""
+    log "$name: $(grep -m1 '^tps' "$RESULTS/$name.txt")"
+}
+
+run_limits() {
+    log "limits (PostgreSQL): pgbench, $CONCURRENCY clients, ${DURATION}s per script, scratch database $PG_DB"
+    psql -X -q -d postgres -c "CREATE DATABASE \"$PG_DB\"" >/dev/null
+    CREATED_DBS+=("$PG_DB")
+    env -i "${DIST_ENV[@]}" DATABASE_URL="postgres://$PGUSER@$PGHOST:$PGPORT/$PG_DB" "$SB" migrate >/dev/null \
+        || die "switchboard migrate on $PG_DB failed"
+    psql -X -d "$PG_DB" -c '\d events' >"$RESULTS/pgbench-events-table.txt"
+    PGBENCH_JOBS=$(( CONCURRENCY < 2 ? CONCURRENCY : 2 ))
+    run_pgbench pgbench "$BENCH_DIR/pgbench-insert.sql"
+    run_pgbench pgbench-command "$BENCH_DIR/pgbench-command.sql"
+    psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null
+
+    log "limits (SQLite): one connection, WAL, synchronous=NORMAL, ${SQLITE_DURATION}s per loop"
+    mkdir -p "$WORK/sqlite-limit"
+    env -i "${EMB_ENV[@]}" "$SB" --data-dir "$WORK/sqlite-limit" migrate >/dev/null || die "switchboard migrate (SQLite limit) failed"
+    python3 "$BENCH_DIR/sqlite_limit.py" "$WORK/sqlite-limit/switchboard.db" "$SQLITE_DURATION" >"$RESULTS/sqlite-limit.json" \
+        || die "the SQLite limit failed"
+    rm -rf "$WORK/sqlite-limit"
+    log "sqlite: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("insert %.0f/s, command %.0f/s" % (r["insert"]["rate"], r["command"]["rate"]))' "$RESULTS/sqlite-limit.json")"
+}
+
+# ---------------------------------------------------------------- statements
+# The PostgreSQL server log: PG_LOG, else the log pg_lsclusters names for
+# this port (Debian's layout).
+find_pg_log() {
+    [[ -n "$PG_LOG" ]] && { echo "$PG_LOG"; return 0; }
+    command -v pg_lsclusters >/dev/null || return 0
+    pg_lsclusters -h 2>/dev/null | awk -v port="$PGPORT" '$3 == port {print $7}' | head -n1
+}
+log_size() { stat -c %s "$1"; }
+
+# Every statement of one fresh server's connections, from PostgreSQL's own
+# log: log_min_duration_statement = 0 is set on the bench database alone
+# (ALTER DATABASE: no restart, no other database touched; reset afterwards
+# and gone with the database). An idle window measures what the server runs
+# with nothing to do (the relay's poll); the load window is STATEMENT_COMMANDS
+# commands until every projector concerned has applied them.
+run_statements() {
+    local logfile idle_s=5 token o0 o1 o2 t0 t1
+    (( STATEMENT_COMMANDS > 0 )) || return 0
+    logfile="$(find_pg_log)"
+    if [[ -z "$logfile" || ! -r "$logfile" ]]; then
+        log "statements: no readable PostgreSQL log (set PG_LOG); skipped"
+        return 0
+    fi
+    log "statements (nats): $STATEMENT_COMMANDS commands with every statement logged to $logfile"
+    psql -X -q -d postgres -c "ALTER DATABASE \"$SB_DB\" SET log_min_duration_statement = 0" \
+        -c "ALTER DATABASE \"$SB_DB\" SET log_parameter_max_length = 64" >/dev/null
+    LOGGING_DB="$SB_DB"
+    start_server nats statements
+    token="$(login)" || die "login failed"
+    curl -fsS -o /dev/null -X POST "$BASE/api/v1/api-keys" -H "authorization: Bearer $token" \
+        -H 'content-type: application/json' -d '{"name":"bench-prime","role":"agent"}' || die "priming command failed"
+    wait_caught_up statements-prime api_keys audit_chain
     sleep 1
-    python3 "$BENCH_DIR/cpustat.py" snap 0 "$NATS_PID" >"$WORK/cpu-pgbench-0.json"
-    sleep $((DURATION - 2)) & wait $!  # (wait, unlike sleep, lets the INT/TERM trap run at once)
-    python3 "$BENCH_DIR/cpustat.py" snap 0 "$NATS_PID" >"$WORK/cpu-pgbench-1.json"
-    python3 "$BENCH_DIR/cpustat.py" diff "$WORK/cpu-pgbench-0.json" "$WORK/cpu-pgbench-1.json" >"$RESULTS/pgbench.server"
+    o0="$(log_size "$logfile")"
+    sleep "$idle_s" & wait $!
+    o1="$(log_size "$logfile")"
+    t0="$(now)"
+    "$LOADGEN" --url "$BASE/api/v1/api-keys" --header "authorization: Bearer $token" \
+        --body '{"name":"stmt-{n}","role":"agent"}' --concurrency "$CONCURRENCY" --requests "$STATEMENT_COMMANDS" \
+        --duration 600 --label statements-nats --out "$RESULTS/statements-nats-load.json" >/dev/null
+    wait_caught_up statements api_keys audit_chain
+    t1="$(now)"
+    sleep 0.5
+    o2="$(log_size "$logfile")"
+    stop_server
+    reset_statement_log
+    python3 "$BENCH_DIR/pglog.py" count "$logfile" "$SB_DB" "$o0" "$o1" "$idle_s" >"$WORK/stmt-idle.json"
+    python3 "$BENCH_DIR/pglog.py" count "$logfile" "$SB_DB" "$o1" "$o2" \
+        "$(python3 -c 'import sys; print(float(sys.argv[2]) - float(sys.argv[1]))' "$t0" "$t1")" >"$WORK/stmt-load.json"
+    python3 "$BENCH_DIR/pglog.py" per-command "$WORK/stmt-load.json" "$WORK/stmt-idle.json" \
+        "$(python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["ok"])' "$RESULTS/statements-nats-load.json")" \
+        >"$RESULTS/statements-nats.json"
+    log "statements: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.2f synchronous, %.2f in total per command" % (r["synchronous_per_command"], r["total_per_command"]))' "$RESULTS/statements-nats.json")"
+}
+
+# ---------------------------------------------------------------- aggregate length
+# Command latency against the length of the aggregate the command appends
+# to: the organisation, renamed through PATCH /api/v1/organisation (one
+# OrganisationRenamed event per command, loaded twice: by the command and
+# for the answer). Before each size the aggregate is brought to that many
+# events by copying its newest OrganisationRenamed row (same payload and
+# metadata, next sequence numbers) with SQL, and the projectors apply them;
+# then AGG_COMMANDS renames, one at a time, are timed (so the measured
+# commands see SIZE to SIZE + AGG_COMMANDS events).
+agg_count() { # agg_count MODE ORG
+    if [[ "$1" == nats ]]; then
+        psql -X -At -d "$SB_DB" -c "SELECT COALESCE(MAX(sequence), 0) FROM events WHERE aggregate_type = 'organisation' AND aggregate_id = '$2'"
+    else
+        python3 - "$EMB_DIR/switchboard.db" "$2" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=10)
+print(c.execute("SELECT COALESCE(MAX(sequence), 0) FROM events WHERE aggregate_type = 'organisation' AND aggregate_id = ?", (sys.argv[2],)).fetchone()[0])
+PY
+    fi
+}
+agg_grow() { # agg_grow MODE ORG FROM TO: copies the newest rename to sequences FROM..TO
+    if [[ "$1" == nats ]]; then
+        psql -X -q -d "$SB_DB" -v ON_ERROR_STOP=1 -v org="$2" -v from="$3" -v to="$4" >/dev/null <<'SQL'
+INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+SELECT t.aggregate_type, t.aggregate_id, g, t.event_type, t.event_version, t.payload, t.metadata
+FROM (SELECT * FROM events WHERE aggregate_type = 'organisation' AND aggregate_id = :'org'
+        AND event_type = 'OrganisationRenamed' ORDER BY sequence DESC LIMIT 1) t,
+     generate_series(:from, :to) g;
+SQL
+    else
+        python3 - "$EMB_DIR/switchboard.db" "$2" "$3" "$4" <<'PY'
+import sqlite3, sys
+c = sqlite3.connect(sys.argv[1], timeout=10, isolation_level=None)
+c.execute("PRAGMA busy_timeout = 10000")
+c.execute("BEGIN IMMEDIATE")
+c.execute("""
+WITH RECURSIVE g(n) AS (SELECT ? UNION ALL SELECT n + 1 FROM g WHERE n < ?)
+INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata)
+SELECT t.aggregate_type, t.aggregate_id, g.n, t.event_type, t.event_version, t.payload, t.metadata
+FROM g, (SELECT * FROM events WHERE aggregate_type = 'organisation' AND aggregate_id = ?
+           AND event_type = 'OrganisationRenamed' ORDER BY sequence DESC LIMIT 1) t""",
+          (int(sys.argv[3]), int(sys.argv[4]), sys.argv[2]))
+c.execute("COMMIT")
+PY
+    fi
+}
+run_aggregate_curve() { # run_aggregate_curve MODE
+    local mode="$1" token org have size
+    [[ -n "$AGG_SIZES" ]] || return 0
+    log "aggregate length ($mode): sizes $AGG_SIZES, $AGG_COMMANDS renames each"
+    start_server "$mode" aggregate
+    token="$(login)" || die "login failed"
+    org="$(api_get "$token" /api/v1/organisation | python3 -c 'import json,sys; print(json.load(sys.stdin)["data"]["id"])')"
+    curl -fsS -o /dev/null -X PATCH "$BASE/api/v1/organisation" -H "authorization: Bearer $token" \
+        -H 'content-type: application/json' -d '{"name":"Bench renamed"}' || die "rename failed"
+    for size in $AGG_SIZES; do
+        have="$(agg_count "$mode" "$org")"
+        if (( have < size )); then
+            agg_grow "$mode" "$org" $((have + 1)) "$size"
+            wait_caught_up "aggregate-$mode-$size" organisations audit_chain
+        fi
+        "$LOADGEN" --method PATCH --url "$BASE/api/v1/organisation" --header "authorization: Bearer $token" \
+            --body '{"name":"Bench {n}"}' --concurrency 1 --requests "$AGG_COMMANDS" --duration 600 \
+            --label "aggregate-$mode-$size" --out "$RESULTS/aggregate-$mode-$size.json" >/dev/null
+        printf 'events_before=%s\nevents_after=%s\n' "$(( have > size ? have : size ))" "$(agg_count "$mode" "$org")" \
+            >"$RESULTS/aggregate-$mode-$size.size"
+        log "aggregate $mode $size: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); l=r["latency_ms"]; print("p50 %.1f / p99 %.1f ms, %d ok of %d" % (l["p50"], l["p99"], r["ok"], r["requests"]))' "$RESULTS/aggregate-$mode-$size.json")"
+    done
+    wait_caught_up "aggregate-$mode" organisations audit_chain
+    stop_server
+}
+
+# ---------------------------------------------------------------- read models
+# Read latency against table size (PostgreSQL): a fresh organisation and its
+# admin, then for each size the three tables are grown with SQL
+# (bench/fill-read-models.sql, server stopped) and READ_QUERIES requests of
+# each list route are timed one at a time on a fresh server process.
+run_read_curve() {
+    local token org template filled=0 size route path
+    [[ -n "$READ_SIZES" ]] || return 0
+    log "read models (nats): sizes $READ_SIZES, $READ_QUERIES queries per route"
+    org="$(sb nats admin create-org --name "Bench readers $TS" | tail -n1)"
+    sb nats admin create-user --org "$org" --email "$READER_EMAIL" --password "$ADMIN_PASSWORD" --role admin >/dev/null
+    template="$(psql -X -At -d "$SB_DB" -c "SELECT max(global_position) FROM events WHERE event_type = 'ApiKeyIssued'")"
+    [[ -n "$template" ]] || die "no ApiKeyIssued event to copy"
+    for size in $READ_SIZES; do
+        stop_server
+        if (( size > filled )); then
+            log "read models: filling to $size rows"
+            psql -X -q -d "$SB_DB" -v org="$org" -v from=$((filled + 1)) -v to="$size" -v template="$template" \
+                -f "$BENCH_DIR/fill-read-models.sql" >/dev/null || die "filling the read models failed"
+            filled="$size"
+        fi
+        psql -X -At -F $'\n' -d "$SB_DB" -v org="$org" >"$RESULTS/read-$size.rows" <<'SQL'
+SELECT 'email_threads_rows=' || count(*), 'email_threads_org_rows=' || count(*) FILTER (WHERE organisation_id = :'org') FROM email_threads;
+SELECT 'phone_numbers_rows=' || count(*), 'phone_numbers_org_rows=' || count(*) FILTER (WHERE organisation_id = :'org') FROM phone_numbers_view;
+SELECT 'events_rows=' || count(*), 'events_org_rows=' || count(*) FILTER (WHERE organisation_id = :'org') FROM events;
+SQL
+        start_server nats "read-$size"
+        token="$(login "$READER_EMAIL")" || die "login failed"
+        for route in threads phone_numbers audit_events; do
+            case "$route" in
+                threads) path=/api/v1/communications/threads ;;
+                phone_numbers) path=/api/v1/settings/phone-numbers ;;
+                audit_events) path=/api/v1/audit/events ;;
+            esac
+            "$LOADGEN" --method GET --url "$BASE$path" --header "authorization: Bearer $token" \
+                --concurrency 1 --requests "$READ_QUERIES" --duration 600 \
+                --label "read-$route-$size" --out "$RESULTS/read-$route-$size.json" >/dev/null
+        done
+        log "read models $size: $(for route in threads phone_numbers audit_events; do python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); l=r["latency_ms"]; print("%s p50 %.1f / p99 %.1f ms;" % (sys.argv[2], l["p50"], l["p99"]), end=" ")' "$RESULTS/read-$route-$size.json" "$route"; done)"
+    done
+    stop_server
+}
+
+# ---------------------------------------------------------------- run
+if [[ "$CALLGRIND_ONLY" != 1 ]]; then
+    run_limits
+
+    log "distributed: database $SB_DB, stream $STREAM"
+    psql -X -q -d postgres -c "CREATE DATABASE \"$SB_DB\"" >/dev/null
+    CREATED_DBS+=("$SB_DB")
+    CREATED_STREAMS+=("$STREAM")
+    setup_admin nats
+
+    start_server nats command
+    check_consumer_filter
+    log "command rate (nats): closed loop, $CONCURRENCY connections, ${WARMUP}s warm-up + ${DURATION}s"
+    run_load command-nats --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP"
+    stop_server
+
+    start_server nats lag
+    log "projection lag (nats): open loop at $LAG_RATE/s for ${LAG_DURATION}s (fresh process)"
+    run_load lag-nats --rate "$LAG_RATE" --concurrency "$LAG_CONNECTIONS" --duration "$LAG_DURATION"
+    stop_server
+
+    log "rebuild (nats)"
+    run_rebuild nats
+    python3 "$BENCH_DIR/nats_js.py" "$NATS" stream-info "$STREAM" >"$RESULTS/nats-stream-info.json" 2>/dev/null || true
+
+    run_statements
+    run_aggregate_curve nats
+    run_read_curve
+
+    if [[ "$SKIP_EMBEDDED" != 1 ]]; then
+        log "embedded: fresh data dir $EMB_DIR"
+        mkdir -p "$EMB_DIR"
+        setup_admin embedded
+
+        start_server embedded command
+        log "command rate (embedded): closed loop, $CONCURRENCY connections, ${WARMUP}s warm-up + ${DURATION}s"
+        run_load command-embedded --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP"
+        stop_server
+
+        start_server embedded lag
+        log "projection lag (embedded): open loop at $LAG_RATE/s for ${LAG_DURATION}s (fresh process)"
+        run_load lag-embedded --rate "$LAG_RATE" --concurrency "$LAG_CONNECTIONS" --duration "$LAG_DURATION"
+        stop_server
+
+        log "rebuild (embedded)"
+        run_rebuild embedded
+        run_aggregate_curve embedded
+    fi
 fi
-wait "$PGBENCH_PID" || die "pgbench failed, see $RESULTS/pgbench.txt"
-log "pgbench: $(grep -m1 '^tps' "$RESULTS/pgbench.txt")"
-psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$PG_DB\" WITH (FORCE)" >/dev/null
 
-# ---------------------------------------------------------------- 2-4. distributed
-log "2/4 distributed: database $SB_DB, stream $STREAM"
-psql -X -q -d postgres -c "CREATE DATABASE \"$SB_DB\"" >/dev/null
-CREATED_DBS+=("$SB_DB")
-CREATED_STREAM=1
-setup_admin nats
-
-start_server nats command
-check_consumer_filter
-log "command rate (nats): closed loop, $CONCURRENCY connections, ${WARMUP}s warm-up + ${DURATION}s"
-run_load command-nats --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP"
-stop_server
-
-start_server nats lag
-log "3/4 projection lag (nats): open loop at $LAG_RATE/s for ${LAG_DURATION}s (fresh process)"
-run_load lag-nats --rate "$LAG_RATE" --concurrency "$LAG_CONNECTIONS" --duration "$LAG_DURATION"
-stop_server
-
-log "4/4 rebuild (nats)"
-run_rebuild nats
-python3 "$BENCH_DIR/nats_js.py" "$NATS" stream-info "$STREAM" >"$RESULTS/nats-stream-info.json" 2>/dev/null || true
-
-# ---------------------------------------------------------------- embedded
-if [[ "$SKIP_EMBEDDED" != 1 ]]; then
-    log "embedded: fresh data dir $EMB_DIR"
-    mkdir -p "$EMB_DIR"
-    setup_admin embedded
-
-    start_server embedded command
-    log "command rate (embedded, extra): closed loop, $CONCURRENCY connections, ${WARMUP}s warm-up + ${DURATION}s"
-    run_load command-embedded --concurrency "$CONCURRENCY" --duration "$DURATION" --warmup "$WARMUP"
-    stop_server
-
-    start_server embedded lag
-    log "projection lag (embedded): open loop at $LAG_RATE/s for ${LAG_DURATION}s (fresh process)"
-    run_load lag-embedded --rate "$LAG_RATE" --concurrency "$LAG_CONNECTIONS" --duration "$LAG_DURATION"
-    stop_server
-
-    log "rebuild (embedded)"
-    run_rebuild embedded
+if [[ "$CALLGRIND" == 1 ]]; then
+    # shellcheck source=SCRIPTDIR/callgrind.sh
+    source "$BENCH_DIR/callgrind.sh"
+    run_callgrind
 fi
 
 # ---------------------------------------------------------------- summary
+{
+    echo "loadavg_at_end: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "builds_running_at_end: $(builds_running)"
+} >>"$RESULTS/machine.txt"
 python3 "$BENCH_DIR/summarize.py" "$RESULTS"
 log "done: $RESULTS (summary.md, summary.json)"

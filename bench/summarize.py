@@ -10,7 +10,8 @@ import re
 import sys
 from pathlib import Path
 
-TARGET_RATIO = 0.5  # command rate >= 0.5 x pgbench TPS
+TARGET_RATIO = 0.8  # command rate >= 0.8 x the minimal-command limit of the same store
+TARGET_RSS_MB = 150
 TARGET_LAG_P99 = {"nats": 0.100, "embedded": 0.050}  # seconds
 TARGET_REBUILD = 30_000  # events/s
 
@@ -101,6 +102,20 @@ def rebuild(results: Path, mode: str):
     }
 
 
+def pgbench(results: Path, name: str):
+    text = read(results / f"{name}.txt") or ""
+    m = re.search(r"tps = ([\d.]+) \(without initial connection time\)", text)
+    tps = float(m.group(1)) if m else None
+    m = re.search(r"latency average = ([\d.]+) ms", text)
+    return {"tps": tps, "latency_avg_ms": float(m.group(1)) if m else None,
+            "cpu": {k: number(v) for k, v in read_kv(results / f"{name}.server").items()}}
+
+
+def pct(run, key="latency_ms"):
+    lat = (run or {}).get(key) or {}
+    return lat.get("p50"), lat.get("p99")
+
+
 def number(text: str):
     try:
         return float(text)
@@ -146,22 +161,54 @@ def cpu(run) -> str:
     return " cores, ".join(parts) + " cores; " + machine
 
 
+def statement_table(r: dict) -> str:
+    lines = [f"{r['commands']:,} commands; statements per command: {r['synchronous_per_command']:.2f} on the synchronous "
+             f"path, {r['total_per_command']:.2f} in total (relay and projectors included); PostgreSQL time "
+             f"{r['server_ms_per_command']:.3f} ms per command (as logged)", "",
+             "| stage | statements per command | PostgreSQL ms per command |", "| --- | ---: | ---: |"]
+    for stage, v in r["stages"].items():
+        lines.append(f"| {stage} | {v['per_command']:.2f} | {v['server_ms_per_command']:.3f} |")
+    lines += ["", "| stage | per command | statement |", "| --- | ---: | --- |"]
+    for s in r["statements"]:
+        if s["per_command"] >= 0.005 and not s["stage"].startswith("probe"):
+            sql = s["sql"] if len(s["sql"]) <= 120 else s["sql"][:117] + "..."
+            lines.append(f"| {s['stage']} | {s['per_command']:.2f} | `{sql.replace('|', '/')}` |")
+    return "\n".join(lines)
+
+
+def callgrind_table(cg: dict) -> str:
+    lines = [f"{cg['commands']:,} commands; {cg['instructions_per_command']:,.0f} instructions per command "
+             f"(load window {cg['load_ir']:,} minus idle window {cg['idle_ir']:,}, over {cg['commands']:,})", "",
+             "| stage (inclusive) | instructions per command, net of idle | share | load window alone |",
+             "| --- | ---: | ---: | ---: |"]
+    for stage in cg["stages"]:
+        lines.append(f"| {stage['stage']} | {stage['per_command']:,.0f} | {stage['share']:.0%} | "
+                     f"{stage.get('gross_per_command', 0):,.0f} |")
+    lines += ["", "| library (self instructions, all callers) | per command | share |", "| --- | ---: | ---: |"]
+    for row in cg.get("self", []):
+        lines.append(f"| {row['stage']} | {row['per_command']:,.0f} | {row['share']:.0%} |")
+    return "\n".join(lines)
+
+
 def main() -> int:
     results = Path(sys.argv[1] if len(sys.argv) > 1 else "bench/results/latest").resolve()
     machine = read(results / "machine.txt") or ""
     config = read_kv(results / "config.env")
 
-    pg_text = read(results / "pgbench.txt") or ""
-    m = re.search(r"tps = ([\d.]+) \(without initial connection time\)", pg_text)
-    pg_tps = float(m.group(1)) if m else None
-    m = re.search(r"latency average = ([\d.]+) ms", pg_text)
-    pg_latency = float(m.group(1)) if m else None
+    pg = pgbench(results, "pgbench")
+    pg_tps, pg_latency = pg["tps"], pg["latency_avg_ms"]
+    pg_cmd = pgbench(results, "pgbench-command")
+    sqlite = read_json(results / "sqlite-limit.json")
+    limits = {"nats": (pg_tps, pg_cmd["tps"]),
+              "embedded": ((sqlite or {}).get("insert", {}).get("rate"), (sqlite or {}).get("command", {}).get("rate"))}
 
     summary = {
         "results_dir": str(results),
         "machine": dict(line.split(": ", 1) for line in machine.splitlines() if ": " in line),
         "config": config,
         "pgbench": {"tps": pg_tps, "latency_avg_ms": pg_latency, "clients": int(config.get("CONCURRENCY", 0) or 0)},
+        "pgbench_command": pg_cmd,
+        "sqlite_limit": sqlite,
         "command": {},
         "lag": {},
         "rebuild": {},
@@ -169,7 +216,9 @@ def main() -> int:
     for mode in ("nats", "embedded"):
         cmd = load_run(results, f"command-{mode}")
         if cmd:
-            cmd["ratio_to_pgbench"] = cmd["rate"] / pg_tps if pg_tps else None
+            insert_limit, command_limit = limits[mode]
+            cmd["ratio_to_insert_limit"] = cmd["rate"] / insert_limit if insert_limit else None
+            cmd["ratio_to_command_limit"] = cmd["rate"] / command_limit if command_limit else None
             summary["command"][mode] = cmd
         lag = load_run(results, f"lag-{mode}")
         if lag:
@@ -188,17 +237,32 @@ def main() -> int:
                       f"{int(pg_cpu.get('machine_cores', 0))} cores busy")
     # rows: (figure, value, latency, target, ratio / verdict); details: bullets
     rows, details, extra = [], [], []
-    rows.append(("pgbench single-row INSERT TPS", f"{fmt(pg_tps)} TPS", f"avg {fmt(pg_latency, '.2f', ' ms')}", "reference", ""))
-    details.append(f"- pgbench: {pg_detail}")
-    for mode, title in (("nats", "distributed"), ("embedded", "embedded (extra)")):
+    if pg_tps:
+        rows.append(("limit: pgbench single-row INSERT", f"{fmt(pg_tps)} TPS", f"avg {fmt(pg_latency, '.2f', ' ms')}", "reference", ""))
+        details.append(f"- pgbench (INSERT): {pg_detail}")
+    if pg_cmd["tps"]:
+        rows.append(("limit: pgbench minimal cqrs-es command", f"{fmt(pg_cmd['tps'])} TPS",
+                     f"avg {fmt(pg_cmd['latency_avg_ms'], '.2f', ' ms')}", "reference",
+                     f"{fmt(pg_cmd['tps'] / pg_tps if pg_tps else None, '.2f')} x INSERT"))
+    if sqlite:
+        for key, title in (("insert", "single-row INSERT"), ("command", "minimal command")):
+            r = sqlite[key]
+            rows.append((f"limit: SQLite {title}, 1 writer", f"{fmt(r['rate'])} TPS",
+                         f"p50 {r['p50_ms']:.2f} / p99 {r['p99_ms']:.2f} ms", "reference", ""))
+        details.append(f"- SQLite limits: {sqlite['sqlite_version']} (python3 sqlite3), journal {sqlite['journal_mode']}, "
+                       f"synchronous={sqlite['synchronous']}, one connection; the loop used "
+                       f"{sqlite['command']['cpu_s'] / sqlite['command']['seconds']:.2f} cores of CPU in the command loop")
+    for mode, title in (("nats", "distributed"), ("embedded", "embedded")):
         cmd = summary["command"].get(mode)
         if cmd:
             lat = cmd.get("latency_ms") or {}
-            ratio = cmd.get("ratio_to_pgbench")
-            verdict = f"{fmt(ratio, '.2f')} x pgbench" + (("  meets" if ratio >= TARGET_RATIO else "  misses") if mode == "nats" and ratio else "")
+            ratio = cmd.get("ratio_to_command_limit")
+            store = "PostgreSQL" if mode == "nats" else "SQLite"
+            verdict = (f"{fmt(ratio, '.2f')} x command limit, {fmt(cmd.get('ratio_to_insert_limit'), '.2f')} x INSERT limit"
+                       + (("  meets" if ratio >= TARGET_RATIO else "  misses") if ratio else ""))
             rows.append((f"command rate, {title}", f"{fmt(cmd['rate'])} req/s",
                          f"p50 {fmt(lat.get('p50'), '.1f')} / p99 {fmt(lat.get('p99'), '.1f')} ms",
-                         f">= {TARGET_RATIO} x pgbench" if mode == "nats" else "-", verdict))
+                         f">= {TARGET_RATIO} x {store} command limit", verdict))
             bad = cmd["requests"] - cmd["ok"] + cmd["errors"]
             details.append(f"- command rate ({mode}): {cmd['ok']:,} commands in {cmd['duration_s']:.1f} s over "
                            f"{cmd['concurrency']} connections, {bad} failed; CPU: {cpu(cmd)}")
@@ -251,6 +315,78 @@ def main() -> int:
                          f"the summary's p99 ({ms(pl['p99_s'])}): the quantiles do not cover every event (see README, Caveats)")
     details += extra
 
+    # Peak RSS of every server process.
+    rss = {}
+    for f in sorted(results.glob("rss-*.txt")):
+        kb = read_kv(f).get("vmhwm_kb")
+        if kb:
+            rss[f.stem[len("rss-"):]] = int(kb) / 1024
+    summary["peak_rss_mb"] = rss
+    if rss:
+        worst = max(rss, key=rss.get)
+        rows.append(("peak RSS (VmHWM), worst server run", f"{rss[worst]:.0f} MB", worst, f"< {TARGET_RSS_MB} MB",
+                     f"{rss[worst] / TARGET_RSS_MB:.2f} x target  " + ("meets" if rss[worst] < TARGET_RSS_MB else "misses")))
+        details.append("- peak RSS per server run: " + ", ".join(f"{k} {v:.0f} MB" for k, v in rss.items()))
+
+    sections = []
+    stmts = read_json(results / "statements-nats.json")
+    if stmts:
+        summary["statements"] = stmts
+        rows.append(("statements per command (PostgreSQL)", f"{stmts['synchronous_per_command']:.1f} sync / "
+                     f"{stmts['total_per_command']:.1f} total", f"{stmts['server_ms_per_command']:.3f} ms server time", "-", ""))
+        sections.append("## Statements per command (distributed, from the PostgreSQL log)\n")
+        sections.append(statement_table(stmts))
+
+    curves = {}
+    for mode in ("nats", "embedded"):
+        for f in sorted(results.glob(f"aggregate-{mode}-*.json"), key=lambda p: int(p.stem.rsplit("-", 1)[1])):
+            size = int(f.stem.rsplit("-", 1)[1])
+            run = read_json(f)
+            span = read_kv(f.with_suffix(".size"))
+            curves.setdefault(size, {})[mode] = {"p50": pct(run)[0], "p99": pct(run)[1], "ok": run["ok"],
+                                                 "requests": run["requests"], "events_after": span.get("events_after")}
+    if curves:
+        summary["aggregate_curve"] = curves
+        lines = ["## Command latency against aggregate length (PATCH /api/v1/organisation, one at a time)\n",
+                 "| events in the aggregate | distributed p50 / p99 | embedded p50 / p99 |", "| ---: | ---: | ---: |"]
+        for size, by_mode in sorted(curves.items()):
+            cells = []
+            for mode in ("nats", "embedded"):
+                c = by_mode.get(mode)
+                cells.append("-" if not c else f"{fmt(c['p50'], '.2f')} / {fmt(c['p99'], '.2f')} ms"
+                             + ("" if c["ok"] == c["requests"] else f" ({c['requests'] - c['ok']} failed)"))
+            upto = max(int(c.get("events_after") or size) for c in by_mode.values())
+            lines.append(f"| {size:,} to {upto:,} | {cells[0]} | {cells[1]} |")
+        sections.append("\n".join(lines))
+
+    reads = {}
+    for f in results.glob("read-*-*.json"):
+        route, size = f.stem[len("read-"):].rsplit("-", 1)
+        run = read_json(f)
+        reads.setdefault(int(size), {})[route] = {"p50": pct(run)[0], "p99": pct(run)[1], "ok": run["ok"],
+                                                  "requests": run["requests"]}
+    if reads:
+        summary["read_curve"] = reads
+        routes = ("threads", "phone_numbers", "audit_events")
+        lines = ["## Read-model query latency against table size (PostgreSQL, one at a time)\n",
+                 "| rows | GET /communications/threads | GET /settings/phone-numbers | GET /audit/events |",
+                 "| ---: | ---: | ---: | ---: |"]
+        for size, by_route in sorted(reads.items()):
+            cells = [("-" if r not in by_route else f"{fmt(by_route[r]['p50'], '.2f')} / {fmt(by_route[r]['p99'], '.2f')} ms"
+                      + ("" if by_route[r]["ok"] == by_route[r]["requests"] else " (failures)")) for r in routes]
+            lines.append(f"| {size:,} | " + " | ".join(cells) + " |")
+        counts = read_kv(results / f"read-{max(reads)}.rows")
+        if counts:
+            lines.append("\nRows at the largest size: " + ", ".join(f"{k} {int(v):,}" for k, v in counts.items()))
+        sections.append("\n".join(lines))
+
+    cg = read_json(results / "callgrind.json")
+    if cg:
+        summary["callgrind"] = cg
+        rows.append(("instructions per command (callgrind)", f"{cg['instructions_per_command']:,.0f}", "switchboard process", "-", ""))
+        sections.append("## Instructions per command (callgrind, switchboard process)\n")
+        sections.append(callgrind_table(cg))
+
     header = ("figure", "value", "latency", "target", "result")
     widths = [max(len(str(r[i])) for r in rows + [header]) for i in range(5)]
     def line(r):
@@ -260,6 +396,8 @@ def main() -> int:
     md = ["# Switchboard benchmark " + summary["machine"].get("date_utc", ""), "", "```", machine.rstrip(), "```", "", table, ""]
     if details:
         md += details + [""]
+    for section in sections:
+        md += [section, ""]
     md.append("Raw files: " + str(results))
     text = "\n".join(md) + "\n"
     (results / "summary.md").write_text(text)

@@ -18,7 +18,11 @@
 //!          --header 'authorization: Bearer TOKEN' \
 //!          --body '{"name":"bench-{n}","role":"agent"}' \
 //!          --concurrency 16 --duration 20 [--warmup 2] [--rate 1000] \
-//!          [--method POST] [--threads 1] [--label NAME] [--out FILE]
+//!          [--method POST] [--threads 1] [--label NAME] [--out FILE] [--requests N]
+//!
+//! `--requests N` (closed loop only) stops after N requests (or at the end of
+//! `--duration`, whichever comes first); the rate is then N over the time
+//! they took, without warm-up.
 //!
 //! `{n}` in the body is replaced by the request's sequence number.
 
@@ -45,6 +49,7 @@ struct Config {
     duration: Duration,
     warmup: Duration,
     rate: Option<f64>,
+    requests: Option<u64>,
     threads: usize,
     label: String,
     out: Option<String>,
@@ -54,7 +59,7 @@ fn usage(msg: &str) -> ! {
     eprintln!("sbload: {msg}");
     eprintln!(
         "usage: sbload --url http://HOST:PORT/PATH [--method POST] [--header 'k: v']... [--body TEXT] \
-         [--concurrency N] [--duration SECS] [--warmup SECS] [--rate PER_SEC] [--threads N] [--label NAME] [--out FILE]"
+         [--concurrency N] [--duration SECS] [--warmup SECS] [--rate PER_SEC] [--threads N] [--label NAME] [--out FILE] [--requests N]"
     );
     std::process::exit(2);
 }
@@ -69,6 +74,7 @@ fn parse_args() -> Config {
     let mut duration = 20.0f64;
     let mut warmup = 0.0f64;
     let mut rate = None;
+    let mut requests = None;
     let mut threads = 1usize;
     let mut label = String::from("run");
     let mut out = None;
@@ -87,6 +93,7 @@ fn parse_args() -> Config {
             "--duration" => duration = value().parse().unwrap_or_else(|_| usage("bad --duration")),
             "--warmup" => warmup = value().parse().unwrap_or_else(|_| usage("bad --warmup")),
             "--rate" => rate = Some(value().parse::<f64>().unwrap_or_else(|_| usage("bad --rate"))),
+            "--requests" => requests = Some(value().parse::<u64>().unwrap_or_else(|_| usage("bad --requests"))),
             "--threads" => threads = value().parse().unwrap_or_else(|_| usage("bad --threads")),
             "--label" => label = value(),
             "--out" => out = Some(value()),
@@ -107,6 +114,9 @@ fn parse_args() -> Config {
     if concurrency == 0 || threads == 0 || duration <= 0.0 || rate.is_some_and(|r| r <= 0.0) {
         usage("concurrency, threads, duration and rate must be positive");
     }
+    if requests.is_some() && (rate.is_some() || warmup > 0.0) {
+        usage("--requests is for the closed loop without warm-up");
+    }
     Config {
         host,
         port,
@@ -119,6 +129,7 @@ fn parse_args() -> Config {
         duration: Duration::from_secs_f64(duration),
         warmup: Duration::from_secs_f64(warmup),
         rate,
+        requests,
         threads,
         label,
         out,
@@ -187,8 +198,16 @@ impl Stats {
 async fn worker(cfg: Arc<Config>, ticket: Arc<AtomicU64>, start: Instant, measure_from: Instant, end: Instant) -> Stats {
     let mut stats = Stats::default();
     let mut sender: Option<Sender> = None;
+    if cfg.rate.is_none() {
+        // The closed loop starts with the schedule: a request sent before
+        // `start` would be neither warm-up nor measured.
+        tokio::time::sleep_until(start.into()).await;
+    }
     loop {
         let n = ticket.fetch_add(1, Ordering::Relaxed);
+        if cfg.requests.is_some_and(|max| n >= max) {
+            break;
+        }
         let scheduled = match cfg.rate {
             Some(rate) => {
                 let at = start + Duration::from_secs_f64(n as f64 / rate);
@@ -307,7 +326,10 @@ fn main() {
         }
         let requests = stats.corrected.len() as u64;
         let elapsed = stats.last_done.map(|d| (d - measure_from).as_secs_f64()).unwrap_or(cfg.duration.as_secs_f64());
-        let elapsed = elapsed.max(cfg.duration.as_secs_f64() * 0.5);
+        let elapsed = match cfg.requests {
+            Some(_) => elapsed,
+            None => elapsed.max(cfg.duration.as_secs_f64() * 0.5),
+        };
         let ok: u64 = stats.statuses.iter().filter(|(k, _)| (200..300).contains(*k)).map(|(_, v)| *v).sum();
         let statuses = stats.statuses.iter().map(|(k, v)| format!("\"{k}\": {v}")).collect::<Vec<_>>().join(", ");
         eprintln!(
