@@ -489,3 +489,29 @@ fn a_call_belongs_to_the_organisation_that_requested_it() {
     assert!(call.is_in(ORG));
     assert!(!call.is_in(Uuid::from_u128(9)));
 }
+
+#[test]
+fn a_report_after_the_provider_refused_the_call_is_kept_and_places_nothing() {
+    let refusal = ProviderRefusal {
+        http_status: 403,
+        code: None,
+        message: "DND".into(),
+    };
+    let refused = CallEvent::CallRefused { refusal, at: at(2) };
+    let late = report("r1", Some(CallStatus::Failed), CallDetails::default());
+    when_reported(vec![requested(), started(1), refused], late.clone()).then_expect_events(vec![received(late)]);
+}
+
+#[test]
+fn a_report_carrying_the_sid_places_a_call_a_lookup_had_not_found() {
+    let not_found = CallEvent::CallNotFoundAtProvider { at: at(2) };
+    let ringing = report("r1", Some(CallStatus::Ringing), CallDetails::default());
+    when_reported(vec![requested(), started(1), not_found], ringing.clone()).then_expect_events(vec![
+        CallEvent::CallPlaced {
+            provider_sid: "sid-1".into(),
+            at: at(30),
+        },
+        received(ringing),
+        progressed(CallStatus::Ringing),
+    ]);
+}
