@@ -120,6 +120,19 @@ fn embedded_v4(address: Ipv6Addr) -> Option<Ipv4Addr> {
 mod tests {
     use super::*;
 
+    #[test]
+    fn the_ipv4_address_inside_an_ipv6_one_is_read_octet_by_octet() {
+        let inside = |text: &str| embedded_v4(text.parse().unwrap());
+        let four = Some(Ipv4Addr::new(1, 2, 3, 4));
+        assert_eq!(inside("::ffff:1.2.3.4"), four);
+        assert_eq!(inside("::1.2.3.4"), four);
+        assert_eq!(inside("64:ff9b::1.2.3.4"), four);
+        assert_eq!(inside("2002:102:304::1"), four);
+        assert_eq!(inside("::"), None);
+        assert_eq!(inside("::1"), None);
+        assert_eq!(inside("2001:db8::1"), None);
+    }
+
     fn ip(text: &str) -> IpAddr {
         text.parse().unwrap()
     }
