@@ -1,12 +1,16 @@
-//! Batches written in bulk still apply each event exactly once.
+//! Batches written in bulk still apply each event exactly once, and the
+//! embedded feed's shared reader hands every projector each of its events
+//! once, in order.
 
 use chrono::Utc;
 use domain::Role;
 use domain::api_key::ApiKeyEvent;
 use std::collections::HashMap;
+use std::time::Duration;
 use uuid::Uuid;
 
-use application::feed::StoredEvent;
+use application::feed::{EventSource, StoredEvent};
+use infrastructure::feed::tail::{StoreFeed, StoreTail};
 use projections::Outcome;
 use projections::api_keys::ApiKeysView;
 
@@ -96,4 +100,54 @@ async fn a_batch_of_several_aggregates_with_duplicates_is_applied_exactly_once_o
 #[tokio::test]
 async fn a_batch_of_several_aggregates_with_duplicates_is_applied_exactly_once_on_sqlite() {
     several_aggregates_and_duplicates_in_one_batch(TestApp::embedded().await).await;
+}
+
+async fn drain(tail: &mut StoreTail) -> Vec<(i64, String)> {
+    let mut seen = Vec::new();
+    loop {
+        let batch = tail.next_batch(3).await.unwrap();
+        if batch.is_empty() {
+            return seen;
+        }
+        seen.extend(batch.iter().map(|d| (d.event.position, d.event.aggregate_type.clone())));
+    }
+}
+
+async fn store_positions(app: &TestApp, aggregate_type: &str) -> Vec<(i64, String)> {
+    let sql = format!(
+        "SELECT global_position FROM events WHERE aggregate_type = '{aggregate_type}' ORDER BY global_position"
+    );
+    let positions: Vec<i64> = sqlx::query_scalar(&sql).fetch_all(&app.state.db.read).await.unwrap();
+    positions.into_iter().map(|p| (p, aggregate_type.to_string())).collect()
+}
+
+#[tokio::test]
+async fn an_embedded_tail_started_behind_the_shared_window_catches_up_then_follows_it_without_gaps_or_repeats() {
+    let app = TestApp::embedded().await;
+    for _ in 0..4 {
+        app.add_user(app.organisation_id, Role::Agent).await;
+    }
+    let feed = StoreFeed::new(app.state.db.read.clone(), &app.state.commits);
+    let mut tail = StoreTail::new(feed, 0, &["user"]);
+    let caught_up = drain(&mut tail).await;
+    assert_eq!(
+        caught_up,
+        store_positions(&app, "user").await,
+        "catch-up by a typed query"
+    );
+
+    for _ in 0..3 {
+        app.add_user(app.organisation_id, Role::Agent).await;
+        app.create_api_key("not for this tail").await;
+    }
+    let mut followed = caught_up;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(10);
+    while followed != store_positions(&app, "user").await {
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "the tail follows new commits: {followed:?}"
+        );
+        followed.extend(drain(&mut tail).await);
+    }
+    assert!(followed.len() >= 8, "the admin and seven users: {followed:?}");
 }
