@@ -36,7 +36,7 @@ fn api_key_event(position: i64, key_id: Uuid, sequence: i64, payload: &ApiKeyEve
 fn issued(key_id: Uuid, organisation: Uuid, name: &str) -> ApiKeyEvent {
     ApiKeyEvent::ApiKeyIssued {
         key_id,
-        organisation_id: organisation.into(),
+        organisation_id: organisation,
         name: name.into(),
         role: Role::Agent,
         secret_digest: "digest".into(),
