@@ -235,17 +235,18 @@ async fn rebuild(settings: Settings, name: Option<String>) -> anyhow::Result<()>
     if chosen.is_empty() {
         bail!("no projection named {}", name.unwrap_or_default());
     }
-    for projector in chosen {
-        let bar = ProgressBar::new(head.max(0) as u64);
-        bar.set_style(ProgressStyle::with_template(
-            "{msg:14} {bar:40} {pos}/{len} events ({per_sec})",
-        )?);
-        bar.set_message(projector.name());
-        let applied = state
-            .projections
-            .rebuild(projector.as_ref(), &log, &|position| bar.set_position(position as u64))
-            .await?;
-        bar.finish();
+    let bar = ProgressBar::new(head.max(0) as u64);
+    bar.set_style(ProgressStyle::with_template(
+        "{msg:14} {bar:40} {pos}/{len} events ({per_sec})",
+    )?);
+    bar.set_message(if chosen.len() == 1 { chosen[0].name() } else { "all" });
+    let projectors: Vec<&dyn projections::Projector> = chosen.iter().map(|p| p.as_ref()).collect();
+    let applied = state
+        .projections
+        .rebuild_all(&projectors, &log, &|position| bar.set_position(position as u64))
+        .await?;
+    bar.finish();
+    for (projector, applied) in chosen.iter().zip(applied) {
         println!("{}: {applied} events applied", projector.name());
     }
     Ok(())

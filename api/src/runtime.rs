@@ -12,7 +12,7 @@ use tokio_util::sync::CancellationToken;
 use application::feed::EventSource;
 use infrastructure::database::EventDb;
 use infrastructure::feed::jetstream::JetStreamSource;
-use infrastructure::feed::tail::StoreTail;
+use infrastructure::feed::tail::{StoreFeed, StoreTail};
 use infrastructure::relay::Relay;
 use projections::Projector;
 
@@ -55,8 +55,9 @@ pub async fn start(state: Arc<AppState>, roles: Roles, listener: Option<TcpListe
         start_mail_pollers(&state, &shutdown, &mut tasks);
     }
     if roles.projectors {
+        let feed = StoreFeed::new(state.db.read.clone(), &state.commits);
         for projector in projections::all() {
-            start_projector(&state, projector, &shutdown, &mut tasks);
+            start_projector(&state, projector, &feed, &shutdown, &mut tasks);
         }
     }
     let mut addr = None;
@@ -165,14 +166,15 @@ fn start_mail_pollers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks
 fn start_projector(
     state: &Arc<AppState>,
     projector: Arc<dyn Projector>,
+    feed: &StoreFeed,
     shutdown: &CancellationToken,
     tasks: &mut JoinSet<()>,
 ) {
-    let state = state.clone();
+    let (state, feed) = (state.clone(), feed.clone());
     supervise(tasks, projector.name(), shutdown.clone(), move |stop| {
-        let (state, projector) = (state.clone(), projector.clone());
+        let (state, projector, feed) = (state.clone(), projector.clone(), feed.clone());
         async move {
-            let source = source_for(&state, projector.as_ref()).await?;
+            let source = source_for(&state, projector.as_ref(), feed).await?;
             projections::runner::run(projector, state.projections.clone(), source, stop)
                 .await
                 .map_err(|e| e.to_string())
@@ -180,7 +182,11 @@ fn start_projector(
     });
 }
 
-async fn source_for(state: &AppState, projector: &dyn Projector) -> Result<Box<dyn EventSource>, String> {
+async fn source_for(
+    state: &AppState,
+    projector: &dyn Projector,
+    feed: StoreFeed,
+) -> Result<Box<dyn EventSource>, String> {
     match &state.nats {
         Some(Nats { js, events, .. }) => {
             infrastructure::nats::ensure_stream(js, events)
@@ -198,13 +204,7 @@ async fn source_for(state: &AppState, projector: &dyn Projector) -> Result<Box<d
                 .position(projector.name())
                 .await
                 .map_err(|e| e.to_string())?;
-            let tail = StoreTail::new(
-                state.db.events.clone(),
-                position,
-                projector.aggregate_types(),
-                state.commits.subscribe(),
-            );
-            Ok(Box::new(tail))
+            Ok(Box::new(StoreTail::new(feed, position, projector.aggregate_types())))
         }
     }
 }

@@ -25,10 +25,15 @@ pub enum EventDb {
     Sqlite(SqlitePool),
 }
 
-/// Both pools of one database.
+/// The pools of one database.
 #[derive(Debug, Clone)]
 pub struct Database {
+    /// Where events are written (on SQLite, the one writing connection).
     pub events: EventDb,
+    /// Where aggregates are loaded from: the same pool on PostgreSQL; on
+    /// SQLite read-only connections, so loads never queue behind writes
+    /// (a write still fails on a version taken since the load).
+    pub loads: EventDb,
     pub read: AnyPool,
 }
 
@@ -54,7 +59,8 @@ impl Database {
             .connect(url)
             .await?;
         Ok(Self {
-            events: EventDb::Postgres(pool),
+            events: EventDb::Postgres(pool.clone()),
+            loads: EventDb::Postgres(pool),
             read,
         })
     }
@@ -82,6 +88,14 @@ impl Database {
             .max_connections(1)
             .connect_with(options)
             .await?;
+        let reader = SqliteConnectOptions::new()
+            .filename(&path)
+            .read_only(true)
+            .busy_timeout(SQLITE_BUSY_TIMEOUT);
+        let loads = SqlitePoolOptions::new()
+            .max_connections(settings.db_max_connections.clamp(1, 8))
+            .connect_with(reader)
+            .await?;
         let url = format!("sqlite://{}", path.display());
         let read = AnyPoolOptions::new()
             .max_connections(settings.db_max_connections)
@@ -96,6 +110,7 @@ impl Database {
             .await?;
         Ok(Self {
             events: EventDb::Sqlite(pool),
+            loads: EventDb::Sqlite(loads),
             read,
         })
     }

@@ -7,6 +7,7 @@ use domain::api_key::ApiKeyEvent;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
+use crate::bulk::Rows;
 use crate::{ProjectionError, Projector, decode};
 
 pub struct ApiKeysView;
@@ -34,40 +35,47 @@ impl Projector for ApiKeysView {
     }
 
     async fn apply(&self, conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
-        match decode::<ApiKeyEvent>(event)? {
-            ApiKeyEvent::ApiKeyIssued {
-                key_id,
-                organisation_id,
-                name,
-                role,
-                created_by,
-                issued_at,
-                ..
-            } => {
-                sqlx::query(
-                    "INSERT INTO api_keys_view (key_id, organisation_id, name, role, created_by, issued_at, version) \
-                     VALUES ($1, $2, $3, $4, $5, $6, $7)",
-                )
-                .bind(key_id.to_string())
-                .bind(organisation_id.to_string())
-                .bind(name)
-                .bind(role.as_str())
-                .bind(created_by.map(|id| id.to_string()))
-                .bind(issued_at.to_rfc3339())
-                .bind(event.sequence)
-                .execute(conn)
-                .await?;
-            }
-            ApiKeyEvent::ApiKeyRevoked { revoked_at } => {
-                sqlx::query("UPDATE api_keys_view SET revoked_at = $1, version = $2 WHERE key_id = $3")
-                    .bind(revoked_at.to_rfc3339())
-                    .bind(event.sequence)
-                    .bind(&event.aggregate_id)
-                    .execute(conn)
-                    .await?;
+        self.apply_all(conn, &[event]).await
+    }
+
+    /// New keys in one multi-row insert; a revocation writes the keys
+    /// before it first, so it finds its row.
+    async fn apply_all(&self, conn: &mut AnyConnection, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
+        let mut issued = Rows::new(
+            "INSERT INTO api_keys_view (key_id, organisation_id, name, role, created_by, issued_at, version)",
+            "",
+        );
+        for event in events {
+            match decode::<ApiKeyEvent>(event)? {
+                ApiKeyEvent::ApiKeyIssued {
+                    key_id,
+                    organisation_id,
+                    name,
+                    role,
+                    created_by,
+                    issued_at,
+                    ..
+                } => issued.push([
+                    key_id.to_string().into(),
+                    organisation_id.to_string().into(),
+                    name.into(),
+                    role.as_str().into(),
+                    created_by.map(|id| id.to_string()).into(),
+                    issued_at.to_rfc3339().into(),
+                    event.sequence.into(),
+                ]),
+                ApiKeyEvent::ApiKeyRevoked { revoked_at } => {
+                    issued.write(conn).await?;
+                    sqlx::query("UPDATE api_keys_view SET revoked_at = $1, version = $2 WHERE key_id = $3")
+                        .bind(revoked_at.to_rfc3339())
+                        .bind(event.sequence)
+                        .bind(&event.aggregate_id)
+                        .execute(&mut *conn)
+                        .await?;
+                }
             }
         }
-        Ok(())
+        issued.write(conn).await
     }
 
     async fn reset(&self, conn: &mut AnyConnection) -> Result<(), ProjectionError> {

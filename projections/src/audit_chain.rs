@@ -8,6 +8,7 @@ use async_trait::async_trait;
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::HashMap;
 
+use crate::bulk::Rows;
 use crate::{ProjectionError, Projector};
 
 pub struct AuditChain;
@@ -107,13 +108,11 @@ async fn previous_hashes(
     conn: &mut AnyConnection,
     events: &[&StoredEvent],
 ) -> Result<HashMap<(String, String), (i64, String)>, ProjectionError> {
-    let (ids, placeholders) = crate::aggregate_ids(events, 1);
-    let sql = format!(
-        "SELECT aggregate_type, aggregate_id, sequence, hash FROM event_hashes WHERE aggregate_id IN ({placeholders})"
-    );
+    let (keys, condition) = crate::aggregate_keys(events, 1);
+    let sql = format!("SELECT aggregate_type, aggregate_id, sequence, hash FROM event_hashes WHERE {condition}");
     let mut query = sqlx::query(&sql);
-    for id in ids {
-        query = query.bind(id);
+    for key in keys {
+        query = query.bind(key);
     }
     let mut latest: HashMap<(String, String), (i64, String)> = HashMap::new();
     for row in query.fetch_all(conn).await? {
@@ -140,42 +139,23 @@ async fn chain_head(conn: &mut AnyConnection, organisation: &str) -> Result<(i64
     })
 }
 
-const ROWS_PER_INSERT: usize = 100;
-
 async fn insert_rows(conn: &mut AnyConnection, rows: &[SealRow<'_>]) -> Result<(), ProjectionError> {
-    for chunk in rows.chunks(ROWS_PER_INSERT) {
-        let values: Vec<String> = (0..chunk.len())
-            .map(|r| {
-                format!(
-                    "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
-                    r * 7 + 1,
-                    r * 7 + 2,
-                    r * 7 + 3,
-                    r * 7 + 4,
-                    r * 7 + 5,
-                    r * 7 + 6,
-                    r * 7 + 7
-                )
-            })
-            .collect();
-        let sql = format!(
-            "INSERT INTO event_hashes (aggregate_type, aggregate_id, sequence, organisation_id, hash, chain_index, chain_hash) VALUES {}",
-            values.join(", ")
-        );
-        let mut query = sqlx::query(&sql);
-        for row in chunk {
-            query = query
-                .bind(&row.event.aggregate_type)
-                .bind(&row.event.aggregate_id)
-                .bind(row.event.sequence)
-                .bind(&row.organisation)
-                .bind(&row.hash)
-                .bind(row.index)
-                .bind(&row.chain);
-        }
-        query.execute(&mut *conn).await?;
+    let mut insert = Rows::new(
+        "INSERT INTO event_hashes (aggregate_type, aggregate_id, sequence, organisation_id, hash, chain_index, chain_hash)",
+        "",
+    );
+    for row in rows {
+        insert.push([
+            (&row.event.aggregate_type).into(),
+            (&row.event.aggregate_id).into(),
+            row.event.sequence.into(),
+            (&row.organisation).into(),
+            (&row.hash).into(),
+            row.index.into(),
+            (&row.chain).into(),
+        ]);
     }
-    Ok(())
+    insert.write(conn).await
 }
 
 type Key = (String, String, i64);

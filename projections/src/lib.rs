@@ -5,6 +5,7 @@
 pub mod api_keys;
 pub mod audit_chain;
 pub mod audit_log;
+pub mod bulk;
 pub mod email_accounts;
 pub mod email_threads;
 pub mod organisations;
@@ -40,8 +41,12 @@ pub trait Projector: Send + Sync {
     fn aggregate_types(&self) -> &'static [&'static str];
     /// Applies one event. Called once per event and aggregate sequence.
     async fn apply(&self, conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError>;
-    /// Applies events in order, each once. Projectors that can do a batch in
-    /// fewer statements override this; the default applies them one by one.
+    /// Applies events in order, each once. A projector writes a batch in a
+    /// few statements by overriding this: it pushes the rows of its events
+    /// into a [`bulk::Rows`] and writes them once at the end (and before
+    /// any statement that must see them), as `api_keys.rs` does, with
+    /// `apply` calling it for one event. The default applies the events
+    /// one by one.
     async fn apply_all(&self, conn: &mut AnyConnection, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
         for event in events {
             self.apply(conn, event).await?;
@@ -65,19 +70,37 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
     ]
 }
 
-/// The distinct aggregate ids of a batch, and `$first, $first+1, …`
-/// placeholders for them, for one `aggregate_id IN (…)` lookup.
-pub(crate) fn aggregate_ids<'a>(events: &[&'a StoredEvent], first: usize) -> (Vec<&'a str>, String) {
-    let mut ids: Vec<&str> = events.iter().map(|e| e.aggregate_id.as_str()).collect();
-    ids.sort_unstable();
-    ids.dedup();
-    let placeholders: Vec<String> = (first..first + ids.len()).map(|i| format!("${i}")).collect();
-    (ids, placeholders.join(", "))
+/// `aggregate_type IN (…) AND aggregate_id IN (…)` over the distinct types
+/// and ids of a batch, numbered from `$first`, and the values to bind in
+/// order: one look-up that an index on `(…, aggregate_type, aggregate_id, …)`
+/// serves (it may also match other pairs of those types and ids; callers
+/// look rows up by their pair).
+pub(crate) fn aggregate_keys<'a>(events: &[&'a StoredEvent], first: usize) -> (Vec<&'a str>, String) {
+    let distinct = |field: fn(&'a StoredEvent) -> &'a str| {
+        let mut values: Vec<&str> = events.iter().copied().map(field).collect();
+        values.sort_unstable();
+        values.dedup();
+        values
+    };
+    let types = distinct(|e| e.aggregate_type.as_str());
+    let ids = distinct(|e| e.aggregate_id.as_str());
+    let list = |from: usize, count: usize| -> String {
+        (from..from + count)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
+    let condition = format!(
+        "aggregate_type IN ({}) AND aggregate_id IN ({})",
+        list(first, types.len()),
+        list(first + types.len(), ids.len())
+    );
+    (types.into_iter().chain(ids).collect(), condition)
 }
 
 /// Decodes an event payload into the aggregate's event enum.
 pub(crate) fn decode<E: serde::de::DeserializeOwned>(event: &StoredEvent) -> Result<E, ProjectionError> {
-    serde_json::from_value(event.payload.clone()).map_err(|e| ProjectionError::UndecodableEvent {
+    <E as serde::Deserialize<'_>>::deserialize(&event.payload).map_err(|e| ProjectionError::UndecodableEvent {
         event_type: event.event_type.clone(),
         reason: e.to_string(),
     })

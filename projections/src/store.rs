@@ -5,6 +5,7 @@ use chrono::{SecondsFormat, Utc};
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::HashMap;
 
+use crate::bulk::Rows;
 use crate::{ProjectionError, Projector};
 
 /// What happened to one delivered event.
@@ -77,9 +78,7 @@ impl ProjectionStore {
             outcomes.push(outcome);
         }
         projector.apply_all(&mut tx, &applied).await?;
-        for ((aggregate_type, aggregate_id), sequence) in &changed {
-            set_sequence(&mut tx, projector.name(), aggregate_type, aggregate_id, *sequence).await?;
-        }
+        write_sequences(&mut tx, projector.name(), &changed).await?;
         progress.save(&mut tx, projector.name()).await?;
         tx.commit().await?;
         Ok(outcomes)
@@ -94,25 +93,47 @@ impl ProjectionStore {
         log: &dyn EventLog,
         on_progress: &(dyn Fn(i64) + Sync),
     ) -> Result<u64, ProjectionError> {
+        let applied = self.rebuild_all(&[projector], log, on_progress).await?;
+        Ok(applied.first().copied().unwrap_or(0))
+    }
+
+    /// Rebuilds several read models in one transaction from one pass over
+    /// the log: each page read is fed to every projector, and the
+    /// per-aggregate sequences are written in bulk at the end. Returns the
+    /// events applied per projector, in the order given.
+    pub async fn rebuild_all(
+        &self,
+        projectors: &[&dyn Projector],
+        log: &dyn EventLog,
+        on_progress: &(dyn Fn(i64) + Sync),
+    ) -> Result<Vec<u64>, ProjectionError> {
         let mut tx = self.pool.begin().await?;
-        claim(&mut tx, projector.name()).await?;
-        projector.reset(&mut tx).await?;
-        sqlx::query("DELETE FROM projection_sequences WHERE projector = $1")
-            .bind(projector.name())
-            .execute(&mut *tx)
-            .await?;
-        sqlx::query("UPDATE projection_checkpoints SET position = 0, events_applied = 0 WHERE projector = $1")
-            .bind(projector.name())
-            .execute(&mut *tx)
-            .await?;
-        let (progress, sequences) = replay(&mut tx, projector, log, on_progress).await?;
-        for ((aggregate_type, aggregate_id), sequence) in &sequences {
-            set_sequence(&mut tx, projector.name(), aggregate_type, aggregate_id, *sequence).await?;
+        let mut claim_order: Vec<&str> = projectors.iter().map(|p| p.name()).collect();
+        claim_order.sort_unstable();
+        for name in claim_order {
+            claim(&mut tx, name).await?;
         }
-        let applied = progress.applied;
-        progress.save(&mut tx, projector.name()).await?;
+        for projector in projectors {
+            empty(&mut tx, *projector).await?;
+        }
+        let mut replays: Vec<Replay> = projectors.iter().map(|_| Replay::default()).collect();
+        let mut position = 0;
+        loop {
+            let page = log.read_after(position, REBUILD_PAGE).await?;
+            let Some(last) = page.last() else { break };
+            position = last.position;
+            for (projector, replay) in projectors.iter().zip(replays.iter_mut()) {
+                let fresh = replay.fresh(*projector, &page);
+                projector.apply_all(&mut tx, &fresh).await?;
+            }
+            on_progress(position);
+        }
+        for (projector, replay) in projectors.iter().zip(&replays) {
+            write_sequences(&mut tx, projector.name(), &replay.sequences).await?;
+            replay.progress.save(&mut tx, projector.name()).await?;
+        }
         tx.commit().await?;
-        Ok(applied as u64)
+        Ok(replays.iter().map(|r| r.progress.applied as u64).collect())
     }
 
     /// Every projector's checkpoint.
@@ -147,36 +168,43 @@ impl ProjectionStore {
 
 type Sequences = HashMap<(String, String), i64>;
 
-async fn replay(
-    conn: &mut AnyConnection,
-    projector: &dyn Projector,
-    log: &dyn EventLog,
-    on_progress: &(dyn Fn(i64) + Sync),
-) -> Result<(Progress, Sequences), ProjectionError> {
-    let mut progress = Progress::default();
-    let mut sequences = Sequences::new();
-    let mut position = 0;
-    loop {
-        let page = log.read_after(position, REBUILD_PAGE).await?;
-        let Some(last) = page.last() else { break };
-        position = last.position;
-        let mut applied = Vec::with_capacity(page.len());
-        for event in page
-            .iter()
-            .filter(|e| projector.aggregate_types().contains(&e.aggregate_type.as_str()))
-        {
+/// One projector's side of a rebuild: what it has applied so far.
+#[derive(Default)]
+struct Replay {
+    progress: Progress,
+    sequences: Sequences,
+}
+
+impl Replay {
+    /// The events of a page this projector reads and has not applied yet.
+    fn fresh<'a>(&mut self, projector: &dyn Projector, page: &'a [StoredEvent]) -> Vec<&'a StoredEvent> {
+        let types = projector.aggregate_types();
+        let mut fresh = Vec::new();
+        for event in page.iter().filter(|e| types.contains(&e.aggregate_type.as_str())) {
             let key = (event.aggregate_type.clone(), event.aggregate_id.clone());
-            if sequences.get(&key).is_some_and(|seen| event.sequence <= *seen) {
+            if self.sequences.get(&key).is_some_and(|seen| event.sequence <= *seen) {
                 continue;
             }
-            applied.push(event);
-            sequences.insert(key, event.sequence);
-            progress.record(event);
+            fresh.push(event);
+            self.sequences.insert(key, event.sequence);
+            self.progress.record(event);
         }
-        projector.apply_all(conn, &applied).await?;
-        on_progress(position);
+        fresh
     }
-    Ok((progress, sequences))
+}
+
+/// Empties a projector's read model, sequences and checkpoint.
+async fn empty(conn: &mut AnyConnection, projector: &dyn Projector) -> Result<(), ProjectionError> {
+    projector.reset(conn).await?;
+    sqlx::query("DELETE FROM projection_sequences WHERE projector = $1")
+        .bind(projector.name())
+        .execute(&mut *conn)
+        .await?;
+    sqlx::query("UPDATE projection_checkpoints SET position = 0, events_applied = 0 WHERE projector = $1")
+        .bind(projector.name())
+        .execute(&mut *conn)
+        .await?;
+    Ok(())
 }
 
 /// Takes the projector's checkpoint row first, so this transaction holds
@@ -209,13 +237,16 @@ async fn last_sequences(
     projector: &str,
     events: &[&StoredEvent],
 ) -> Result<Sequences, ProjectionError> {
-    let (ids, placeholders) = crate::aggregate_ids(events, 2);
+    if events.is_empty() {
+        return Ok(Sequences::new());
+    }
+    let (keys, condition) = crate::aggregate_keys(events, 2);
     let sql = format!(
-        "SELECT aggregate_type, aggregate_id, last_sequence FROM projection_sequences WHERE projector = $1 AND aggregate_id IN ({placeholders})"
+        "SELECT aggregate_type, aggregate_id, last_sequence FROM projection_sequences WHERE projector = $1 AND {condition}"
     );
     let mut query = sqlx::query(&sql).bind(projector);
-    for id in ids {
-        query = query.bind(id);
+    for key in keys {
+        query = query.bind(key);
     }
     let rows = query.fetch_all(conn).await?;
     rows.iter()
@@ -223,24 +254,25 @@ async fn last_sequences(
         .collect()
 }
 
-async fn set_sequence(
+/// Records the last applied sequence of each aggregate, in bulk.
+async fn write_sequences(
     conn: &mut AnyConnection,
     projector: &str,
-    aggregate_type: &str,
-    aggregate_id: &str,
-    sequence: i64,
+    sequences: &Sequences,
 ) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO projection_sequences (projector, aggregate_type, aggregate_id, last_sequence) VALUES ($1, $2, $3, $4) \
-         ON CONFLICT (projector, aggregate_type, aggregate_id) DO UPDATE SET last_sequence = excluded.last_sequence",
-    )
-    .bind(projector)
-    .bind(aggregate_type)
-    .bind(aggregate_id)
-    .bind(sequence)
-    .execute(conn)
-    .await?;
-    Ok(())
+    let mut rows = Rows::new(
+        "INSERT INTO projection_sequences (projector, aggregate_type, aggregate_id, last_sequence)",
+        "ON CONFLICT (projector, aggregate_type, aggregate_id) DO UPDATE SET last_sequence = excluded.last_sequence",
+    );
+    for ((aggregate_type, aggregate_id), sequence) in sequences {
+        rows.push([
+            projector.into(),
+            aggregate_type.into(),
+            aggregate_id.into(),
+            (*sequence).into(),
+        ]);
+    }
+    rows.write(conn).await
 }
 
 #[derive(Default)]

@@ -17,6 +17,7 @@ mod input;
 mod integrations;
 mod outbound;
 mod phone_numbers;
+mod projection_batches;
 mod simulator;
 mod simulator_flows;
 mod simulator_messaging;

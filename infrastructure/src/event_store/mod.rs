@@ -12,6 +12,7 @@ use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
 use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use sqlite_es::SqliteEventRepository;
+use sqlx::{PgPool, SqlitePool};
 use tokio::sync::watch;
 
 use application::error::StoreError;
@@ -19,17 +20,29 @@ use application::{AggregateStore, EventMetadata, Loaded};
 
 use crate::database::{Database, EventDb};
 
-/// The event repository of whichever database is configured.
+mod append;
+
+/// The event repository of whichever database is configured. Loading is
+/// the crates' (on [`Database::loads`]); appending is one statement of our
+/// own ([`append`]) on the writing pool.
 pub enum AnyRepo {
-    Postgres(PostgresEventRepository),
-    Sqlite(SqliteEventRepository),
+    Postgres(PostgresEventRepository, PgPool),
+    Sqlite(SqliteEventRepository, SqlitePool),
 }
 
 impl AnyRepo {
     pub fn new(db: &Database) -> Self {
-        match &db.events {
-            EventDb::Postgres(pool) => AnyRepo::Postgres(PostgresEventRepository::new(pool.clone())),
-            EventDb::Sqlite(pool) => AnyRepo::Sqlite(SqliteEventRepository::new(pool.clone())),
+        match (&db.events, &db.loads) {
+            (EventDb::Postgres(write), EventDb::Postgres(load)) => {
+                AnyRepo::Postgres(PostgresEventRepository::new(load.clone()), write.clone())
+            }
+            (EventDb::Sqlite(write), EventDb::Sqlite(load)) => {
+                AnyRepo::Sqlite(SqliteEventRepository::new(load.clone()), write.clone())
+            }
+            (EventDb::Postgres(write), _) => {
+                AnyRepo::Postgres(PostgresEventRepository::new(write.clone()), write.clone())
+            }
+            (EventDb::Sqlite(write), _) => AnyRepo::Sqlite(SqliteEventRepository::new(write.clone()), write.clone()),
         }
     }
 }
@@ -37,8 +50,8 @@ impl AnyRepo {
 macro_rules! delegate {
     ($self:ident, $repo:ident => $call:expr) => {
         match $self {
-            AnyRepo::Postgres($repo) => $call.await,
-            AnyRepo::Sqlite($repo) => $call.await,
+            AnyRepo::Postgres($repo, _) => $call.await,
+            AnyRepo::Sqlite($repo, _) => $call.await,
         }
     };
 }
@@ -65,7 +78,11 @@ impl PersistedEventRepository for AnyRepo {
         events: &[SerializedEvent],
         snapshot: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        delegate!(self, r => r.persist::<A>(events, snapshot))
+        match (self, snapshot) {
+            (AnyRepo::Postgres(_, pool), None) => append::append_postgres(pool, A::TYPE, events).await,
+            (AnyRepo::Sqlite(_, pool), None) => append::append_sqlite(pool, A::TYPE, events).await,
+            (repo, snapshot) => delegate!(repo, r => r.persist::<A>(events, snapshot)),
+        }
     }
 
     async fn stream_events<A: Aggregate>(&self, id: &str) -> Result<ReplayStream, PersistenceError> {
