@@ -227,4 +227,54 @@ mod tests {
         };
         assert!(access.may_configure(&admin, IntegrationKind::ZohoMail).await.is_ok());
     }
+
+    fn permission(role: Role, grant: Option<Grant>) -> Permission {
+        Permission {
+            user: User {
+                role: Some(role),
+                ..User::default()
+            },
+            grant,
+        }
+    }
+
+    #[test]
+    fn an_admin_may_use_and_configure_whatever_the_explicit_grant_says_and_keeps_its_limit() {
+        let all = Grant {
+            can_use: true,
+            can_configure: true,
+            daily_limit: None,
+        };
+        assert_eq!(permission(Role::Admin, None).effective(), all);
+        let limited = Grant {
+            can_use: false,
+            can_configure: false,
+            daily_limit: Some(5),
+        };
+        let effective = permission(Role::Admin, Some(limited)).effective();
+        assert_eq!(
+            effective,
+            Grant {
+                daily_limit: Some(5),
+                ..all
+            }
+        );
+    }
+
+    #[test]
+    fn anyone_else_has_just_the_explicit_grant_or_nothing() {
+        let nothing = Grant {
+            can_use: false,
+            can_configure: false,
+            daily_limit: None,
+        };
+        assert_eq!(permission(Role::Manager, None).effective(), nothing);
+        let configure = Grant {
+            can_use: false,
+            can_configure: true,
+            daily_limit: Some(3),
+        };
+        assert_eq!(permission(Role::Agent, Some(configure)).effective(), configure);
+        assert_eq!(permission(Role::Agent, Some(USE)).effective(), USE);
+    }
 }
