@@ -277,4 +277,54 @@ mod tests {
         assert_eq!(permission(Role::Agent, Some(configure)).effective(), configure);
         assert_eq!(permission(Role::Agent, Some(USE)).effective(), USE);
     }
+
+    async fn with_agent() -> Memory<User> {
+        let users = Memory::new();
+        let register = domain::user::UserCommand::Register {
+            user_id: AGENT,
+            organisation_id: ORG,
+            email: domain::EmailAddress::parse("agent@acme.test").unwrap(),
+            display_name: "Agent".into(),
+            password_hash: "hash".into(),
+            role: Role::Agent,
+            registered_by: None,
+            at: chrono::Utc::now(),
+        };
+        let meta = EventMetadata::system("test", Some(ORG));
+        users.execute(&AGENT.to_string(), register, &meta).await.unwrap();
+        users
+    }
+
+    #[tokio::test]
+    async fn a_grant_is_given_to_and_read_for_a_user_of_the_organisation_only() {
+        let permissions = Memory::new();
+        let users = with_agent().await;
+        let access = IntegrationAccess {
+            permissions: &permissions,
+            users: &users,
+        };
+        let admin = Acting {
+            organisation_id: ORG,
+            role: Role::Admin,
+            user_id: Some(Uuid::from_u128(7)),
+        };
+        let meta = EventMetadata::system("test", Some(ORG));
+        let kind = IntegrationKind::ZohoMail;
+        let given = access.set_grant(&admin, kind, AGENT, USE, &meta).await.unwrap();
+        assert_eq!((given.user.id, given.grant), (Some(AGENT), Some(USE)));
+        let read = access.permission(ORG, kind, AGENT).await.unwrap();
+        assert_eq!((read.user.id, read.grant), (Some(AGENT), Some(USE)));
+
+        let other = Uuid::from_u128(9);
+        let elsewhere = access.permission(other, kind, AGENT).await;
+        assert!(matches!(elsewhere, Err(AccessError::UnknownUser)));
+        let stranger = Acting {
+            organisation_id: other,
+            ..admin
+        };
+        let refused = access.set_grant(&stranger, kind, AGENT, USE, &meta).await;
+        assert!(matches!(refused, Err(AccessError::UnknownUser)));
+        let nobody = access.permission(ORG, kind, Uuid::from_u128(8)).await;
+        assert!(matches!(nobody, Err(AccessError::UnknownUser)));
+    }
 }
