@@ -50,42 +50,39 @@ macro_rules! bound {
     }};
 }
 
-/// Inserts the events of one aggregate on PostgreSQL in one statement; a
-/// unique violation (23505) means another writer took one of these
-/// versions first.
+/// Runs the `INSERT` of `$events` on `$pool`; a violation of the primary
+/// key (`$conflict`: 23505 on PostgreSQL, 1555 on SQLite) means another
+/// writer took one of these versions first.
+macro_rules! append {
+    ($db:ty, $pool:expr, $aggregate_type:expr, $events:expr, $conflict:literal) => {{
+        if $events.is_empty() {
+            return Ok(());
+        }
+        let sql = statement($events.len());
+        bound!($db, &sql, $aggregate_type, $events)
+            .execute($pool)
+            .await
+            .map(drop)
+            .map_err(|e| persistence_error(e, $conflict))
+    }};
+}
+
+/// Inserts the events of one aggregate on PostgreSQL in one statement.
 pub async fn append_postgres(
     pool: &PgPool,
     aggregate_type: &str,
     events: &[SerializedEvent],
 ) -> Result<(), PersistenceError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let sql = statement(events.len());
-    let query = bound!(sqlx::Postgres, &sql, aggregate_type, events);
-    query
-        .execute(pool)
-        .await
-        .map(drop)
-        .map_err(|e| persistence_error(e, "23505"))
+    append!(sqlx::Postgres, pool, aggregate_type, events, "23505")
 }
 
-/// The same on SQLite, where the primary key's violation is 1555.
+/// The same on SQLite.
 pub async fn append_sqlite(
     pool: &SqlitePool,
     aggregate_type: &str,
     events: &[SerializedEvent],
 ) -> Result<(), PersistenceError> {
-    if events.is_empty() {
-        return Ok(());
-    }
-    let sql = statement(events.len());
-    let query = bound!(sqlx::Sqlite, &sql, aggregate_type, events);
-    query
-        .execute(pool)
-        .await
-        .map(drop)
-        .map_err(|e| persistence_error(e, "1555"))
+    append!(sqlx::Sqlite, pool, aggregate_type, events, "1555")
 }
 
 fn persistence_error(error: sqlx::Error, conflict_code: &str) -> PersistenceError {
