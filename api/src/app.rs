@@ -18,8 +18,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    api_keys, audit, auth, email_accounts, email_inbox, emails, integrations, organisation, phone_numbers, system,
-    users,
+    api_keys, audit, auth, calls, email_accounts, email_inbox, emails, integrations, organisation, phone_numbers,
+    system, users, webhooks,
 };
 use crate::state::AppState;
 
@@ -34,6 +34,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(api_keys::router())
         .merge(integrations::router())
         .merge(phone_numbers::router())
+        .merge(calls::router())
         .merge(email_accounts::router())
         .merge(emails::router(&state.settings))
         .merge(email_inbox::router())
@@ -43,6 +44,7 @@ pub fn router(state: Arc<AppState>) -> Router {
     let body_limit = state.settings.max_body_bytes;
     Router::new()
         .nest("/api/v1", v1)
+        .merge(webhooks::router())
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))
         .route("/metrics", get(system::metrics))

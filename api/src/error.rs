@@ -504,3 +504,47 @@ impl IntoResponse for LoginRefused {
         response
     }
 }
+
+// Calls.
+
+impl Rule for domain::call::CallError {
+    fn to_api(&self) -> ApiError {
+        use domain::call::CallError as E;
+        match self {
+            E::NotFound => ApiError::not_found(),
+            E::CallIdReused => rule(StatusCode::UNPROCESSABLE_ENTITY, "call_id_reused", self).on_field("call_id"),
+            E::TimeLimitTooLong => rule(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("time_limit"),
+            E::SameNumbers => rule(StatusCode::UNPROCESSABLE_ENTITY, "same_numbers", self).on_field("customer_phone"),
+            E::RecordingChannels => {
+                rule(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("recording_channels")
+            }
+            E::AlreadyDispatched | E::DispatchInDoubt | E::NotStarted | E::SidMismatch => {
+                rule(StatusCode::CONFLICT, "call_conflict", self)
+            }
+        }
+    }
+}
+
+impl From<application::calls::CallsError> for ApiError {
+    fn from(error: application::calls::CallsError) -> Self {
+        use application::calls::CallsError as E;
+        let unprocessable = |code: &'static str, field: &str, error: &E| {
+            ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, error.to_string()).on_field(field)
+        };
+        match error {
+            E::NotConfigured => ApiError::new(StatusCode::CONFLICT, "exotel_phone_not_configured", error.to_string()),
+            E::NoCallbackUrl => ApiError::new(StatusCode::CONFLICT, "public_url_missing", error.to_string()),
+            E::Denied(e) => e.into(),
+            E::Invalid(e) => e.into(),
+            E::UnknownAgent => unprocessable("unknown_user", "agent_user_id", &error),
+            E::AgentPhoneMissing => unprocessable("agent_phone_missing", "agent_phone", &error),
+            E::UnknownCallerId => unprocessable("unknown_caller_id", "caller_id", &error),
+            E::NoCallerId => unprocessable("no_caller_id", "caller_id", &error),
+            E::VerificationUnavailable => unprocessable("verified_calls_unavailable", "verified", &error),
+            E::CustomDataTooLong => unprocessable("invalid_field", "custom_data", &error),
+            E::Integration(e) => e.into(),
+            E::Store(e) => e.into(),
+            E::Command(e) => e.into(),
+        }
+    }
+}

@@ -2,7 +2,9 @@
 
 pub mod app;
 pub mod auth;
+pub mod callbacks;
 pub mod cli;
+pub mod dispatcher;
 pub mod envelope;
 pub mod error;
 pub mod extract;

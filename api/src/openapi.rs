@@ -22,6 +22,8 @@ use crate::routes;
         routes::email_accounts::test, routes::email_accounts::create, routes::email_accounts::list, routes::email_accounts::get, routes::email_accounts::update, routes::email_accounts::remove,
         routes::phone_numbers::sync, routes::phone_numbers::list, routes::phone_numbers::assign, routes::phone_numbers::make_primary,
         routes::emails::send, routes::emails::get,
+        routes::calls::create, routes::calls::list, routes::calls::one,
+        routes::webhooks::exotel_calls,
         routes::email_inbox::poll_now, routes::email_inbox::list_threads, routes::email_inbox::get_thread,
         routes::audit::events, routes::audit::history, routes::audit::state_at, routes::audit::verify,
         routes::system::health, routes::system::ready,

@@ -53,6 +53,7 @@ pub async fn start(state: Arc<AppState>, roles: Roles, listener: Option<TcpListe
         start_workers(&state, &shutdown, &mut tasks);
         start_phone_sync(&state, &shutdown, &mut tasks);
         start_mail_pollers(&state, &shutdown, &mut tasks);
+        start_call_workers(&state, &shutdown, &mut tasks);
     }
     if roles.projectors {
         let feed = StoreFeed::new(state.db.read.clone(), &state.commits);
@@ -62,7 +63,9 @@ pub async fn start(state: Arc<AppState>, roles: Roles, listener: Option<TcpListe
     }
     let mut addr = None;
     if let (true, Some(listener)) = (roles.api, listener) {
-        addr = Some(listener.local_addr()?);
+        let local = listener.local_addr()?;
+        addr = Some(local);
+        state.callback_tokens.listening_on(local);
         let app = crate::app::router(state.clone());
         spawn_server(&mut tasks, listener, app, &state, &shutdown);
         if let Some(metrics_addr) = state.settings.metrics_listen {
@@ -160,6 +163,26 @@ fn start_mail_pollers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks
     let state = state.clone();
     supervise(tasks, "mail_pollers", shutdown.clone(), move |stop| {
         crate::pollers::run_pollers(state.clone(), stop)
+    });
+}
+
+fn start_call_workers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {
+    if !state.settings.call_workers {
+        return;
+    }
+    if !state.callback_tokens.has_public_url() {
+        tracing::warn!(
+            "SWITCHBOARD_PUBLIC_URL is not set: Exotel on the internet cannot post call status callbacks here, \
+             so calls through real Exotel accounts are refused; only a simulator on this network is reachable"
+        );
+    }
+    let dispatcher = state.clone();
+    supervise(tasks, "call_dispatcher", shutdown.clone(), move |stop| {
+        crate::dispatcher::run_dispatcher(dispatcher.clone(), stop)
+    });
+    let reconciler = state.clone();
+    supervise(tasks, "call_reconciler", shutdown.clone(), move |stop| {
+        crate::dispatcher::run_reconciler(reconciler.clone(), stop)
     });
 }
 

@@ -48,6 +48,9 @@ pub struct AppState {
     pub phone_numbers: EsStore<PhoneNumbers>,
     pub email_accounts: EsStore<EmailAccount>,
     pub outbound_emails: EsStore<domain::outbound_email::OutboundEmail>,
+    pub call_store: EsStore<domain::call::Call>,
+    pub call_directory: projections::calls::CallsDirectory,
+    pub callback_tokens: crate::callbacks::CallbackTokens,
     pub mail_directory: infrastructure::mail::send::EventDirectory,
     pub smtp: SmtpClient,
     pub imap: ImapClient,
@@ -81,7 +84,9 @@ impl AppState {
             Some(url) if settings.database_url.is_some() => Some(connect_nats(url, &settings).await?),
             _ => None,
         };
-        let tokens = TokenKeys::new(&secrets::jwt_secret(&settings)?, settings.jwt_ttl_secs);
+        let server_secret = secrets::jwt_secret(&settings)?;
+        let tokens = TokenKeys::new(&server_secret, settings.jwt_ttl_secs);
+        let callback_tokens = crate::callbacks::CallbackTokens::new(&server_secret, settings.public_url.clone());
         let keyring = secrets::master_keyring(&settings)?;
         let (commits, _) = watch::channel(0);
         let mail_tls = MailTls::new(
@@ -109,6 +114,9 @@ impl AppState {
             phone_numbers: EsStore::new(&db, (), commits.clone()),
             email_accounts: EsStore::new(&db, (), commits.clone()),
             outbound_emails: EsStore::new(&db, (), commits.clone()),
+            call_store: EsStore::new(&db, (), commits.clone()),
+            call_directory: projections::calls::CallsDirectory(db.read.clone()),
+            callback_tokens,
             mail_directory: infrastructure::mail::send::EventDirectory(db.read.clone()),
             receiving: crate::receiving::Receiving::new(&db, &settings, ImapClient { tls: mail_tls.clone() }, &commits),
             smtp: SmtpClient { tls: mail_tls.clone() },
@@ -159,6 +167,25 @@ impl AppState {
             store: &self.phone_numbers,
             users: &self.users,
             exotel: self.exotel.as_ref(),
+        }
+    }
+
+    /// The call use cases over this state's stores and Exotel client.
+    pub fn calls(&self) -> application::calls::Calls<'_> {
+        let settings = &self.settings;
+        application::calls::Calls {
+            store: &self.call_store,
+            numbers: &self.phone_numbers,
+            access: self.access(),
+            integrations: self.integrations(),
+            voice: self.exotel.as_ref(),
+            directory: &self.call_directory,
+            callbacks: &self.callback_tokens,
+            timing: application::calls::CallTiming {
+                in_doubt_after: std::time::Duration::from_secs(settings.call_in_doubt_after_secs),
+                settle: std::time::Duration::from_secs(settings.call_settle_secs),
+                ring_timeout_secs: settings.call_ring_timeout_secs,
+            },
         }
     }
 

@@ -212,6 +212,22 @@ pub struct CallInfo {
     pub recording_url: Option<String>,
     pub conversation_secs: Option<u64>,
     pub legs: Vec<CallLeg>,
+    /// The `CustomField` sent with the request, where Exotel echoes it.
+    pub custom_field: Option<String>,
+    /// A callback's `EventType` (`answered`, `terminal`); `None` elsewhere.
+    pub event_type: Option<String>,
+    /// Who hung up, where Exotel says (`Legs[i][DisconnectedBy]`).
+    pub disconnected_by: Option<String>,
+}
+
+/// Which ended calls to list (bulk call details; Exotel lists no ongoing
+/// call). Numbers are E.164; at most five of each.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct CallQuery {
+    pub created_from: DateTime<Utc>,
+    pub created_to: DateTime<Utc>,
+    pub from: Vec<String>,
+    pub to: Vec<String>,
 }
 
 /// Click-to-call and call details.
@@ -219,6 +235,8 @@ pub struct CallInfo {
 pub trait ExotelVoice: Send + Sync {
     async fn connect(&self, account: &ExotelAccount, call: &ConnectCall) -> Result<CallInfo, ExotelError>;
     async fn call_details(&self, account: &ExotelAccount, call_sid: &str) -> Result<CallInfo, ExotelError>;
+    /// Every ended call the query matches, all pages.
+    async fn find_calls(&self, account: &ExotelAccount, query: &CallQuery) -> Result<Vec<CallInfo>, ExotelError>;
     /// A call's recording (its `RecordingUrl`), fetched with the account's credentials.
     async fn recording(&self, account: &ExotelAccount, url: &str) -> Result<Vec<u8>, ExotelError>;
 }

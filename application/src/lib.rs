@@ -5,6 +5,7 @@ pub mod access;
 pub mod accounts;
 pub mod api_keys;
 pub mod audit;
+pub mod calls;
 pub mod cipher;
 pub mod email_accounts;
 pub mod error;

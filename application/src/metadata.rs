@@ -89,6 +89,16 @@ impl EventMetadata {
         }
     }
 
+    /// Metadata for a provider's webhook into an organisation.
+    pub fn provider_webhook(provider: &str, organisation_id: Uuid) -> Self {
+        Self {
+            actor: Actor::ProviderWebhook {
+                provider: provider.to_string(),
+            },
+            ..Self::system(provider, Some(organisation_id))
+        }
+    }
+
     /// The same metadata re-stamped with the current time, for a retry.
     pub fn restamped(&self) -> Self {
         Self {

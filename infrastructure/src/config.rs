@@ -107,6 +107,31 @@ pub struct Settings {
     /// may reach even though private, comma-separated
     /// (`SWITCHBOARD_OUTBOUND_ALLOW`).
     pub outbound_allow: String,
+    /// The address Exotel reaches this server at from the internet, for
+    /// status callbacks (`https://switchboard.example.com`); the sandbox
+    /// uses its own listen address (`SWITCHBOARD_PUBLIC_URL`).
+    pub public_url: Option<String>,
+    /// Whether this process's workers place and reconcile calls; off, the
+    /// calls asked for wait for a process where it is on
+    /// (`SWITCHBOARD_CALL_WORKERS`).
+    pub call_workers: bool,
+    /// Milliseconds between the call dispatcher's looks at its queue
+    /// (`SWITCHBOARD_CALL_DISPATCH_POLL_MS`).
+    pub call_dispatch_poll_ms: u64,
+    /// Seconds after which an attempt to place a call with no recorded
+    /// answer is looked up at Exotel: longer than any request can take
+    /// (`SWITCHBOARD_CALL_IN_DOUBT_AFTER_SECS`).
+    pub call_in_doubt_after_secs: u64,
+    /// Seconds allowed, beyond a call's time limit and ringing, for it to
+    /// end and reach Exotel's records: before then a call missing there may
+    /// still be under way (`SWITCHBOARD_CALL_SETTLE_SECS`).
+    pub call_settle_secs: u64,
+    /// Seconds a dialled party may ring before the call counts as not
+    /// answered (`SWITCHBOARD_CALL_RING_TIMEOUT_SECS`).
+    pub call_ring_timeout_secs: u32,
+    /// Seconds between the reconciler's passes over calls whose callbacks
+    /// did not come (`SWITCHBOARD_CALL_RECONCILE_INTERVAL_SECS`).
+    pub call_reconcile_interval_secs: u64,
 }
 
 /// How log lines are written.
@@ -146,6 +171,12 @@ struct Defaults {
     idle_timeout_secs: u64,
     outbound_allow_private: bool,
     outbound_allow: String,
+    call_workers: bool,
+    call_dispatch_poll_ms: u64,
+    call_in_doubt_after_secs: u64,
+    call_settle_secs: u64,
+    call_ring_timeout_secs: u32,
+    call_reconcile_interval_secs: u64,
 }
 
 impl Default for Defaults {
@@ -178,6 +209,12 @@ impl Default for Defaults {
             idle_timeout_secs: 120,
             outbound_allow_private: false,
             outbound_allow: String::new(),
+            call_workers: true,
+            call_dispatch_poll_ms: 50,
+            call_in_doubt_after_secs: 60,
+            call_settle_secs: 180,
+            call_ring_timeout_secs: 45,
+            call_reconcile_interval_secs: 30,
         }
     }
 }
@@ -261,6 +298,17 @@ impl Settings {
             ));
         }
         crate::outbound::OutboundRule::from_settings(self)?;
+        if let Some(public) = &self.public_url {
+            let parsed = url::Url::parse(public).ok();
+            let usable = parsed.as_ref().is_some_and(|u| {
+                matches!(u.scheme(), "http" | "https") && u.username().is_empty() && u.password().is_none()
+            });
+            if !usable {
+                return Err(InfraError::Config(
+                    "SWITCHBOARD_PUBLIC_URL must be an http:// or https:// URL without a user name".into(),
+                ));
+            }
+        }
         if self.jwt_secret.as_ref().is_some_and(|s| s.expose_secret().len() < 32) {
             return Err(InfraError::Config(
                 "SWITCHBOARD_JWT_SECRET must be at least 32 bytes".into(),

@@ -6,6 +6,7 @@ pub mod api_keys;
 pub mod audit_chain;
 pub mod audit_log;
 pub mod bulk;
+pub mod calls;
 pub mod email_accounts;
 pub mod email_threads;
 pub mod organisations;
@@ -64,6 +65,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(users::UsersView),
         Arc::new(api_keys::ApiKeysView),
         Arc::new(phone_numbers::PhoneNumbersView),
+        Arc::new(calls::CallsView),
         Arc::new(email_accounts::EmailAccountsView),
         Arc::new(email_threads::EmailThreadsView),
         Arc::new(audit_chain::AuditChain),

@@ -71,7 +71,14 @@ pub fn change<T, R>(lock: &Mutex<T>, done: StatusCode, apply: impl FnOnce(&mut T
 /// (`0 ≤ start < end`).
 fn valid(scenario: &Scenario) -> bool {
     let outcomes = ["answer", "busy", "no-answer", "failed"];
-    let faults = ["server_error", "unavailable", "rate_limited", "timeout"];
+    let faults = [
+        "server_error",
+        "unavailable",
+        "rate_limited",
+        "timeout",
+        "timeout_after_accepting",
+        "server_error_after_accepting",
+    ];
     let callbacks = ["normal", "drop", "duplicate", "reorder"];
     let segment = |s: &Segment| s.start.is_finite() && s.end.is_finite() && 0.0 <= s.start && s.start < s.end;
     outcomes.contains(&scenario.outcome.as_str())

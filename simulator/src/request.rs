@@ -196,10 +196,34 @@ impl Fault {
     }
 }
 
+/// Faults that strike after the request has acted (the call is placed):
+/// the answer never comes in time, or is a 500. A client cannot tell these
+/// from the faults before acting, which is the point.
+pub const AFTER_ACCEPTING: [&str; 2] = ["timeout_after_accepting", "server_error_after_accepting"];
+
+/// The after-accepting fault scripted for the first of `numbers` that has one.
+pub fn fault_after_accepting<'a>(state: &SimState, numbers: impl IntoIterator<Item = &'a str>) -> Option<Fault> {
+    let fault = numbers.into_iter().find_map(|n| {
+        state
+            .scenario(n)
+            .fault
+            .filter(|f| AFTER_ACCEPTING.contains(&f.as_str()))
+    })?;
+    Some(match fault.as_str() {
+        "server_error_after_accepting" => Fault::ServerError,
+        _ => Fault::Timeout,
+    })
+}
+
 /// The fault scripted for the first of `numbers` that has one. A timeout
 /// is served here: this waits a real minute before returning it.
 pub async fn scripted_fault<'a>(state: &SimState, numbers: impl IntoIterator<Item = &'a str>) -> Option<Fault> {
-    let fault = numbers.into_iter().find_map(|n| state.scenario(n).fault)?;
+    let fault = numbers.into_iter().find_map(|n| {
+        state
+            .scenario(n)
+            .fault
+            .filter(|f| !AFTER_ACCEPTING.contains(&f.as_str()))
+    })?;
     let fault = match fault.as_str() {
         "server_error" => Fault::ServerError,
         "unavailable" => Fault::Unavailable,

@@ -51,7 +51,10 @@ pub struct Scenario {
     pub dnd: bool,
     /// A fault for requests that dial this number: `server_error` (500),
     /// `unavailable` (503), `rate_limited` (429) or `timeout` (no answer
-    /// for a minute).
+    /// for a minute), all before the request acts; or, for a call,
+    /// `timeout_after_accepting` and `server_error_after_accepting`: the
+    /// call is placed and goes on, but the answer is withheld for a minute
+    /// or is a 500.
     pub fault: Option<String>,
     /// How this callee's status callbacks are sent: `normal`, `drop`,
     /// `duplicate` or `reorder` (a later event before an earlier one).

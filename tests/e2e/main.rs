@@ -4,6 +4,7 @@
 
 mod access;
 mod audit;
+mod calls;
 mod edge;
 mod email_accounts;
 mod email_receive;

@@ -3,6 +3,7 @@
 pub mod api_keys;
 pub mod audit;
 pub mod auth;
+pub mod calls;
 pub mod email_accounts;
 pub mod email_inbox;
 pub mod emails;
@@ -11,6 +12,7 @@ pub mod organisation;
 pub mod phone_numbers;
 pub mod system;
 pub mod users;
+pub mod webhooks;
 
 use serde::Deserialize;
 use uuid::Uuid;

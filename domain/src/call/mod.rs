@@ -16,7 +16,7 @@ use serde::{Deserialize, Serialize};
 use uuid::Uuid;
 
 use crate::OrganisationId;
-pub use report::{CallDetails, CallStatus, Leg, ReportSource, StatusReport};
+pub use report::{CallDetails, CallStatus, Leg, ReportSource, StatusReport, paise};
 
 /// The longest call Exotel places: four hours.
 pub const MAX_TIME_LIMIT_SECS: u32 = 14_400;
@@ -196,6 +196,8 @@ pub struct Call {
     pub request: Option<Box<CallRequest>>,
     pub dispatch: Dispatch,
     pub attempts: u32,
+    /// When the latest attempt was started.
+    pub dispatch_started_at: Option<DateTime<Utc>>,
     pub provider_sid: Option<String>,
     pub refusal: Option<ProviderRefusal>,
     pub status: Option<CallStatus>,
@@ -343,9 +345,10 @@ impl Aggregate for Call {
                 self.status = Some(CallStatus::Requested);
                 self.requested_at = Some(at);
             }
-            E::CallDispatchStarted { attempt, .. } => {
+            E::CallDispatchStarted { attempt, at } => {
                 self.dispatch = Dispatch::Started;
                 self.attempts = attempt;
+                self.dispatch_started_at = Some(at);
             }
             E::CallPlaced { provider_sid, .. } => {
                 self.dispatch = Dispatch::Placed;

@@ -136,3 +136,49 @@ pub struct StatusReport {
     pub details: CallDetails,
     pub received_at: DateTime<Utc>,
 }
+
+impl CallStatus {
+    /// What Exotel's word for a status means. `in-progress` means dialling
+    /// except in an `answered` event, where it means the call was answered;
+    /// an unknown word means nothing (it is kept as received, and moves
+    /// nothing).
+    pub fn from_provider(word: &str, event_type: Option<&str>) -> Option<Self> {
+        let answered_event = event_type.is_some_and(|e| e.eq_ignore_ascii_case("answered"));
+        Some(match word.trim().to_ascii_lowercase().as_str() {
+            "queued" => Self::Queued,
+            "ringing" => Self::Ringing,
+            "in-progress" if answered_event => Self::Answered,
+            "in-progress" => Self::Queued,
+            "answered" => Self::Answered,
+            "completed" => Self::Completed,
+            "busy" => Self::Busy,
+            "no-answer" => Self::NoAnswer,
+            "failed" => Self::Failed,
+            "canceled" | "cancelled" => Self::Canceled,
+            _ => return None,
+        })
+    }
+}
+
+/// A price in rupees as the provider writes it (`"1.500"`, `"0.180000"`,
+/// `"2"`) in integer paise, half a paisa rounded up; `None` for anything
+/// that is not a non-negative decimal number.
+pub fn paise(rupees: &str) -> Option<i64> {
+    let text = rupees.trim();
+    let (whole, fraction) = text.split_once('.').unwrap_or((text, ""));
+    let digits = |s: &str| s.bytes().all(|b| b.is_ascii_digit());
+    if whole.is_empty() && fraction.is_empty() || !digits(whole) || !digits(fraction) {
+        return None;
+    }
+    let whole: i64 = match whole {
+        "" => 0,
+        w => w.parse().ok()?,
+    };
+    let mut cents = fraction
+        .bytes()
+        .map(|b| i64::from(b - b'0'))
+        .chain(std::iter::repeat(0));
+    let (tens, ones, rest) = (cents.next()?, cents.next()?, cents.next()?);
+    let rounded = tens * 10 + ones + i64::from(rest >= 5);
+    whole.checked_mul(100)?.checked_add(rounded)
+}

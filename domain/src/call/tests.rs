@@ -515,3 +515,55 @@ fn a_report_carrying_the_sid_places_a_call_a_lookup_had_not_found() {
         progressed(CallStatus::Ringing),
     ]);
 }
+
+#[test]
+fn exotels_status_words_read_as_statuses_and_in_progress_means_answered_only_in_an_answered_event() {
+    use CallStatus as S;
+    let read = |word, event| CallStatus::from_provider(word, event);
+    assert_eq!(read("queued", None), Some(S::Queued));
+    assert_eq!(read("ringing", None), Some(S::Ringing));
+    assert_eq!(read("in-progress", None), Some(S::Queued));
+    assert_eq!(read("in-progress", Some("terminal")), Some(S::Queued));
+    assert_eq!(read("in-progress", Some("Answered")), Some(S::Answered));
+    assert_eq!(read("answered", None), Some(S::Answered));
+    assert_eq!(read(" Completed ", Some("terminal")), Some(S::Completed));
+    assert_eq!(read("busy", None), Some(S::Busy));
+    assert_eq!(read("no-answer", None), Some(S::NoAnswer));
+    assert_eq!(read("failed", None), Some(S::Failed));
+    assert_eq!(read("canceled", None), Some(S::Canceled));
+    assert_eq!(read("cancelled", None), Some(S::Canceled));
+    assert_eq!(read("free", None), None);
+    assert_eq!(read("", None), None);
+}
+
+#[test]
+fn a_price_in_rupees_reads_as_whole_paise_with_half_a_paisa_rounded_up() {
+    assert_eq!(paise("1.500"), Some(150));
+    assert_eq!(paise("0.180000"), Some(18));
+    assert_eq!(paise("2"), Some(200));
+    assert_eq!(paise("0"), Some(0));
+    assert_eq!(paise("12.3"), Some(1230));
+    assert_eq!(paise(".5"), Some(50));
+    assert_eq!(paise("3."), Some(300));
+    assert_eq!(paise("0.125"), Some(13));
+    assert_eq!(paise("0.124"), Some(12));
+    assert_eq!(paise(" 1.01 "), Some(101));
+    assert_eq!(paise("-1.00"), None);
+    assert_eq!(paise("1,5"), None);
+    assert_eq!(paise("."), None);
+    assert_eq!(paise(""), None);
+    assert_eq!(paise("1e3"), None);
+    assert_eq!(paise("99999999999999999999"), None);
+}
+
+#[test]
+fn each_attempt_is_timed_when_it_starts() {
+    let mut call = Call::default();
+    call.apply(requested());
+    assert_eq!(call.dispatch_started_at, None);
+    call.apply(CallEvent::CallDispatchStarted { attempt: 1, at: at(7) });
+    assert_eq!(call.dispatch_started_at, Some(at(7)));
+    call.apply(CallEvent::CallNotFoundAtProvider { at: at(8) });
+    call.apply(CallEvent::CallDispatchStarted { attempt: 2, at: at(9) });
+    assert_eq!((call.dispatch_started_at, call.attempts), (Some(at(9)), 2));
+}

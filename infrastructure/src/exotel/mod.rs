@@ -10,6 +10,7 @@ mod numbers;
 pub mod parse;
 mod sms;
 mod voice;
+pub use voice::callback_info;
 mod whatsapp;
 
 use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};

@@ -242,3 +242,64 @@ mod tests {
         assert_eq!(error_of(&json!({"Call": {}})), None);
     }
 }
+
+/// Form fields (urlencoded or multipart) as JSON, with bracketed names
+/// nested: `Legs[0][Status]=busy` becomes `{"Legs": {"0": {"Status": "busy"}}}`.
+/// Values stay strings; a name given twice keeps its last value.
+pub fn nested_fields(pairs: &[(String, String)]) -> Value {
+    let mut root = Map::new();
+    for (name, value) in pairs {
+        let mut path: Vec<&str> = Vec::new();
+        let (head, mut rest) = name.split_once('[').map_or((name.as_str(), ""), |(h, r)| (h, r));
+        path.push(head);
+        while let Some((key, after)) = rest.split_once(']') {
+            path.push(key);
+            rest = after.strip_prefix('[').unwrap_or("");
+        }
+        insert(&mut root, &path, value);
+    }
+    Value::Object(root)
+}
+
+fn insert(map: &mut Map<String, Value>, path: &[&str], value: &str) {
+    match path {
+        [] => {}
+        [last] => {
+            map.insert((*last).to_string(), Value::String(value.to_string()));
+        }
+        [first, rest @ ..] => {
+            let entry = map
+                .entry((*first).to_string())
+                .or_insert_with(|| Value::Object(Map::new()));
+            if !entry.is_object() {
+                *entry = Value::Object(Map::new());
+            }
+            if let Value::Object(inner) = entry {
+                insert(inner, rest, value);
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod nested_tests {
+    use super::*;
+    use serde_json::json;
+
+    #[test]
+    fn bracketed_form_names_nest_and_plain_names_stay_flat() {
+        let pairs = [
+            ("CallSid", "abc"),
+            ("Legs[0][Status]", "completed"),
+            ("Legs[0][OnCallDuration]", "21"),
+            ("Legs[1][Status]", "busy"),
+            ("Legs[1][Insights][Status]", "FAILED"),
+        ]
+        .map(|(k, v)| (k.to_string(), v.to_string()));
+        assert_eq!(
+            nested_fields(&pairs),
+            json!({"CallSid": "abc", "Legs": {"0": {"Status": "completed", "OnCallDuration": "21"},
+                "1": {"Status": "busy", "Insights": {"Status": "FAILED"}}}})
+        );
+    }
+}

@@ -6,8 +6,9 @@ use reqwest::Method;
 use serde_json::Value;
 
 use application::exotel::{
-    CallInfo, CallLeg, CallTarget, ConnectCall, ExotelAccount, ExotelError, ExotelVoice, RecordingChannels,
+    CallInfo, CallLeg, CallQuery, CallTarget, ConnectCall, ExotelAccount, ExotelError, ExotelVoice, RecordingChannels,
 };
+use chrono::{DateTime, Utc};
 
 use super::parse::{e164, text, time, whole};
 use super::{Body, ExotelClient, Family, object};
@@ -70,8 +71,87 @@ pub(super) fn call_info(call: &Value) -> Result<CallInfo, ExotelError> {
         recording_url: text(call.get("RecordingUrl")),
         conversation_secs: details.and_then(|d| whole(d.get("ConversationDuration"))),
         legs: details.map(legs).unwrap_or_default(),
+        custom_field: text(call.get("CustomField")),
+        event_type: None,
+        disconnected_by: None,
     })
 }
+
+/// A status callback's body (reference §4), JSON or form fields already
+/// nested (`Legs[0][Status]` → `Legs: [{Status}]`): `CallSid`, `Status`,
+/// `EventType`, durations, legs with their statuses and who hung up,
+/// `CustomField`, price and recording where given.
+pub fn callback_info(body: &Value) -> Result<CallInfo, ExotelError> {
+    let sid = text(body.get("CallSid")).ok_or_else(|| ExotelError::Malformed("a callback without a CallSid".into()))?;
+    let items: Vec<&Value> = match body.get("Legs") {
+        Some(Value::Array(items)) => items.iter().collect(),
+        Some(Value::Object(map)) => {
+            let mut keyed: Vec<(u64, &Value)> = map.iter().filter_map(|(k, v)| Some((k.parse().ok()?, v))).collect();
+            keyed.sort_by_key(|(i, _)| *i);
+            keyed.into_iter().map(|(_, v)| v).collect()
+        }
+        _ => Vec::new(),
+    };
+    let legs = items
+        .iter()
+        .map(|leg| CallLeg {
+            status: text(leg.get("Status")),
+            on_call_secs: whole(leg.get("OnCallDuration")),
+        })
+        .collect();
+    let disconnected_by = items.iter().find_map(|leg| text(leg.get("DisconnectedBy")));
+    Ok(CallInfo {
+        sid,
+        status: text(body.get("Status")).unwrap_or_default(),
+        from: text(body.get("From")).map(|n| e164(&n)).unwrap_or_default(),
+        to: text(body.get("To")).map(|n| e164(&n)),
+        caller_id: text(body.get("PhoneNumberSid")).map(|n| e164(&n)),
+        direction: text(body.get("Direction")),
+        started_at: time(body.get("StartTime")),
+        ended_at: time(body.get("EndTime")),
+        duration_secs: whole(body.get("Duration")),
+        price: text(body.get("Price")),
+        recording_url: text(body.get("RecordingUrl")),
+        conversation_secs: whole(body.get("ConversationDuration")),
+        legs,
+        custom_field: text(body.get("CustomField")),
+        event_type: text(body.get("EventType")),
+        disconnected_by,
+    })
+}
+
+/// `YYYY-MM-DD HH:mm:ss` in IST, as the listing's `DateCreated` wants it.
+fn ist(at: DateTime<Utc>) -> String {
+    (at + chrono::Duration::minutes(5 * 60 + 30))
+        .format("%Y-%m-%d %H:%M:%S")
+        .to_string()
+}
+
+/// The listing's query string for a page.
+fn listing_query(query: &CallQuery, after: Option<&str>) -> String {
+    let mut pairs = vec![
+        (
+            "DateCreated".to_string(),
+            format!("gte:{};lte:{}", ist(query.created_from), ist(query.created_to)),
+        ),
+        ("PageSize".to_string(), "100".to_string()),
+        ("SortBy".to_string(), "DateCreated:asc".to_string()),
+    ];
+    let numbers = |list: &[String]| list.iter().take(5).cloned().collect::<Vec<_>>().join(",");
+    if !query.from.is_empty() {
+        pairs.push(("From".into(), numbers(&query.from)));
+    }
+    if !query.to.is_empty() {
+        pairs.push(("To".into(), numbers(&query.to)));
+    }
+    if let Some(after) = after {
+        pairs.push(("After".into(), after.to_string()));
+    }
+    serde_urlencoded::to_string(&pairs).unwrap_or_default()
+}
+
+/// The most pages a listing is followed for (10,000 calls).
+const MAX_PAGES: usize = 100;
 
 /// Legs from `Details`: statuses from `Leg1Status`/`Leg2Status`, times from
 /// `Legs[{Leg:{Id,OnCallDuration}}]`.
@@ -111,6 +191,36 @@ impl ExotelVoice for ExotelClient {
             .request(account, Family::Voice, Method::GET, &path, Body::Empty)
             .await?;
         call_info(object(&answer, "Call")?)
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err)]
+    async fn find_calls(&self, account: &ExotelAccount, query: &CallQuery) -> Result<Vec<CallInfo>, ExotelError> {
+        let mut found = Vec::new();
+        let mut after: Option<String> = None;
+        for _ in 0..MAX_PAGES {
+            let path = format!(
+                "{}?{}",
+                self.v1_path(account, "Calls"),
+                listing_query(query, after.as_deref())
+            );
+            let answer = self
+                .request(account, Family::Voice, Method::GET, &path, Body::Empty)
+                .await?;
+            let calls: Vec<&Value> = match answer.get("Calls") {
+                Some(Value::Array(items)) => items.iter().map(|c| c.get("Call").unwrap_or(c)).collect(),
+                Some(Value::Object(one)) => vec![one.get("Call").unwrap_or(&answer["Calls"])],
+                _ => Vec::new(),
+            };
+            for call in &calls {
+                found.push(call_info(call)?);
+            }
+            let next = answer.get("Metadata").and_then(|m| text(m.get("NextPageUri")));
+            match (next, found.last()) {
+                (Some(_), Some(last)) if !calls.is_empty() => after = Some(last.sid.clone()),
+                _ => return Ok(found),
+            }
+        }
+        Ok(found)
     }
 
     #[tracing::instrument(skip_all, fields(account = %account.account_sid), err)]

@@ -20,7 +20,9 @@ pub(crate) use life::{CallPlan, Clock, Dialled, dial};
 use crate::flows;
 use crate::numbers;
 use crate::recordings::Channels;
-use crate::request::{Answer, Form, Received, Refusal, Refused, bad_request, field, scripted_fault};
+use crate::request::{
+    Answer, Fault, Form, Received, Refusal, Refused, bad_request, fault_after_accepting, field, scripted_fault,
+};
 use crate::state::{Account, CallRecord, SimState, national};
 use crate::wire::{Format, respond, rest_exception};
 
@@ -55,6 +57,13 @@ pub async fn connect(
     }
     let host = request.headers.get(header::HOST).and_then(|h| h.to_str().ok());
     let call = place(&state, &account, &form, host.unwrap_or("localhost")).map_err(|r| r.answer(format))?;
+    let dialled = [field(&form, "From"), field(&form, "To")];
+    if let Some(fault) = fault_after_accepting(&state, dialled.into_iter().flatten()) {
+        if fault == Fault::Timeout {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        }
+        return Err(rest_exception(fault.status(), format, fault.message()).into());
+    }
     Ok(respond(StatusCode::OK, format, "Call", view::call_json(&call, false)))
 }
 

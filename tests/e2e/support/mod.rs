@@ -115,6 +115,12 @@ impl TestApp {
     /// Starts every part on a free port, with a new organisation and admin.
     pub async fn start(settings: Settings, dir: Option<TempDir>) -> Self {
         let running = launch(&settings).await;
+        Self::started(running, settings, dir).await
+    }
+
+    /// An app on parts already started (with the API), with a new
+    /// organisation and admin.
+    pub async fn started(running: Running, settings: Settings, dir: Option<TempDir>) -> Self {
         let state = running.state.clone();
         let base = format!("http://{}", running.addr.unwrap());
         let organisation_id = create_organisation(&state, "Acme Foods").await;
@@ -137,6 +143,11 @@ impl TestApp {
 
     /// A new user registered straight through the use case; their e-mail.
     pub async fn add_user(&self, organisation_id: Uuid, role: Role) -> String {
+        self.add_member(organisation_id, role).await.0
+    }
+
+    /// A new user registered straight through the use case; their e-mail and id.
+    pub async fn add_member(&self, organisation_id: Uuid, role: Role) -> (String, Uuid) {
         let email = format!("{}@example.com", Uuid::new_v4().simple());
         let new = NewUser {
             organisation_id,
@@ -145,12 +156,13 @@ impl TestApp {
             password: PASSWORD.into(),
             role,
         };
-        self.state
+        let id = self
+            .state
             .accounts()
             .register_user(new, &EventMetadata::system("test", Some(organisation_id)))
             .await
             .unwrap();
-        email
+        (email, id)
     }
 
     /// A bearer token for a user.

@@ -1,0 +1,493 @@
+//! Calls: `POST /api/v1/calls` records a click-to-call and answers 202 as
+//! soon as the intent is committed (the dispatcher asks Exotel); the list
+//! and one call with its legs and the timeline of every status fact
+//! received. The provider's recording URL is never shown.
+
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::get;
+use axum::{Json, Router};
+use base64::Engine;
+use base64::engine::general_purpose::URL_SAFE_NO_PAD;
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use std::sync::Arc;
+use utoipa::{IntoParams, ToSchema};
+use uuid::Uuid;
+
+use application::calls::{CallCursor, CallFilter, CallInput, CallSummary};
+use domain::call::{Call, CallEvent, CallStatus, Purpose};
+
+use crate::auth::Caller;
+use crate::envelope::{self, Data, List};
+use crate::error::{ApiError, Problem};
+use crate::extract::{ApiJson, ApiQuery};
+use crate::routes::parse_id;
+use crate::state::AppState;
+
+const CALL_NAMESPACE: Uuid = Uuid::from_u128(0x5b1c_0a2e_7d41_4e3a_9f10_8c3e_2a9d_0011);
+
+/// The call routes, relative to `/api/v1`.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/calls", get(list).post(create))
+        .route("/calls/{id}", get(one))
+}
+
+/// `single` (both parties on one channel) or `dual` (one each).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum RecordingChannels {
+    Single,
+    Dual,
+}
+
+/// Whether the call may reach a number on India's Do-Not-Disturb registry.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallPurpose {
+    Transactional,
+    Promotional,
+}
+
+/// A click-to-call: the agent's phone rings first, then the customer's.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CallBody {
+    /// The call's id, for retries; else derived from `Idempotency-Key`, else new.
+    pub call_id: Option<Uuid>,
+    /// The agent (a user of the organisation); their assigned number is the
+    /// default caller id.
+    pub agent_user_id: Option<Uuid>,
+    /// The agent's phone, E.164 (`+91…`) or `0`-prefixed national form.
+    #[schema(max_length = 32)]
+    pub agent_phone: Option<String>,
+    /// The customer's phone, in either form.
+    #[schema(max_length = 32)]
+    pub customer_phone: String,
+    /// One of the organisation's active numbers; by default the agent's
+    /// assigned number, else the primary.
+    #[schema(max_length = 32)]
+    pub caller_id: Option<String>,
+    #[serde(default)]
+    pub record: bool,
+    pub recording_channels: Option<RecordingChannels>,
+    /// Seconds, 1–14,400 (four hours, Exotel's limit).
+    #[schema(minimum = 1, maximum = 14400)]
+    pub time_limit: Option<u32>,
+    /// Kept with the call and shown with it; not sent to Exotel.
+    #[schema(max_length = 2000)]
+    pub custom_data: Option<String>,
+    pub purpose: Option<CallPurpose>,
+    /// Ask for a verified (branded) call; refused while no verified-call
+    /// provider is configured.
+    #[serde(default)]
+    pub verified: bool,
+}
+
+/// One leg of a call.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct LegResponse {
+    /// Exotel's word (`completed`, `no-answer`, `busy`…).
+    pub status: Option<String>,
+    pub on_call_duration_secs: Option<u32>,
+}
+
+/// Why Exotel refused to place the call.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RefusalResponse {
+    /// Exotel's HTTP status; 0 when the call could not be sent at all.
+    pub http_status: u16,
+    pub code: Option<u32>,
+    pub message: String,
+}
+
+/// One fact of a call's life, in the order received.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct TimelineEntry {
+    /// `requested`, `dispatch_started`, `placed`, `refused`,
+    /// `not_found_at_provider` or `report`.
+    pub kind: String,
+    pub at: DateTime<Utc>,
+    /// For a report: `callback`, `lookup` or `flow`.
+    pub source: Option<String>,
+    /// For a report: Exotel's word for the status, as received.
+    pub provider_status: Option<String>,
+    /// The call's status this fact moved it to, if it moved it.
+    pub status: Option<String>,
+}
+
+/// A call.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallResponse {
+    pub id: Uuid,
+    /// `outbound` or `inbound`.
+    pub direction: String,
+    /// `requested`, `queued`, `ringing`, `answered`, `completed`, `busy`,
+    /// `no_answer`, `failed`, `canceled` or `refused`.
+    pub status: String,
+    /// Where asking Exotel stands: `pending`, `started` (in flight, or in
+    /// doubt until looked up), `placed` or `refused`.
+    pub dispatch: String,
+    pub attempts: u32,
+    /// Exotel's `CallSid`, once placed.
+    pub provider_sid: Option<String>,
+    pub agent_user_id: Option<Uuid>,
+    pub agent_phone: String,
+    pub customer_phone: String,
+    pub caller_id: String,
+    pub requested_by: Option<Uuid>,
+    pub record: bool,
+    pub recording_channels: RecordingChannels,
+    pub time_limit: Option<u32>,
+    pub custom_data: Option<String>,
+    pub purpose: CallPurpose,
+    pub requested_at: Option<DateTime<Utc>>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_secs: Option<u32>,
+    pub conversation_duration_secs: Option<u32>,
+    /// Integer paise.
+    pub price_paise: Option<i64>,
+    pub disconnected_by: Option<String>,
+    pub has_recording: bool,
+    pub refusal: Option<RefusalResponse>,
+    pub legs: Vec<LegResponse>,
+}
+
+fn word<T: Serialize>(value: T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+impl CallResponse {
+    fn of(id: Uuid, call: &Call) -> Option<Self> {
+        let request = call.request.as_deref()?;
+        let details = &call.details;
+        Some(Self {
+            id,
+            direction: word(request.direction),
+            status: call.status.map(word).unwrap_or_default(),
+            dispatch: word(call.dispatch),
+            attempts: call.attempts,
+            provider_sid: call.provider_sid.clone(),
+            agent_user_id: request.agent_user_id,
+            agent_phone: request.agent_phone.clone(),
+            customer_phone: request.customer_phone.clone(),
+            caller_id: request.caller_id.clone(),
+            requested_by: request.requested_by,
+            record: request.record,
+            recording_channels: match request.recording_channels {
+                2 => RecordingChannels::Dual,
+                _ => RecordingChannels::Single,
+            },
+            time_limit: request.time_limit_secs,
+            custom_data: request.custom_data.clone(),
+            purpose: match request.purpose {
+                Purpose::Transactional => CallPurpose::Transactional,
+                Purpose::Promotional => CallPurpose::Promotional,
+            },
+            requested_at: call.requested_at,
+            answered_at: call.answered_at,
+            ended_at: call.ended_at,
+            duration_secs: details.duration_secs,
+            conversation_duration_secs: details.conversation_duration_secs,
+            price_paise: details.price_paise,
+            disconnected_by: details.disconnected_by.clone(),
+            has_recording: details.recording_url.is_some(),
+            refusal: call.refusal.as_ref().map(|r| RefusalResponse {
+                http_status: r.http_status,
+                code: r.code,
+                message: r.message.clone(),
+            }),
+            legs: details
+                .legs
+                .iter()
+                .flatten()
+                .map(|leg| LegResponse {
+                    status: leg.status.clone(),
+                    on_call_duration_secs: leg.on_call_duration_secs,
+                })
+                .collect(),
+        })
+    }
+}
+
+/// A call with the timeline of every fact recorded of it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallDetail {
+    #[serde(flatten)]
+    pub call: CallResponse,
+    pub timeline: Vec<TimelineEntry>,
+}
+
+fn call_id(caller: &Caller, given: Option<Uuid>, headers: &HeaderMap) -> Uuid {
+    let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
+    match (given, key) {
+        (Some(id), _) => id,
+        (None, Some(key)) => {
+            let name = format!("{}/{}/{key}", caller.organisation_id, caller.actor.to_key());
+            Uuid::new_v5(&CALL_NAMESPACE, name.as_bytes())
+        }
+        (None, None) => Uuid::new_v4(),
+    }
+}
+
+impl CallBody {
+    fn input(self, call_id: Uuid) -> CallInput {
+        CallInput {
+            call_id,
+            agent_user_id: self.agent_user_id,
+            agent_phone: self.agent_phone,
+            customer_phone: self.customer_phone,
+            caller_id: self.caller_id,
+            record: self.record,
+            recording_channels: match self.recording_channels {
+                Some(RecordingChannels::Dual) => 2,
+                _ => 1,
+            },
+            time_limit_secs: self.time_limit,
+            custom_data: self.custom_data,
+            purpose: match self.purpose {
+                Some(CallPurpose::Promotional) => Purpose::Promotional,
+                _ => Purpose::Transactional,
+            },
+            verified: self.verified,
+        }
+    }
+}
+
+/// Records a click-to-call and answers 202 with it; the dispatcher places
+/// it. The same `call_id` (or `Idempotency-Key`) with the same request is
+/// the same call, never a second one.
+#[utoipa::path(post, path = "/api/v1/calls", tag = "calls", security(("bearer" = [])),
+    request_body = CallBody,
+    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, description = "the same key places at most one call")),
+    responses((status = 202, body = Data<CallResponse>), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "Exotel phone is not configured or disabled, or no callback URL")))]
+pub async fn create(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<CallBody>,
+) -> Result<(StatusCode, Json<Data<CallResponse>>), ApiError> {
+    let call_id = call_id(&caller, body.call_id, &headers);
+    let call = state
+        .calls()
+        .request(&caller.acting(), body.input(call_id), &caller.metadata())
+        .await?;
+    let response = CallResponse::of(call_id, &call).ok_or_else(ApiError::internal)?;
+    Ok((StatusCode::ACCEPTED, envelope::data(response)))
+}
+
+/// One call with its legs and the timeline of every status fact received.
+#[utoipa::path(get, path = "/api/v1/calls/{id}", tag = "calls", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the call's id")),
+    responses((status = 200, body = Data<CallDetail>), (status = 403, body = Problem), (status = 404, body = Problem)))]
+pub async fn one(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+) -> Result<Json<Data<CallDetail>>, ApiError> {
+    caller.require(domain::Role::can_read_directory)?;
+    let id = parse_id(&id)?;
+    let call = state.calls().get(caller.organisation_id, id).await?;
+    let response = CallResponse::of(id, &call).ok_or_else(ApiError::not_found)?;
+    let timeline = timeline(&state, &caller, id).await?;
+    Ok(envelope::data(CallDetail {
+        call: response,
+        timeline,
+    }))
+}
+
+async fn timeline(state: &AppState, caller: &Caller, id: Uuid) -> Result<Vec<TimelineEntry>, ApiError> {
+    let organisation_id = caller.organisation_id.to_string();
+    let rows = projections::audit_log::history(&state.db.read, &organisation_id, "call", &id.to_string(), None).await?;
+    let mut entries: Vec<TimelineEntry> = Vec::new();
+    for row in rows {
+        let Ok(event) = serde_json::from_value::<CallEvent>(row.payload) else {
+            continue;
+        };
+        let entry = |kind: &str, at: DateTime<Utc>| TimelineEntry {
+            kind: kind.into(),
+            at,
+            source: None,
+            provider_status: None,
+            status: None,
+        };
+        match event {
+            CallEvent::CallRequested { at, .. } => entries.push(entry("requested", at)),
+            CallEvent::CallDispatchStarted { at, .. } => entries.push(entry("dispatch_started", at)),
+            CallEvent::CallPlaced { at, .. } => entries.push(entry("placed", at)),
+            CallEvent::CallRefused { at, .. } => entries.push(entry("refused", at)),
+            CallEvent::CallNotFoundAtProvider { at } => entries.push(entry("not_found_at_provider", at)),
+            CallEvent::CallReportReceived { report } => entries.push(TimelineEntry {
+                kind: "report".into(),
+                at: report.received_at,
+                source: Some(word(report.source)),
+                provider_status: report.provider_status.clone(),
+                status: None,
+            }),
+            CallEvent::CallProgressed { status, .. } => {
+                if let Some(last) = entries.last_mut().filter(|e| e.kind == "report") {
+                    last.status = Some(word(status));
+                }
+            }
+            CallEvent::CallDetailsAdded { .. } => {}
+        }
+    }
+    Ok(entries)
+}
+
+/// The filters and page of `GET /calls`, in the query string.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct CallQuery {
+    /// `requested`, `queued`, `ringing`, `answered`, `completed`, `busy`,
+    /// `no_answer`, `failed`, `canceled` or `refused`.
+    pub status: Option<String>,
+    pub agent_user_id: Option<Uuid>,
+    /// The customer's number, in either form.
+    pub customer_phone: Option<String>,
+    /// Any of the call's numbers: agent, customer or caller id.
+    pub number: Option<String>,
+    /// RFC 3339; calls requested at or after.
+    #[param(format = DateTime)]
+    pub from: Option<String>,
+    /// RFC 3339; calls requested before.
+    #[param(format = DateTime)]
+    pub to: Option<String>,
+    /// The `next_cursor` of the previous page.
+    pub cursor: Option<String>,
+    /// 1–500, default 100.
+    #[param(minimum = 1, maximum = 500)]
+    pub limit: Option<i64>,
+}
+
+fn invalid_query(field: &str, message: &str) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", message).on_field(field)
+}
+
+fn time(field: &str, text: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
+    text.as_ref()
+        .map(|t| {
+            DateTime::parse_from_rfc3339(t)
+                .map(|d| d.with_timezone(&Utc))
+                .map_err(|_| invalid_query(field, "use an RFC 3339 time"))
+        })
+        .transpose()
+}
+
+fn number(field: &str, text: &Option<String>) -> Result<Option<String>, ApiError> {
+    text.as_ref()
+        .map(|t| domain::integration::settings::phone_number(field, t).map_err(|e| invalid_query(field, &e.reason)))
+        .transpose()
+}
+
+fn cursor_of(call: &CallSummary) -> String {
+    URL_SAFE_NO_PAD.encode(format!("{}|{}", call.requested_at.to_rfc3339(), call.call_id))
+}
+
+fn read_cursor(text: &str) -> Result<CallCursor, ApiError> {
+    let bad = || invalid_query("cursor", "not a cursor this route gave");
+    let bytes = URL_SAFE_NO_PAD.decode(text.as_bytes()).map_err(|_| bad())?;
+    let text = String::from_utf8(bytes).map_err(|_| bad())?;
+    let (at, id) = text.split_once('|').ok_or_else(bad)?;
+    let at = DateTime::parse_from_rfc3339(at).map_err(|_| bad())?.with_timezone(&Utc);
+    Ok((at, Uuid::try_parse(id).map_err(|_| bad())?))
+}
+
+impl CallQuery {
+    fn filter(&self) -> Result<(CallFilter, Option<CallCursor>, u32), ApiError> {
+        let limit = self.limit.unwrap_or(100);
+        if !(1..=500).contains(&limit) {
+            return Err(invalid_query("limit", "limit must be 1 to 500"));
+        }
+        let status = self
+            .status
+            .as_ref()
+            .map(|s| {
+                serde_json::from_value::<CallStatus>(serde_json::Value::String(s.clone()))
+                    .map_err(|_| invalid_query("status", "not a call status"))
+            })
+            .transpose()?;
+        let filter = CallFilter {
+            status,
+            agent_user_id: self.agent_user_id,
+            customer_phone: number("customer_phone", &self.customer_phone)?,
+            number: number("number", &self.number)?,
+            requested_from: time("from", &self.from)?,
+            requested_to: time("to", &self.to)?,
+        };
+        let after = self.cursor.as_deref().map(read_cursor).transpose()?;
+        Ok((filter, after, limit as u32))
+    }
+}
+
+/// A call in a list.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallListItem {
+    pub id: Uuid,
+    pub direction: String,
+    pub status: String,
+    pub dispatch: String,
+    pub provider_sid: Option<String>,
+    pub agent_user_id: Option<Uuid>,
+    pub agent_phone: String,
+    pub customer_phone: String,
+    pub caller_id: String,
+    pub requested_by: Option<Uuid>,
+    pub requested_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_secs: Option<i64>,
+    /// Integer paise.
+    pub price_paise: Option<i64>,
+    pub has_recording: bool,
+}
+
+impl From<CallSummary> for CallListItem {
+    fn from(call: CallSummary) -> Self {
+        Self {
+            id: call.call_id,
+            direction: call.direction,
+            status: call.status,
+            dispatch: call.dispatch,
+            provider_sid: call.provider_sid,
+            agent_user_id: call.agent_user_id,
+            agent_phone: call.agent_phone,
+            customer_phone: call.customer_phone,
+            caller_id: call.caller_id,
+            requested_by: call.requested_by,
+            requested_at: call.requested_at,
+            answered_at: call.answered_at,
+            ended_at: call.ended_at,
+            duration_secs: call.duration_secs,
+            price_paise: call.price_paise,
+            has_recording: call.has_recording,
+        }
+    }
+}
+
+/// The organisation's calls, newest first, filtered and cursor-paginated:
+/// pass `next_cursor` as `cursor` for the next page.
+#[utoipa::path(get, path = "/api/v1/calls", params(CallQuery), tag = "calls", security(("bearer" = [])),
+    responses((status = 200, body = List<CallListItem>), (status = 403, body = Problem)))]
+pub async fn list(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiQuery(query): ApiQuery<CallQuery>,
+) -> Result<Json<List<CallListItem>>, ApiError> {
+    caller.require(domain::Role::can_read_directory)?;
+    let (filter, after, limit) = query.filter()?;
+    let calls = state
+        .calls()
+        .list(caller.organisation_id, &filter, after, limit)
+        .await?;
+    let next_cursor = calls.last().filter(|_| calls.len() == limit as usize).map(cursor_of);
+    let Json(mut page) = envelope::list(calls.into_iter().map(CallListItem::from).collect());
+    page.next_cursor = next_cursor;
+    Ok(Json(page))
+}

@@ -1,0 +1,175 @@
+//! Webhooks from providers, outside the authenticated API. Exotel does not
+//! sign its callbacks, so each integration's path carries a token
+//! (`crate::callbacks`); a wrong one answers 404 and is counted. A callback
+//! is recorded once on its call and answered at once; a duplicate changes
+//! nothing, and a late one never moves a call backwards.
+
+use axum::body::Bytes;
+use axum::extract::{Path, State};
+use axum::http::{HeaderMap, StatusCode, header};
+use axum::routing::post;
+use axum::{Json, Router};
+use serde::{Deserialize, Serialize};
+use sha2::{Digest, Sha256};
+use std::sync::Arc;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use application::AggregateStore;
+use application::EventMetadata;
+use application::calls::Callback;
+use domain::integration::IntegrationKind;
+
+use crate::envelope::{self, Data};
+use crate::error::{ApiError, Problem};
+use crate::extract::RequestContext;
+use crate::state::AppState;
+
+/// The webhook routes, at the root.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new().route("/webhooks/exotel/{integration_id}/{token}/calls", post(exotel_calls))
+}
+
+/// A voice status callback as Exotel sends it (reference §4): JSON, or the
+/// same fields as `multipart/form-data` or urlencoded with legs flattened
+/// as `Legs[0][Status]`. Numbers may be strings or integers.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExotelCallCallback {
+    pub call_sid: String,
+    /// `completed`, `busy`, `no-answer`, `failed`, `canceled`, or
+    /// `in-progress` in an `answered` event.
+    pub status: Option<String>,
+    /// `answered` or `terminal`.
+    pub event_type: Option<String>,
+    /// The call's id, as Switchboard sent it.
+    pub custom_field: Option<String>,
+    pub date_updated: Option<String>,
+    pub recording_url: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub conversation_duration: Option<serde_json::Value>,
+    #[schema(value_type = Option<Vec<Object>>)]
+    pub legs: Option<serde_json::Value>,
+}
+
+/// What became of a callback.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallbackReceipt {
+    /// Whether it matched one of the organisation's calls (a duplicate
+    /// matches, and changes nothing).
+    pub matched: bool,
+    pub call_id: Option<Uuid>,
+}
+
+fn refused() -> ApiError {
+    metrics::counter!("switchboard_webhook_tokens_refused_total", "provider" => "exotel").increment(1);
+    ApiError::not_found()
+}
+
+fn media_type(headers: &HeaderMap) -> String {
+    headers
+        .get(header::CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .map(|m| m.trim().to_ascii_lowercase())
+        .unwrap_or_default()
+}
+
+fn unreadable(message: impl Into<String>) -> ApiError {
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_callback", message)
+}
+
+/// The body as JSON, whichever of the three encodings Exotel used.
+async fn body_value(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Value, ApiError> {
+    match media_type(headers).as_str() {
+        "application/json" => serde_json::from_slice(body).map_err(|e| unreadable(format!("not JSON: {e}"))),
+        "application/x-www-form-urlencoded" => {
+            let pairs: Vec<(String, String)> =
+                serde_urlencoded::from_bytes(body).map_err(|e| unreadable(format!("not a form: {e}")))?;
+            Ok(infrastructure::exotel::parse::nested_fields(&pairs))
+        }
+        "multipart/form-data" => {
+            let content_type = headers
+                .get(header::CONTENT_TYPE)
+                .and_then(|v| v.to_str().ok())
+                .unwrap_or_default();
+            let boundary = multer::parse_boundary(content_type).map_err(|e| unreadable(e.to_string()))?;
+            let stream = futures::stream::once({
+                let body = body.clone();
+                async move { Ok::<Bytes, std::io::Error>(body) }
+            });
+            let mut parts = multer::Multipart::new(stream, boundary);
+            let mut pairs = Vec::new();
+            while let Some(field) = parts.next_field().await.map_err(|e| unreadable(e.to_string()))? {
+                let name = field.name().unwrap_or_default().to_string();
+                let value = field.text().await.map_err(|e| unreadable(e.to_string()))?;
+                pairs.push((name, value));
+            }
+            Ok(infrastructure::exotel::parse::nested_fields(&pairs))
+        }
+        _ => Err(ApiError::new(
+            StatusCode::UNSUPPORTED_MEDIA_TYPE,
+            "unsupported_media_type",
+            "send application/json, multipart/form-data or application/x-www-form-urlencoded",
+        )),
+    }
+}
+
+/// Exotel's status callback for the calls of one integration. 200 once
+/// recorded (or recognised as a duplicate); 404 for a wrong token.
+#[utoipa::path(post, path = "/webhooks/exotel/{integration_id}/{token}/calls", tag = "webhooks",
+    params(("integration_id" = String, Path, description = "the Exotel phone integration's id"),
+        ("token" = String, Path, description = "the integration's callback token")),
+    request_body(content(
+        (ExotelCallCallback = "application/json"),
+        (ExotelCallCallback = "application/x-www-form-urlencoded"),
+        (ExotelCallCallback = "multipart/form-data"))),
+    responses((status = 200, body = Data<CallbackReceipt>), (status = 400, body = Problem),
+        (status = 404, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 503, body = Problem)))]
+pub async fn exotel_calls(
+    State(state): State<Arc<AppState>>,
+    Path((integration_id, token)): Path<(String, String)>,
+    context: RequestContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Data<CallbackReceipt>>, ApiError> {
+    let integration_id = Uuid::try_parse(&integration_id).map_err(|_| refused())?;
+    if !state.callback_tokens.verify(integration_id, &token) {
+        return Err(refused());
+    }
+    let integration = state
+        .integrations
+        .load(&integration_id.to_string())
+        .await?
+        .map(|l| l.aggregate)
+        .filter(|i| i.kind == Some(IntegrationKind::ExotelPhone));
+    let Some(organisation_id) = integration.and_then(|i| i.organisation_id) else {
+        return Err(ApiError::not_found());
+    };
+    let value = body_value(&headers, &body).await?;
+    let info = infrastructure::exotel::callback_info(&value).map_err(|e| unreadable(e.to_string()))?;
+    let digest = hex::encode(Sha256::digest(&body));
+    let mut meta = EventMetadata::provider_webhook("exotel", organisation_id);
+    meta.request_id = context.request_id;
+    meta.client_ip = context.client_ip;
+    meta.user_agent = context.user_agent;
+    let outcome = state
+        .calls()
+        .record_callback(organisation_id, &info, digest, &meta)
+        .await?;
+    let receipt = match outcome {
+        Callback::Recorded(call_id) => CallbackReceipt {
+            matched: true,
+            call_id: Some(call_id),
+        },
+        Callback::Unmatched => {
+            tracing::info!(%organisation_id, sid = %info.sid, "a call status callback matched no call");
+            CallbackReceipt {
+                matched: false,
+                call_id: None,
+            }
+        }
+    };
+    Ok(envelope::data(receipt))
+}

@@ -1,0 +1,275 @@
+//! Calls through Exotel: the request that records the intent, the
+//! dispatcher that places recorded calls and never places one twice, the
+//! look-up of attempts whose outcome is unknown, the reconciliation of
+//! calls whose callbacks never came, and the status callbacks themselves.
+
+mod dispatch;
+mod report;
+mod request;
+
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use std::time::Duration;
+use uuid::Uuid;
+
+use domain::OrganisationId;
+use domain::call::{Call, CallError, CallStatus, Dispatch};
+use domain::integration::settings::SettingsError;
+use domain::phone_numbers::PhoneNumbers;
+
+use crate::access::IntegrationAccess;
+use crate::error::{CommandError, StoreError};
+use crate::exotel::ExotelVoice;
+use crate::integrations::{Integrations, IntegrationsError};
+use crate::policy::Denied;
+use crate::store::AggregateStore;
+
+pub use dispatch::{Attempt, LookUp};
+pub use report::{callback_report, lookup_report};
+pub use request::CallInput;
+
+/// The longest `custom_data` kept with a call, in bytes.
+pub const MAX_CUSTOM_DATA_BYTES: usize = 2_000;
+
+/// Where a page of calls ends: the last call's request time and id.
+pub type CallCursor = (DateTime<Utc>, Uuid);
+
+/// A call as the read model lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct CallSummary {
+    pub call_id: Uuid,
+    pub direction: String,
+    pub status: String,
+    pub dispatch: String,
+    pub provider_sid: Option<String>,
+    pub agent_user_id: Option<Uuid>,
+    pub agent_phone: String,
+    pub customer_phone: String,
+    pub caller_id: String,
+    pub requested_by: Option<Uuid>,
+    pub requested_at: DateTime<Utc>,
+    pub answered_at: Option<DateTime<Utc>>,
+    pub ended_at: Option<DateTime<Utc>>,
+    pub duration_secs: Option<i64>,
+    pub price_paise: Option<i64>,
+    pub has_recording: bool,
+}
+
+/// Which of the organisation's calls to list.
+#[derive(Debug, Clone, Default, PartialEq)]
+pub struct CallFilter {
+    pub status: Option<CallStatus>,
+    pub agent_user_id: Option<Uuid>,
+    /// E.164; the customer's number.
+    pub customer_phone: Option<String>,
+    /// E.164; any of the call's numbers (agent, customer or caller id).
+    pub number: Option<String>,
+    pub requested_from: Option<DateTime<Utc>>,
+    pub requested_to: Option<DateTime<Utc>>,
+}
+
+/// What the calls' read model answers.
+#[async_trait]
+pub trait CallDirectory: Send + Sync {
+    /// A page of the organisation's calls, newest first, after the cursor
+    /// (a `(requested_at, call_id)` of the previous page's last call).
+    async fn list(
+        &self,
+        organisation_id: OrganisationId,
+        filter: &CallFilter,
+        after: Option<CallCursor>,
+        limit: u32,
+    ) -> Result<Vec<CallSummary>, StoreError>;
+    /// Calls a user asked for since `since` (the daily limit).
+    async fn requested_since(
+        &self,
+        organisation_id: OrganisationId,
+        user_id: Uuid,
+        since: DateTime<Utc>,
+    ) -> Result<u32, StoreError>;
+    /// Calls waiting to be placed, oldest request first, with their organisations.
+    async fn due(&self, limit: u32) -> Result<Vec<(Uuid, OrganisationId)>, StoreError>;
+    /// Calls whose latest attempt started before `before` and has no outcome.
+    async fn in_doubt(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Uuid>, StoreError>;
+    /// Placed calls not ended though their time limit ran out before
+    /// `unended_before`, and calls ended within `ended_between` still
+    /// missing duration, price or a recording asked for.
+    async fn unsettled(
+        &self,
+        unended_before: DateTime<Utc>,
+        ended_between: (DateTime<Utc>, DateTime<Utc>),
+        limit: u32,
+    ) -> Result<Vec<Uuid>, StoreError>;
+    /// The organisation's call the provider knows by `sid`.
+    async fn by_sid(&self, organisation_id: OrganisationId, sid: &str) -> Result<Option<Uuid>, StoreError>;
+}
+
+/// Where Exotel posts an integration's status callbacks.
+pub trait CallbackUrls: Send + Sync {
+    /// The URL with the integration's token, or `None` when this server has
+    /// no address the provider at `provider_base_url` can reach.
+    fn status_callback(&self, integration_id: Uuid, provider_base_url: &str) -> Option<String>;
+}
+
+/// How long the dispatcher waits before it looks an attempt up, and how
+/// long an absent call is given before it counts as never placed.
+#[derive(Debug, Clone, Copy)]
+pub struct CallTiming {
+    /// Longer than any request to Exotel can take, bucket wait included.
+    pub in_doubt_after: Duration,
+    /// What is allowed, beyond the call's own time limit and ringing, for
+    /// a call to end and reach the provider's listing.
+    pub settle: Duration,
+    /// The ring time-out sent with every call.
+    pub ring_timeout_secs: u32,
+}
+
+impl Default for CallTiming {
+    fn default() -> Self {
+        Self {
+            in_doubt_after: Duration::from_secs(60),
+            settle: Duration::from_secs(180),
+            ring_timeout_secs: 45,
+        }
+    }
+}
+
+/// Why a call use case failed. The API's status for each is given.
+#[derive(Debug, thiserror::Error)]
+pub enum CallsError {
+    /// 409: no Exotel phone integration, or it is disabled.
+    #[error("Exotel phone is not configured or is disabled")]
+    NotConfigured,
+    /// 403.
+    #[error(transparent)]
+    Denied(#[from] Denied),
+    /// 422, naming the field.
+    #[error(transparent)]
+    Invalid(#[from] SettingsError),
+    /// 422, field `agent_user_id`.
+    #[error("no such user in this organisation, or the user is deactivated")]
+    UnknownAgent,
+    /// 422, field `agent_phone`.
+    #[error("give agent_phone: the agent has no phone number of their own")]
+    AgentPhoneMissing,
+    /// 422, field `caller_id`.
+    #[error("the caller id must be one of the organisation's active phone numbers")]
+    UnknownCallerId,
+    /// 422, field `caller_id`.
+    #[error("the organisation has no active phone number to call from; sync its ExoPhones first")]
+    NoCallerId,
+    /// 422, field `verified`.
+    #[error("no verified-call provider is configured; the call was not placed")]
+    VerificationUnavailable,
+    /// 422, field `custom_data`.
+    #[error("custom_data may be at most {MAX_CUSTOM_DATA_BYTES} bytes")]
+    CustomDataTooLong,
+    /// 409: this server has no address Exotel can post status callbacks to.
+    #[error("no public URL is configured for Exotel's status callbacks (SWITCHBOARD_PUBLIC_URL)")]
+    NoCallbackUrl,
+    #[error(transparent)]
+    Integration(#[from] IntegrationsError),
+    #[error(transparent)]
+    Store(#[from] StoreError),
+    #[error(transparent)]
+    Command(#[from] CommandError<CallError>),
+}
+
+impl From<crate::access::AccessError> for CallsError {
+    fn from(error: crate::access::AccessError) -> Self {
+        use crate::access::AccessError as A;
+        match error {
+            A::Denied(denied) => Self::Denied(denied),
+            A::Store(e) => Self::Store(e),
+            A::UnknownUser => Self::UnknownAgent,
+            A::Command(CommandError::Store(e)) => Self::Store(StoreError(e)),
+            A::Command(_) => Self::Store(StoreError("a permission could not be read".into())),
+        }
+    }
+}
+
+/// The stores and ports calls need.
+pub struct Calls<'a> {
+    pub store: &'a dyn AggregateStore<Call>,
+    pub numbers: &'a dyn AggregateStore<PhoneNumbers>,
+    pub access: IntegrationAccess<'a>,
+    pub integrations: Integrations<'a>,
+    pub voice: &'a dyn ExotelVoice,
+    pub directory: &'a dyn CallDirectory,
+    pub callbacks: &'a dyn CallbackUrls,
+    pub timing: CallTiming,
+}
+
+impl Calls<'_> {
+    /// The organisation's call, or `NotFound`.
+    pub async fn get(&self, organisation_id: OrganisationId, call_id: Uuid) -> Result<Call, CallsError> {
+        self.load(call_id)
+            .await?
+            .filter(|c| c.is_in(organisation_id))
+            .ok_or(CallsError::Command(CommandError::Rejected(CallError::NotFound)))
+    }
+
+    async fn load(&self, call_id: Uuid) -> Result<Option<Call>, CallsError> {
+        let loaded = self.store.load(&call_id.to_string()).await?;
+        Ok(loaded.map(|l| l.aggregate).filter(|c| c.dispatch != Dispatch::None))
+    }
+
+    /// A page of the organisation's calls.
+    pub async fn list(
+        &self,
+        organisation_id: OrganisationId,
+        filter: &CallFilter,
+        after: Option<CallCursor>,
+        limit: u32,
+    ) -> Result<Vec<CallSummary>, CallsError> {
+        Ok(self.directory.list(organisation_id, filter, after, limit).await?)
+    }
+}
+
+/// What became of a status callback.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Callback {
+    /// Recorded on this call (or already recorded: a duplicate).
+    Recorded(Uuid),
+    /// No call of the organisation's matches it.
+    Unmatched,
+}
+
+impl Calls<'_> {
+    /// Records a status callback on the call it names (by our id in
+    /// `CustomField`, else by Exotel's sid). `body_digest` identifies the
+    /// callback, so the same one twice is recorded once.
+    pub async fn record_callback(
+        &self,
+        organisation_id: OrganisationId,
+        info: &crate::exotel::CallInfo,
+        body_digest: String,
+        meta: &crate::metadata::EventMetadata,
+    ) -> Result<Callback, CallsError> {
+        let named = info
+            .custom_field
+            .as_deref()
+            .and_then(|c| Uuid::try_parse(c.trim()).ok());
+        let mut call_id = None;
+        if let Some(named) = named
+            && self.load(named).await?.is_some_and(|c| c.is_in(organisation_id))
+        {
+            call_id = Some(named);
+        }
+        if call_id.is_none() {
+            call_id = self.directory.by_sid(organisation_id, &info.sid).await?;
+        }
+        let Some(call_id) = call_id else {
+            return Ok(Callback::Unmatched);
+        };
+        let report = callback_report(info, body_digest, Utc::now());
+        let command = domain::call::CallCommand::RecordReport {
+            report: Box::new(report),
+        };
+        match self.store.execute(&call_id.to_string(), command, meta).await {
+            Ok(()) => Ok(Callback::Recorded(call_id)),
+            Err(CommandError::Rejected(CallError::SidMismatch)) => Ok(Callback::Unmatched),
+            Err(other) => Err(other.into()),
+        }
+    }
+}
