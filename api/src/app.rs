@@ -18,7 +18,7 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    api_keys, audit, auth, calls, email_accounts, email_inbox, emails, integrations, organisation, phone_numbers,
+    api_keys, audit, auth, calls, email_accounts, email_inbox, emails, integrations, organisation, phone_numbers, seed,
     system, users, webhooks,
 };
 use crate::state::AppState;
@@ -40,10 +40,12 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(email_inbox::router())
         .merge(audit::router())
         .layer(middleware::from_fn_with_state(state.clone(), crate::guard::guard));
+    let exotel_module = seed::router().layer(middleware::from_fn_with_state(state.clone(), crate::guard::guard));
     let timeout = Duration::from_secs(state.settings.request_timeout_secs);
     let body_limit = state.settings.max_body_bytes;
     Router::new()
         .nest("/api/v1", v1)
+        .nest("/api/exotel", exotel_module)
         .merge(webhooks::router())
         .route("/health", get(system::health))
         .route("/ready", get(system::ready))

@@ -6,10 +6,10 @@
 //! process asks Exotel.
 
 use chrono::{Duration as Span, Utc};
-use futures::future::join_all;
-use std::collections::BTreeMap;
-use std::sync::Arc;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
@@ -17,28 +17,43 @@ use application::calls::{Attempt, CallDirectory};
 
 use crate::state::AppState;
 
-/// Calls taken from the queue per look.
+/// Calls taken from each organisation's queue per look.
 const BATCH: u32 = 200;
 /// How long ended calls are still reconciled for missing details.
 const DETAILS_HORIZON: Duration = Duration::from_secs(3600);
 
-/// Places due calls until `stop`.
+/// Places due calls until `stop`: each organisation's queue on its own
+/// task, so one account waiting out its rate holds up no other.
 pub async fn run_dispatcher(state: Arc<AppState>, stop: CancellationToken) -> Result<(), String> {
     let poll = Duration::from_millis(state.settings.call_dispatch_poll_ms.max(1));
+    let busy: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
+    let mut tasks = JoinSet::new();
     loop {
+        while tasks.try_join_next().is_some() {}
         let due = state.call_directory.due(BATCH).await.map_err(|e| e.to_string())?;
         let mut queues: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
-        for (call_id, organisation_id) in &due {
-            queues.entry(*organisation_id).or_default().push(*call_id);
+        for (call_id, organisation_id) in due {
+            queues.entry(organisation_id).or_default().push(call_id);
         }
-        join_all(queues.into_values().map(|queue| place_in_order(&state, queue))).await;
-        if due.len() < BATCH as usize {
-            tokio::select! {
-                _ = stop.cancelled() => return Ok(()),
-                _ = tokio::time::sleep(poll) => {}
+        for (organisation_id, queue) in queues {
+            let taken = busy.lock().map(|mut b| b.insert(organisation_id)).unwrap_or(false);
+            if !taken {
+                continue;
             }
-        } else if stop.is_cancelled() {
-            return Ok(());
+            let (state, busy) = (state.clone(), busy.clone());
+            tasks.spawn(async move {
+                place_in_order(&state, queue).await;
+                if let Ok(mut busy) = busy.lock() {
+                    busy.remove(&organisation_id);
+                }
+            });
+        }
+        tokio::select! {
+            _ = stop.cancelled() => {
+                tasks.abort_all();
+                return Ok(());
+            }
+            _ = tokio::time::sleep(poll) => {}
         }
     }
 }

@@ -521,6 +521,7 @@ impl Rule for domain::call::CallError {
             E::AlreadyDispatched | E::DispatchInDoubt | E::NotStarted | E::SidMismatch => {
                 rule(StatusCode::CONFLICT, "call_conflict", self)
             }
+            E::NoRecording => rule(StatusCode::NOT_FOUND, "no_recording", self),
         }
     }
 }
@@ -542,6 +543,10 @@ impl From<application::calls::CallsError> for ApiError {
             E::NoCallerId => unprocessable("no_caller_id", "caller_id", &error),
             E::VerificationUnavailable => unprocessable("verified_calls_unavailable", "verified", &error),
             E::CustomDataTooLong => unprocessable("invalid_field", "custom_data", &error),
+            E::NoRecording => ApiError::new(StatusCode::NOT_FOUND, "no_recording", error.to_string()),
+            E::RecordingGone => ApiError::new(StatusCode::NOT_FOUND, "recording_gone", error.to_string()),
+            E::Exotel(e) => e.into(),
+            E::Storage(message) => ApiError::unavailable(message),
             E::Integration(e) => e.into(),
             E::Store(e) => e.into(),
             E::Command(e) => e.into(),

@@ -51,6 +51,7 @@ pub struct AppState {
     pub call_store: EsStore<domain::call::Call>,
     pub call_directory: projections::calls::CallsDirectory,
     pub callback_tokens: crate::callbacks::CallbackTokens,
+    pub recordings: infrastructure::recordings::RecordingStore,
     pub mail_directory: infrastructure::mail::send::EventDirectory,
     pub smtp: SmtpClient,
     pub imap: ImapClient,
@@ -117,6 +118,7 @@ impl AppState {
             call_store: EsStore::new(&db, (), commits.clone()),
             call_directory: projections::calls::CallsDirectory(db.read.clone()),
             callback_tokens,
+            recordings: infrastructure::recordings::RecordingStore::new(&settings.data_dir),
             mail_directory: infrastructure::mail::send::EventDirectory(db.read.clone()),
             receiving: crate::receiving::Receiving::new(&db, &settings, ImapClient { tls: mail_tls.clone() }, &commits),
             smtp: SmtpClient { tls: mail_tls.clone() },
@@ -181,6 +183,7 @@ impl AppState {
             voice: self.exotel.as_ref(),
             directory: &self.call_directory,
             callbacks: &self.callback_tokens,
+            recordings: &self.recordings,
             timing: application::calls::CallTiming {
                 in_doubt_after: std::time::Duration::from_secs(settings.call_in_doubt_after_secs),
                 settle: std::time::Duration::from_secs(settings.call_settle_secs),

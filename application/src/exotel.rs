@@ -235,6 +235,10 @@ pub struct CallQuery {
 pub trait ExotelVoice: Send + Sync {
     async fn connect(&self, account: &ExotelAccount, call: &ConnectCall) -> Result<CallInfo, ExotelError>;
     async fn call_details(&self, account: &ExotelAccount, call_sid: &str) -> Result<CallInfo, ExotelError>;
+    /// Waits until the account's rate allows a voice request, sending none:
+    /// a dispatcher waits here before it claims an attempt, so calls queue
+    /// in order instead of meeting 429s.
+    async fn capacity(&self, account: &ExotelAccount);
     /// Every ended call the query matches, all pages.
     async fn find_calls(&self, account: &ExotelAccount, query: &CallQuery) -> Result<Vec<CallInfo>, ExotelError>;
     /// A call's recording (its `RecordingUrl`), fetched with the account's credentials.

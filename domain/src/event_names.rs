@@ -292,4 +292,9 @@ fn call_events_keep_their_stored_names_and_versions() {
     );
     let added = json!({"CallDetailsAdded": {"details": details, "at": AT}});
     pinned::<CallEvent>(added, "CallDetailsAdded", "1.0");
+    let recording = json!({"CallRecordingStored": {"recording": {
+        "sha256": "ab", "format": "wav", "content_type": "audio/wav", "size_bytes": 16044,
+        "channels": 2, "duration_secs": 1,
+    }, "at": AT}});
+    pinned::<CallEvent>(recording, "CallRecordingStored", "1.0");
 }

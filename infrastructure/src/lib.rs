@@ -15,6 +15,7 @@ pub mod idempotency;
 pub mod mail;
 pub mod nats;
 pub mod outbound;
+pub mod recordings;
 pub mod relay;
 
 pub use config::Settings;

@@ -105,7 +105,7 @@ impl Projector for CallsView {
                     .execute(conn)
                     .await?;
             }
-            CallEvent::CallReportReceived { .. } => {}
+            CallEvent::CallReportReceived { .. } | CallEvent::CallRecordingStored { .. } => {}
             CallEvent::CallProgressed { status, at } => {
                 let answered = (status == CallStatus::Answered).then(|| stamp(at));
                 let ended = status.is_terminal().then(|| stamp(at));
@@ -273,8 +273,11 @@ impl CallDirectory for CallsDirectory {
 
     async fn due(&self, limit: u32) -> Result<Vec<(Uuid, OrganisationId)>, StoreError> {
         let rows = sqlx::query(
-            "SELECT call_id, organisation_id FROM calls_view WHERE dispatch = 'pending' \
-             ORDER BY requested_at, call_id LIMIT $1",
+            "SELECT call_id, organisation_id FROM ( \
+               SELECT call_id, organisation_id, requested_at, ROW_NUMBER() OVER ( \
+                 PARTITION BY organisation_id ORDER BY requested_at, call_id) AS place \
+               FROM calls_view WHERE dispatch = 'pending') AS queued \
+             WHERE place <= $1 ORDER BY requested_at, call_id",
         )
         .bind(i64::from(limit))
         .fetch_all(&self.0)

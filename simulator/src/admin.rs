@@ -34,6 +34,22 @@ pub fn routes() -> Router<Arc<SimState>> {
         )
         .route("/_simulator/masked-calls", post(masking::dial).get(masking::dialled))
         .route("/_simulator/time-scale", put(set_time_scale))
+        .route(
+            "/_simulator/calls/{sid}/recording",
+            axum::routing::delete(forget_recording),
+        )
+}
+
+/// Stops serving a call's recording, as Exotel does once it expires: 204,
+/// or 404 for a call with none.
+pub async fn forget_recording(State(state): State<Arc<SimState>>, Path(sid): Path<String>) -> StatusCode {
+    let Ok(mut calls) = state.calls.lock() else {
+        return StatusCode::INTERNAL_SERVER_ERROR;
+    };
+    match calls.get_mut(&sid).and_then(|call| call.recording.take()) {
+        Some(_) => StatusCode::NO_CONTENT,
+        None => StatusCode::NOT_FOUND,
+    }
 }
 
 /// Every request received so far, oldest first (tokens never included).

@@ -5,7 +5,9 @@
 
 mod delivery;
 mod faults;
+mod recordings;
 mod requests;
+mod seed;
 
 use reqwest::StatusCode;
 use serde_json::{Value, json};

@@ -7,8 +7,6 @@ use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
 use axum::routing::get;
 use axum::{Json, Router};
-use base64::Engine;
-use base64::engine::general_purpose::URL_SAFE_NO_PAD;
 use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
@@ -32,6 +30,7 @@ pub fn router() -> Router<Arc<AppState>> {
     Router::new()
         .route("/calls", get(list).post(create))
         .route("/calls/{id}", get(one))
+        .route("/calls/{id}/recording", get(recording))
 }
 
 /// `single` (both parties on one channel) or `dual` (one each).
@@ -106,7 +105,7 @@ pub struct RefusalResponse {
 #[derive(Debug, Serialize, ToSchema)]
 pub struct TimelineEntry {
     /// `requested`, `dispatch_started`, `placed`, `refused`,
-    /// `not_found_at_provider` or `report`.
+    /// `not_found_at_provider`, `report` or `recording_stored`.
     pub kind: String,
     pub at: DateTime<Utc>,
     /// For a report: `callback`, `lookup` or `flow`.
@@ -150,9 +149,25 @@ pub struct CallResponse {
     /// Integer paise.
     pub price_paise: Option<i64>,
     pub disconnected_by: Option<String>,
+    /// Whether Exotel recorded the call; fetch it from `…/recording`.
     pub has_recording: bool,
+    /// The recording as kept, once it was first fetched.
+    pub recording: Option<RecordingResponse>,
     pub refusal: Option<RefusalResponse>,
     pub legs: Vec<LegResponse>,
+}
+
+/// A kept recording.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct RecordingResponse {
+    /// `wav`, `mp3` or `unknown`.
+    pub format: String,
+    pub content_type: String,
+    pub size_bytes: u64,
+    pub channels: Option<u8>,
+    pub duration_secs: Option<u32>,
+    /// SHA-256 of the bytes, hex.
+    pub sha256: String,
 }
 
 fn word<T: Serialize>(value: T) -> String {
@@ -197,6 +212,14 @@ impl CallResponse {
             price_paise: details.price_paise,
             disconnected_by: details.disconnected_by.clone(),
             has_recording: details.recording_url.is_some(),
+            recording: call.recording.as_ref().map(|r| RecordingResponse {
+                format: r.format.clone(),
+                content_type: r.content_type.clone(),
+                size_bytes: r.size_bytes,
+                channels: r.channels,
+                duration_secs: r.duration_secs,
+                sha256: r.sha256.clone(),
+            }),
             refusal: call.refusal.as_ref().map(|r| RefusalResponse {
                 http_status: r.http_status,
                 code: r.code,
@@ -223,7 +246,7 @@ pub struct CallDetail {
     pub timeline: Vec<TimelineEntry>,
 }
 
-fn call_id(caller: &Caller, given: Option<Uuid>, headers: &HeaderMap) -> Uuid {
+pub(crate) fn call_id(caller: &Caller, given: Option<Uuid>, headers: &HeaderMap) -> Uuid {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     match (given, key) {
         (Some(id), _) => id,
@@ -264,7 +287,6 @@ impl CallBody {
 /// the same call, never a second one.
 #[utoipa::path(post, path = "/api/v1/calls", tag = "calls", security(("bearer" = [])),
     request_body = CallBody,
-    params(("Idempotency-Key" = Option<String>, Header, min_length = 1, max_length = 255, description = "the same key places at most one call")),
     responses((status = 202, body = Data<CallResponse>), (status = 403, body = Problem),
         (status = 409, body = Problem, description = "Exotel phone is not configured or disabled, or no callback URL")))]
 pub async fn create(
@@ -336,20 +358,37 @@ async fn timeline(state: &AppState, caller: &Caller, id: Uuid) -> Result<Vec<Tim
                 }
             }
             CallEvent::CallDetailsAdded { .. } => {}
+            CallEvent::CallRecordingStored { at, .. } => entries.push(entry("recording_stored", at)),
         }
     }
     Ok(entries)
+}
+
+/// A call's status, as the list filters by it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum CallStatusFilter {
+    Requested,
+    Queued,
+    Ringing,
+    Answered,
+    Completed,
+    Busy,
+    NoAnswer,
+    Failed,
+    Canceled,
+    Refused,
 }
 
 /// The filters and page of `GET /calls`, in the query string.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct CallQuery {
-    /// `requested`, `queued`, `ringing`, `answered`, `completed`, `busy`,
-    /// `no_answer`, `failed`, `canceled` or `refused`.
-    pub status: Option<String>,
+    #[param(inline)]
+    pub status: Option<CallStatusFilter>,
     pub agent_user_id: Option<Uuid>,
-    /// The customer's number, in either form.
+    /// The customer's number, in either form (a number that is not a phone
+    /// number matches no call).
     pub customer_phone: Option<String>,
     /// Any of the call's numbers: agent, customer or caller id.
     pub number: Option<String>,
@@ -360,6 +399,7 @@ pub struct CallQuery {
     #[param(format = DateTime)]
     pub to: Option<String>,
     /// The `next_cursor` of the previous page.
+    #[param(pattern = r"^[0-9]{1,18}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub cursor: Option<String>,
     /// 1–500, default 100.
     #[param(minimum = 1, maximum = 500)]
@@ -371,7 +411,7 @@ fn invalid_query(field: &str, message: &str) -> ApiError {
 }
 
 fn time(field: &str, text: &Option<String>) -> Result<Option<DateTime<Utc>>, ApiError> {
-    text.as_ref()
+    text.as_deref()
         .map(|t| {
             DateTime::parse_from_rfc3339(t)
                 .map(|d| d.with_timezone(&Utc))
@@ -380,22 +420,23 @@ fn time(field: &str, text: &Option<String>) -> Result<Option<DateTime<Utc>>, Api
         .transpose()
 }
 
-fn number(field: &str, text: &Option<String>) -> Result<Option<String>, ApiError> {
-    text.as_ref()
-        .map(|t| domain::integration::settings::phone_number(field, t).map_err(|e| invalid_query(field, &e.reason)))
-        .transpose()
+/// A number filter in E.164 when it reads as a phone number, else as
+/// given (matching nothing); empty is no filter.
+fn number(text: &Option<String>) -> Option<String> {
+    let text = text.as_deref().map(str::trim).filter(|t| !t.is_empty())?;
+    Some(domain::integration::settings::phone_number("number", text).unwrap_or_else(|_| text.to_string()))
 }
 
+/// `<microseconds since 1970>_<call id>`.
 fn cursor_of(call: &CallSummary) -> String {
-    URL_SAFE_NO_PAD.encode(format!("{}|{}", call.requested_at.to_rfc3339(), call.call_id))
+    format!("{}_{}", call.requested_at.timestamp_micros(), call.call_id)
 }
 
 fn read_cursor(text: &str) -> Result<CallCursor, ApiError> {
     let bad = || invalid_query("cursor", "not a cursor this route gave");
-    let bytes = URL_SAFE_NO_PAD.decode(text.as_bytes()).map_err(|_| bad())?;
-    let text = String::from_utf8(bytes).map_err(|_| bad())?;
-    let (at, id) = text.split_once('|').ok_or_else(bad)?;
-    let at = DateTime::parse_from_rfc3339(at).map_err(|_| bad())?.with_timezone(&Utc);
+    let (micros, id) = text.split_once('_').ok_or_else(bad)?;
+    let micros: i64 = micros.parse().map_err(|_| bad())?;
+    let at = DateTime::from_timestamp_micros(micros).unwrap_or(DateTime::<Utc>::MAX_UTC);
     Ok((at, Uuid::try_parse(id).map_err(|_| bad())?))
 }
 
@@ -405,19 +446,23 @@ impl CallQuery {
         if !(1..=500).contains(&limit) {
             return Err(invalid_query("limit", "limit must be 1 to 500"));
         }
-        let status = self
-            .status
-            .as_ref()
-            .map(|s| {
-                serde_json::from_value::<CallStatus>(serde_json::Value::String(s.clone()))
-                    .map_err(|_| invalid_query("status", "not a call status"))
-            })
-            .transpose()?;
+        let status = self.status.map(|s| match s {
+            CallStatusFilter::Requested => CallStatus::Requested,
+            CallStatusFilter::Queued => CallStatus::Queued,
+            CallStatusFilter::Ringing => CallStatus::Ringing,
+            CallStatusFilter::Answered => CallStatus::Answered,
+            CallStatusFilter::Completed => CallStatus::Completed,
+            CallStatusFilter::Busy => CallStatus::Busy,
+            CallStatusFilter::NoAnswer => CallStatus::NoAnswer,
+            CallStatusFilter::Failed => CallStatus::Failed,
+            CallStatusFilter::Canceled => CallStatus::Canceled,
+            CallStatusFilter::Refused => CallStatus::Refused,
+        });
         let filter = CallFilter {
             status,
             agent_user_id: self.agent_user_id,
-            customer_phone: number("customer_phone", &self.customer_phone)?,
-            number: number("number", &self.number)?,
+            customer_phone: number(&self.customer_phone),
+            number: number(&self.number),
             requested_from: time("from", &self.from)?,
             requested_to: time("to", &self.to)?,
         };
@@ -490,4 +535,41 @@ pub async fn list(
     let Json(mut page) = envelope::list(calls.into_iter().map(CallListItem::from).collect());
     page.next_cursor = next_cursor;
     Ok(Json(page))
+}
+
+/// The call's recording, streamed; `Range` requests are answered 206 so a
+/// player can seek. Fetched from Exotel on first use and kept; Exotel's
+/// URL is never handed out. 404 `no_recording` when Exotel recorded
+/// nothing, `recording_gone` when it no longer serves it.
+#[utoipa::path(get, path = "/api/v1/calls/{id}/recording", tag = "calls", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the call's id"),
+        ("Range" = Option<String>, Header, description = "bytes=START-END")),
+    responses(
+        (status = 200, description = "the whole recording", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 206, description = "the range asked for", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 416, description = "the range lies outside the recording"),
+        (status = 502, body = Problem, description = "Exotel failed or could not be reached")))]
+pub async fn recording(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    request: axum::extract::Request,
+) -> Result<axum::response::Response, ApiError> {
+    use tower::ServiceExt;
+    caller.require(domain::Role::can_read_directory)?;
+    let id = parse_id(&id)?;
+    let kept = state
+        .calls()
+        .recording(caller.organisation_id, id, &caller.metadata())
+        .await?;
+    let served = tower_http::services::ServeFile::new(&kept.path)
+        .oneshot(request)
+        .await
+        .map_err(|_| ApiError::internal())?;
+    let mut response = served.map(axum::body::Body::new);
+    if let Ok(value) = axum::http::HeaderValue::from_str(&kept.file.content_type) {
+        response.headers_mut().insert(axum::http::header::CONTENT_TYPE, value);
+    }
+    Ok(response)
 }

@@ -243,7 +243,7 @@ pub async fn configure(
 /// A newly configured phone integration brings its numbers at once; a
 /// failure is logged, not the configuration's failure (the periodic sync
 /// and the sync route try again).
-async fn sync_after_configure(state: &AppState, caller: &Caller) {
+pub(crate) async fn sync_after_configure(state: &AppState, caller: &Caller) {
     let synced = state
         .phone_numbers()
         .sync(caller.organisation_id, &state.integrations(), &caller.metadata())

@@ -10,6 +10,7 @@ pub mod emails;
 pub mod integrations;
 pub mod organisation;
 pub mod phone_numbers;
+pub mod seed;
 pub mod system;
 pub mod users;
 pub mod webhooks;

@@ -72,6 +72,10 @@ impl Calls<'_> {
         };
         let meta = meta(request);
         let id = call_id.to_string();
+        let reachable = self.reachable(request).await;
+        if let Ok((account, _)) = &reachable {
+            self.voice.capacity(account).await;
+        }
         match self
             .store
             .execute(&id, CallCommand::StartDispatch { at: Utc::now() }, &meta)
@@ -81,7 +85,7 @@ impl Calls<'_> {
             Err(CommandError::Rejected(_)) => return Ok(Attempt::Skipped),
             Err(other) => return Err(other.into()),
         }
-        let (account, callback) = match self.reachable(request).await {
+        let (account, callback) = match reachable {
             Ok(found) => found,
             Err(refusal) => {
                 let message = refusal.message.clone();

@@ -4,6 +4,7 @@
 //! calls whose callbacks never came, and the status callbacks themselves.
 
 mod dispatch;
+mod recording;
 mod report;
 mod request;
 
@@ -25,6 +26,7 @@ use crate::policy::Denied;
 use crate::store::AggregateStore;
 
 pub use dispatch::{Attempt, LookUp};
+pub use recording::{KeptRecording, RecordingFiles};
 pub use report::{callback_report, lookup_report};
 pub use request::CallInput;
 
@@ -87,7 +89,8 @@ pub trait CallDirectory: Send + Sync {
         user_id: Uuid,
         since: DateTime<Utc>,
     ) -> Result<u32, StoreError>;
-    /// Calls waiting to be placed, oldest request first, with their organisations.
+    /// The oldest `limit` calls of each organisation waiting to be placed,
+    /// oldest request first, with their organisations.
     async fn due(&self, limit: u32) -> Result<Vec<(Uuid, OrganisationId)>, StoreError>;
     /// Calls whose latest attempt started before `before` and has no outcome.
     async fn in_doubt(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Uuid>, StoreError>;
@@ -167,6 +170,18 @@ pub enum CallsError {
     /// 409: this server has no address Exotel can post status callbacks to.
     #[error("no public URL is configured for Exotel's status callbacks (SWITCHBOARD_PUBLIC_URL)")]
     NoCallbackUrl,
+    /// 404: Exotel reported no recording of the call.
+    #[error("this call has no recording")]
+    NoRecording,
+    /// 404: Exotel no longer serves the recording.
+    #[error("Exotel no longer serves this call's recording")]
+    RecordingGone,
+    /// 502: Exotel failed or could not be reached.
+    #[error(transparent)]
+    Exotel(#[from] crate::exotel::ExotelError),
+    /// 503: the recording could not be kept.
+    #[error("recordings could not be stored: {0}")]
+    Storage(String),
     #[error(transparent)]
     Integration(#[from] IntegrationsError),
     #[error(transparent)]
@@ -197,6 +212,7 @@ pub struct Calls<'a> {
     pub voice: &'a dyn ExotelVoice,
     pub directory: &'a dyn CallDirectory,
     pub callbacks: &'a dyn CallbackUrls,
+    pub recordings: &'a dyn RecordingFiles,
     pub timing: CallTiming,
 }
 

@@ -58,6 +58,19 @@ pub struct CallRequest {
     pub verified: bool,
 }
 
+/// A call's recording as kept by Switchboard, by content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct RecordingFile {
+    /// SHA-256 of the bytes, lower-case hex: where they are kept.
+    pub sha256: String,
+    /// `wav`, `mp3` or the provider's content type.
+    pub format: String,
+    pub content_type: String,
+    pub size_bytes: u64,
+    pub channels: Option<u8>,
+    pub duration_secs: Option<u32>,
+}
+
 /// The provider's refusal of a request to place the call.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 pub struct ProviderRefusal {
@@ -87,6 +100,11 @@ pub enum CallCommand {
     RecordNotAtProvider { at: DateTime<Utc> },
     /// A status report, from a callback or a lookup.
     RecordReport { report: Box<StatusReport> },
+    /// The provider's recording was fetched and kept.
+    StoreRecording {
+        recording: RecordingFile,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -121,6 +139,10 @@ pub enum CallEvent {
         details: CallDetails,
         at: DateTime<Utc>,
     },
+    CallRecordingStored {
+        recording: RecordingFile,
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for CallEvent {
@@ -134,6 +156,7 @@ impl DomainEvent for CallEvent {
             Self::CallReportReceived { .. } => "CallReportReceived",
             Self::CallProgressed { .. } => "CallProgressed",
             Self::CallDetailsAdded { .. } => "CallDetailsAdded",
+            Self::CallRecordingStored { .. } => "CallRecordingStored",
         }
         .to_string()
     }
@@ -173,6 +196,9 @@ pub enum CallError {
     /// 409: a report for another provider call than this one's.
     #[error("this report is for another call at the provider")]
     SidMismatch,
+    /// 404: the provider has reported no recording of this call.
+    #[error("this call has no recording")]
+    NoRecording,
 }
 
 /// Where asking the provider stands.
@@ -202,6 +228,8 @@ pub struct Call {
     pub refusal: Option<ProviderRefusal>,
     pub status: Option<CallStatus>,
     pub details: CallDetails,
+    /// The recording as kept, once fetched.
+    pub recording: Option<RecordingFile>,
     /// Ids of the reports received, so a duplicate changes nothing.
     pub reports: Vec<String>,
     pub requested_at: Option<DateTime<Utc>>,
@@ -277,6 +305,21 @@ impl Call {
         Ok(vec![CallEvent::CallNotFoundAtProvider { at }])
     }
 
+    /// The same content again changes nothing; other content replaces what
+    /// was kept (the provider re-encoded it).
+    fn store_recording(&self, recording: RecordingFile, at: DateTime<Utc>) -> Result<Vec<CallEvent>, CallError> {
+        if self.request.is_none() {
+            return Err(CallError::NotFound);
+        }
+        if self.details.recording_url.is_none() {
+            return Err(CallError::NoRecording);
+        }
+        match &self.recording {
+            Some(kept) if *kept == recording => Ok(Vec::new()),
+            _ => Ok(vec![CallEvent::CallRecordingStored { recording, at }]),
+        }
+    }
+
     fn report(&self, report: Box<StatusReport>) -> Result<Vec<CallEvent>, CallError> {
         if self.request.is_none() {
             return Err(CallError::NotFound);
@@ -331,6 +374,7 @@ impl Aggregate for Call {
             C::RecordRefusal { refusal, at } => self.refused(refusal, at)?,
             C::RecordNotAtProvider { at } => self.not_at_provider(at)?,
             C::RecordReport { report } => self.report(report)?,
+            C::StoreRecording { recording, at } => self.store_recording(recording, at)?,
         };
         crate::write_all(self, sink, events).await;
         Ok(())
@@ -373,6 +417,7 @@ impl Aggregate for Call {
                 self.status = Some(status);
             }
             E::CallDetailsAdded { details, .. } => self.details.add(details),
+            E::CallRecordingStored { recording, .. } => self.recording = Some(recording),
         }
     }
 }

@@ -463,9 +463,9 @@ fn answering_and_ending_are_timed_when_they_happen() {
     assert_eq!((call.answered_at, call.ended_at), (Some(at(10)), None));
     call.apply(CallEvent::CallProgressed {
         status: CallStatus::Completed,
-        at: at(50),
+        at: at(45),
     });
-    assert_eq!((call.answered_at, call.ended_at), (Some(at(10)), Some(at(50))));
+    assert_eq!((call.answered_at, call.ended_at), (Some(at(10)), Some(at(45))));
     assert_eq!(call.status, Some(CallStatus::Completed));
 }
 
@@ -566,4 +566,90 @@ fn each_attempt_is_timed_when_it_starts() {
     call.apply(CallEvent::CallNotFoundAtProvider { at: at(8) });
     call.apply(CallEvent::CallDispatchStarted { attempt: 2, at: at(9) });
     assert_eq!((call.dispatch_started_at, call.attempts), (Some(at(9)), 2));
+}
+
+fn kept(sha: &str) -> RecordingFile {
+    RecordingFile {
+        sha256: sha.into(),
+        format: "wav".into(),
+        content_type: "audio/wav".into(),
+        size_bytes: 16_044,
+        channels: Some(2),
+        duration_secs: Some(1),
+    }
+}
+
+fn with_recording() -> Vec<CallEvent> {
+    let details = CallDetails {
+        recording_url: Some("https://recordings.example/r.wav".into()),
+        ..CallDetails::default()
+    };
+    vec![
+        requested(),
+        started(1),
+        placed(),
+        CallEvent::CallDetailsAdded { details, at: at(40) },
+    ]
+}
+
+#[test]
+fn a_recording_is_kept_once_per_content_and_only_for_a_call_the_provider_recorded() {
+    let stored = CallEvent::CallRecordingStored {
+        recording: kept("ab"),
+        at: at(45),
+    };
+    Given::with(())
+        .given(with_recording())
+        .when(CallCommand::StoreRecording {
+            recording: kept("ab"),
+            at: at(45),
+        })
+        .then_expect_events(vec![stored.clone()]);
+    let mut given = with_recording();
+    given.push(stored);
+    Given::with(())
+        .given(given.clone())
+        .when(CallCommand::StoreRecording {
+            recording: kept("ab"),
+            at: at(55),
+        })
+        .then_expect_events(vec![]);
+    Given::with(())
+        .given(given)
+        .when(CallCommand::StoreRecording {
+            recording: kept("cd"),
+            at: at(55),
+        })
+        .then_expect_events(vec![CallEvent::CallRecordingStored {
+            recording: kept("cd"),
+            at: at(55),
+        }]);
+    Given::with(())
+        .given(vec![requested(), started(1), placed()])
+        .when(CallCommand::StoreRecording {
+            recording: kept("ab"),
+            at: at(45),
+        })
+        .then_expect_error(CallError::NoRecording);
+    Given::with(())
+        .given(vec![])
+        .when(CallCommand::StoreRecording {
+            recording: kept("ab"),
+            at: at(45),
+        })
+        .then_expect_error(CallError::NotFound);
+}
+
+#[test]
+fn a_stored_recording_is_the_calls() {
+    let mut call = Call::default();
+    for event in with_recording() {
+        call.apply(event);
+    }
+    assert_eq!(call.recording, None);
+    call.apply(CallEvent::CallRecordingStored {
+        recording: kept("ab"),
+        at: at(45),
+    });
+    assert_eq!(call.recording, Some(kept("ab")));
 }

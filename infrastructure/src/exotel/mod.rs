@@ -1,6 +1,6 @@
 //! The Exotel client: one HTTP client for every Exotel API family, against
 //! any base URL. It keeps each account under Exotel's documented rates with
-//! a token bucket per account and family, waits out 429s, puts a timeout on
+//! a sliding minute per account and family, waits out 429s, puts a timeout on
 //! every request, reads JSON or XML, and turns every failure into a typed
 //! [`ExotelError`]. Credentials go only into the `Authorization` header;
 //! nothing it logs carries them.
@@ -12,8 +12,8 @@ mod sms;
 mod voice;
 pub use voice::callback_info;
 mod whatsapp;
+mod window;
 
-use governor::{DefaultDirectRateLimiter, Quota, RateLimiter};
 use reqwest::{Method, StatusCode};
 use serde_json::Value;
 use std::collections::HashMap;
@@ -127,7 +127,10 @@ enum Body {
     Json(Value),
 }
 
-type Bucket = Arc<DefaultDirectRateLimiter>;
+type Bucket = Arc<window::Window>;
+
+/// What a request's arrival may lag its sending by, counted against the window.
+const ARRIVAL_MARGIN: Duration = Duration::from_millis(250);
 
 /// The Exotel client. Cheap to share; holds one connection pool.
 pub struct ExotelClient {
@@ -183,10 +186,22 @@ impl ExotelClient {
         let per_minute = NonZeroU32::new(self.config.limits.per_minute(family))?;
         let key = (account.base_url.clone(), account.account_sid.clone(), family);
         let mut buckets = self.buckets.lock().ok()?;
-        let bucket = buckets
-            .entry(key)
-            .or_insert_with(|| Arc::new(RateLimiter::direct(Quota::per_minute(per_minute))));
+        let bucket = buckets.entry(key).or_insert_with(|| {
+            Arc::new(window::Window::new(
+                per_minute.get(),
+                Duration::from_secs(60),
+                ARRIVAL_MARGIN,
+            ))
+        });
         Some(bucket.clone())
+    }
+
+    /// Waits, however long, until the account's minute has room for a
+    /// request of the family, taking none.
+    pub(crate) async fn capacity(&self, account: &ExotelAccount, family: Family) {
+        if let Some(bucket) = self.bucket(account, family) {
+            bucket.until_free().await;
+        }
     }
 
     /// Waits for the account's bucket, or answers `RateLimited` when the
@@ -276,15 +291,31 @@ impl ExotelClient {
     async fn download(&self, account: &ExotelAccount, family: Family, url: &str) -> Result<Vec<u8>, ExotelError> {
         let url = self.target(url)?;
         self.admit(account, family).await?;
-        let response = self
-            .http
-            .get(url)
-            .basic_auth(account.api_key.as_str(), Some(account.api_token.as_str()))
+        let credentials = credentials_go_to(&account.base_url, &url);
+        let mut request = self.http.get(url);
+        if credentials {
+            request = request.basic_auth(account.api_key.as_str(), Some(account.api_token.as_str()));
+        }
+        let response = request
             .send()
             .await
             .map_err(|e| transport_error(&e, self.config.timeout))?;
         bytes_of(response).await
     }
+}
+
+/// Whether the account's credentials may go with a request to `url`: only
+/// to the account's own API origin, or over HTTPS to Exotel's own hosts.
+/// A URL that arrived in a callback may name any host; a recording kept
+/// elsewhere (a pre-signed storage URL) is fetched without them.
+fn credentials_go_to(base_url: &str, url: &reqwest::Url) -> bool {
+    let same_origin = reqwest::Url::parse(base_url).is_ok_and(|base| base.origin() == url.origin());
+    let exotel = url.scheme() == "https"
+        && url.host_str().is_some_and(|h| {
+            let h = h.to_ascii_lowercase();
+            h == "exotel.com" || h.ends_with(".exotel.com") || h.ends_with(".exotel.in")
+        });
+    same_origin || exotel
 }
 
 fn transport_error(error: &reqwest::Error, timeout: Duration) -> ExotelError {
@@ -374,4 +405,37 @@ fn object<'a>(body: &'a Value, key: &str) -> Result<&'a Value, ExotelError> {
     body.get(key)
         .filter(|v| !v.is_null())
         .ok_or_else(|| ExotelError::Malformed(format!("no `{key}` in the answer")))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn url(text: &str) -> reqwest::Url {
+        reqwest::Url::parse(text).unwrap()
+    }
+
+    #[test]
+    fn credentials_go_only_to_the_accounts_origin_or_exotels_own_hosts_over_https() {
+        let base = "http://127.0.0.1:4010";
+        assert!(credentials_go_to(
+            base,
+            &url("http://127.0.0.1:4010/v1/Accounts/s/Recordings/c.wav")
+        ));
+        assert!(
+            !credentials_go_to(base, &url("http://127.0.0.1:4011/r.wav")),
+            "another port"
+        );
+        assert!(credentials_go_to(base, &url("https://recordings.exotel.com/r.mp3")));
+        assert!(credentials_go_to(base, &url("https://API.in.exotel.in/r.mp3")));
+        assert!(
+            !credentials_go_to(base, &url("http://recordings.exotel.com/r.mp3")),
+            "not in the clear"
+        );
+        assert!(!credentials_go_to(base, &url("https://exotel.com.evil.example/r.mp3")));
+        assert!(!credentials_go_to(
+            base,
+            &url("https://s3-ap-southeast-1.amazonaws.com/exotelrecordings/r.mp3")
+        ));
+    }
 }

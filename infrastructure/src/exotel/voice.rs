@@ -193,6 +193,10 @@ impl ExotelVoice for ExotelClient {
         call_info(object(&answer, "Call")?)
     }
 
+    async fn capacity(&self, account: &ExotelAccount) {
+        ExotelClient::capacity(self, account, Family::Voice).await;
+    }
+
     #[tracing::instrument(skip_all, fields(account = %account.account_sid), err)]
     async fn find_calls(&self, account: &ExotelAccount, query: &CallQuery) -> Result<Vec<CallInfo>, ExotelError> {
         let mut found = Vec::new();

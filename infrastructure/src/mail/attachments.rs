@@ -21,9 +21,12 @@ pub fn sha256_hex(bytes: &[u8]) -> String {
 impl AttachmentStore {
     /// Attachments under `data_dir/attachments`.
     pub fn new(data_dir: &Path) -> Self {
-        Self {
-            root: data_dir.join("attachments"),
-        }
+        Self::under(data_dir.join("attachments"))
+    }
+
+    /// Content stored under `root`, the same way.
+    pub fn under(root: PathBuf) -> Self {
+        Self { root }
     }
 
     /// Where content with this SHA-256 is (or would be) stored.

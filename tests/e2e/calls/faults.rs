@@ -143,3 +143,34 @@ async fn two_dispatchers_on_one_queue_place_every_call_exactly_once() {
         assert_eq!(call(&app, id).await["attempts"], 1);
     }
 }
+
+#[tokio::test]
+async fn a_burst_over_exotels_rate_queues_in_request_order_and_meets_no_429() {
+    let (app, sim) = super::app_and_simulator().await;
+    let burst = 210;
+    let mut ids = Vec::new();
+    for i in 0..burst {
+        ids.push(place(&app, &format!("+91981240{i:04}"), json!({"time_limit": 1})).await);
+    }
+    for id in &ids {
+        call_when(&app, id, 120, "every call is placed", |c| c["dispatch"] == "placed").await;
+    }
+    let order: Vec<String> = sim::forms_to(&sim, "Calls/connect")
+        .await
+        .iter()
+        .filter_map(|form| form.iter().find(|(k, _)| k == "CustomField").map(|(_, v)| v.clone()))
+        .collect();
+    assert_eq!(
+        order.len(),
+        burst,
+        "one request per call: a 429 would have been sent again"
+    );
+    assert_eq!(order, ids, "placed in the order they were asked for");
+    for id in ids.iter().step_by(50) {
+        assert_eq!(
+            call(&app, id).await["attempts"],
+            1,
+            "the dispatcher waited instead of trying"
+        );
+    }
+}

@@ -273,12 +273,15 @@ async fn the_list_filters_by_status_and_number_and_pages_newest_first() {
     assert_eq!(rest["data"][0]["id"], ids[0].as_str());
     assert!(rest.get("next_cursor").is_none());
 
+    assert_eq!(list("?number=12").await["count"], 0, "not a number: nothing matches");
+    let empty = list("?customer_phone=&number=").await;
+    assert_eq!(empty["count"], 3, "empty filters filter nothing");
     for query in [
         "?status=sideways",
         "?limit=0",
         "?cursor=zzz",
+        "?cursor=1_x",
         "?from=yesterday",
-        "?number=12",
     ] {
         let response = app.get(&format!("/api/v1/calls{query}"), Some(&app.admin_token)).await;
         assert_problem(response, StatusCode::BAD_REQUEST, "invalid_query").await;

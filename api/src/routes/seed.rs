@@ -1,0 +1,283 @@
+//! The routes of the Exotel module Switchboard grew from, under
+//! `/api/exotel`, with that module's field names (`agentPhone`,
+//! `serviceUrl`…), on the same use cases and behind the same
+//! authentication as `/api/v1`: clients written for it keep working.
+
+use axum::extract::State;
+use axum::http::{HeaderMap, StatusCode};
+use axum::routing::{get, post};
+use axum::{Json, Router};
+use chrono::{DateTime, Utc};
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+use std::sync::Arc;
+use utoipa::ToSchema;
+use uuid::Uuid;
+
+use application::calls::CallInput;
+use application::integrations::parse_configuration;
+use domain::call::Purpose;
+use domain::integration::{IntegrationKind, IntegrationSettings, IntegrationStatus};
+
+use crate::auth::Caller;
+use crate::envelope::{self, Data};
+use crate::error::{ApiError, Problem};
+use crate::extract::ApiJson;
+use crate::state::AppState;
+
+/// The module's routes, relative to `/api/exotel`.
+pub fn router() -> Router<Arc<AppState>> {
+    Router::new()
+        .route("/health", get(health))
+        .route("/config", get(config).put(set_config))
+        .route("/click-to-call", post(click_to_call))
+}
+
+/// Where the organisation's Exotel phone integration stands.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExotelHealth {
+    /// `ok` when calls can be placed, else `not_configured` or `disabled`.
+    pub status: String,
+    pub configured: bool,
+    pub enabled: bool,
+    pub verified: bool,
+    pub last_error: Option<String>,
+}
+
+/// The Exotel settings, in the module's names; the key and token are never shown.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ExotelConfig {
+    pub configured: bool,
+    pub enabled: bool,
+    /// Exotel's API host (`https://api.exotel.com` unless set).
+    pub service_url: Option<String>,
+    pub account_sid: Option<String>,
+    pub virtual_number: Option<String>,
+    pub caller_id: Option<String>,
+    pub has_api_key: bool,
+    pub has_api_token: bool,
+}
+
+/// `PUT /api/exotel/config`: `serviceUrl`, `apiKey` and `apiToken` as the
+/// module had them; `accountSid` and `virtualNumber` are needed the first
+/// time and kept afterwards.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ExotelConfigBody {
+    #[schema(max_length = 300)]
+    pub service_url: Option<String>,
+    #[schema(max_length = 500)]
+    pub api_key: String,
+    #[schema(max_length = 500)]
+    pub api_token: String,
+    #[schema(max_length = 100)]
+    pub account_sid: Option<String>,
+    #[schema(max_length = 32)]
+    pub virtual_number: Option<String>,
+    #[schema(max_length = 32)]
+    pub caller_id: Option<String>,
+    /// Save without the connection test.
+    #[serde(default)]
+    pub save_unverified: bool,
+}
+
+/// `POST /api/exotel/click-to-call`, in the module's names.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct ClickToCallBody {
+    #[schema(max_length = 32)]
+    pub agent_phone: String,
+    #[schema(max_length = 32)]
+    pub customer_phone: String,
+    pub agent_user_id: Option<Uuid>,
+    #[schema(max_length = 32)]
+    pub caller_id: Option<String>,
+    #[serde(default)]
+    pub record_call: bool,
+    /// Seconds, 1–14,400.
+    #[schema(minimum = 1, maximum = 14400)]
+    pub time_limit: Option<u32>,
+    #[schema(max_length = 2000)]
+    pub custom_field: Option<String>,
+    /// `trans` (the default) or `promo`, as Exotel's `CallType`.
+    pub call_type: Option<SeedCallType>,
+}
+
+/// Exotel's `CallType`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "lowercase")]
+pub enum SeedCallType {
+    Trans,
+    Promo,
+}
+
+/// The call as recorded; the dispatcher places it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct ClickToCallResponse {
+    pub call_id: Uuid,
+    pub status: String,
+    pub agent_phone: String,
+    pub customer_phone: String,
+    pub caller_id: String,
+    pub record_call: bool,
+    pub requested_at: Option<DateTime<Utc>>,
+}
+
+fn may_read(caller: &Caller) -> Result<(), ApiError> {
+    caller.require(domain::Role::can_read_directory)
+}
+
+/// Whether calls can be placed through the organisation's Exotel account.
+#[utoipa::path(get, path = "/api/exotel/health", tag = "exotel module", security(("bearer" = [])),
+    responses((status = 200, body = Data<ExotelHealth>), (status = 403, body = Problem)))]
+pub async fn health(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<Data<ExotelHealth>>, ApiError> {
+    may_read(&caller)?;
+    let current = state
+        .integrations()
+        .current(caller.organisation_id, IntegrationKind::ExotelPhone)
+        .await?;
+    let enabled = current.as_ref().is_some_and(|i| i.status == IntegrationStatus::Active);
+    let status = match (&current, enabled) {
+        (None, _) => "not_configured",
+        (Some(_), false) => "disabled",
+        (Some(_), true) => "ok",
+    };
+    Ok(envelope::data(ExotelHealth {
+        status: status.into(),
+        configured: current.is_some(),
+        enabled,
+        verified: current.as_ref().is_some_and(|i| i.verified),
+        last_error: current.and_then(|i| i.last_error),
+    }))
+}
+
+/// The Exotel settings, in the module's names.
+#[utoipa::path(get, path = "/api/exotel/config", tag = "exotel module", security(("bearer" = [])),
+    responses((status = 200, body = Data<ExotelConfig>), (status = 403, body = Problem)))]
+pub async fn config(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<Data<ExotelConfig>>, ApiError> {
+    caller.require(domain::Role::can_administer)?;
+    let current = state
+        .integrations()
+        .current(caller.organisation_id, IntegrationKind::ExotelPhone)
+        .await?;
+    Ok(envelope::data(describe(current.as_ref())))
+}
+
+fn describe(current: Option<&domain::integration::Integration>) -> ExotelConfig {
+    let settings = current.and_then(|i| match i.settings.as_deref() {
+        Some(IntegrationSettings::ExotelPhone(s)) => Some(s.clone()),
+        _ => None,
+    });
+    let has = |name: &str| current.is_some_and(|i| i.secrets.iter().any(|s| s.field == name));
+    ExotelConfig {
+        configured: current.is_some(),
+        enabled: current.is_some_and(|i| i.status == IntegrationStatus::Active),
+        service_url: settings.as_ref().and_then(|s| s.api_host.clone()),
+        account_sid: settings.as_ref().map(|s| s.account_sid.clone()),
+        virtual_number: settings.as_ref().map(|s| s.virtual_number.clone()),
+        caller_id: settings.as_ref().and_then(|s| s.caller_id.clone()),
+        has_api_key: has("api_key"),
+        has_api_token: has("api_token"),
+    }
+}
+
+/// Sets the Exotel phone integration from the module's fields, keeping the
+/// account and number already configured when they are not given.
+#[utoipa::path(put, path = "/api/exotel/config", tag = "exotel module", security(("bearer" = [])),
+    request_body = ExotelConfigBody,
+    responses((status = 200, body = Data<ExotelConfig>), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "a concurrent change"),
+        (status = 422, body = Problem, description = "a field breaks its rules, or the connection test failed"),
+        (status = 503, body = Problem, description = "the connection test could not run; send saveUnverified")))]
+pub async fn set_config(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<ExotelConfigBody>,
+) -> Result<Json<Data<ExotelConfig>>, ApiError> {
+    let kind = IntegrationKind::ExotelPhone;
+    state.access().may_configure(&caller.acting(), kind).await?;
+    let integrations = state.integrations();
+    let current = integrations.current(caller.organisation_id, kind).await?;
+    let kept = describe(current.as_ref());
+    let account_sid = body.account_sid.or(kept.account_sid);
+    let virtual_number = body.virtual_number.or(kept.virtual_number);
+    let mut fields = json!({
+        "account_sid": account_sid.ok_or_else(|| ApiError::invalid("accountSid", "is required the first time"))?,
+        "virtual_number": virtual_number.ok_or_else(|| ApiError::invalid("virtualNumber", "is required the first time"))?,
+        "api_key": body.api_key,
+        "api_token": body.api_token,
+        "save_unverified": body.save_unverified,
+    });
+    let optional = [
+        ("api_host", body.service_url.or(kept.service_url)),
+        ("caller_id", body.caller_id.or(kept.caller_id)),
+    ];
+    for (name, value) in optional {
+        if let (Some(value), Some(object)) = (value, fields.as_object_mut()) {
+            object.insert(name.into(), json!(value));
+        }
+    }
+    let configuration = parse_configuration(kind, fields)?;
+    let saved = integrations
+        .configure(
+            caller.organisation_id,
+            configuration,
+            caller.user_id(),
+            &caller.metadata(),
+        )
+        .await?;
+    crate::routes::integrations::sync_after_configure(&state, &caller).await;
+    Ok(envelope::data(describe(Some(&saved))))
+}
+
+/// Records a click-to-call exactly as `POST /api/v1/calls` does, from the
+/// module's fields; 202 with the call.
+#[utoipa::path(post, path = "/api/exotel/click-to-call", tag = "exotel module", security(("bearer" = [])),
+    request_body = ClickToCallBody,
+    responses((status = 202, body = Data<ClickToCallResponse>), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "Exotel phone is not configured or disabled, or no callback URL")))]
+pub async fn click_to_call(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<ClickToCallBody>,
+) -> Result<(StatusCode, Json<Data<ClickToCallResponse>>), ApiError> {
+    let call_id = crate::routes::calls::call_id(&caller, None, &headers);
+    let input = CallInput {
+        call_id,
+        agent_user_id: body.agent_user_id,
+        agent_phone: Some(body.agent_phone),
+        customer_phone: body.customer_phone,
+        caller_id: body.caller_id,
+        record: body.record_call,
+        recording_channels: 1,
+        time_limit_secs: body.time_limit,
+        custom_data: body.custom_field,
+        purpose: match body.call_type {
+            Some(SeedCallType::Promo) => Purpose::Promotional,
+            _ => Purpose::Transactional,
+        },
+        verified: false,
+    };
+    let call = state
+        .calls()
+        .request(&caller.acting(), input, &caller.metadata())
+        .await?;
+    let request = call.request.as_deref().ok_or_else(ApiError::internal)?;
+    let response = ClickToCallResponse {
+        call_id,
+        status: serde_json::to_value(call.status)
+            .ok()
+            .and_then(|v| v.as_str().map(str::to_string))
+            .unwrap_or_default(),
+        agent_phone: request.agent_phone.clone(),
+        customer_phone: request.customer_phone.clone(),
+        caller_id: request.caller_id.clone(),
+        record_call: request.record,
+        requested_at: call.requested_at,
+    };
+    Ok((StatusCode::ACCEPTED, envelope::data(response)))
+}
