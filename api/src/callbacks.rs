@@ -51,21 +51,26 @@ impl CallbackTokens {
         self.public.is_some()
     }
 
-    fn mac(&self, integration_id: Uuid) -> HmacSha256 {
+    /// Generation 0 is the integration's id alone, so tokens made before
+    /// rotation existed stay what they were.
+    fn mac(&self, integration_id: Uuid, generation: u32) -> HmacSha256 {
         let mut mac = keyed(&self.key);
         mac.update(integration_id.as_bytes());
+        if generation > 0 {
+            mac.update(&generation.to_be_bytes());
+        }
         mac
     }
 
-    /// The token in the integration's callback path.
-    pub fn token(&self, integration_id: Uuid) -> String {
-        URL_SAFE_NO_PAD.encode(self.mac(integration_id).finalize().into_bytes())
+    /// The token of a generation in the integration's callback path.
+    pub fn token(&self, integration_id: Uuid, generation: u32) -> String {
+        URL_SAFE_NO_PAD.encode(self.mac(integration_id, generation).finalize().into_bytes())
     }
 
-    /// Whether `token` is the integration's, compared in constant time.
-    pub fn verify(&self, integration_id: Uuid, token: &str) -> bool {
+    /// Whether `token` is the integration's of `generation`, compared in constant time.
+    pub fn verify(&self, integration_id: Uuid, generation: u32, token: &str) -> bool {
         match URL_SAFE_NO_PAD.decode(token.as_bytes()) {
-            Ok(bytes) => self.mac(integration_id).verify_slice(&bytes).is_ok(),
+            Ok(bytes) => self.mac(integration_id, generation).verify_slice(&bytes).is_ok(),
             Err(_) => false,
         }
     }
@@ -98,8 +103,8 @@ fn is_local(base_url: &str) -> bool {
 }
 
 impl CallbackUrls for CallbackTokens {
-    fn status_callback(&self, integration_id: Uuid, provider_base_url: &str) -> Option<String> {
-        let token = self.token(integration_id);
+    fn status_callback(&self, integration_id: Uuid, generation: u32, provider_base_url: &str) -> Option<String> {
+        let token = self.token(integration_id, generation);
         if let Some(public) = &self.public {
             return Some(Self::url(public, integration_id, &token));
         }
@@ -123,39 +128,48 @@ mod tests {
     fn a_token_verifies_for_its_integration_only() {
         let tokens = tokens(None);
         let (one, two) = (Uuid::from_u128(1), Uuid::from_u128(2));
-        let token = tokens.token(one);
-        assert!(tokens.verify(one, &token));
-        assert!(!tokens.verify(two, &token));
-        assert!(!tokens.verify(one, "not-base64-!!"));
-        assert!(!tokens.verify(one, &token[..token.len() - 2]));
+        let token = tokens.token(one, 0);
+        assert!(tokens.verify(one, 0, &token));
+        assert!(!tokens.verify(two, 0, &token));
+        assert!(!tokens.verify(one, 1, &token), "a rotation retires the token");
+        assert!(tokens.verify(one, 1, &tokens.token(one, 1)));
+        assert_ne!(tokens.token(one, 1), tokens.token(one, 2));
+        assert!(!tokens.verify(one, 0, "not-base64-!!"));
+        assert!(!tokens.verify(one, 0, &token[..token.len() - 2]));
         let other = CallbackTokens::new(&SecretString::from("another server secret of 32 bytes"), None);
-        assert!(!other.verify(one, &token), "another server's secret makes other tokens");
+        assert!(
+            !other.verify(one, 0, &token),
+            "another server's secret makes other tokens"
+        );
     }
 
     #[test]
     fn the_public_url_is_used_for_every_provider_and_the_own_address_only_for_local_ones() {
         let id = Uuid::from_u128(1);
         let public = tokens(Some("https://sb.example.com/"));
-        let url = public.status_callback(id, "https://api.exotel.com").unwrap();
+        let url = public.status_callback(id, 2, "https://api.exotel.com").unwrap();
         assert_eq!(
             url,
-            format!("https://sb.example.com/webhooks/exotel/{id}/{}/calls", public.token(id))
+            format!(
+                "https://sb.example.com/webhooks/exotel/{id}/{}/calls",
+                public.token(id, 2)
+            )
         );
         let local = tokens(None);
         assert_eq!(
-            local.status_callback(id, "http://127.0.0.1:4010"),
+            local.status_callback(id, 0, "http://127.0.0.1:4010"),
             None,
             "not listening yet"
         );
         local.listening_on("127.0.0.1:8080".parse().unwrap());
         assert!(
             local
-                .status_callback(id, "http://127.0.0.1:4010")
+                .status_callback(id, 0, "http://127.0.0.1:4010")
                 .unwrap()
                 .starts_with("http://127.0.0.1:8080/")
         );
-        assert!(local.status_callback(id, "http://10.0.0.5").is_some());
-        assert_eq!(local.status_callback(id, "https://api.exotel.com"), None);
+        assert!(local.status_callback(id, 0, "http://10.0.0.5").is_some());
+        assert_eq!(local.status_callback(id, 0, "https://api.exotel.com"), None);
         assert!(!local.has_public_url() && public.has_public_url());
     }
 }

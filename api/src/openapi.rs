@@ -18,7 +18,7 @@ use crate::routes;
         routes::organisation::get, routes::organisation::rename,
         routes::integrations::list, routes::integrations::get, routes::integrations::configure, routes::integrations::test, routes::integrations::disable, routes::integrations::enable,
         routes::integrations::delete, routes::integrations::get_permission, routes::integrations::put_permission,
-        routes::integrations::configuration_status,
+        routes::integrations::configuration_status, routes::integrations::rotate_callback_token,
         routes::email_accounts::test, routes::email_accounts::create, routes::email_accounts::list, routes::email_accounts::get, routes::email_accounts::update, routes::email_accounts::remove,
         routes::phone_numbers::sync, routes::phone_numbers::list, routes::phone_numbers::assign, routes::phone_numbers::make_primary,
         routes::emails::send, routes::emails::get,

@@ -308,6 +308,27 @@ impl Integrations<'_> {
             )))
     }
 
+    /// Replaces the token in the provider's callback URLs: callbacks to the
+    /// old one are refused from now on.
+    pub async fn rotate_callback_token(
+        &self,
+        organisation_id: OrganisationId,
+        kind: IntegrationKind,
+        meta: &EventMetadata,
+    ) -> Result<Integration, IntegrationsError> {
+        let id = integration_id(organisation_id, kind);
+        let command = IntegrationCommand::RotateCallbackToken {
+            organisation_id,
+            at: Utc::now(),
+        };
+        self.store.execute(&id.to_string(), command, meta).await?;
+        self.current(organisation_id, kind)
+            .await?
+            .ok_or(IntegrationsError::Command(CommandError::Rejected(
+                IntegrationError::NotConfigured,
+            )))
+    }
+
     /// Deletes the integration and destroys its data key.
     pub async fn delete(
         &self,

@@ -141,6 +141,8 @@ fn integration_events_keep_their_stored_names_and_versions() {
     pinned::<IntegrationEvent>(rewrapped, "IntegrationDataKeyRewrapped", "1.0");
     let deleted = json!({"IntegrationDeleted": {"data_key_id": ID, "at": AT}});
     pinned::<IntegrationEvent>(deleted, "IntegrationDeleted", "1.0");
+    let rotated = json!({"IntegrationCallbackTokenRotated": {"generation": 2, "at": AT}});
+    pinned::<IntegrationEvent>(rotated, "IntegrationCallbackTokenRotated", "1.0");
 }
 
 #[test]

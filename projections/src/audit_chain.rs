@@ -27,6 +27,7 @@ pub const ALL_TYPES: &[&str] = &[
     "outbound_email",
     "inbound_email",
     "customer",
+    "call",
 ];
 
 fn organisation_of(event: &StoredEvent) -> String {
@@ -278,4 +279,34 @@ async fn check_chain(pool: &AnyPool, organisation: &str, report: &mut Report) ->
     }
     report.chain_head = (!rows.is_empty()).then_some(previous);
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use cqrs_es::Aggregate;
+
+    #[test]
+    fn the_chain_covers_every_aggregate_type() {
+        let every = [
+            domain::organisation::Organisation::TYPE,
+            domain::user::User::TYPE,
+            domain::user::address::UserAddress::TYPE,
+            domain::login::LoginHistory::TYPE,
+            domain::api_key::ApiKey::TYPE,
+            domain::integration::Integration::TYPE,
+            domain::integration_permission::IntegrationPermission::TYPE,
+            domain::phone_numbers::PhoneNumbers::TYPE,
+            domain::email_account::EmailAccount::TYPE,
+            domain::outbound_email::OutboundEmail::TYPE,
+            domain::inbound_email::InboundEmail::TYPE,
+            domain::customer::Customer::TYPE,
+            domain::call::Call::TYPE,
+        ];
+        let mut listed: Vec<&str> = ALL_TYPES.to_vec();
+        let mut expected = every.to_vec();
+        listed.sort_unstable();
+        expected.sort_unstable();
+        assert_eq!(listed, expected);
+    }
 }

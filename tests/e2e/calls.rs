@@ -121,7 +121,7 @@ pub async fn connects_for(sim: &RunningSimulator, call_id: &str) -> usize {
 pub fn callback_url(app: &TestApp) -> String {
     let integration =
         domain::integration::integration_id(app.organisation_id, domain::integration::IntegrationKind::ExotelPhone);
-    let token = app.state.callback_tokens.token(integration);
+    let token = app.state.callback_tokens.token(integration, 0);
     app.url(&format!("/webhooks/exotel/{integration}/{token}/calls"))
 }
 

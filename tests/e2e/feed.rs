@@ -670,7 +670,11 @@ async fn rebuilt_in_one_pass_equals_live(app: TestApp) {
         "one page holding every event, then the empty one that ends the pass"
     );
     let chain = all.iter().position(|p| p.name() == "audit_chain").unwrap();
-    assert_eq!(applied[chain] as i64, events, "the audit chain seals every event once");
+    let kinds = app.rows("SELECT global_position, event_type FROM events").await;
+    assert_eq!(
+        applied[chain] as i64, events,
+        "the audit chain seals every event once: {kinds:?}"
+    );
     for (table, live) in TABLES.iter().zip(live) {
         assert_eq!(app.rows(&format!("SELECT * FROM {table}")).await, live, "{table}");
     }

@@ -37,6 +37,10 @@ pub fn router() -> Router<Arc<AppState>> {
         )
         .route("/settings/integrations/{type}/test", post(test))
         .route("/settings/integrations/{type}/disable", post(disable))
+        .route(
+            "/settings/integrations/exotel_phone/callback-token/rotate",
+            post(rotate_callback_token),
+        )
         .route("/settings/integrations/{type}/enable", post(enable))
         .route(
             "/settings/integrations/{type}/permissions/{user_id}",
@@ -320,6 +324,35 @@ pub async fn enable(
     Path(kind): Path<String>,
 ) -> Result<Json<Data<IntegrationResponse>>, ApiError> {
     set_enabled(&state, &caller, &kind, true).await
+}
+
+/// The callback token's generation after a rotation.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CallbackTokenRotation {
+    /// Counts rotations; the token itself is never shown.
+    pub generation: u32,
+}
+
+/// Replaces the token in Exotel's call status callback URLs (admins only):
+/// callbacks to the old URL answer 404 from now on, so the calls still
+/// under way then are reconciled from Exotel's call details instead. Calls
+/// placed afterwards carry the new URL.
+#[utoipa::path(post, path = "/api/v1/settings/integrations/exotel_phone/callback-token/rotate", tag = "integrations",
+    security(("bearer" = [])),
+    responses((status = 200, body = Data<CallbackTokenRotation>), (status = 403, body = Problem),
+        (status = 404, body = Problem, description = "Exotel phone is not configured")))]
+pub async fn rotate_callback_token(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<Data<CallbackTokenRotation>>, ApiError> {
+    caller.require(Role::can_administer)?;
+    let integration = state
+        .integrations()
+        .rotate_callback_token(caller.organisation_id, IntegrationKind::ExotelPhone, &caller.metadata())
+        .await?;
+    Ok(envelope::data(CallbackTokenRotation {
+        generation: integration.callback_generation,
+    }))
 }
 
 async fn set_enabled(

@@ -135,17 +135,23 @@ pub async fn exotel_calls(
     body: Bytes,
 ) -> Result<Json<Data<CallbackReceipt>>, ApiError> {
     let integration_id = Uuid::try_parse(&integration_id).map_err(|_| refused())?;
-    if !state.callback_tokens.verify(integration_id, &token) {
-        return Err(refused());
-    }
     let integration = state
         .integrations
         .load(&integration_id.to_string())
         .await?
         .map(|l| l.aggregate)
         .filter(|i| i.kind == Some(IntegrationKind::ExotelPhone));
-    let Some(organisation_id) = integration.and_then(|i| i.organisation_id) else {
-        return Err(ApiError::not_found());
+    let Some(integration) = integration else {
+        return Err(refused());
+    };
+    if !state
+        .callback_tokens
+        .verify(integration_id, integration.callback_generation, &token)
+    {
+        return Err(refused());
+    }
+    let Some(organisation_id) = integration.organisation_id else {
+        return Err(refused());
     };
     let value = body_value(&headers, &body).await?;
     let info = infrastructure::exotel::callback_info(&value).map_err(|e| unreadable(e.to_string()))?;

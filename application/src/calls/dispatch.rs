@@ -158,7 +158,18 @@ impl Calls<'_> {
             Err(other) => return Err(refusal(other.to_string())),
         };
         let integration = integration_id(request.organisation_id, IntegrationKind::ExotelPhone);
-        match self.callbacks.status_callback(integration, &account.base_url) {
+        let generation = match self
+            .integrations
+            .current(request.organisation_id, IntegrationKind::ExotelPhone)
+            .await
+        {
+            Ok(current) => current.map_or(0, |i| i.callback_generation),
+            Err(error) => return Err(refusal(error.to_string())),
+        };
+        match self
+            .callbacks
+            .status_callback(integration, generation, &account.base_url)
+        {
             Some(url) => Ok((account, url)),
             None => Err(refusal(CallsError::NoCallbackUrl.to_string())),
         }

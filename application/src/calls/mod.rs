@@ -109,9 +109,9 @@ pub trait CallDirectory: Send + Sync {
 
 /// Where Exotel posts an integration's status callbacks.
 pub trait CallbackUrls: Send + Sync {
-    /// The URL with the integration's token, or `None` when this server has
-    /// no address the provider at `provider_base_url` can reach.
-    fn status_callback(&self, integration_id: Uuid, provider_base_url: &str) -> Option<String>;
+    /// The URL with the integration's token of `generation`, or `None` when
+    /// this server has no address the provider at `provider_base_url` can reach.
+    fn status_callback(&self, integration_id: Uuid, generation: u32, provider_base_url: &str) -> Option<String>;
 }
 
 /// How long the dispatcher waits before it looks an attempt up, and how

@@ -24,7 +24,8 @@
 //! `--duration`, whichever comes first); the rate is then N over the time
 //! they took, without warm-up.
 //!
-//! `{n}` in the body is replaced by the request's sequence number.
+//! `{n}` in the body is replaced by the request's sequence number, `{n:012}`
+//! by the same padded to twelve digits (the tail of a uuid).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -150,7 +151,11 @@ async fn connect(cfg: &Config) -> Result<Sender, String> {
 
 async fn send(sender: &mut Sender, cfg: &Config, n: u64) -> Result<u16, String> {
     sender.ready().await.map_err(|e| format!("connection: {e}"))?;
-    let body = if cfg.body.contains("{n}") { cfg.body.replace("{n}", &n.to_string()) } else { cfg.body.clone() };
+    let body = if cfg.body.contains("{n") {
+        cfg.body.replace("{n}", &n.to_string()).replace("{n:012}", &format!("{n:012}"))
+    } else {
+        cfg.body.clone()
+    };
     let mut req = Request::builder().method(cfg.method.clone()).uri(cfg.path.as_str()).header("host", cfg.authority.as_str());
     if !body.is_empty() {
         req = req.header("content-type", "application/json");

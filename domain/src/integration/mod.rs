@@ -101,6 +101,11 @@ pub enum IntegrationCommand {
         organisation_id: OrganisationId,
         at: DateTime<Utc>,
     },
+    /// A new token for the provider's callback URLs; the old one stops working.
+    RotateCallbackToken {
+        organisation_id: OrganisationId,
+        at: DateTime<Utc>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -149,6 +154,12 @@ pub enum IntegrationEvent {
         data_key_id: Option<Uuid>,
         at: DateTime<Utc>,
     },
+    /// The callback token is now the one of this generation (the token
+    /// itself is derived from it and a server key, never stored).
+    IntegrationCallbackTokenRotated {
+        generation: u32,
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for IntegrationEvent {
@@ -162,6 +173,7 @@ impl DomainEvent for IntegrationEvent {
             Self::IntegrationEnabled { .. } => "IntegrationEnabled",
             Self::IntegrationDataKeyRewrapped { .. } => "IntegrationDataKeyRewrapped",
             Self::IntegrationDeleted { .. } => "IntegrationDeleted",
+            Self::IntegrationCallbackTokenRotated { .. } => "IntegrationCallbackTokenRotated",
         }
         .to_string()
     }
@@ -216,6 +228,9 @@ pub struct Integration {
     pub last_verified_at: Option<DateTime<Utc>>,
     pub last_error: Option<String>,
     pub configured_at: Option<DateTime<Utc>>,
+    /// Which callback token is current: kept through reconfiguration and
+    /// deletion, so a rotated-out token never comes back.
+    pub callback_generation: u32,
 }
 
 impl Integration {
@@ -363,6 +378,13 @@ impl Integration {
                 at,
             } => self.record_key_rewrapped(data_key_id, master_key_id, at),
             C::Delete { organisation_id, at } => self.delete(organisation_id, at),
+            C::RotateCallbackToken { organisation_id, at } => {
+                self.ensure_configured(organisation_id)?;
+                Ok(vec![E::IntegrationCallbackTokenRotated {
+                    generation: self.callback_generation + 1,
+                    at,
+                }])
+            }
         }
     }
 }
@@ -418,6 +440,7 @@ impl Aggregate for Integration {
                     master_key_id: Some(master_key_id),
                     status: IntegrationStatus::Active,
                     configured_at: Some(configured_at),
+                    callback_generation: self.callback_generation,
                     ..Integration::default()
                 };
             }
@@ -460,9 +483,11 @@ impl Aggregate for Integration {
                     id: self.id,
                     organisation_id: self.organisation_id,
                     kind: self.kind,
+                    callback_generation: self.callback_generation,
                     ..Integration::default()
                 };
             }
+            E::IntegrationCallbackTokenRotated { generation, .. } => self.callback_generation = generation,
         }
     }
 }

@@ -332,6 +332,7 @@ fn a_configuration_is_held_whole_and_makes_the_integration_active() {
             last_verified_at: None,
             last_error: None,
             configured_at: Some(DateTime::UNIX_EPOCH),
+            callback_generation: 0,
         }
     );
 }
@@ -398,4 +399,52 @@ fn each_kind_names_itself_and_its_provider() {
             ("zoho_mail", "Zoho Mail", "zoho"),
         ]
     );
+}
+
+#[test]
+fn each_rotation_makes_the_next_callback_token_generation_and_needs_the_integration() {
+    let org = Uuid::from_u128(7);
+    let rotate = |org| IntegrationCommand::RotateCallbackToken {
+        organisation_id: org,
+        at: DateTime::UNIX_EPOCH,
+    };
+    let rotated = |generation| IntegrationEvent::IntegrationCallbackTokenRotated {
+        generation,
+        at: DateTime::UNIX_EPOCH,
+    };
+    Given::with(())
+        .given(vec![configured(org)])
+        .when(rotate(org))
+        .then_expect_events(vec![rotated(1)]);
+    Given::with(())
+        .given(vec![configured(org), rotated(1)])
+        .when(rotate(org))
+        .then_expect_events(vec![rotated(2)]);
+    Given::with(())
+        .given(vec![configured(org)])
+        .when(rotate(Uuid::from_u128(8)))
+        .then_expect_error(IntegrationError::NotConfigured);
+    Given::with(())
+        .given(vec![])
+        .when(rotate(org))
+        .then_expect_error(IntegrationError::NotConfigured);
+}
+
+#[test]
+fn a_rotated_out_callback_token_stays_out_through_reconfiguration_and_deletion() {
+    let org = Uuid::from_u128(7);
+    let mut integration = Integration::default();
+    integration.apply(configured(org));
+    assert_eq!(integration.callback_generation, 0);
+    integration.apply(IntegrationEvent::IntegrationCallbackTokenRotated {
+        generation: 3,
+        at: DateTime::UNIX_EPOCH,
+    });
+    integration.apply(configured(org));
+    assert_eq!(integration.callback_generation, 3);
+    integration.apply(IntegrationEvent::IntegrationDeleted {
+        data_key_id: None,
+        at: DateTime::UNIX_EPOCH,
+    });
+    assert_eq!(integration.callback_generation, 3);
 }

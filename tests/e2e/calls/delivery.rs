@@ -313,3 +313,58 @@ async fn a_callback_with_a_wrong_token_or_an_unreadable_body_is_refused_and_reco
         "nothing was recorded"
     );
 }
+
+#[tokio::test]
+async fn a_rotated_callback_token_refuses_the_old_url_and_new_calls_carry_the_new_one() {
+    let (app, sim) = app_and_simulator().await;
+    let old = callback_url(&app);
+    let body = json!({"CallSid": "nobody", "Status": "completed"});
+    let http = reqwest::Client::new();
+    assert_eq!(
+        http.post(&old).json(&body).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let path = "/api/v1/settings/integrations/exotel_phone/callback-token/rotate";
+    let rotated = app.post_json(path, Some(&app.admin_token), json!({})).await;
+    assert_eq!(rotated.status(), StatusCode::OK);
+    let rotated: Value = rotated.json().await.unwrap();
+    assert_eq!(data(&rotated)["generation"], 1);
+    assert!(!rotated.to_string().contains("webhooks"), "the token is never shown");
+    assert_problem(
+        http.post(&old).json(&body).send().await.unwrap(),
+        StatusCode::NOT_FOUND,
+        "not_found",
+    )
+    .await;
+
+    let integration =
+        domain::integration::integration_id(app.organisation_id, domain::integration::IntegrationKind::ExotelPhone);
+    let token = app.state.callback_tokens.token(integration, 1);
+    let new = app.url(&format!("/webhooks/exotel/{integration}/{token}/calls"));
+    assert_eq!(
+        http.post(&new).json(&body).send().await.unwrap().status(),
+        StatusCode::OK
+    );
+    let id = place(&app, CUSTOMER, json!({})).await;
+    let done = call_when(&app, &id, 30, "the call completed through the new URL", |c| {
+        c["status"] == "completed"
+    })
+    .await;
+    assert!(
+        done["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|e| e["source"] == "callback")
+    );
+    let forms = sim::forms_to(&sim, "Calls/connect").await;
+    let callback = forms[0]
+        .iter()
+        .find(|(k, _)| k == "StatusCallback")
+        .map(|(_, v)| v.clone());
+    assert_eq!(callback, Some(new));
+    let email = app.add_user(app.organisation_id, domain::Role::Manager).await;
+    let manager = app.login(&email).await;
+    let refused = app.post_json(path, Some(&manager), json!({})).await;
+    assert_problem(refused, StatusCode::FORBIDDEN, "forbidden").await;
+}
