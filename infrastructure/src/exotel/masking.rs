@@ -52,7 +52,7 @@ fn allocation(answer: &Value) -> Result<MaskingAllocation, ExotelError> {
 
 #[async_trait]
 impl ExotelMasking for ExotelClient {
-    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err)]
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err(level = "warn"))]
     async fn allocate(
         &self,
         account: &ExotelAccount,
@@ -67,7 +67,7 @@ impl ExotelMasking for ExotelClient {
         allocation(&answer)
     }
 
-    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err)]
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err(level = "warn"))]
     async fn deallocate(&self, account: &ExotelAccount, greenvn_id: &str) -> Result<MaskingAllocation, ExotelError> {
         let account = lead_assist(account);
         let path = format!("/v1/tenants/{}/greenvn/{greenvn_id}", account.account_sid);

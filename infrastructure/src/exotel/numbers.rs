@@ -59,7 +59,7 @@ fn number_info(answer: &Value) -> Result<NumberInfo, ExotelError> {
 
 #[async_trait]
 impl ExotelNumbers for ExotelClient {
-    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err)]
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err(level = "warn"))]
     async fn exophones(&self, account: &ExotelAccount) -> Result<Vec<ExoPhone>, ExotelError> {
         let mut all = Vec::new();
         for index in 0..MAX_PAGES {
@@ -79,7 +79,7 @@ impl ExotelNumbers for ExotelClient {
         Ok(all)
     }
 
-    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err)]
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err(level = "warn"))]
     async fn number_info(&self, account: &ExotelAccount, number: &str) -> Result<NumberInfo, ExotelError> {
         let path = self.v1_path(account, &format!("Numbers/{number}"));
         let answer = self
@@ -88,7 +88,7 @@ impl ExotelNumbers for ExotelClient {
         number_info(&answer)
     }
 
-    #[tracing::instrument(skip_all, fields(account = %account.account_sid, numbers = numbers.len()), err)]
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid, numbers = numbers.len()), err(level = "warn"))]
     async fn whitelist(
         &self,
         account: &ExotelAccount,
@@ -105,7 +105,7 @@ impl ExotelNumbers for ExotelClient {
         Ok(())
     }
 
-    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err)]
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err(level = "warn"))]
     async fn whitelist_standing(
         &self,
         account: &ExotelAccount,

@@ -73,7 +73,7 @@ fn sms_list(answer: &Value) -> Result<Vec<SmsInfo>, ExotelError> {
 
 #[async_trait]
 impl ExotelSms for ExotelClient {
-    #[tracing::instrument(skip_all, fields(account = %account.account_sid, recipients = sms.to.len()), err)]
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid, recipients = sms.to.len()), err(level = "warn"))]
     async fn send_sms(&self, account: &ExotelAccount, sms: &SendSms) -> Result<Vec<SmsInfo>, ExotelError> {
         if sms.to.is_empty() || sms.to.len() > MAX_RECIPIENTS {
             return Err(ExotelError::Refused {
@@ -89,7 +89,7 @@ impl ExotelSms for ExotelClient {
         sms_list(&answer)
     }
 
-    #[tracing::instrument(skip_all, fields(account = %account.account_sid, sms = %sms_sid), err)]
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid, sms = %sms_sid), err(level = "warn"))]
     async fn sms_details(&self, account: &ExotelAccount, sms_sid: &str) -> Result<SmsInfo, ExotelError> {
         let path = self.v1_path(account, &format!("SMS/Messages/{sms_sid}"));
         let answer = self

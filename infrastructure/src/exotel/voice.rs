@@ -176,7 +176,7 @@ fn legs(details: &Value) -> Vec<CallLeg> {
 
 #[async_trait]
 impl ExotelVoice for ExotelClient {
-    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err)]
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err(level = "warn"))]
     async fn connect(&self, account: &ExotelAccount, call: &ConnectCall) -> Result<CallInfo, ExotelError> {
         let path = self.v1_path(account, "Calls/connect");
         let body = Body::Form(connect_form(call));
@@ -184,7 +184,7 @@ impl ExotelVoice for ExotelClient {
         call_info(object(&answer, "Call")?)
     }
 
-    #[tracing::instrument(skip_all, fields(account = %account.account_sid, call = %call_sid), err)]
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid, call = %call_sid), err(level = "warn"))]
     async fn call_details(&self, account: &ExotelAccount, call_sid: &str) -> Result<CallInfo, ExotelError> {
         let path = format!("{}?details=true", self.v1_path(account, &format!("Calls/{call_sid}")));
         let answer = self
@@ -197,7 +197,7 @@ impl ExotelVoice for ExotelClient {
         ExotelClient::capacity(self, account, Family::Voice).await;
     }
 
-    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err)]
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err(level = "warn"))]
     async fn find_calls(&self, account: &ExotelAccount, query: &CallQuery) -> Result<Vec<CallInfo>, ExotelError> {
         let mut found = Vec::new();
         let mut after: Option<String> = None;
@@ -227,7 +227,7 @@ impl ExotelVoice for ExotelClient {
         Ok(found)
     }
 
-    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err)]
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err(level = "warn"))]
     async fn recording(&self, account: &ExotelAccount, url: &str) -> Result<Vec<u8>, ExotelError> {
         self.download(account, Family::Voice, url).await
     }

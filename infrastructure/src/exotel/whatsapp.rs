@@ -65,7 +65,7 @@ fn outcome(message: &Value) -> Result<WhatsappOutcome, ExotelError> {
 
 #[async_trait]
 impl ExotelWhatsapp for ExotelClient {
-    #[tracing::instrument(skip_all, fields(account = %account.account_sid, messages = send.messages.len()), err)]
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid, messages = send.messages.len()), err(level = "warn"))]
     async fn send_whatsapp(
         &self,
         account: &ExotelAccount,
