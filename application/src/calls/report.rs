@@ -125,6 +125,15 @@ mod tests {
     }
 
     #[test]
+    fn a_callback_without_a_status_word_keeps_none_and_moves_nothing() {
+        let report = callback_report(&info("", None), "d3".into(), Utc::now());
+        assert_eq!(report.provider_status, None);
+        assert_eq!(report.status, None);
+        let worded = callback_report(&info("busy", None), "d4".into(), Utc::now());
+        assert_eq!(worded.provider_status.as_deref(), Some("busy"));
+    }
+
+    #[test]
     fn no_detail_of_a_call_still_under_way_is_kept() {
         let report = callback_report(&info("in-progress", Some("answered")), "d2".into(), Utc::now());
         assert_eq!(report.status, Some(CallStatus::Answered));
