@@ -140,6 +140,7 @@ impl Rule for UserError {
             UserError::CannotChangeOwnAccess => rule(S::UNPROCESSABLE_ENTITY, "cannot_change_own_access", self),
             UserError::AlreadyDeactivated => rule(S::CONFLICT, "already_deactivated", self),
             UserError::AlreadyActive => rule(S::CONFLICT, "already_active", self),
+            UserError::InvalidPhone => rule(S::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("phone"),
         }
     }
 }

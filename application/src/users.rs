@@ -33,6 +33,8 @@ pub struct UserView {
 pub struct UserChange {
     pub display_name: Option<String>,
     pub role: Option<Role>,
+    /// `Some(None)` removes the phone.
+    pub phone: Option<Option<String>>,
 }
 
 /// Why a user use case failed.
@@ -75,7 +77,7 @@ impl Accounts<'_> {
         Ok(UserView { user, last_login_at })
     }
 
-    /// Renames a user, changes their role, or both.
+    /// Renames a user, sets their phone, changes their role, or any of these.
     pub async fn change_user(
         &self,
         acting: &Acting,
@@ -87,6 +89,13 @@ impl Accounts<'_> {
             let command = UserCommand::Rename {
                 organisation_id: acting.organisation_id,
                 display_name,
+            };
+            self.run(user_id, command, meta).await?;
+        }
+        if let Some(phone) = change.phone {
+            let command = UserCommand::SetPhone {
+                organisation_id: acting.organisation_id,
+                phone,
             };
             self.run(user_id, command, meta).await?;
         }

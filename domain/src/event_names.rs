@@ -79,6 +79,8 @@ fn user_events_keep_their_stored_names_and_versions() {
     let password = json!({"UserPasswordChanged": {"password_hash": "$argon2id$x"}});
     pinned::<UserEvent>(password, "UserPasswordChanged", "1.0");
     pinned::<UserEvent>(json!("UserDeactivated"), "UserDeactivated", "1.0");
+    let phone = json!({"UserPhoneSet": {"phone": "+919876500001"}});
+    pinned::<UserEvent>(phone, "UserPhoneSet", "1.0");
     pinned::<UserEvent>(json!("UserReactivated"), "UserReactivated", "1.0");
 }
 

@@ -24,10 +24,12 @@ pub struct UserRow {
     pub registered_at: String,
     pub last_login_at: Option<String>,
     pub version: i64,
+    /// E.164.
+    pub phone: Option<String>,
 }
 
 const COLUMNS: &str =
-    "user_id, organisation_id, email, display_name, role, active, registered_at, last_login_at, version";
+    "user_id, organisation_id, email, display_name, role, active, registered_at, last_login_at, version, phone";
 
 #[async_trait]
 impl Projector for UsersView {
@@ -82,6 +84,15 @@ impl Projector for UsersView {
             UserEvent::UserReactivated => return set_active(conn, id, true, event.sequence).await,
             UserEvent::UserPasswordChanged { .. } => {
                 return set_version(conn, id, event.sequence).await;
+            }
+            UserEvent::UserPhoneSet { phone } => {
+                sqlx::query("UPDATE users_view SET phone = $1, version = $2 WHERE user_id = $3")
+                    .bind(phone)
+                    .bind(event.sequence)
+                    .bind(id)
+                    .execute(conn)
+                    .await?;
+                return Ok(());
             }
         };
         sqlx::query(sql)
@@ -141,6 +152,7 @@ fn row(r: &AnyRow) -> Result<UserRow, ProjectionError> {
         registered_at: r.try_get(6)?,
         last_login_at: r.try_get(7)?,
         version: r.try_get(8)?,
+        phone: r.try_get(9)?,
     })
 }
 

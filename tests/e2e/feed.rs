@@ -420,7 +420,7 @@ async fn exercise_every_view(app: &TestApp, sim: &simulator::RunningSimulator) {
     app.login(&ids[0].1).await;
     let deactivate = format!("/api/v1/users/{}/deactivate", ids[1].0);
     admin_call(app, Method::POST, &deactivate, json!({}), StatusCode::OK).await;
-    let rename = json!({"display_name": "Renamed", "role": "manager"});
+    let rename = json!({"display_name": "Renamed", "role": "manager", "phone": "09876500077"});
     admin_call(
         app,
         Method::PATCH,

@@ -46,6 +46,8 @@ pub struct UserResponse {
     pub registered_at: Option<String>,
     /// RFC 3339; absent before the first login.
     pub last_login_at: Option<String>,
+    /// The user's own phone, E.164: dialled first when they place a call.
+    pub phone: Option<String>,
 }
 
 impl UserResponse {
@@ -60,6 +62,7 @@ impl UserResponse {
             active: user.active,
             registered_at: user.registered_at.map(|t| t.to_rfc3339()),
             last_login_at: view.last_login_at.map(|t| t.to_rfc3339()),
+            phone: user.phone.clone(),
         })
     }
 
@@ -73,6 +76,7 @@ impl UserResponse {
             active: row.active,
             registered_at: Some(row.registered_at),
             last_login_at: row.last_login_at,
+            phone: row.phone,
         })
     }
 }
@@ -97,6 +101,15 @@ pub struct UpdateUser {
     pub display_name: Option<String>,
     #[schema(value_type = Option<String>, example = "manager")]
     pub role: Option<Role>,
+    /// The user's own phone (`+91…` or `0…`); `null` removes it.
+    #[serde(default, deserialize_with = "present")]
+    #[schema(value_type = Option<String>, max_length = 32)]
+    pub phone: Option<Option<String>>,
+}
+
+/// A field given, even as `null` (`Some(None)`), apart from one absent (`None`).
+fn present<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<Option<String>>, D::Error> {
+    Option::<String>::deserialize(deserializer).map(Some)
 }
 
 #[derive(Debug, Deserialize, ToSchema)]
@@ -189,6 +202,7 @@ pub async fn update(
     let change = UserChange {
         display_name: body.display_name,
         role: body.role,
+        phone: body.phone,
     };
     let view = state
         .accounts()

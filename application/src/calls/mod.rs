@@ -153,7 +153,7 @@ pub enum CallsError {
     #[error("no such user in this organisation, or the user is deactivated")]
     UnknownAgent,
     /// 422, field `agent_phone`.
-    #[error("give agent_phone: the agent has no phone number of their own")]
+    #[error("give agent_phone, or an agent_user_id whose user has a phone of their own")]
     AgentPhoneMissing,
     /// 422, field `caller_id`.
     #[error("the caller id must be one of the organisation's active phone numbers")]

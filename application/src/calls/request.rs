@@ -70,9 +70,10 @@ impl Calls<'_> {
             Some(user_id) => Some(self.active_member(organisation_id, user_id).await?),
             None => None,
         };
-        let agent_phone = match &input.agent_phone {
-            Some(phone) => phone_number("agent_phone", phone)?,
-            None => return Err(CallsError::AgentPhoneMissing),
+        let agent_phone = match (&input.agent_phone, agent.as_ref().and_then(|a| a.phone.clone())) {
+            (Some(phone), _) => phone_number("agent_phone", phone)?,
+            (None, Some(own)) => own,
+            (None, None) => return Err(CallsError::AgentPhoneMissing),
         };
         let numbers = self.numbers_of(organisation_id).await?;
         let caller_id = caller_id(&numbers, input.caller_id.as_deref(), input.agent_user_id)?;

@@ -85,6 +85,12 @@ pub enum UserCommand {
         organisation_id: OrganisationId,
         acting_user_id: Option<Uuid>,
     },
+    /// The user's own phone (E.164 or Exotel's `0`-prefixed form), dialled
+    /// first when they place a call; `None` removes it.
+    SetPhone {
+        organisation_id: OrganisationId,
+        phone: Option<String>,
+    },
 }
 
 impl UserCommand {
@@ -117,6 +123,10 @@ pub enum UserEvent {
     },
     UserDeactivated,
     UserReactivated,
+    /// E.164, or `None` once removed.
+    UserPhoneSet {
+        phone: Option<String>,
+    },
 }
 
 impl DomainEvent for UserEvent {
@@ -128,6 +138,7 @@ impl DomainEvent for UserEvent {
             Self::UserPasswordChanged { .. } => "UserPasswordChanged",
             Self::UserDeactivated => "UserDeactivated",
             Self::UserReactivated => "UserReactivated",
+            Self::UserPhoneSet { .. } => "UserPhoneSet",
         }
         .to_string()
     }
@@ -167,6 +178,9 @@ pub enum UserError {
     /// 409: the user is already active.
     #[error("the user is already active")]
     AlreadyActive,
+    /// 422: not a phone number.
+    #[error("the phone must be a phone number: +91XXXXXXXXXX or 0XXXXXXXXXX")]
+    InvalidPhone,
 }
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
@@ -184,6 +198,9 @@ pub struct User {
     /// under and is refused once it differs.
     #[serde(default)]
     pub sessions_ended: u32,
+    /// The user's own phone, E.164.
+    #[serde(default)]
+    pub phone: Option<String>,
 }
 
 fn valid_display_name(name: &str) -> Result<String, UserError> {
@@ -297,6 +314,17 @@ impl User {
                 }
                 Ok(vec![UserEvent::UserReactivated])
             }
+            UserCommand::SetPhone { organisation_id, phone } => {
+                self.ensure_in(organisation_id)?;
+                let phone = phone
+                    .map(|p| crate::integration::settings::phone_number("phone", &p))
+                    .transpose()
+                    .map_err(|_| UserError::InvalidPhone)?;
+                match phone == self.phone {
+                    true => Ok(Vec::new()),
+                    false => Ok(vec![UserEvent::UserPhoneSet { phone }]),
+                }
+            }
         }
     }
 
@@ -366,6 +394,7 @@ impl Aggregate for User {
                 self.sessions_ended += 1;
             }
             UserEvent::UserReactivated => self.active = true,
+            UserEvent::UserPhoneSet { phone } => self.phone = phone,
         }
     }
 }

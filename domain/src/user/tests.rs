@@ -455,3 +455,42 @@ fn event_types_and_versions_are_pinned() {
     );
     assert!(events.iter().all(|e| e.event_version() == "1.0"));
 }
+
+#[test]
+fn a_users_phone_is_kept_in_e164_changed_once_and_removed() {
+    let set = |phone: Option<&str>, organisation_id| UserCommand::SetPhone {
+        organisation_id,
+        phone: phone.map(str::to_string),
+    };
+    let phone_set = |phone: Option<&str>| UserEvent::UserPhoneSet {
+        phone: phone.map(str::to_string),
+    };
+    Given::with(())
+        .given(vec![registered()])
+        .when(set(Some("09876500001"), org()))
+        .then_expect_events(vec![phone_set(Some("+919876500001"))]);
+    Given::with(())
+        .given(vec![registered(), phone_set(Some("+919876500001"))])
+        .when(set(Some("+91 98765 00001"), org()))
+        .then_expect_events(vec![]);
+    Given::with(())
+        .given(vec![registered(), phone_set(Some("+919876500001"))])
+        .when(set(None, org()))
+        .then_expect_events(vec![phone_set(None)]);
+    Given::with(())
+        .given(vec![registered()])
+        .when(set(None, org()))
+        .then_expect_events(vec![]);
+    Given::with(())
+        .given(vec![registered()])
+        .when(set(Some("12"), org()))
+        .then_expect_error(UserError::InvalidPhone);
+    Given::with(())
+        .given(vec![registered()])
+        .when(set(Some("09876500001"), Uuid::from_u128(99)))
+        .then_expect_error(UserError::NotFound);
+    let mut user = User::default();
+    user.apply(registered());
+    user.apply(phone_set(Some("+919876500001")));
+    assert_eq!(user.phone.as_deref(), Some("+919876500001"));
+}

@@ -287,3 +287,62 @@ async fn the_list_filters_by_status_and_number_and_pages_newest_first() {
         assert_problem(response, StatusCode::BAD_REQUEST, "invalid_query").await;
     }
 }
+
+#[tokio::test]
+async fn an_agent_with_a_phone_of_their_own_is_dialled_first_without_agent_phone() {
+    let (app, sim) = app_and_simulator().await;
+    let (_, agent_id) = app.add_member(app.organisation_id, Role::Agent).await;
+    let patch = |body: Value| {
+        let app = &app;
+        async move {
+            app.http
+                .patch(app.url(&format!("/api/v1/users/{agent_id}")))
+                .bearer_auth(&app.admin_token)
+                .json(&body)
+                .send()
+                .await
+                .unwrap()
+        }
+    };
+    let refused = patch(json!({"phone": "12"})).await;
+    let problem = assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+    assert_eq!(problem["field"], "phone");
+    let set = patch(json!({"phone": "09876500099"})).await;
+    assert_eq!(set.status(), StatusCode::OK);
+    assert_eq!(data(&set.json::<Value>().await.unwrap())["phone"], "+919876500099");
+    eventually(Duration::from_secs(10), "the list shows the phone", || async {
+        let users: Value = app
+            .get("/api/v1/users", Some(&app.admin_token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        users["data"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|u| u["phone"] == "+919876500099")
+    })
+    .await;
+
+    let body = json!({"agent_user_id": agent_id, "customer_phone": CUSTOMER});
+    let response = request(&app, body.clone()).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let id = data(&response.json::<Value>().await.unwrap())["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let placed = call_when(&app, &id, 30, "the call is placed", |c| c["dispatch"] == "placed").await;
+    assert_eq!(placed["agent_phone"], "+919876500099");
+    let forms = sim::forms_to(&sim, "Calls/connect").await;
+    assert_eq!(
+        forms[0].iter().find(|(k, _)| k == "From").map(|(_, v)| v.as_str()),
+        Some("+919876500099")
+    );
+
+    let removed = patch(json!({"phone": null})).await;
+    assert_eq!(data(&removed.json::<Value>().await.unwrap())["phone"], Value::Null);
+    let missing = request(&app, body).await;
+    let problem = assert_problem(missing, StatusCode::UNPROCESSABLE_ENTITY, "agent_phone_missing").await;
+    assert_eq!(problem["field"], "agent_phone");
+}
