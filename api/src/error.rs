@@ -544,6 +544,7 @@ impl From<application::calls::CallsError> for ApiError {
             E::NoCallerId => unprocessable("no_caller_id", "caller_id", &error),
             E::VerificationUnavailable => unprocessable("verified_calls_unavailable", "verified", &error),
             E::CustomDataTooLong => unprocessable("invalid_field", "custom_data", &error),
+            E::CustomerOnDnd => unprocessable("customer_on_dnd", "customer_phone", &error),
             E::NoRecording => ApiError::new(StatusCode::NOT_FOUND, "no_recording", error.to_string()),
             E::RecordingGone => ApiError::new(StatusCode::NOT_FOUND, "recording_gone", error.to_string()),
             E::Exotel(e) => e.into(),

@@ -181,6 +181,7 @@ impl AppState {
             access: self.access(),
             integrations: self.integrations(),
             voice: self.exotel.as_ref(),
+            numbers_api: self.exotel.as_ref(),
             directory: &self.call_directory,
             callbacks: &self.callback_tokens,
             recordings: &self.recordings,

@@ -164,6 +164,12 @@ pub enum CallsError {
     /// 422, field `verified`.
     #[error("no verified-call provider is configured; the call was not placed")]
     VerificationUnavailable,
+    /// 422, field `customer_phone`: a promotional call to a number on the
+    /// DND registry that the account has not whitelisted.
+    #[error(
+        "the customer is on India's Do-Not-Disturb registry and not whitelisted: a promotional call may not reach them"
+    )]
+    CustomerOnDnd,
     /// 422, field `custom_data`.
     #[error("custom_data may be at most {MAX_CUSTOM_DATA_BYTES} bytes")]
     CustomDataTooLong,
@@ -210,6 +216,8 @@ pub struct Calls<'a> {
     pub access: IntegrationAccess<'a>,
     pub integrations: Integrations<'a>,
     pub voice: &'a dyn ExotelVoice,
+    /// DND standing of customers, for promotional calls.
+    pub numbers_api: &'a dyn crate::exotel::ExotelNumbers,
     pub directory: &'a dyn CallDirectory,
     pub callbacks: &'a dyn CallbackUrls,
     pub recordings: &'a dyn RecordingFiles,

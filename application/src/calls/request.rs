@@ -75,6 +75,10 @@ impl Calls<'_> {
             (None, Some(own)) => own,
             (None, None) => return Err(CallsError::AgentPhoneMissing),
         };
+        if input.purpose == Purpose::Promotional {
+            self.ensure_reachable_by_promotion(organisation_id, &customer_phone)
+                .await?;
+        }
         let numbers = self.numbers_of(organisation_id).await?;
         let caller_id = caller_id(&numbers, input.caller_id.as_deref(), input.agent_user_id)?;
         let request = CallRequest {
@@ -130,6 +134,27 @@ impl Calls<'_> {
         match integration {
             Some(i) if i.status == IntegrationStatus::Active && i.settings.is_some() => Ok(()),
             _ => Err(CallsError::NotConfigured),
+        }
+    }
+
+    /// A promotional call may reach a DND number only once the account has
+    /// whitelisted it; Exotel is asked (a look-up, nothing placed).
+    async fn ensure_reachable_by_promotion(
+        &self,
+        organisation_id: OrganisationId,
+        customer_phone: &str,
+    ) -> Result<(), CallsError> {
+        let account = crate::phone_numbers::exotel_phone_account(organisation_id, &self.integrations)
+            .await
+            .map_err(|_| CallsError::NotConfigured)?;
+        let info = self.numbers_api.number_info(&account, customer_phone).await?;
+        if !info.dnd {
+            return Ok(());
+        }
+        let standing = self.numbers_api.whitelist_standing(&account, customer_phone).await?;
+        match standing.status.eq_ignore_ascii_case("whitelist") {
+            true => Ok(()),
+            false => Err(CallsError::CustomerOnDnd),
         }
     }
 

@@ -346,3 +346,48 @@ async fn an_agent_with_a_phone_of_their_own_is_dialled_first_without_agent_phone
     let problem = assert_problem(missing, StatusCode::UNPROCESSABLE_ENTITY, "agent_phone_missing").await;
     assert_eq!(problem["field"], "agent_phone");
 }
+
+#[tokio::test]
+async fn a_promotional_call_to_a_dnd_customer_is_refused_until_the_account_whitelists_them() {
+    let (app, sim) = app_and_simulator().await;
+    let dnd = "09812300081";
+    sim::script(&sim, dnd, json!({"dnd": true})).await;
+    let promo = json!({"agent_phone": AGENT, "customer_phone": dnd, "purpose": "promotional"});
+    let problem = assert_problem(
+        request(&app, promo.clone()).await,
+        StatusCode::UNPROCESSABLE_ENTITY,
+        "customer_on_dnd",
+    )
+    .await;
+    assert_eq!(problem["field"], "customer_phone");
+    assert_eq!(
+        app.count("SELECT COUNT(*) FROM events WHERE aggregate_type = 'call'")
+            .await,
+        0
+    );
+    assert!(
+        sim::forms_to(&sim, "Calls/connect").await.is_empty(),
+        "nothing was dispatched"
+    );
+
+    let plain = json!({"agent_phone": AGENT, "customer_phone": "09812300082", "purpose": "promotional"});
+    assert_eq!(
+        request(&app, plain).await.status(),
+        StatusCode::ACCEPTED,
+        "a number off the registry"
+    );
+
+    let whitelisted = reqwest::Client::new()
+        .post(format!("{}/v1/Accounts/sandbox/CustomerWhitelist.json", sim.base_url()))
+        .basic_auth(sim::KEY, Some(sim::TOKEN))
+        .form(&[("VirtualNumber", sim::EXOPHONE), ("Number", dnd)])
+        .send()
+        .await
+        .unwrap();
+    assert!(whitelisted.status().is_success());
+    assert_eq!(
+        request(&app, promo).await.status(),
+        StatusCode::ACCEPTED,
+        "whitelisted by the account"
+    );
+}
