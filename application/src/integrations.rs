@@ -281,6 +281,13 @@ impl Integrations<'_> {
             .filter(|i| i.organisation_id == Some(organisation_id) && i.settings.is_some()))
     }
 
+    /// An integration by its id, whichever organisation's it is (a provider's
+    /// webhook names only the integration); `None` if it never existed.
+    pub async fn by_id(&self, integration_id: Uuid) -> Result<Option<Integration>, StoreError> {
+        let loaded = self.store.load(&integration_id.to_string()).await?;
+        Ok(loaded.map(|l| l.aggregate).filter(|i| i.organisation_id.is_some()))
+    }
+
     /// Stops (`enabled = false`) or resumes the integration's use, keeping its settings.
     pub async fn set_enabled(
         &self,

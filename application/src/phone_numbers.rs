@@ -154,14 +154,27 @@ pub async fn exotel_phone_account(
     organisation_id: OrganisationId,
     integrations: &Integrations<'_>,
 ) -> Result<ExotelAccount, PhoneNumbersUseCaseError> {
+    Ok(exotel_phone_integration(organisation_id, integrations).await?.1)
+}
+
+/// The organisation's active phone integration and its Exotel account,
+/// from one load.
+pub async fn exotel_phone_integration(
+    organisation_id: OrganisationId,
+    integrations: &Integrations<'_>,
+) -> Result<(domain::integration::Integration, ExotelAccount), PhoneNumbersUseCaseError> {
     let integration = integrations
         .current(organisation_id, IntegrationKind::ExotelPhone)
         .await?
         .filter(|i| i.status == IntegrationStatus::Active)
         .ok_or(PhoneNumbersUseCaseError::NotConfigured)?;
-    let settings = integration.settings.ok_or(PhoneNumbersUseCaseError::NotConfigured)?;
+    let settings = integration
+        .settings
+        .as_deref()
+        .ok_or(PhoneNumbersUseCaseError::NotConfigured)?;
     let secrets = integrations
         .open_secrets(organisation_id, IntegrationKind::ExotelPhone)
         .await?;
-    ExotelAccount::of(&settings, &secrets).ok_or(PhoneNumbersUseCaseError::NotConfigured)
+    let account = ExotelAccount::of(settings, &secrets).ok_or(PhoneNumbersUseCaseError::NotConfigured)?;
+    Ok((integration, account))
 }

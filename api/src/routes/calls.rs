@@ -288,7 +288,7 @@ impl CallBody {
 #[utoipa::path(post, path = "/api/v1/calls", tag = "calls", security(("bearer" = [])),
     request_body = CallBody,
     responses((status = 202, body = Data<CallResponse>), (status = 403, body = Problem),
-        (status = 409, body = Problem, description = "Exotel phone is not configured or disabled, or no callback URL")))]
+        (status = 409, body = Problem, description = "Exotel phone is not configured or is disabled")))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -238,7 +238,7 @@ pub async fn set_config(
 #[utoipa::path(post, path = "/api/exotel/click-to-call", tag = "exotel module", security(("bearer" = [])),
     request_body = ClickToCallBody,
     responses((status = 202, body = Data<ClickToCallResponse>), (status = 403, body = Problem),
-        (status = 409, body = Problem, description = "Exotel phone is not configured or disabled, or no callback URL")))]
+        (status = 409, body = Problem, description = "Exotel phone is not configured or is disabled")))]
 pub async fn click_to_call(
     State(state): State<Arc<AppState>>,
     caller: Caller,

@@ -15,7 +15,6 @@ use std::sync::Arc;
 use utoipa::ToSchema;
 use uuid::Uuid;
 
-use application::AggregateStore;
 use application::EventMetadata;
 use application::calls::Callback;
 use domain::integration::IntegrationKind;
@@ -136,10 +135,9 @@ pub async fn exotel_calls(
 ) -> Result<Json<Data<CallbackReceipt>>, ApiError> {
     let integration_id = Uuid::try_parse(&integration_id).map_err(|_| refused())?;
     let integration = state
-        .integrations
-        .load(&integration_id.to_string())
+        .integrations()
+        .by_id(integration_id)
         .await?
-        .map(|l| l.aggregate)
         .filter(|i| i.kind == Some(IntegrationKind::ExotelPhone));
     let Some(integration) = integration else {
         return Err(refused());

@@ -15,7 +15,7 @@ use super::{Calls, CallsError};
 use crate::error::CommandError;
 use crate::exotel::{CallInfo, CallQuery, CallTarget, ConnectCall, ExotelAccount, ExotelError, RecordingChannels};
 use crate::metadata::EventMetadata;
-use crate::phone_numbers::{PhoneNumbersUseCaseError, exotel_phone_account};
+use crate::phone_numbers::{PhoneNumbersUseCaseError, exotel_phone_account, exotel_phone_integration};
 
 /// What one dispatch of a call came to.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -150,25 +150,17 @@ impl Calls<'_> {
             code: None,
             message,
         };
-        let account = match exotel_phone_account(request.organisation_id, &self.integrations).await {
-            Ok(account) => account,
+        let (integration, account) = match exotel_phone_integration(request.organisation_id, &self.integrations).await {
+            Ok(found) => found,
             Err(PhoneNumbersUseCaseError::NotConfigured) => {
                 return Err(refusal(CallsError::NotConfigured.to_string()));
             }
             Err(other) => return Err(refusal(other.to_string())),
         };
-        let integration = integration_id(request.organisation_id, IntegrationKind::ExotelPhone);
-        let generation = match self
-            .integrations
-            .current(request.organisation_id, IntegrationKind::ExotelPhone)
-            .await
-        {
-            Ok(current) => current.map_or(0, |i| i.callback_generation),
-            Err(error) => return Err(refusal(error.to_string())),
-        };
+        let id = integration_id(request.organisation_id, IntegrationKind::ExotelPhone);
         match self
             .callbacks
-            .status_callback(integration, generation, &account.base_url)
+            .status_callback(id, integration.callback_generation, &account.base_url)
         {
             Some(url) => Ok((account, url)),
             None => Err(refusal(CallsError::NoCallbackUrl.to_string())),
@@ -282,35 +274,32 @@ impl Calls<'_> {
 
     /// Asks Exotel for a placed call's details and records what it says:
     /// for a call whose callbacks never came, or whose duration, price or
-    /// recording have not arrived.
-    pub async fn reconcile(&self, call_id: Uuid) -> Result<bool, CallsError> {
+    /// recording have not arrived. A failed look-up is tried again on the
+    /// next pass.
+    pub async fn reconcile(&self, call_id: Uuid) -> Result<(), CallsError> {
         let Some(call) = self.load(call_id).await? else {
-            return Ok(false);
+            return Ok(());
         };
         let (Some(request), Some(sid)) = (call.request.as_deref(), call.provider_sid.as_deref()) else {
-            return Ok(false);
+            return Ok(());
         };
         if !unsettled(&call) {
-            return Ok(false);
+            return Ok(());
         }
         let Ok(account) = exotel_phone_account(request.organisation_id, &self.integrations).await else {
-            return Ok(false);
+            return Ok(());
         };
         let info = match self.voice.call_details(&account, sid).await {
             Ok(info) => info,
             Err(error) => {
                 tracing::warn!(%call_id, %error, "reconciling a call failed; trying again later");
-                return Ok(false);
+                return Ok(());
             }
         };
-        let report = lookup_report(&info, Utc::now());
-        let before = self.store.load(&call_id.to_string()).await?.map(|l| l.version);
         let command = CallCommand::RecordReport {
-            report: Box::new(report),
+            report: Box::new(lookup_report(&info, Utc::now())),
         };
-        self.record(&call_id.to_string(), command, &meta(request)).await?;
-        let after = self.store.load(&call_id.to_string()).await?.map(|l| l.version);
-        Ok(after != before)
+        self.record(&call_id.to_string(), command, &meta(request)).await
     }
 }
 

@@ -173,7 +173,9 @@ pub enum CallsError {
     /// 422, field `custom_data`.
     #[error("custom_data may be at most {MAX_CUSTOM_DATA_BYTES} bytes")]
     CustomDataTooLong,
-    /// 409: this server has no address Exotel can post status callbacks to.
+    /// The refusal recorded on a call the dispatcher cannot give a callback
+    /// URL (this server has no address the provider can reach); 409 where
+    /// a caller meets it.
     #[error("no public URL is configured for Exotel's status callbacks (SWITCHBOARD_PUBLIC_URL)")]
     NoCallbackUrl,
     /// 404: Exotel reported no recording of the call.
