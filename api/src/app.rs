@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
     api_keys, audit, auth, calls, email_accounts, email_inbox, emails, integrations, organisation, phone_numbers, seed,
-    system, users, webhooks,
+    system, users, webhook_endpoints, webhooks,
 };
 use crate::state::AppState;
 
@@ -39,6 +39,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(emails::router(&state.settings))
         .merge(email_inbox::router())
         .merge(audit::router())
+        .merge(webhook_endpoints::router())
         .layer(middleware::from_fn_with_state(state.clone(), crate::guard::guard));
     let exotel_module = seed::router().layer(middleware::from_fn_with_state(state.clone(), crate::guard::guard));
     let timeout = Duration::from_secs(state.settings.request_timeout_secs);

@@ -555,3 +555,37 @@ impl From<application::calls::CallsError> for ApiError {
         }
     }
 }
+
+// Webhooks to client systems.
+
+impl Rule for domain::webhook_endpoint::WebhookEndpointError {
+    fn to_api(&self) -> ApiError {
+        use domain::webhook_endpoint::WebhookEndpointError as E;
+        let invalid = |field: &str| rule(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field(field);
+        match self {
+            E::NotFound => ApiError::not_found(),
+            E::AlreadyRegistered => rule(StatusCode::CONFLICT, "webhook_endpoint_exists", self),
+            E::InvalidUrl => invalid("url"),
+            E::NoEventTypes => invalid("event_types"),
+            E::InvalidDescription => invalid("description"),
+            E::AlreadyDisabled => rule(StatusCode::CONFLICT, "already_disabled", self),
+            E::AlreadyEnabled => rule(StatusCode::CONFLICT, "already_enabled", self),
+        }
+    }
+}
+
+impl From<application::webhooks::WebhooksError> for ApiError {
+    fn from(error: application::webhooks::WebhooksError) -> Self {
+        use application::webhooks::WebhooksError as E;
+        match error {
+            E::Command(e) => e.into(),
+            E::UrlRefused(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "url_not_allowed", error.to_string()).on_field("url")
+            }
+            E::DeliveryNotFound => ApiError::new(StatusCode::NOT_FOUND, "not_found", error.to_string()),
+            E::EndpointDisabled => ApiError::new(StatusCode::CONFLICT, "webhook_endpoint_disabled", error.to_string()),
+            E::Cipher(e) => e.into(),
+            E::Store(e) => e.into(),
+        }
+    }
+}

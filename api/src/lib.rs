@@ -23,3 +23,4 @@ pub mod server;
 pub mod state;
 pub mod telemetry;
 pub mod tokens;
+pub mod webhook_sender;

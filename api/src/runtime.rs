@@ -54,6 +54,7 @@ pub async fn start(state: Arc<AppState>, roles: Roles, listener: Option<TcpListe
         start_phone_sync(&state, &shutdown, &mut tasks);
         start_mail_pollers(&state, &shutdown, &mut tasks);
         start_call_workers(&state, &shutdown, &mut tasks);
+        start_webhook_workers(&state, &shutdown, &mut tasks);
     }
     if roles.projectors {
         let feed = StoreFeed::new(state.db.read.clone(), &state.commits);
@@ -183,6 +184,16 @@ fn start_call_workers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks
     let reconciler = state.clone();
     supervise(tasks, "call_reconciler", shutdown.clone(), move |stop| {
         crate::dispatcher::run_reconciler(reconciler.clone(), stop)
+    });
+}
+
+fn start_webhook_workers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {
+    if !state.settings.webhook_workers {
+        return;
+    }
+    let state = state.clone();
+    supervise(tasks, "webhook_sender", shutdown.clone(), move |stop| {
+        crate::webhook_sender::run(state.clone(), stop)
     });
 }
 

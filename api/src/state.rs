@@ -51,6 +51,9 @@ pub struct AppState {
     pub call_store: EsStore<domain::call::Call>,
     pub call_directory: projections::calls::CallsDirectory,
     pub callback_tokens: crate::callbacks::CallbackTokens,
+    pub webhook_endpoints: EsStore<domain::webhook_endpoint::WebhookEndpoint>,
+    pub webhook_outbox: projections::webhook_outbox::SqlWebhookOutbox,
+    pub webhook_transport: infrastructure::webhooks::HttpWebhooks,
     pub recordings: infrastructure::recordings::RecordingStore,
     pub mail_directory: infrastructure::mail::send::EventDirectory,
     pub smtp: SmtpClient,
@@ -99,6 +102,10 @@ impl AppState {
             outbound: infrastructure::outbound::OutboundRule::from_settings(&settings)?,
             ..ExotelConfig::default()
         };
+        let webhook_transport = infrastructure::webhooks::HttpWebhooks::new(
+            exotel_config.outbound.clone(),
+            std::time::Duration::from_secs(settings.webhook_timeout_secs.max(1)),
+        )?;
         let exotel = Arc::new(ExotelClient::new(exotel_config).map_err(|e| InfraError::Config(e.to_string()))?);
         let state = Arc::new(Self {
             organisations: EsStore::new(&db, (), commits.clone()),
@@ -118,6 +125,9 @@ impl AppState {
             call_store: EsStore::new(&db, (), commits.clone()),
             call_directory: projections::calls::CallsDirectory(db.read.clone()),
             callback_tokens,
+            webhook_endpoints: EsStore::new(&db, (), commits.clone()),
+            webhook_outbox: projections::webhook_outbox::SqlWebhookOutbox(db.read.clone()),
+            webhook_transport,
             recordings: infrastructure::recordings::RecordingStore::new(&settings.data_dir),
             mail_directory: infrastructure::mail::send::EventDirectory(db.read.clone()),
             receiving: crate::receiving::Receiving::new(&db, &settings, ImapClient { tls: mail_tls.clone() }, &commits),
@@ -189,6 +199,25 @@ impl AppState {
                 in_doubt_after: std::time::Duration::from_secs(settings.call_in_doubt_after_secs),
                 settle: std::time::Duration::from_secs(settings.call_settle_secs),
                 ring_timeout_secs: settings.call_ring_timeout_secs,
+            },
+        }
+    }
+
+    /// The webhook use cases over this state's stores, keyring and HTTP client.
+    pub fn webhooks(&self) -> application::webhooks::Webhooks<'_> {
+        let settings = &self.settings;
+        let secs = std::time::Duration::from_secs;
+        application::webhooks::Webhooks {
+            store: &self.webhook_endpoints,
+            keys: &self.data_keys,
+            cipher: &self.keyring,
+            outbox: &self.webhook_outbox,
+            transport: &self.webhook_transport,
+            timing: application::webhooks::WebhookTiming {
+                retry_initial: std::time::Duration::from_millis(settings.webhook_retry_initial_ms.max(1)),
+                window: secs(settings.webhook_retry_window_secs),
+                secret_overlap: secs(settings.webhook_secret_overlap_secs),
+                lease: secs(settings.webhook_timeout_secs.max(1) + 30),
             },
         }
     }

@@ -25,6 +25,7 @@ pub mod policy;
 pub mod receiving;
 pub mod store;
 pub mod users;
+pub mod webhooks;
 
 pub use error::CommandError;
 pub use metadata::{Actor, EventMetadata};

@@ -19,6 +19,7 @@ use crate::organisation::{Organisation, OrganisationEvent};
 use crate::outbound_email::{OutboundEmail, OutboundEmailEvent};
 use crate::phone_numbers::{PhoneNumbers, PhoneNumbersEvent};
 use crate::user::{User, UserEvent};
+use crate::webhook_endpoint::{WebhookEndpoint, WebhookEndpointEvent};
 
 const ID: &str = "00000000-0000-0000-0000-000000000001";
 const AT: &str = "2024-01-01T00:00:00Z";
@@ -45,6 +46,7 @@ fn aggregate_types_keep_their_stored_names() {
         InboundEmail::TYPE,
         OutboundEmail::TYPE,
         Call::TYPE,
+        WebhookEndpoint::TYPE,
     ];
     let stored = [
         "user",
@@ -59,6 +61,7 @@ fn aggregate_types_keep_their_stored_names() {
         "inbound_email",
         "outbound_email",
         "call",
+        "webhook_endpoint",
     ];
     assert_eq!(types, stored);
 }
@@ -301,4 +304,39 @@ fn call_events_keep_their_stored_names_and_versions() {
         "channels": 2, "duration_secs": 1,
     }, "at": AT}});
     pinned::<CallEvent>(recording, "CallRecordingStored", "1.0");
+}
+
+#[test]
+fn webhook_endpoint_events_keep_their_stored_names_and_versions() {
+    let spec = json!({"url": "https://crm.example.com/hooks", "event_types": ["call.requested", "recording.available"], "description": "CRM"});
+    let registered = json!({"WebhookEndpointRegistered": {
+        "endpoint_id": ID, "organisation_id": ID, "spec": spec, "secret": sealed(), "data_key_id": ID,
+        "created_by": ID, "at": AT,
+    }});
+    pinned::<WebhookEndpointEvent>(registered, "WebhookEndpointRegistered", "1.0");
+    pinned::<WebhookEndpointEvent>(
+        json!({"WebhookEndpointChanged": {"spec": spec, "at": AT}}),
+        "WebhookEndpointChanged",
+        "1.0",
+    );
+    pinned::<WebhookEndpointEvent>(
+        json!({"WebhookSecretRotated": {"secret": sealed(), "previous_valid_until": AT, "at": AT}}),
+        "WebhookSecretRotated",
+        "1.0",
+    );
+    pinned::<WebhookEndpointEvent>(
+        json!({"WebhookEndpointDisabled": {"reason": "HTTP 500", "by": null, "at": AT}}),
+        "WebhookEndpointDisabled",
+        "1.0",
+    );
+    pinned::<WebhookEndpointEvent>(
+        json!({"WebhookEndpointEnabled": {"at": AT}}),
+        "WebhookEndpointEnabled",
+        "1.0",
+    );
+    pinned::<WebhookEndpointEvent>(
+        json!({"WebhookEndpointDeleted": {"at": AT}}),
+        "WebhookEndpointDeleted",
+        "1.0",
+    );
 }

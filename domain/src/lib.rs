@@ -21,6 +21,7 @@ pub mod outbound_url;
 pub mod phone_numbers;
 pub mod role;
 pub mod user;
+pub mod webhook_endpoint;
 
 pub use email::EmailAddress;
 pub use role::Role;

@@ -132,6 +132,24 @@ pub struct Settings {
     /// Seconds between the reconciler's passes over calls whose callbacks
     /// did not come (`SWITCHBOARD_CALL_RECONCILE_INTERVAL_SECS`).
     pub call_reconcile_interval_secs: u64,
+    /// Whether this process's workers send webhooks to client systems
+    /// (`SWITCHBOARD_WEBHOOK_WORKERS`).
+    pub webhook_workers: bool,
+    /// Milliseconds between the webhook workers' looks at the outbox
+    /// (`SWITCHBOARD_WEBHOOK_POLL_MS`).
+    pub webhook_poll_ms: u64,
+    /// Seconds a receiver has to answer a webhook (`SWITCHBOARD_WEBHOOK_TIMEOUT_SECS`).
+    pub webhook_timeout_secs: u64,
+    /// Milliseconds before the first retry of a failed webhook; each later
+    /// wait is four times the last, up to six hours
+    /// (`SWITCHBOARD_WEBHOOK_RETRY_INITIAL_MS`).
+    pub webhook_retry_initial_ms: u64,
+    /// Seconds a webhook is retried before it fails for good and its
+    /// endpoint is disabled (`SWITCHBOARD_WEBHOOK_RETRY_WINDOW_SECS`).
+    pub webhook_retry_window_secs: u64,
+    /// Seconds a rotated-out webhook secret still signs beside the new one
+    /// (`SWITCHBOARD_WEBHOOK_SECRET_OVERLAP_SECS`).
+    pub webhook_secret_overlap_secs: u64,
 }
 
 /// How log lines are written.
@@ -177,6 +195,12 @@ struct Defaults {
     call_settle_secs: u64,
     call_ring_timeout_secs: u32,
     call_reconcile_interval_secs: u64,
+    webhook_workers: bool,
+    webhook_poll_ms: u64,
+    webhook_timeout_secs: u64,
+    webhook_retry_initial_ms: u64,
+    webhook_retry_window_secs: u64,
+    webhook_secret_overlap_secs: u64,
 }
 
 impl Default for Defaults {
@@ -215,6 +239,12 @@ impl Default for Defaults {
             call_settle_secs: 180,
             call_ring_timeout_secs: 45,
             call_reconcile_interval_secs: 30,
+            webhook_workers: true,
+            webhook_poll_ms: 200,
+            webhook_timeout_secs: 15,
+            webhook_retry_initial_ms: 5_000,
+            webhook_retry_window_secs: 24 * 3600,
+            webhook_secret_overlap_secs: 24 * 3600,
         }
     }
 }

@@ -28,6 +28,7 @@ pub const ALL_TYPES: &[&str] = &[
     "inbound_email",
     "customer",
     "call",
+    "webhook_endpoint",
 ];
 
 fn organisation_of(event: &StoredEvent) -> String {
@@ -302,6 +303,7 @@ mod tests {
             domain::inbound_email::InboundEmail::TYPE,
             domain::customer::Customer::TYPE,
             domain::call::Call::TYPE,
+            domain::webhook_endpoint::WebhookEndpoint::TYPE,
         ];
         let mut listed: Vec<&str> = ALL_TYPES.to_vec();
         let mut expected = every.to_vec();

@@ -14,6 +14,7 @@ pub mod phone_numbers;
 pub mod runner;
 pub mod store;
 pub mod users;
+pub mod webhook_outbox;
 
 use application::feed::StoredEvent;
 use async_trait::async_trait;
@@ -68,6 +69,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(calls::CallsView),
         Arc::new(email_accounts::EmailAccountsView),
         Arc::new(email_threads::EmailThreadsView),
+        Arc::new(webhook_outbox::WebhookOutboxView),
         Arc::new(audit_chain::AuditChain),
     ]
 }

@@ -374,7 +374,7 @@ async fn commands_keep_succeeding_while_nats_is_down_and_projections_catch_up_af
 
 /// Every table a projector writes: the read models of all of
 /// `projections::all()`, each with its full rows.
-const TABLES: [&str; 10] = [
+const TABLES: [&str; 12] = [
     "organisations_view",
     "users_view",
     "api_keys_view",
@@ -385,7 +385,14 @@ const TABLES: [&str; 10] = [
     "email_thread_messages",
     "email_message_threads",
     "event_hashes",
+    "webhook_endpoints_view",
+    "webhook_subjects",
 ];
+
+/// The deliveries as the outbox projector writes them (their attempts are
+/// the workers'): a rebuild must leave them as they are.
+const DELIVERIES: &str =
+    "SELECT delivery_id, endpoint_id, event_type, source_event, body, created_at FROM webhook_deliveries";
 
 /// A request with the admin's token that must answer `status`; its payload.
 async fn admin_call(app: &TestApp, method: reqwest::Method, path: &str, body: Value, status: StatusCode) -> Value {
@@ -469,6 +476,16 @@ async fn exercise_every_view(app: &TestApp, sim: &simulator::RunningSimulator) {
     let assign = json!({"user_id": ids[0].0, "is_primary": true});
     let path = format!("/api/v1/settings/phone-numbers/{number}/assign");
     admin_call(app, Method::POST, &path, assign, StatusCode::OK).await;
+    // A client system hears of calls (at an address that refuses at once).
+    let hook = json!({"url": "http://127.0.0.1:1/hook", "event_types": ["call.requested", "call.failed"]});
+    admin_call(app, Method::POST, "/api/v1/webhooks", hook, StatusCode::CREATED).await;
+    for _ in 0..200 {
+        let endpoints = admin_call(app, Method::GET, "/api/v1/webhooks", Value::Null, StatusCode::OK).await;
+        if endpoints.as_array().is_some_and(|e| e.len() == 1) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
     // A call Exotel refuses (the customer is on the DND registry) ends at
     // once: nothing changes it after the projections have caught up.
     crate::support::sim::script(sim, "09812399001", json!({"dnd": true})).await;
@@ -532,7 +549,7 @@ async fn caught_up(app: &TestApp) -> bool {
 
 async fn rebuilt_equals_live(app: TestApp) {
     let names: Vec<&str> = projections::all().iter().map(|p| p.name()).collect();
-    assert_eq!(names.len(), 8, "a new projector's tables join TABLES: {names:?}");
+    assert_eq!(names.len(), 9, "a new projector's tables join TABLES: {names:?}");
     let sim = crate::support::sim::start().await;
     exercise_every_view(&app, &sim).await;
     eventually(Duration::from_secs(20), "live projections caught up", || {
@@ -545,6 +562,12 @@ async fn rebuilt_equals_live(app: TestApp) {
         assert!(!rows.is_empty(), "the setup left rows in {table}");
         live.push(rows);
     }
+    let deliveries = app.rows(DELIVERIES).await;
+    assert_eq!(
+        deliveries.len(),
+        2,
+        "the refused call was requested and failed: {deliveries:?}"
+    );
     let log = StoreLog(app.state.db.clone());
     for projector in projections::all() {
         app.state
@@ -556,6 +579,11 @@ async fn rebuilt_equals_live(app: TestApp) {
     for (table, live) in TABLES.iter().zip(live) {
         assert_eq!(app.rows(&format!("SELECT * FROM {table}")).await, live, "{table}");
     }
+    assert_eq!(
+        app.rows(DELIVERIES).await,
+        deliveries,
+        "a rebuild writes no delivery twice"
+    );
 }
 
 #[tokio::test]
@@ -650,6 +678,7 @@ async fn rebuilt_in_one_pass_equals_live(app: TestApp) {
     for table in TABLES {
         live.push(app.rows(&format!("SELECT * FROM {table}")).await);
     }
+    let deliveries = app.rows(DELIVERIES).await;
     let log = CountingLog {
         log: StoreLog(app.state.db.clone()),
         reads: Default::default(),
@@ -678,6 +707,11 @@ async fn rebuilt_in_one_pass_equals_live(app: TestApp) {
     for (table, live) in TABLES.iter().zip(live) {
         assert_eq!(app.rows(&format!("SELECT * FROM {table}")).await, live, "{table}");
     }
+    assert_eq!(
+        app.rows(DELIVERIES).await,
+        deliveries,
+        "a rebuild writes no delivery twice"
+    );
 }
 
 #[tokio::test]

@@ -25,3 +25,4 @@ mod simulator_messaging;
 mod simulator_numbers;
 mod store;
 mod support;
+mod webhooks;

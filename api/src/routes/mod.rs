@@ -13,6 +13,7 @@ pub mod phone_numbers;
 pub mod seed;
 pub mod system;
 pub mod users;
+pub mod webhook_endpoints;
 pub mod webhooks;
 
 use serde::Deserialize;
