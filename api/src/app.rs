@@ -18,8 +18,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    api_keys, audit, auth, calls, email_accounts, email_inbox, emails, integrations, organisation, phone_numbers, seed,
-    system, users, webhook_endpoints, webhooks,
+    api_keys, audit, auth, calls, email_accounts, email_inbox, emails, integrations, masked_sessions, organisation,
+    phone_numbers, seed, system, users, webhook_endpoints, webhooks,
 };
 use crate::state::AppState;
 
@@ -35,6 +35,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(integrations::router())
         .merge(phone_numbers::router())
         .merge(calls::router())
+        .merge(masked_sessions::router())
         .merge(email_accounts::router())
         .merge(emails::router(&state.settings))
         .merge(email_inbox::router())

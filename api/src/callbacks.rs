@@ -75,8 +75,27 @@ impl CallbackTokens {
         }
     }
 
-    fn url(base: &str, integration_id: Uuid, token: &str) -> String {
-        format!("{base}/webhooks/exotel/{integration_id}/{token}/calls")
+    fn route_url(base: &str, integration_id: Uuid, token: &str, route: &str) -> String {
+        format!("{base}/webhooks/exotel/{integration_id}/{token}/{route}")
+    }
+
+    /// The URL of one of the integration's webhook routes (`calls`,
+    /// `passthru`, `connect`) as a provider at `provider_base_url` reaches
+    /// it: under the public URL, or this process's own address for a
+    /// provider on this machine or a private network; `None` otherwise.
+    pub fn webhook_url(
+        &self,
+        integration_id: Uuid,
+        generation: u32,
+        provider_base_url: &str,
+        route: &str,
+    ) -> Option<String> {
+        let token = self.token(integration_id, generation);
+        if let Some(public) = &self.public {
+            return Some(Self::route_url(public, integration_id, &token, route));
+        }
+        let local = self.local.read().ok()?.clone()?;
+        is_local(provider_base_url).then(|| Self::route_url(&local, integration_id, &token, route))
     }
 }
 
@@ -104,12 +123,7 @@ fn is_local(base_url: &str) -> bool {
 
 impl CallbackUrls for CallbackTokens {
     fn status_callback(&self, integration_id: Uuid, generation: u32, provider_base_url: &str) -> Option<String> {
-        let token = self.token(integration_id, generation);
-        if let Some(public) = &self.public {
-            return Some(Self::url(public, integration_id, &token));
-        }
-        let local = self.local.read().ok()?.clone()?;
-        is_local(provider_base_url).then(|| Self::url(&local, integration_id, &token))
+        self.webhook_url(integration_id, generation, provider_base_url, "calls")
     }
 }
 

@@ -519,7 +519,7 @@ impl Rule for domain::call::CallError {
             E::RecordingChannels => {
                 rule(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("recording_channels")
             }
-            E::AlreadyDispatched | E::DispatchInDoubt | E::NotStarted | E::SidMismatch => {
+            E::AlreadyDispatched | E::DispatchInDoubt | E::NotStarted | E::SidMismatch | E::NotInbound => {
                 rule(StatusCode::CONFLICT, "call_conflict", self)
             }
             E::NoRecording => rule(StatusCode::NOT_FOUND, "no_recording", self),
@@ -586,6 +586,47 @@ impl From<application::webhooks::WebhooksError> for ApiError {
             E::EndpointDisabled => ApiError::new(StatusCode::CONFLICT, "webhook_endpoint_disabled", error.to_string()),
             E::Cipher(e) => e.into(),
             E::Store(e) => e.into(),
+        }
+    }
+}
+
+// Number masking.
+
+impl Rule for domain::masked_session::MaskedSessionError {
+    fn to_api(&self) -> ApiError {
+        use domain::masked_session::MaskedSessionError as E;
+        let invalid =
+            |code: &'static str, field: &str| rule(StatusCode::UNPROCESSABLE_ENTITY, code, self).on_field(field);
+        match self {
+            E::NotFound => ApiError::not_found(),
+            E::AlreadyOpen => rule(StatusCode::CONFLICT, "masked_session_exists", self),
+            E::SameParties => invalid("same_parties", "party_b"),
+            E::VirtualNumberIsAParty => invalid("virtual_number_is_a_party", "virtual_number"),
+            E::Lifetime => invalid("invalid_field", "expires_in_secs"),
+            E::ZeroCap => invalid("invalid_field", "max_calls"),
+            E::AlreadyEnded => rule(StatusCode::CONFLICT, "already_ended", self),
+        }
+    }
+}
+
+impl From<application::masked_sessions::MaskedSessionsError> for ApiError {
+    fn from(error: application::masked_sessions::MaskedSessionsError) -> Self {
+        use application::masked_sessions::MaskedSessionsError as E;
+        match error {
+            E::Denied(e) => e.into(),
+            E::Invalid(e) => e.into(),
+            E::UnknownVirtualNumber => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "unknown_virtual_number",
+                error.to_string(),
+            )
+            .on_field("virtual_number"),
+            E::NoVirtualNumber => ApiError::new(StatusCode::CONFLICT, "no_virtual_number", error.to_string()),
+            E::NumberInUse => ApiError::new(StatusCode::CONFLICT, "virtual_number_in_use", error.to_string())
+                .on_field("virtual_number"),
+            E::Store(e) => e.into(),
+            E::Command(e) => e.into(),
+            E::Call(e) => e.into(),
         }
     }
 }

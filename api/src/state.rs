@@ -52,6 +52,8 @@ pub struct AppState {
     pub call_directory: projections::calls::CallsDirectory,
     pub callback_tokens: crate::callbacks::CallbackTokens,
     pub webhook_endpoints: EsStore<domain::webhook_endpoint::WebhookEndpoint>,
+    pub masked_session_store: EsStore<domain::masked_session::MaskedSession>,
+    pub masked_session_directory: projections::masked_sessions::SqlMaskedSessions,
     pub webhook_outbox: projections::webhook_outbox::SqlWebhookOutbox,
     pub webhook_transport: infrastructure::webhooks::HttpWebhooks,
     pub recordings: infrastructure::recordings::RecordingStore,
@@ -126,6 +128,8 @@ impl AppState {
             call_directory: projections::calls::CallsDirectory(db.read.clone()),
             callback_tokens,
             webhook_endpoints: EsStore::new(&db, (), commits.clone()),
+            masked_session_store: EsStore::new(&db, (), commits.clone()),
+            masked_session_directory: projections::masked_sessions::SqlMaskedSessions(db.read.clone()),
             webhook_outbox: projections::webhook_outbox::SqlWebhookOutbox(db.read.clone()),
             webhook_transport,
             recordings: infrastructure::recordings::RecordingStore::new(&settings.data_dir),
@@ -200,6 +204,17 @@ impl AppState {
                 settle: std::time::Duration::from_secs(settings.call_settle_secs),
                 ring_timeout_secs: settings.call_ring_timeout_secs,
             },
+        }
+    }
+
+    /// The number-masking use cases over this state's stores.
+    pub fn masked_sessions(&self) -> application::masked_sessions::MaskedSessions<'_> {
+        application::masked_sessions::MaskedSessions {
+            store: &self.masked_session_store,
+            calls: &self.call_store,
+            numbers: &self.phone_numbers,
+            directory: &self.masked_session_directory,
+            access: self.access(),
         }
     }
 

@@ -15,6 +15,7 @@ pub mod inbound_email;
 pub mod integrations;
 pub mod login;
 pub mod mail;
+pub mod masked_sessions;
 #[cfg(test)]
 mod memory;
 pub mod metadata;

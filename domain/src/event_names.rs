@@ -15,6 +15,7 @@ use crate::inbound_email::{InboundEmail, InboundEmailEvent};
 use crate::integration::{Integration, IntegrationEvent};
 use crate::integration_permission::{IntegrationPermission, PermissionEvent};
 use crate::login::{LoginEvent, LoginHistory};
+use crate::masked_session::{MaskedSession, MaskedSessionEvent};
 use crate::organisation::{Organisation, OrganisationEvent};
 use crate::outbound_email::{OutboundEmail, OutboundEmailEvent};
 use crate::phone_numbers::{PhoneNumbers, PhoneNumbersEvent};
@@ -47,6 +48,7 @@ fn aggregate_types_keep_their_stored_names() {
         OutboundEmail::TYPE,
         Call::TYPE,
         WebhookEndpoint::TYPE,
+        MaskedSession::TYPE,
     ];
     let stored = [
         "user",
@@ -62,6 +64,7 @@ fn aggregate_types_keep_their_stored_names() {
         "outbound_email",
         "call",
         "webhook_endpoint",
+        "masked_session",
     ];
     assert_eq!(types, stored);
 }
@@ -339,4 +342,20 @@ fn webhook_endpoint_events_keep_their_stored_names_and_versions() {
         "WebhookEndpointDeleted",
         "1.0",
     );
+}
+
+#[test]
+fn masked_session_events_keep_their_stored_names_and_versions() {
+    let opened = json!({"MaskedSessionOpened": {"session_id": ID, "terms": {
+        "organisation_id": ID, "party_a": "+919800000001", "party_b": "+919800000002",
+        "virtual_number": "+918047112233", "expires_at": AT, "max_calls": 3, "created_by": ID,
+    }, "at": AT}});
+    pinned::<MaskedSessionEvent>(opened, "MaskedSessionOpened", "1.0");
+    let connected = json!({"MaskedCallRouted": {"provider_sid": "sid", "caller": "+919800000001",
+        "decision": {"Connected": {"from": "a"}}, "at": AT}});
+    pinned::<MaskedSessionEvent>(connected, "MaskedCallRouted", "1.0");
+    let refused = json!({"MaskedCallRouted": {"provider_sid": "sid", "caller": "+919800000001",
+        "decision": {"Refused": {"reason": "cap_reached"}}, "at": AT}});
+    pinned::<MaskedSessionEvent>(refused, "MaskedCallRouted", "1.0");
+    pinned::<MaskedSessionEvent>(json!({"MaskedSessionEnded": {"at": AT}}), "MaskedSessionEnded", "1.0");
 }

@@ -15,6 +15,7 @@ pub mod inbound_email;
 pub mod integration;
 pub mod integration_permission;
 pub mod login;
+pub mod masked_session;
 pub mod organisation;
 pub mod outbound_email;
 pub mod outbound_url;

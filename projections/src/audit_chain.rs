@@ -29,6 +29,7 @@ pub const ALL_TYPES: &[&str] = &[
     "customer",
     "call",
     "webhook_endpoint",
+    "masked_session",
 ];
 
 fn organisation_of(event: &StoredEvent) -> String {
@@ -304,6 +305,7 @@ mod tests {
             domain::customer::Customer::TYPE,
             domain::call::Call::TYPE,
             domain::webhook_endpoint::WebhookEndpoint::TYPE,
+            domain::masked_session::MaskedSession::TYPE,
         ];
         let mut listed: Vec<&str> = ALL_TYPES.to_vec();
         let mut expected = every.to_vec();

@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod calls;
 pub mod email_accounts;
 pub mod email_threads;
+pub mod masked_sessions;
 pub mod organisations;
 pub mod phone_numbers;
 pub mod runner;
@@ -69,6 +70,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(calls::CallsView),
         Arc::new(email_accounts::EmailAccountsView),
         Arc::new(email_threads::EmailThreadsView),
+        Arc::new(masked_sessions::MaskedSessionsView),
         Arc::new(webhook_outbox::WebhookOutboxView),
         Arc::new(audit_chain::AuditChain),
     ]

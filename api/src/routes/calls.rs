@@ -140,6 +140,8 @@ pub struct CallResponse {
     pub recording_channels: RecordingChannels,
     pub time_limit: Option<u32>,
     pub custom_data: Option<String>,
+    /// The masked session an inbound call came through.
+    pub masked_session_id: Option<Uuid>,
     pub purpose: CallPurpose,
     pub requested_at: Option<DateTime<Utc>>,
     pub answered_at: Option<DateTime<Utc>>,
@@ -200,6 +202,7 @@ impl CallResponse {
             },
             time_limit: request.time_limit_secs,
             custom_data: request.custom_data.clone(),
+            masked_session_id: request.masked_session_id,
             purpose: match request.purpose {
                 Purpose::Transactional => CallPurpose::Transactional,
                 Purpose::Promotional => CallPurpose::Promotional,

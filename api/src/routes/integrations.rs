@@ -41,6 +41,7 @@ pub fn router() -> Router<Arc<AppState>> {
             "/settings/integrations/exotel_phone/callback-token/rotate",
             post(rotate_callback_token),
         )
+        .route("/settings/integrations/exotel_phone/flow-urls", routing::get(flow_urls))
         .route("/settings/integrations/{type}/enable", post(enable))
         .route(
             "/settings/integrations/{type}/permissions/{user_id}",
@@ -331,6 +332,44 @@ pub async fn enable(
 pub struct CallbackTokenRotation {
     /// Counts rotations; the token itself is never shown.
     pub generation: u32,
+}
+
+/// The URLs to put in an ExoPhone's flow for number masking and inbound
+/// calls; each `null` when Exotel cannot reach this server (no public URL
+/// configured, and Exotel not on this network).
+#[derive(Debug, Serialize, ToSchema)]
+pub struct FlowUrls {
+    /// A Passthru applet's URL: 200 (branch A) puts a masked session's
+    /// call through, 302 (branch B) says the number is no longer in service.
+    pub passthru_url: Option<String>,
+    /// A Connect applet's dynamic URL (Programmable Connect): whom to dial.
+    pub connect_url: Option<String>,
+    /// Where status callbacks of calls placed by Switchboard go.
+    pub status_callback_url: Option<String>,
+}
+
+/// The flow URLs of the organisation's Exotel phone integration, with its
+/// current callback token (admins only; rotating the token changes them).
+#[utoipa::path(get, path = "/api/v1/settings/integrations/exotel_phone/flow-urls", tag = "integrations",
+    security(("bearer" = [])),
+    responses((status = 200, body = Data<FlowUrls>), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "Exotel phone is not configured or is disabled")))]
+pub async fn flow_urls(State(state): State<Arc<AppState>>, caller: Caller) -> Result<Json<Data<FlowUrls>>, ApiError> {
+    caller.require(Role::can_administer)?;
+    let integrations = state.integrations();
+    let (integration, account) =
+        application::phone_numbers::exotel_phone_integration(caller.organisation_id, &integrations).await?;
+    let id = domain::integration::integration_id(caller.organisation_id, IntegrationKind::ExotelPhone);
+    let url = |route: &str| {
+        state
+            .callback_tokens
+            .webhook_url(id, integration.callback_generation, &account.base_url, route)
+    };
+    Ok(envelope::data(FlowUrls {
+        passthru_url: url("passthru"),
+        connect_url: url("connect"),
+        status_callback_url: url("calls"),
+    }))
 }
 
 /// Replaces the token in Exotel's call status callback URLs (admins only):

@@ -8,6 +8,7 @@ pub mod email_accounts;
 pub mod email_inbox;
 pub mod emails;
 pub mod integrations;
+pub mod masked_sessions;
 pub mod organisation;
 pub mod phone_numbers;
 pub mod seed;

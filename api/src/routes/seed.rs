@@ -31,6 +31,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/health", get(health))
         .route("/config", get(config).put(set_config))
         .route("/click-to-call", post(click_to_call))
+        .route("/number-masking", post(number_masking))
 }
 
 /// Where the organisation's Exotel phone integration stands.
@@ -280,4 +281,70 @@ pub async fn click_to_call(
         requested_at: call.requested_at,
     };
     Ok((StatusCode::ACCEPTED, envelope::data(response)))
+}
+
+/// `POST /api/exotel/number-masking`, in the module's names.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct NumberMaskingBody {
+    #[schema(max_length = 32)]
+    pub party_a: String,
+    #[schema(max_length = 32)]
+    pub party_b: String,
+    /// One of the organisation's numbers; its primary when absent.
+    #[schema(max_length = 32)]
+    pub virtual_number: Option<String>,
+    /// Minutes the session lasts, 1–43,200 (30 days); default 60.
+    #[schema(minimum = 1, maximum = 43200)]
+    pub duration_minutes: Option<u32>,
+    /// Calls put through at most.
+    #[schema(minimum = 1)]
+    pub max_calls: Option<u32>,
+}
+
+/// The masked number both parties call.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct NumberMaskingResponse {
+    pub session_id: String,
+    pub virtual_number: String,
+    pub party_a: String,
+    pub party_b: String,
+    pub expires_at: String,
+    pub max_calls: Option<u32>,
+}
+
+/// Opens a masked session exactly as `POST /api/v1/masked-sessions` does,
+/// from the module's fields; 201 with the virtual number to call.
+#[utoipa::path(post, path = "/api/exotel/number-masking", tag = "exotel module", security(("bearer" = [])),
+    request_body = NumberMaskingBody,
+    responses((status = 201, body = Data<NumberMaskingResponse>), (status = 403, body = Problem),
+        (status = 409, body = Problem), (status = 422, body = Problem)))]
+pub async fn number_masking(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    ApiJson(body): ApiJson<NumberMaskingBody>,
+) -> Result<(StatusCode, Json<Data<NumberMaskingResponse>>), ApiError> {
+    let minutes = body.duration_minutes.unwrap_or(60);
+    let input = application::masked_sessions::NewSession {
+        party_a: body.party_a,
+        party_b: body.party_b,
+        virtual_number: body.virtual_number,
+        expires_in_secs: minutes.saturating_mul(60),
+        max_calls: body.max_calls,
+    };
+    let session = state
+        .masked_sessions()
+        .open(&caller.acting(), input, &caller.metadata())
+        .await?;
+    let shown = crate::routes::masked_sessions::MaskedSessionResponse::of(&session);
+    let response = NumberMaskingResponse {
+        session_id: shown.id,
+        virtual_number: shown.virtual_number,
+        party_a: shown.party_a,
+        party_b: shown.party_b,
+        expires_at: shown.expires_at,
+        max_calls: shown.max_calls,
+    };
+    Ok((StatusCode::CREATED, envelope::data(response)))
 }

@@ -5,9 +5,11 @@
 //! nothing, and a late one never moves a call backwards.
 
 use axum::body::Bytes;
+use axum::extract::Query;
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode, header};
-use axum::routing::post;
+use axum::response::{IntoResponse, Response};
+use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
 use sha2::{Digest, Sha256};
@@ -26,7 +28,13 @@ use crate::state::AppState;
 
 /// The webhook routes, at the root.
 pub fn router() -> Router<Arc<AppState>> {
-    Router::new().route("/webhooks/exotel/{integration_id}/{token}/calls", post(exotel_calls))
+    Router::new()
+        .route("/webhooks/exotel/{integration_id}/{token}/calls", post(exotel_calls))
+        .route(
+            "/webhooks/exotel/{integration_id}/{token}/passthru",
+            get(exotel_passthru),
+        )
+        .route("/webhooks/exotel/{integration_id}/{token}/connect", get(exotel_connect))
 }
 
 /// A voice status callback as Exotel sends it (reference §4): JSON, or the
@@ -114,6 +122,27 @@ async fn body_value(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Val
     }
 }
 
+/// The organisation of an Exotel phone integration whose token is right;
+/// 404 (counted) otherwise.
+async fn organisation_of(state: &AppState, integration_id: &str, token: &str) -> Result<Uuid, ApiError> {
+    let integration_id = Uuid::try_parse(integration_id).map_err(|_| refused())?;
+    let integration = state
+        .integrations()
+        .by_id(integration_id)
+        .await?
+        .filter(|i| i.kind == Some(IntegrationKind::ExotelPhone));
+    let Some(integration) = integration else {
+        return Err(refused());
+    };
+    if !state
+        .callback_tokens
+        .verify(integration_id, integration.callback_generation, token)
+    {
+        return Err(refused());
+    }
+    integration.organisation_id.ok_or_else(refused)
+}
+
 /// Exotel's status callback for the calls of one integration. 200 once
 /// recorded (or recognised as a duplicate); 404 for a wrong token.
 #[utoipa::path(post, path = "/webhooks/exotel/{integration_id}/{token}/calls", tag = "webhooks",
@@ -133,24 +162,7 @@ pub async fn exotel_calls(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Data<CallbackReceipt>>, ApiError> {
-    let integration_id = Uuid::try_parse(&integration_id).map_err(|_| refused())?;
-    let integration = state
-        .integrations()
-        .by_id(integration_id)
-        .await?
-        .filter(|i| i.kind == Some(IntegrationKind::ExotelPhone));
-    let Some(integration) = integration else {
-        return Err(refused());
-    };
-    if !state
-        .callback_tokens
-        .verify(integration_id, integration.callback_generation, &token)
-    {
-        return Err(refused());
-    }
-    let Some(organisation_id) = integration.organisation_id else {
-        return Err(refused());
-    };
+    let organisation_id = organisation_of(&state, &integration_id, &token).await?;
     let value = body_value(&headers, &body).await?;
     let info = infrastructure::exotel::callback_info(&value).map_err(|e| unreadable(e.to_string()))?;
     let digest = hex::encode(Sha256::digest(&body));
@@ -176,4 +188,138 @@ pub async fn exotel_calls(
         }
     };
     Ok(envelope::data(receipt))
+}
+
+/// The call details a flow applet sends (reference §3.2), as free strings:
+/// Exotel adds parameters and intermediate values freely.
+#[derive(Debug, Deserialize, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct FlowQuery {
+    #[serde(rename = "CallSid")]
+    #[param(rename = "CallSid")]
+    pub call_sid: String,
+    /// The caller, usually 0-prefixed.
+    #[serde(rename = "CallFrom")]
+    #[param(rename = "CallFrom")]
+    pub call_from: Option<String>,
+    /// The ExoPhone called.
+    #[serde(rename = "CallTo")]
+    #[param(rename = "CallTo")]
+    pub call_to: Option<String>,
+    #[serde(rename = "From")]
+    #[param(rename = "From")]
+    pub from: Option<String>,
+    #[serde(rename = "To")]
+    #[param(rename = "To")]
+    pub to: Option<String>,
+    /// `incoming` for a call to an ExoPhone.
+    #[serde(rename = "Direction")]
+    #[param(rename = "Direction")]
+    pub direction: Option<String>,
+}
+
+impl FlowQuery {
+    fn incoming(&self) -> application::masked_sessions::IncomingCall {
+        application::masked_sessions::IncomingCall {
+            provider_sid: self.call_sid.trim().to_string(),
+            caller: self.call_from.clone().or_else(|| self.from.clone()).unwrap_or_default(),
+            called: self.call_to.clone().or_else(|| self.to.clone()).unwrap_or_default(),
+        }
+    }
+}
+
+async fn route_flow(
+    state: &AppState,
+    integration_id: &str,
+    token: &str,
+    query: &FlowQuery,
+    context: RequestContext,
+) -> Result<application::masked_sessions::Routed, ApiError> {
+    let organisation_id = organisation_of(state, integration_id, token).await?;
+    if query.call_sid.trim().is_empty() {
+        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "CallSid is required").on_field("CallSid"));
+    }
+    let mut meta = EventMetadata::provider_webhook("exotel", organisation_id);
+    meta.request_id = context.request_id;
+    meta.client_ip = context.client_ip;
+    meta.user_agent = context.user_agent;
+    Ok(state
+        .masked_sessions()
+        .route(organisation_id, &query.incoming(), &meta)
+        .await?)
+}
+
+/// A Passthru applet of an ExoPhone's flow: records the call to the number
+/// and answers 200 (Exotel's branch A) when it is a masked session's call
+/// that may go through, 302 (branch B: say "this number is no longer in
+/// service") when it may not; 404 for a wrong token.
+#[utoipa::path(get, path = "/webhooks/exotel/{integration_id}/{token}/passthru", tag = "webhooks",
+    params(("integration_id" = String, Path, description = "the Exotel phone integration's id"),
+        ("token" = String, Path, description = "the integration's callback token"), FlowQuery),
+    responses((status = 200, description = "put the caller through (branch A)", body = String),
+        (status = 302, description = "connect nobody (branch B)"),
+        (status = 400, body = Problem), (status = 404, body = Problem), (status = 503, body = Problem)))]
+pub async fn exotel_passthru(
+    State(state): State<Arc<AppState>>,
+    Path((integration_id, token)): Path<(String, String)>,
+    Query(query): Query<FlowQuery>,
+    context: RequestContext,
+) -> Result<Response, ApiError> {
+    let routed = route_flow(&state, &integration_id, &token, &query, context).await?;
+    Ok(match routed.connect_to {
+        Some(_) => (StatusCode::OK, "connect").into_response(),
+        None => (StatusCode::FOUND, [(header::LOCATION, "./no-one")], "").into_response(),
+    })
+}
+
+/// Whom a Connect applet dials, as Programmable Connect reads it.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectAnswer {
+    pub destination: ConnectDestination,
+    /// The number the dialled party sees: the virtual number, 0-prefixed.
+    pub outgoing_phone_number: String,
+    pub record: bool,
+    /// Seconds the conversation may last: until the session expires.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub max_conversation_duration: Option<u32>,
+}
+
+#[derive(Debug, Serialize, ToSchema)]
+pub struct ConnectDestination {
+    /// The other party, E.164; empty: dial nobody.
+    pub numbers: Vec<String>,
+}
+
+/// The 0-prefixed national form Exotel shows numbers in.
+fn national(e164: &str) -> String {
+    match e164.strip_prefix("+91") {
+        Some(rest) => format!("0{rest}"),
+        None => e164.to_string(),
+    }
+}
+
+/// A Connect applet's dynamic URL (Programmable Connect, addendum §C.2):
+/// the other party of the caller's masked session, shown the virtual
+/// number; no number when the session has expired, ended, reached its cap
+/// or does not name the caller. 404 for a wrong token.
+#[utoipa::path(get, path = "/webhooks/exotel/{integration_id}/{token}/connect", tag = "webhooks",
+    params(("integration_id" = String, Path, description = "the Exotel phone integration's id"),
+        ("token" = String, Path, description = "the integration's callback token"), FlowQuery),
+    responses((status = 200, body = ConnectAnswer), (status = 400, body = Problem), (status = 404, body = Problem),
+        (status = 503, body = Problem)))]
+pub async fn exotel_connect(
+    State(state): State<Arc<AppState>>,
+    Path((integration_id, token)): Path<(String, String)>,
+    Query(query): Query<FlowQuery>,
+    context: RequestContext,
+) -> Result<Json<ConnectAnswer>, ApiError> {
+    let routed = route_flow(&state, &integration_id, &token, &query, context).await?;
+    Ok(Json(ConnectAnswer {
+        destination: ConnectDestination {
+            numbers: routed.connect_to.into_iter().collect(),
+        },
+        outgoing_phone_number: national(&routed.virtual_number),
+        record: false,
+        max_conversation_duration: routed.max_conversation_secs,
+    }))
 }

@@ -96,6 +96,7 @@ impl Calls<'_> {
             custom_data: input.custom_data,
             purpose: input.purpose,
             verified: false,
+            masked_session_id: None,
         };
         let command = CallCommand::Request {
             request: Box::new(request),

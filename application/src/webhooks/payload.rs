@@ -117,6 +117,7 @@ mod tests {
                 custom_data: Some("order 7".into()),
                 purpose: Purpose::Transactional,
                 verified: false,
+                masked_session_id: None,
             }),
             at: at(0),
         }

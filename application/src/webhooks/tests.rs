@@ -199,11 +199,14 @@ impl WebhookOutbox for Outbox {
     }
 }
 
+/// A post as the receiver got it: URL, headers, body.
+type Post = (String, Vec<(&'static str, String)>, String);
+
 /// Refuses URLs naming 10.0.0.1; answers posts from a script (200 once spent).
 #[derive(Default)]
 struct Receiver {
     script: Mutex<VecDeque<Answer>>,
-    got: Mutex<Vec<(String, Vec<(&'static str, String)>, String)>>,
+    got: Mutex<Vec<Post>>,
 }
 
 #[async_trait]
@@ -296,7 +299,7 @@ impl World {
         self.receiver.script.lock().unwrap().extend(answers);
     }
 
-    fn posts(&self) -> Vec<(String, Vec<(&'static str, String)>, String)> {
+    fn posts(&self) -> Vec<Post> {
         self.receiver.got.lock().unwrap().clone()
     }
 }

@@ -56,6 +56,9 @@ pub struct CallRequest {
     pub custom_data: Option<String>,
     pub purpose: Purpose,
     pub verified: bool,
+    /// The masked session an inbound call came through.
+    #[serde(default)]
+    pub masked_session_id: Option<Uuid>,
 }
 
 /// A call's recording as kept by Switchboard, by content.
@@ -85,6 +88,13 @@ pub enum CallCommand {
     /// Records the intent; the same request again changes nothing.
     Request {
         request: Box<CallRequest>,
+        at: DateTime<Utc>,
+    },
+    /// A call the provider already has, made to one of our numbers: its
+    /// intent and placement at once; the same call again changes nothing.
+    RecordInbound {
+        request: Box<CallRequest>,
+        provider_sid: String,
         at: DateTime<Utc>,
     },
     /// Claims an attempt, just before the provider is asked.
@@ -199,6 +209,9 @@ pub enum CallError {
     /// 404: the provider has reported no recording of this call.
     #[error("this call has no recording")]
     NoRecording,
+    /// 409: only an inbound call is recorded as already at the provider.
+    #[error("this call was not made to one of our numbers")]
+    NotInbound,
 }
 
 /// Where asking the provider stands.
@@ -262,6 +275,30 @@ impl Call {
             return Err(CallError::RecordingChannels);
         }
         Ok(vec![CallEvent::CallRequested { request, at }])
+    }
+
+    fn inbound(
+        &self,
+        request: Box<CallRequest>,
+        provider_sid: String,
+        at: DateTime<Utc>,
+    ) -> Result<Vec<CallEvent>, CallError> {
+        if request.direction != Direction::Inbound {
+            return Err(CallError::NotInbound);
+        }
+        if self.request.is_some() {
+            return match self.provider_sid.as_deref() == Some(provider_sid.as_str()) {
+                true => Ok(Vec::new()),
+                false => Err(CallError::SidMismatch),
+            };
+        }
+        if request.agent_phone == request.customer_phone {
+            return Err(CallError::SameNumbers);
+        }
+        Ok(vec![
+            CallEvent::CallRequested { request, at },
+            CallEvent::CallPlaced { provider_sid, at },
+        ])
     }
 
     fn start_dispatch(&self, at: DateTime<Utc>) -> Result<Vec<CallEvent>, CallError> {
@@ -369,6 +406,11 @@ impl Aggregate for Call {
         use CallCommand as C;
         let events = match command {
             C::Request { request, at } => self.request(request, at)?,
+            C::RecordInbound {
+                request,
+                provider_sid,
+                at,
+            } => self.inbound(request, provider_sid, at)?,
             C::StartDispatch { at } => self.start_dispatch(at)?,
             C::RecordPlaced { provider_sid, at } => self.placed(provider_sid, at)?,
             C::RecordRefusal { refusal, at } => self.refused(refusal, at)?,

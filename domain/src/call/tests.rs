@@ -27,6 +27,7 @@ fn request() -> Box<CallRequest> {
         custom_data: None,
         purpose: Purpose::Transactional,
         verified: false,
+        masked_session_id: None,
     })
 }
 
@@ -652,4 +653,97 @@ fn a_stored_recording_is_the_calls() {
         at: at(45),
     });
     assert_eq!(call.recording, Some(kept("ab")));
+}
+
+fn inbound_request() -> Box<CallRequest> {
+    Box::new(CallRequest {
+        direction: Direction::Inbound,
+        requested_by: None,
+        agent_user_id: None,
+        record: false,
+        masked_session_id: Some(Uuid::from_u128(7)),
+        ..*request()
+    })
+}
+
+#[test]
+fn an_inbound_call_is_recorded_as_requested_and_placed_at_once() {
+    Given::with(())
+        .given_no_previous_events()
+        .when(CallCommand::RecordInbound {
+            request: inbound_request(),
+            provider_sid: "sid-in".into(),
+            at: at(3),
+        })
+        .then_expect_events(vec![
+            CallEvent::CallRequested {
+                request: inbound_request(),
+                at: at(3),
+            },
+            CallEvent::CallPlaced {
+                provider_sid: "sid-in".into(),
+                at: at(3),
+            },
+        ]);
+    let mut call = Call::default();
+    for event in Call::default()
+        .inbound(inbound_request(), "sid-in".into(), at(3))
+        .unwrap()
+    {
+        call.apply(event);
+    }
+    assert_eq!(call.dispatch, Dispatch::Placed);
+    assert_eq!(call.status, Some(CallStatus::Queued));
+}
+
+#[test]
+fn the_same_inbound_call_again_changes_nothing_and_another_sid_is_refused() {
+    let recorded = vec![
+        CallEvent::CallRequested {
+            request: inbound_request(),
+            at: at(3),
+        },
+        CallEvent::CallPlaced {
+            provider_sid: "sid-in".into(),
+            at: at(3),
+        },
+    ];
+    Given::with(())
+        .given(recorded.clone())
+        .when(CallCommand::RecordInbound {
+            request: inbound_request(),
+            provider_sid: "sid-in".into(),
+            at: at(4),
+        })
+        .then_expect_events(vec![]);
+    Given::with(())
+        .given(recorded)
+        .when(CallCommand::RecordInbound {
+            request: inbound_request(),
+            provider_sid: "sid-other".into(),
+            at: at(4),
+        })
+        .then_expect_error(CallError::SidMismatch);
+}
+
+#[test]
+fn only_an_inbound_call_with_two_numbers_is_recorded_as_already_placed() {
+    Given::with(())
+        .given_no_previous_events()
+        .when(CallCommand::RecordInbound {
+            request: request(),
+            provider_sid: "sid-in".into(),
+            at: at(3),
+        })
+        .then_expect_error(CallError::NotInbound);
+    let mut same = inbound_request();
+    same.customer_phone = same.agent_phone.clone();
+    Given::with(())
+        .given_no_previous_events()
+        .when(CallCommand::RecordInbound {
+            request: same,
+            provider_sid: "sid-in".into(),
+            at: at(3),
+        })
+        .then_expect_error(CallError::SameNumbers);
 }
