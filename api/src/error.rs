@@ -523,6 +523,10 @@ impl Rule for domain::call::CallError {
                 rule(StatusCode::CONFLICT, "call_conflict", self)
             }
             E::NoRecording => rule(StatusCode::NOT_FOUND, "no_recording", self),
+            E::VerificationReason => {
+                rule(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("verification_reason")
+            }
+            E::NotVerified | E::NotAwaitingVerification => rule(StatusCode::CONFLICT, "call_conflict", self),
         }
     }
 }

@@ -52,6 +52,7 @@ pub struct AppState {
     pub call_directory: projections::calls::CallsDirectory,
     pub callback_tokens: crate::callbacks::CallbackTokens,
     pub webhook_endpoints: EsStore<domain::webhook_endpoint::WebhookEndpoint>,
+    pub verified_calls: Arc<dyn application::calls::verified::VerifiedCalls>,
     pub masked_session_store: EsStore<domain::masked_session::MaskedSession>,
     pub masked_session_directory: projections::masked_sessions::SqlMaskedSessions,
     pub webhook_outbox: projections::webhook_outbox::SqlWebhookOutbox,
@@ -128,6 +129,10 @@ impl AppState {
             call_directory: projections::calls::CallsDirectory(db.read.clone()),
             callback_tokens,
             webhook_endpoints: EsStore::new(&db, (), commits.clone()),
+            verified_calls: match settings.verified_calls.as_str() {
+                "sandbox" => Arc::new(infrastructure::verified_calls::SandboxVerifiedCalls::default()),
+                _ => Arc::new(application::calls::verified::NoVerifiedCalls),
+            },
             masked_session_store: EsStore::new(&db, (), commits.clone()),
             masked_session_directory: projections::masked_sessions::SqlMaskedSessions(db.read.clone()),
             webhook_outbox: projections::webhook_outbox::SqlWebhookOutbox(db.read.clone()),
@@ -199,6 +204,7 @@ impl AppState {
             directory: &self.call_directory,
             callbacks: &self.callback_tokens,
             recordings: &self.recordings,
+            verified: self.verified_calls.as_ref(),
             timing: application::calls::CallTiming {
                 in_doubt_after: std::time::Duration::from_secs(settings.call_in_doubt_after_secs),
                 settle: std::time::Duration::from_secs(settings.call_settle_secs),

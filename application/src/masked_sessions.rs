@@ -360,6 +360,7 @@ impl MaskedSessions<'_> {
             purpose: Purpose::Transactional,
             verified: false,
             masked_session_id,
+            verification: None,
         };
         let command = CallCommand::RecordInbound {
             request: Box::new(request),

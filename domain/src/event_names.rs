@@ -307,6 +307,10 @@ fn call_events_keep_their_stored_names_and_versions() {
         "channels": 2, "duration_secs": 1,
     }, "at": AT}});
     pinned::<CallEvent>(recording, "CallRecordingStored", "1.0");
+    let verified = json!({"CallVerificationArranged": {"arranged": {
+        "provider": "sandbox", "reference": "ref", "caller_name": "Acme Foods",
+    }, "at": AT}});
+    pinned::<CallEvent>(verified, "CallVerificationArranged", "1.0");
 }
 
 #[test]

@@ -150,6 +150,9 @@ pub struct Settings {
     /// Seconds a rotated-out webhook secret still signs beside the new one
     /// (`SWITCHBOARD_WEBHOOK_SECRET_OVERLAP_SECS`).
     pub webhook_secret_overlap_secs: u64,
+    /// The verified-call provider: `none`, or `sandbox`, which records the
+    /// branding it is asked for and sends nothing (`SWITCHBOARD_VERIFIED_CALLS`).
+    pub verified_calls: String,
 }
 
 /// How log lines are written.
@@ -201,6 +204,7 @@ struct Defaults {
     webhook_retry_initial_ms: u64,
     webhook_retry_window_secs: u64,
     webhook_secret_overlap_secs: u64,
+    verified_calls: String,
 }
 
 impl Default for Defaults {
@@ -245,6 +249,7 @@ impl Default for Defaults {
             webhook_retry_initial_ms: 5_000,
             webhook_retry_window_secs: 24 * 3600,
             webhook_secret_overlap_secs: 24 * 3600,
+            verified_calls: "none".into(),
         }
     }
 }
@@ -325,6 +330,11 @@ impl Settings {
         if self.header_read_timeout_secs == 0 || self.idle_timeout_secs == 0 {
             return Err(InfraError::Config(
                 "SWITCHBOARD_HEADER_READ_TIMEOUT_SECS and SWITCHBOARD_IDLE_TIMEOUT_SECS must be at least 1".into(),
+            ));
+        }
+        if !matches!(self.verified_calls.as_str(), "none" | "sandbox") {
+            return Err(InfraError::Config(
+                "SWITCHBOARD_VERIFIED_CALLS must be none or sandbox".into(),
             ));
         }
         crate::outbound::OutboundRule::from_settings(self)?;

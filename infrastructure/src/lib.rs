@@ -17,6 +17,7 @@ pub mod nats;
 pub mod outbound;
 pub mod recordings;
 pub mod relay;
+pub mod verified_calls;
 pub mod webhooks;
 
 pub use config::Settings;

@@ -105,7 +105,9 @@ impl Projector for CallsView {
                     .execute(conn)
                     .await?;
             }
-            CallEvent::CallReportReceived { .. } | CallEvent::CallRecordingStored { .. } => {}
+            CallEvent::CallReportReceived { .. }
+            | CallEvent::CallRecordingStored { .. }
+            | CallEvent::CallVerificationArranged { .. } => {}
             CallEvent::CallProgressed { status, at } => {
                 let answered = (status == CallStatus::Answered).then(|| stamp(at));
                 let ended = status.is_terminal().then(|| stamp(at));

@@ -78,10 +78,27 @@ pub struct CallBody {
     #[schema(max_length = 2000)]
     pub custom_data: Option<String>,
     pub purpose: Option<CallPurpose>,
-    /// Ask for a verified (branded) call; refused while no verified-call
-    /// provider is configured.
+    /// Ask for a verified (branded) call: the customer's screen shows the
+    /// brand and `verification_reason`; refused (422
+    /// `verified_calls_unavailable`) while no verified-call provider is
+    /// configured, never placed unverified.
     #[serde(default)]
     pub verified: bool,
+    /// Why the call is made, as a verified call shows it: 1 to 60
+    /// characters; needed with `verified`, refused without it.
+    #[schema(max_length = 60)]
+    pub verification_reason: Option<String>,
+}
+
+/// A verified call's branding.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct VerificationResponse {
+    pub reason: String,
+    /// Absent until the provider has arranged it.
+    pub provider: Option<String>,
+    pub reference: Option<String>,
+    /// The brand name shown.
+    pub caller_name: Option<String>,
 }
 
 /// One leg of a call.
@@ -140,6 +157,8 @@ pub struct CallResponse {
     pub recording_channels: RecordingChannels,
     pub time_limit: Option<u32>,
     pub custom_data: Option<String>,
+    /// A verified call's branding: what the customer is shown, once arranged.
+    pub verification: Option<VerificationResponse>,
     /// The masked session an inbound call came through.
     pub masked_session_id: Option<Uuid>,
     pub purpose: CallPurpose,
@@ -203,6 +222,12 @@ impl CallResponse {
             time_limit: request.time_limit_secs,
             custom_data: request.custom_data.clone(),
             masked_session_id: request.masked_session_id,
+            verification: request.verification.as_ref().map(|v| VerificationResponse {
+                reason: v.reason.clone(),
+                provider: call.verification.as_ref().map(|a| a.provider.clone()),
+                reference: call.verification.as_ref().map(|a| a.reference.clone()),
+                caller_name: call.verification.as_ref().map(|a| a.caller_name.clone()),
+            }),
             purpose: match request.purpose {
                 Purpose::Transactional => CallPurpose::Transactional,
                 Purpose::Promotional => CallPurpose::Promotional,
@@ -281,6 +306,7 @@ impl CallBody {
                 _ => Purpose::Transactional,
             },
             verified: self.verified,
+            verification_reason: self.verification_reason,
         }
     }
 }
@@ -344,6 +370,7 @@ async fn timeline(state: &AppState, caller: &Caller, id: Uuid) -> Result<Vec<Tim
         };
         match event {
             CallEvent::CallRequested { at, .. } => entries.push(entry("requested", at)),
+            CallEvent::CallVerificationArranged { at, .. } => entries.push(entry("verification_arranged", at)),
             CallEvent::CallDispatchStarted { at, .. } => entries.push(entry("dispatch_started", at)),
             CallEvent::CallPlaced { at, .. } => entries.push(entry("placed", at)),
             CallEvent::CallRefused { at, .. } => entries.push(entry("refused", at)),

@@ -262,6 +262,7 @@ pub async fn click_to_call(
             _ => Purpose::Transactional,
         },
         verified: false,
+        verification_reason: None,
     };
     let call = state
         .calls()

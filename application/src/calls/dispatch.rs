@@ -11,6 +11,7 @@ use domain::call::{Call, CallCommand, CallRequest, CallStatus, Dispatch, Provide
 use domain::integration::{IntegrationKind, integration_id};
 
 use super::report::lookup_report;
+use super::verified::BrandedCall;
 use super::{Calls, CallsError};
 use crate::error::CommandError;
 use crate::exotel::{CallInfo, CallQuery, CallTarget, ConnectCall, ExotelAccount, ExotelError, RecordingChannels};
@@ -62,6 +63,50 @@ fn meta(call: &CallRequest) -> EventMetadata {
 }
 
 impl Calls<'_> {
+    /// Arranges a verified call's branding before it is placed; the attempt
+    /// it ends in when the provider refuses (the call is then not placed).
+    async fn arrange_verification(
+        &self,
+        call_id: Uuid,
+        request: &CallRequest,
+        meta: &EventMetadata,
+    ) -> Result<Option<Attempt>, CallsError> {
+        let branded = BrandedCall {
+            organisation_id: request.organisation_id,
+            call_id,
+            caller_id: request.caller_id.clone(),
+            customer_phone: request.customer_phone.clone(),
+            reason: request
+                .verification
+                .as_ref()
+                .map(|v| v.reason.clone())
+                .unwrap_or_default(),
+        };
+        let id = call_id.to_string();
+        let (command, refused) = match self.verified.arrange(&branded).await {
+            Ok(arranged) => (
+                CallCommand::RecordVerification {
+                    arranged,
+                    at: Utc::now(),
+                },
+                None,
+            ),
+            Err(message) => (
+                CallCommand::RefuseVerification {
+                    message: message.clone(),
+                    at: Utc::now(),
+                },
+                Some(Attempt::Refused { message }),
+            ),
+        };
+        match self.store.execute(&id, command, meta).await {
+            Ok(()) => Ok(refused),
+            // Another dispatcher arranged or refused it first.
+            Err(CommandError::Rejected(_)) => Ok(Some(Attempt::Skipped)),
+            Err(other) => Err(other.into()),
+        }
+    }
+
     /// Places a call waiting to be placed, once.
     pub async fn dispatch(&self, call_id: Uuid) -> Result<Attempt, CallsError> {
         let Some(call) = self.load(call_id).await? else {
@@ -72,6 +117,11 @@ impl Calls<'_> {
         };
         let meta = meta(request);
         let id = call_id.to_string();
+        if call.awaits_verification()
+            && let Some(refused) = self.arrange_verification(call_id, request, &meta).await?
+        {
+            return Ok(refused);
+        }
         let reachable = self.reachable(request).await;
         if let Ok((account, _)) = &reachable {
             self.voice.capacity(account).await;

@@ -7,6 +7,7 @@ mod dispatch;
 mod recording;
 mod report;
 mod request;
+pub mod verified;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -223,6 +224,7 @@ pub struct Calls<'a> {
     pub directory: &'a dyn CallDirectory,
     pub callbacks: &'a dyn CallbackUrls,
     pub recordings: &'a dyn RecordingFiles,
+    pub verified: &'a dyn verified::VerifiedCalls,
     pub timing: CallTiming,
 }
 

@@ -6,7 +6,7 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use domain::OrganisationId;
-use domain::call::{Call, CallCommand, CallRequest, Direction, Purpose};
+use domain::call::{Call, CallCommand, CallRequest, Direction, Purpose, Verification};
 use domain::integration::IntegrationKind;
 use domain::integration::IntegrationStatus;
 use domain::integration::settings::phone_number;
@@ -33,6 +33,8 @@ pub struct CallInput {
     pub custom_data: Option<String>,
     pub purpose: Purpose,
     pub verified: bool,
+    /// What a verified call shows as its reason; needed when `verified`.
+    pub verification_reason: Option<String>,
 }
 
 impl Calls<'_> {
@@ -49,7 +51,7 @@ impl Calls<'_> {
         }
         self.permit(acting).await?;
         self.ensure_configured(organisation_id).await?;
-        if input.verified {
+        if input.verified && self.verified.provider(organisation_id).is_none() {
             return Err(CallsError::VerificationUnavailable);
         }
         if input.time_limit_secs == Some(0) {
@@ -95,8 +97,9 @@ impl Calls<'_> {
             recording_channels: input.recording_channels,
             custom_data: input.custom_data,
             purpose: input.purpose,
-            verified: false,
+            verified: input.verified,
             masked_session_id: None,
+            verification: input.verification_reason.map(|reason| Verification { reason }),
         };
         let command = CallCommand::Request {
             request: Box::new(request),

@@ -24,7 +24,8 @@ pub fn call_event_type(event: &CallEvent) -> Option<WebhookEventType> {
             CallStatus::Requested | CallStatus::Queued | CallStatus::Ringing | CallStatus::Refused => None,
         },
         CallEvent::CallRecordingStored { .. } => Some(WebhookEventType::RecordingAvailable),
-        CallEvent::CallDispatchStarted { .. }
+        CallEvent::CallVerificationArranged { .. }
+        | CallEvent::CallDispatchStarted { .. }
         | CallEvent::CallPlaced { .. }
         | CallEvent::CallNotFoundAtProvider { .. }
         | CallEvent::CallReportReceived { .. }
@@ -118,6 +119,7 @@ mod tests {
                 purpose: Purpose::Transactional,
                 verified: false,
                 masked_session_id: None,
+                verification: None,
             }),
             at: at(0),
         }

@@ -36,6 +36,25 @@ pub enum Purpose {
     Promotional,
 }
 
+/// Longest reason a verified call shows.
+pub const MAX_VERIFICATION_REASON_LEN: usize = 60;
+
+/// What a verified (branded) call shows the customer besides the brand.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct Verification {
+    /// Why we call, as the customer's screen shows it ("Your order is on its way").
+    pub reason: String,
+}
+
+/// The verified-call provider's arrangement for a call.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct VerificationArranged {
+    pub provider: String,
+    pub reference: String,
+    /// The brand name the customer is shown.
+    pub caller_name: String,
+}
+
 /// What the call was asked to be: the agent's number is dialled first, then
 /// the customer's, both shown `caller_id`. Numbers are E.164.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
@@ -59,6 +78,9 @@ pub struct CallRequest {
     /// The masked session an inbound call came through.
     #[serde(default)]
     pub masked_session_id: Option<Uuid>,
+    /// What a verified call shows; present exactly when `verified`.
+    #[serde(default)]
+    pub verification: Option<Verification>,
 }
 
 /// A call's recording as kept by Switchboard, by content.
@@ -97,6 +119,13 @@ pub enum CallCommand {
         provider_sid: String,
         at: DateTime<Utc>,
     },
+    /// The verified-call provider has arranged the call's branding.
+    RecordVerification {
+        arranged: VerificationArranged,
+        at: DateTime<Utc>,
+    },
+    /// The verified-call provider refused: the call is not placed unverified.
+    RefuseVerification { message: String, at: DateTime<Utc> },
     /// Claims an attempt, just before the provider is asked.
     StartDispatch { at: DateTime<Utc> },
     /// The provider has the call under this sid (its answer, or a lookup).
@@ -121,6 +150,10 @@ pub enum CallCommand {
 pub enum CallEvent {
     CallRequested {
         request: Box<CallRequest>,
+        at: DateTime<Utc>,
+    },
+    CallVerificationArranged {
+        arranged: VerificationArranged,
         at: DateTime<Utc>,
     },
     CallDispatchStarted {
@@ -159,6 +192,7 @@ impl DomainEvent for CallEvent {
     fn event_type(&self) -> String {
         match self {
             Self::CallRequested { .. } => "CallRequested",
+            Self::CallVerificationArranged { .. } => "CallVerificationArranged",
             Self::CallDispatchStarted { .. } => "CallDispatchStarted",
             Self::CallPlaced { .. } => "CallPlaced",
             Self::CallRefused { .. } => "CallRefused",
@@ -209,6 +243,18 @@ pub enum CallError {
     /// 404: the provider has reported no recording of this call.
     #[error("this call has no recording")]
     NoRecording,
+    /// 422 on `verification_reason`: a verified call says why it calls, and
+    /// only a verified one does.
+    #[error(
+        "a verified call needs a reason of 1 to {MAX_VERIFICATION_REASON_LEN} printable characters, and only a verified call has one"
+    )]
+    VerificationReason,
+    /// 409: a verified call is placed only once its branding is arranged.
+    #[error("this verified call's branding is not arranged yet")]
+    NotVerified,
+    /// 409: branding for a call that did not ask for it, or arranged already.
+    #[error("this call is not waiting for verification")]
+    NotAwaitingVerification,
     /// 409: only an inbound call is recorded as already at the provider.
     #[error("this call was not made to one of our numbers")]
     NotInbound,
@@ -243,6 +289,9 @@ pub struct Call {
     pub details: CallDetails,
     /// The recording as kept, once fetched.
     pub recording: Option<RecordingFile>,
+    /// A verified call's branding, once arranged.
+    #[serde(default)]
+    pub verification: Option<VerificationArranged>,
     /// Ids of the reports received, so a duplicate changes nothing.
     pub reports: Vec<String>,
     pub requested_at: Option<DateTime<Utc>>,
@@ -274,6 +323,15 @@ impl Call {
         if !(1..=2).contains(&request.recording_channels) {
             return Err(CallError::RecordingChannels);
         }
+        let reason_ok = request.verification.as_ref().is_none_or(|v| {
+            let length = v.reason.chars().count();
+            (1..=MAX_VERIFICATION_REASON_LEN).contains(&length)
+                && v.reason.trim() == v.reason
+                && crate::user::is_safe_text(&v.reason)
+        });
+        if request.verified != request.verification.is_some() || !reason_ok {
+            return Err(CallError::VerificationReason);
+        }
         Ok(vec![CallEvent::CallRequested { request, at }])
     }
 
@@ -301,7 +359,45 @@ impl Call {
         ])
     }
 
+    /// Whether the call waits for its branding before it may be placed.
+    pub fn awaits_verification(&self) -> bool {
+        self.dispatch == Dispatch::Pending
+            && self.verification.is_none()
+            && self.request.as_ref().is_some_and(|r| r.verified)
+    }
+
+    fn verify(&self, arranged: VerificationArranged, at: DateTime<Utc>) -> Result<Vec<CallEvent>, CallError> {
+        if self.request.is_none() {
+            return Err(CallError::NotFound);
+        }
+        if self.verification.as_ref() == Some(&arranged) {
+            return Ok(Vec::new());
+        }
+        if !self.awaits_verification() {
+            return Err(CallError::NotAwaitingVerification);
+        }
+        Ok(vec![CallEvent::CallVerificationArranged { arranged, at }])
+    }
+
+    fn refuse_verification(&self, message: String, at: DateTime<Utc>) -> Result<Vec<CallEvent>, CallError> {
+        if self.request.is_none() {
+            return Err(CallError::NotFound);
+        }
+        if !self.awaits_verification() {
+            return Err(CallError::NotAwaitingVerification);
+        }
+        let refusal = ProviderRefusal {
+            http_status: 422,
+            code: None,
+            message: format!("the verified-call provider refused: {message}"),
+        };
+        Ok(vec![CallEvent::CallRefused { refusal, at }])
+    }
+
     fn start_dispatch(&self, at: DateTime<Utc>) -> Result<Vec<CallEvent>, CallError> {
+        if self.awaits_verification() {
+            return Err(CallError::NotVerified);
+        }
         match self.dispatch {
             Dispatch::None => Err(CallError::NotFound),
             Dispatch::Started => Err(CallError::DispatchInDoubt),
@@ -411,6 +507,8 @@ impl Aggregate for Call {
                 provider_sid,
                 at,
             } => self.inbound(request, provider_sid, at)?,
+            C::RecordVerification { arranged, at } => self.verify(arranged, at)?,
+            C::RefuseVerification { message, at } => self.refuse_verification(message, at)?,
             C::StartDispatch { at } => self.start_dispatch(at)?,
             C::RecordPlaced { provider_sid, at } => self.placed(provider_sid, at)?,
             C::RecordRefusal { refusal, at } => self.refused(refusal, at)?,
@@ -431,6 +529,7 @@ impl Aggregate for Call {
                 self.status = Some(CallStatus::Requested);
                 self.requested_at = Some(at);
             }
+            E::CallVerificationArranged { arranged, .. } => self.verification = Some(arranged),
             E::CallDispatchStarted { attempt, at } => {
                 self.dispatch = Dispatch::Started;
                 self.attempts = attempt;

@@ -28,6 +28,7 @@ fn request() -> Box<CallRequest> {
         purpose: Purpose::Transactional,
         verified: false,
         masked_session_id: None,
+        verification: None,
     })
 }
 
@@ -746,4 +747,191 @@ fn only_an_inbound_call_with_two_numbers_is_recorded_as_already_placed() {
             at: at(3),
         })
         .then_expect_error(CallError::SameNumbers);
+}
+
+fn verified_request() -> Box<CallRequest> {
+    Box::new(CallRequest {
+        verified: true,
+        verification: Some(Verification {
+            reason: "Your order is on its way".into(),
+        }),
+        ..*request()
+    })
+}
+
+fn arranged() -> VerificationArranged {
+    VerificationArranged {
+        provider: "sandbox".into(),
+        reference: "ref-1".into(),
+        caller_name: "Acme Foods".into(),
+    }
+}
+
+#[test]
+fn a_verified_call_says_why_it_calls_and_only_a_verified_one_does() {
+    let mut no_reason = verified_request();
+    no_reason.verification = None;
+    let mut unasked = request();
+    unasked.verification = Some(Verification { reason: "Hello".into() });
+    let mut long = verified_request();
+    long.verification = Some(Verification {
+        reason: "r".repeat(MAX_VERIFICATION_REASON_LEN + 1),
+    });
+    let mut blank = verified_request();
+    blank.verification = Some(Verification { reason: String::new() });
+    let mut padded = verified_request();
+    padded.verification = Some(Verification {
+        reason: " Hello".into(),
+    });
+    let mut control = verified_request();
+    control.verification = Some(Verification {
+        reason: "Hi\u{202E}".into(),
+    });
+    for request in [no_reason, unasked, long, blank, padded, control] {
+        Given::with(())
+            .given_no_previous_events()
+            .when(CallCommand::Request { request, at: at(0) })
+            .then_expect_error(CallError::VerificationReason);
+    }
+    let mut longest = verified_request();
+    longest.verification = Some(Verification {
+        reason: "r".repeat(MAX_VERIFICATION_REASON_LEN),
+    });
+    Given::with(())
+        .given_no_previous_events()
+        .when(CallCommand::Request {
+            request: longest.clone(),
+            at: at(0),
+        })
+        .then_expect_events(vec![CallEvent::CallRequested {
+            request: longest,
+            at: at(0),
+        }]);
+}
+
+#[test]
+fn a_verified_call_is_not_placed_before_its_branding_is_arranged() {
+    let requested = CallEvent::CallRequested {
+        request: verified_request(),
+        at: at(0),
+    };
+    Given::with(())
+        .given(vec![requested.clone()])
+        .when(CallCommand::StartDispatch { at: at(1) })
+        .then_expect_error(CallError::NotVerified);
+    Given::with(())
+        .given(vec![requested.clone()])
+        .when(CallCommand::RecordVerification {
+            arranged: arranged(),
+            at: at(1),
+        })
+        .then_expect_events(vec![CallEvent::CallVerificationArranged {
+            arranged: arranged(),
+            at: at(1),
+        }]);
+    let verified = CallEvent::CallVerificationArranged {
+        arranged: arranged(),
+        at: at(1),
+    };
+    Given::with(())
+        .given(vec![requested.clone(), verified.clone()])
+        .when(CallCommand::StartDispatch { at: at(2) })
+        .then_expect_events(vec![CallEvent::CallDispatchStarted { attempt: 1, at: at(2) }]);
+    Given::with(())
+        .given(vec![requested.clone(), verified.clone()])
+        .when(CallCommand::RecordVerification {
+            arranged: arranged(),
+            at: at(3),
+        })
+        .then_expect_events(vec![]);
+    let mut other = arranged();
+    other.reference = "ref-2".into();
+    Given::with(())
+        .given(vec![requested, verified])
+        .when(CallCommand::RecordVerification {
+            arranged: other,
+            at: at(3),
+        })
+        .then_expect_error(CallError::NotAwaitingVerification);
+}
+
+#[test]
+fn a_refused_branding_ends_the_call_unplaced() {
+    let verified = CallEvent::CallRequested {
+        request: verified_request(),
+        at: at(0),
+    };
+    let refusal = ProviderRefusal {
+        http_status: 422,
+        code: None,
+        message: "the verified-call provider refused: brand not approved".into(),
+    };
+    Given::with(())
+        .given(vec![verified])
+        .when(CallCommand::RefuseVerification {
+            message: "brand not approved".into(),
+            at: at(1),
+        })
+        .then_expect_events(vec![CallEvent::CallRefused { refusal, at: at(1) }]);
+    Given::with(())
+        .given(vec![requested()])
+        .when(CallCommand::RefuseVerification {
+            message: "no".into(),
+            at: at(1),
+        })
+        .then_expect_error(CallError::NotAwaitingVerification);
+    Given::with(())
+        .given(vec![requested()])
+        .when(CallCommand::RecordVerification {
+            arranged: arranged(),
+            at: at(1),
+        })
+        .then_expect_error(CallError::NotAwaitingVerification);
+    Given::with(())
+        .given_no_previous_events()
+        .when(CallCommand::RefuseVerification {
+            message: "no".into(),
+            at: at(1),
+        })
+        .then_expect_error(CallError::NotFound);
+    Given::with(())
+        .given_no_previous_events()
+        .when(CallCommand::RecordVerification {
+            arranged: arranged(),
+            at: at(1),
+        })
+        .then_expect_error(CallError::NotFound);
+}
+
+#[test]
+fn only_a_pending_verified_call_awaits_its_branding() {
+    let mut call = Call::default();
+    assert!(!call.awaits_verification());
+    call.apply(CallEvent::CallRequested {
+        request: verified_request(),
+        at: at(0),
+    });
+    assert!(call.awaits_verification());
+    call.apply(CallEvent::CallVerificationArranged {
+        arranged: arranged(),
+        at: at(1),
+    });
+    assert!(!call.awaits_verification());
+    let mut plain = Call::default();
+    plain.apply(requested());
+    assert!(!plain.awaits_verification());
+    let mut refused = Call::default();
+    refused.apply(CallEvent::CallRequested {
+        request: verified_request(),
+        at: at(0),
+    });
+    refused.apply(CallEvent::CallRefused {
+        refusal: ProviderRefusal {
+            http_status: 422,
+            code: None,
+            message: "no".into(),
+        },
+        at: at(1),
+    });
+    assert!(!refused.awaits_verification());
 }

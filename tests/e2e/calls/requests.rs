@@ -391,3 +391,64 @@ async fn a_promotional_call_to_a_dnd_customer_is_refused_until_the_account_white
         "whitelisted by the account"
     );
 }
+
+#[tokio::test]
+async fn a_verified_call_is_branded_by_its_provider_before_exotel_is_asked_and_says_why() {
+    let (mut settings, dir) = crate::support::embedded();
+    super::quick(&mut settings);
+    settings.verified_calls = "sandbox".into();
+    let app = TestApp::start(settings, Some(dir)).await;
+    let sim = sim::fast(100.0).await;
+    super::configure(&app, &sim).await;
+
+    for (body, field) in [
+        (
+            json!({"agent_phone": AGENT, "customer_phone": CUSTOMER, "verified": true}),
+            "verification_reason",
+        ),
+        (
+            json!({"agent_phone": AGENT, "customer_phone": CUSTOMER, "verification_reason": "Your order"}),
+            "verification_reason",
+        ),
+    ] {
+        let refused = request(&app, body).await;
+        let problem = assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+        assert_eq!(problem["field"], field);
+    }
+
+    let id = place(
+        &app,
+        CUSTOMER,
+        json!({"verified": true, "verification_reason": "Your order is on its way"}),
+    )
+    .await;
+    let placed = call_when(&app, &id, 20, "the verified call is placed", |c| {
+        c["dispatch"] == "placed"
+    })
+    .await;
+    let verification = &placed["verification"];
+    assert_eq!(verification["reason"], "Your order is on its way");
+    assert_eq!(verification["provider"], "sandbox");
+    assert_eq!(
+        verification["caller_name"],
+        infrastructure::verified_calls::SANDBOX_BRAND
+    );
+    assert!(verification["reference"].as_str().unwrap().starts_with("sandbox-"));
+    let kinds: Vec<&str> = placed["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| e["kind"].as_str().unwrap())
+        .collect();
+    let branded = kinds.iter().position(|k| *k == "verification_arranged").unwrap();
+    let started = kinds.iter().position(|k| *k == "dispatch_started").unwrap();
+    assert!(branded < started, "branded before Exotel is asked: {kinds:?}");
+    assert_eq!(connects_for(&sim, &id).await, 1);
+
+    let plain = place(&app, "+919812300003", json!({})).await;
+    let plain = call_when(&app, &plain, 20, "the plain call is placed", |c| {
+        c["dispatch"] == "placed"
+    })
+    .await;
+    assert_eq!(plain["verification"], Value::Null);
+}
