@@ -509,3 +509,51 @@ async fn deliveries_wait_in_the_outbox_until_a_process_with_webhook_workers_send
     expected.sort();
     assert_eq!(told, expected);
 }
+
+#[tokio::test]
+async fn a_completed_recorded_call_tells_of_its_answer_its_end_and_its_recording_once_each() {
+    let (mut settings, dir) = crate::support::embedded();
+    fast_retries(&mut settings);
+    let (app, sim) = app_with(settings, dir).await;
+    let (receiver, address) = Receiver::start(&[]).await;
+    let types = ["call.answered", "call.completed", "call.failed", "recording.available"];
+    let (endpoint, secret) = register(&app, &format!("http://{address}/hook"), &types).await;
+    listed(&app, &endpoint).await;
+    let call_id = place(&app, CUSTOMER, json!({"record": true, "time_limit": 600})).await;
+    eventually(Duration::from_secs(30), "three webhooks", || async {
+        receiver.got().len() >= 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let got = receiver.got();
+    let mut told: Vec<(String, Value)> = got
+        .iter()
+        .map(|post| {
+            verify(&secret, post).unwrap();
+            let body: Value = serde_json::from_str(&post.body).unwrap();
+            (body["type"].as_str().unwrap().to_string(), body["data"].clone())
+        })
+        .collect();
+    told.sort_by(|a, b| a.0.cmp(&b.0));
+    let names: Vec<&str> = told.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        names,
+        ["call.answered", "call.completed", "recording.available"],
+        "{told:?}"
+    );
+    for (_, data) in &told {
+        assert_eq!(data["call_id"], call_id.as_str());
+    }
+    let completed = &told[1].1;
+    assert_eq!(completed["status"], "completed");
+    assert!(completed["ended_at"].is_string(), "{completed}");
+    let recording = &told[2].1["recording"];
+    assert_eq!(recording["url"], format!("/api/v1/calls/{call_id}/recording"));
+    let provider = sim.base_url();
+    assert!(
+        !got.iter().any(|p| p.body.contains(&provider)),
+        "the provider's recording URL is never told"
+    );
+    let ids: std::collections::HashSet<&str> = got.iter().map(|p| header(p, "webhook-id")).collect();
+    assert_eq!(ids.len(), got.len(), "one webhook-id per event");
+}

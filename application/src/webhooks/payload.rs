@@ -23,8 +23,13 @@ pub fn call_event_type(event: &CallEvent) -> Option<WebhookEventType> {
             }
             CallStatus::Requested | CallStatus::Queued | CallStatus::Ringing | CallStatus::Refused => None,
         },
-        CallEvent::CallRecordingStored { .. } => Some(WebhookEventType::RecordingAvailable),
-        CallEvent::CallVerificationArranged { .. }
+        // Exotel reports the recording with the call's details; Switchboard
+        // fetches it when it is first asked for.
+        CallEvent::CallDetailsAdded { details, .. } if details.recording_url.is_some() => {
+            Some(WebhookEventType::RecordingAvailable)
+        }
+        CallEvent::CallRecordingStored { .. }
+        | CallEvent::CallVerificationArranged { .. }
         | CallEvent::CallDispatchStarted { .. }
         | CallEvent::CallPlaced { .. }
         | CallEvent::CallNotFoundAtProvider { .. }
@@ -43,15 +48,16 @@ fn time(at: Option<DateTime<Utc>>) -> Value {
 pub fn call_data(call_id: &str, call: &Call) -> Value {
     let request = call.request.as_deref();
     let details = &call.details;
-    let recording = call.recording.as_ref().map(|r| {
+    let kept = call.recording.as_ref();
+    let recording = (details.recording_url.is_some() || kept.is_some()).then(|| {
         json!({
             "url": format!("/api/v1/calls/{call_id}/recording"),
-            "format": r.format,
-            "content_type": r.content_type,
-            "size_bytes": r.size_bytes,
-            "channels": r.channels,
-            "duration_secs": r.duration_secs,
-            "sha256": r.sha256,
+            "format": kept.map(|r| r.format.as_str()),
+            "content_type": kept.map(|r| r.content_type.as_str()),
+            "size_bytes": kept.map(|r| r.size_bytes),
+            "channels": kept.and_then(|r| r.channels),
+            "duration_secs": kept.and_then(|r| r.duration_secs),
+            "sha256": kept.map(|r| r.sha256.as_str()),
         })
     });
     json!({
@@ -177,7 +183,15 @@ mod tests {
             },
             at: at(20),
         };
-        assert_eq!(call_event_type(&stored), Some(W::RecordingAvailable));
+        assert_eq!(call_event_type(&stored), None, "the report of the recording is the event");
+        let reported = CallEvent::CallDetailsAdded {
+            details: CallDetails {
+                recording_url: Some("https://recordings.exotel.com/a.wav".into()),
+                ..CallDetails::default()
+            },
+            at: at(20),
+        };
+        assert_eq!(call_event_type(&reported), Some(W::RecordingAvailable));
         assert_eq!(
             call_event_type(&CallEvent::CallPlaced {
                 provider_sid: "s".into(),
@@ -216,7 +230,11 @@ mod tests {
         assert_eq!(data["price_paise"], 150);
         assert_eq!(data["custom_data"], "order 7");
         assert_eq!(data["answered_at"], "2026-12-01T10:00:10.000000Z");
-        assert_eq!(data["recording"], Value::Null);
+        assert_eq!(data["recording"]["url"], "/api/v1/calls/c-1/recording");
+        assert_eq!(data["recording"]["size_bytes"], Value::Null, "not fetched yet");
+        let mut plain = Call::default();
+        plain.apply(requested());
+        assert_eq!(call_data("c-2", &plain)["recording"], Value::Null);
     }
 
     #[test]
