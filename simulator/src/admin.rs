@@ -1,8 +1,26 @@
 //! The simulator's own routes, under `/_simulator`: scripting numbers,
 //! adding accounts, their ExoPhones and WhatsApp webhook, the clock,
-//! calls to masked numbers, and the log of received requests. (Incoming
-//! WhatsApp messages are injected through the WhatsApp module's
-//! `/_simulator/whatsapp/incoming`.)
+//! calls to masked numbers, calls a caller makes to an ExoPhone, and the
+//! log of received requests:
+//!
+//! - `GET /_simulator/requests`: every request received, oldest first.
+//! - `PUT /_simulator/scenarios/{number}`: how a number behaves.
+//! - `POST /_simulator/accounts`; `PUT /_simulator/accounts/{sid}/whatsapp-webhook`.
+//! - `POST /_simulator/accounts/{sid}/exophones`; `PATCH` / `DELETE
+//!   /_simulator/accounts/{sid}/exophones/{number}`.
+//! - `POST` / `GET /_simulator/masked-calls`: a party calls a Lead Assist
+//!   allocated number; the calls made so far.
+//! - `POST /_simulator/incoming-calls` `{"from": "<caller>", "to":
+//!   "<ExoPhone>"}`: the caller rings the ExoPhone, which runs the flow its
+//!   `VoiceUrl` names; `201 {"sid", "account_sid", "from", "to", "app_id"}`,
+//!   404 for no ExoPhone, 409 for no registered flow.
+//! - `PUT /_simulator/time-scale`: simulated seconds per real second.
+//! - `DELETE /_simulator/calls/{sid}/recording`: the recording expires.
+//!
+//! Elsewhere: flows (`PUT /_simulator/flows/{app_id}`, `GET
+//! /_simulator/calls/{sid}/flow`) in the flows module, and incoming
+//! WhatsApp messages (`POST /_simulator/whatsapp/incoming`) in the WhatsApp
+//! module.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};
@@ -14,6 +32,7 @@ use serde_json::Value;
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
+use crate::calls;
 use crate::flows::is_key;
 use crate::masking;
 use crate::numbers::{self, ExoPhoneChange};
@@ -33,6 +52,7 @@ pub fn routes() -> Router<Arc<SimState>> {
             patch(change_exophone).delete(release_exophone),
         )
         .route("/_simulator/masked-calls", post(masking::dial).get(masking::dialled))
+        .route("/_simulator/incoming-calls", post(calls::ring))
         .route("/_simulator/time-scale", put(set_time_scale))
         .route(
             "/_simulator/calls/{sid}/recording",

@@ -3,9 +3,11 @@
 //! Exotel's v1 voice API, with behaviour scripted per phone number through
 //! admin routes of its own (under `/_simulator`, never Exotel's).
 //!
-//! Covered: click-to-call and calls into flows (`Calls/connect`), call
-//! details and the bulk call listing, voice status callbacks, flows
-//! (Greeting, Gather, Passthru, Connect) and call recordings; SMS
+//! Covered: click-to-call and calls into flows (`Calls/connect`), calls a
+//! scripted caller makes to an ExoPhone's flow (`POST
+//! /_simulator/incoming-calls`), call details and the bulk call listing,
+//! voice status callbacks, flows (Greeting, Gather, Passthru, Connect to a
+//! fixed number or to one a URL names) and call recordings; SMS
 //! (`Sms/send`, `Sms/bulksend`, SMS details and status callbacks); WhatsApp
 //! (v2 `messages`, delivery reports, incoming messages); ExoPhones, number
 //! metadata and the customer whitelist; Lead Assist number masking.

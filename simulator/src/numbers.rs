@@ -18,7 +18,7 @@ use crate::wire::{Format, respond, rest_exception};
 
 pub use exophones::number_json;
 pub use metadata::valid_scenario;
-pub use store::{ExoPhone, ExoPhoneChange, Registry, add, forget, owned, release, update};
+pub use store::{ExoPhone, ExoPhoneChange, Registry, add, find, forget, owned, release, update};
 pub use whitelist::whitelisted;
 
 /// The phone-number routes.

@@ -186,6 +186,30 @@ pub struct CallRecord {
     pub flow: Option<String>,
     /// The recording, once a recorded call has ended with a conversation.
     pub recording: Option<Recording>,
+    /// A caller rang one of the account's ExoPhones
+    /// (`POST /_simulator/incoming-calls`), rather than the account placing
+    /// the call through the API.
+    pub inbound: bool,
+}
+
+impl CallRecord {
+    /// `Direction` as the REST API writes it: `inbound` for a call to an
+    /// ExoPhone, `outbound-api` for one placed through `Calls/connect`.
+    pub fn direction(&self) -> &'static str {
+        match self.inbound {
+            true => "inbound",
+            false => "outbound-api",
+        }
+    }
+
+    /// `Direction` as flow URLs receive it (reference §3.2): `incoming` for
+    /// a call to an ExoPhone, `outbound-dial` for an API call into a flow.
+    pub fn flow_direction(&self) -> &'static str {
+        match self.inbound {
+            true => "incoming",
+            false => "outbound-dial",
+        }
+    }
 }
 
 /// One SMS as the simulator tracks it.

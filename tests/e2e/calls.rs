@@ -5,6 +5,7 @@
 
 mod delivery;
 mod faults;
+mod masking;
 mod recordings;
 mod requests;
 mod seed;

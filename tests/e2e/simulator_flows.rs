@@ -3,6 +3,7 @@
 //! segments and recordings. Shared helpers here, tests by area below.
 
 mod flows;
+mod incoming;
 mod listing;
 mod recordings;
 

@@ -183,7 +183,11 @@ mod tests {
             },
             at: at(20),
         };
-        assert_eq!(call_event_type(&stored), None, "the report of the recording is the event");
+        assert_eq!(
+            call_event_type(&stored),
+            None,
+            "the report of the recording is the event"
+        );
         let reported = CallEvent::CallDetailsAdded {
             details: CallDetails {
                 recording_url: Some("https://recordings.exotel.com/a.wav".into()),

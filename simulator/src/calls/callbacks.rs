@@ -41,7 +41,7 @@ fn callback_body(call: &CallRecord, event: &str, detailed: bool, elapsed: u64) -
         let extra = json!({
             "EventType": event, "DateCreated": exotel_time(call.created), "From": call.from, "To": call.to,
             "PhoneNumberSid": call.caller_id, "StartTime": exotel_time(call.created),
-            "EndTime": call.ended.map(exotel_time).unwrap_or_default(), "Direction": "outbound-api",
+            "EndTime": call.ended.map(exotel_time).unwrap_or_default(), "Direction": call.direction(),
             "ConversationDuration": call.conversation, "Legs": legs,
             "CustomField": call.custom_field.clone().unwrap_or_default(),
         });

@@ -41,6 +41,14 @@ impl Dialled {
     }
 }
 
+/// The conversation a call ended with, and whether it was to be recorded.
+#[derive(Debug, Clone)]
+pub struct Conversation {
+    pub leg: Dialled,
+    /// `Record=true` for the call, or a Programmable Connect's `record`.
+    pub record: Option<Channels>,
+}
+
 /// Dials `number`: its scenario decides, `TimeOut` cuts ringing short
 /// (no-answer), and `TimeLimit` cuts talk short.
 pub fn dial(state: &SimState, number: &str, time_out: Option<u64>, time_limit: u64) -> Dialled {
@@ -112,12 +120,28 @@ pub async fn run_call(state: Arc<SimState>, mut call: CallRecord, plan: CallPlan
     } else if let Some(app_id) = call.flow.clone() {
         flows::run(&state, &mut call, &app_id, &plan, &mut clock).await
     } else {
-        bridge(&mut call, &plan, &mut clock, &mut callbacks).await
+        let leg = bridge(&mut call, &plan, &mut clock, &mut callbacks).await;
+        leg.map(|leg| Conversation {
+            leg,
+            record: plan.record,
+        })
     };
     finish(&state, &mut call, &plan, clock.elapsed, conversation);
     if let Some(terminal) = callback(&call, "terminal", clock.elapsed) {
         callbacks.finish(&state, terminal).await;
     }
+}
+
+/// Plays out a call a caller made to an ExoPhone: the flow starts as soon
+/// as the call arrives (there is no first leg to ring), then the call ends
+/// as a flow call does. Such a call has no StatusCallback.
+pub async fn run_incoming(state: Arc<SimState>, mut call: CallRecord, app_id: String, plan: CallPlan) {
+    let mut clock = Clock {
+        state: state.clone(),
+        elapsed: 0,
+    };
+    let conversation = flows::run(&state, &mut call, &app_id, &plan, &mut clock).await;
+    finish(&state, &mut call, &plan, clock.elapsed, conversation);
 }
 
 /// Dials `To` once `From` has answered and lets them talk. An `answered`
@@ -151,13 +175,13 @@ async fn bridge(
 
 /// Stamps the end, attaches the recording of the conversation (if asked
 /// for and there was one) and stores the call.
-fn finish(state: &SimState, call: &mut CallRecord, plan: &CallPlan, elapsed: u64, conversation: Option<Dialled>) {
+fn finish(state: &SimState, call: &mut CallRecord, plan: &CallPlan, elapsed: u64, conversation: Option<Conversation>) {
     let ended = call.created + Span::seconds(elapsed as i64);
     call.ended = Some(ended);
     call.updated = ended;
     call.duration = Some(elapsed);
-    let talked = conversation.filter(|c| c.talk > 0);
-    if let (Some(channels), Some(talked)) = (plan.record, talked) {
+    let recorded = conversation.and_then(|c| Some((c.record?, c.leg)));
+    if let Some((channels, talked)) = recorded.filter(|(_, leg)| leg.talk > 0) {
         call.recording = Some(Recording {
             url: recordings::url(&plan.host, &call.account_sid, &call.sid),
             channels,

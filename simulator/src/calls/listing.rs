@@ -170,7 +170,7 @@ impl Filters {
             && listed(&self.to, &call.to)
             && listed(&self.from, &call.from)
             && listed(&self.status, &call.status)
-            && listed(&self.direction, "outbound-api")
+            && listed(&self.direction, call.direction())
             && self.phone_number.as_ref().is_none_or(|n| *n == call.caller_id)
             && within(&call.duration.unwrap_or_default(), &self.duration)
             && within(&1.5, &self.price)

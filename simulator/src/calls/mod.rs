@@ -1,8 +1,10 @@
 //! Voice v1: `Calls/connect` (click-to-call or a call into a flow), call
 //! details, the bulk call listing, and the timed life of a call ending in
-//! its status callbacks.
+//! its status callbacks; and calls a scripted caller makes to an ExoPhone
+//! (`POST /_simulator/incoming-calls`).
 
 mod callbacks;
+mod incoming;
 mod life;
 mod listing;
 mod view;
@@ -15,7 +17,8 @@ use chrono::Utc;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub(crate) use life::{CallPlan, Clock, Dialled, dial};
+pub(crate) use incoming::ring;
+pub(crate) use life::{CallPlan, Clock, Conversation, Dialled, dial};
 
 use crate::flows;
 use crate::numbers;

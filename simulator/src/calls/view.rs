@@ -13,7 +13,7 @@ pub fn call_json(call: &CallRecord, details: bool) -> Value {
         "DateUpdated": exotel_time(call.updated), "AccountSid": call.account_sid, "To": call.to, "From": call.from,
         "PhoneNumberSid": call.caller_id, "Status": call.status, "StartTime": exotel_time(call.created),
         "EndTime": call.ended.map(exotel_time), "Duration": call.duration.map(|d| d.to_string()),
-        "Price": call.duration.map(|_| "1.500"), "Direction": "outbound-api", "AnsweredBy": null,
+        "Price": call.duration.map(|_| "1.500"), "Direction": call.direction(), "AnsweredBy": null,
         "ForwardedFrom": null, "CallerName": null,
         "Uri": format!("/v1/Accounts/{}/Calls/{}.json", call.account_sid, call.sid),
         "RecordingUrl": call.recording.as_ref().map(|r| r.url.clone()),

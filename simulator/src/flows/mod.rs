@@ -1,7 +1,9 @@
 //! Call flows (reference §3): a call placed with
-//! `Url=http://my.exotel.com/{sid}/exoml/start_voice/{app_id}` runs the flow
-//! registered for `app_id` through `PUT /_simulator/flows/{app_id}`, a JSON
-//! list of applets:
+//! `Url=http://my.exotel.com/{sid}/exoml/start_voice/{app_id}`, or a call a
+//! caller makes to an ExoPhone whose `VoiceUrl` names `app_id`
+//! (`POST /_simulator/incoming-calls {"from": "<caller>", "to": "<ExoPhone>"}`),
+//! runs the flow registered for `app_id` through
+//! `PUT /_simulator/flows/{app_id}`, a JSON list of applets:
 //!
 //! ```json
 //! [{"type": "greeting", "text": "Welcome"},
@@ -9,13 +11,34 @@
 //!  {"type": "gather", "prompt": "Press 1 for sales", "digits_max": 1},
 //!  {"type": "passthru", "url": "https://crm.example/route", "on_200": "next", "on_302": 5},
 //!  {"type": "connect", "to": "09123456789", "popup_url": "https://crm.example/popup"},
+//!  {"type": "connect", "url": "https://crm.example/whom", "popup_url": "https://crm.example/popup"},
 //!  {"type": "hangup"}]
 //! ```
 //!
 //! Branches are an applet index, `"next"` (the default) or `"hangup"`.
 //! Running off the end of the list hangs up. What each step did is kept
 //! for `GET /_simulator/calls/{sid}/flow`.
+//!
+//! A Connect names exactly one of `to` (a fixed number) and `url`, which
+//! chooses the destination at call time (addendum §C): a GET with the
+//! call-detail query parameters a Passthru gets and the header
+//! `Exotel-Version: 1.0`, answered either with the number to dial ("Dial
+//! whom": text/plain or a JSON string, `"09876543210"`) or with
+//! Programmable Connect JSON, `{"destination": {"numbers": ["+91…"]},
+//! "outgoing_phone_number": "0…", "record": true, "recording_channels":
+//! "dual", "max_ringing_duration": 45, "max_conversation_duration": 3600}`
+//! (the first number is dialled; `outgoing_phone_number` is the caller id
+//! the dialled party sees). `"numbers": []`, an answer other than 200, no
+//! answer in time or a body that names no phone number dial nobody: the
+//! step's `outcome` says why (`not_dialled`, `fetch_failed`, `unreadable`)
+//! and the flow goes on to the next applet.
+//!
+//! Calls into a flow are told apart in what the flow's URLs receive:
+//! `Direction=outbound-dial` for an API call, `Direction=incoming` (with
+//! `CallFrom`/`From` the caller and `CallTo`/`To` the ExoPhone) for a call
+//! to an ExoPhone.
 
+mod destination;
 mod params;
 mod popup;
 mod run;
@@ -30,6 +53,7 @@ use std::sync::Arc;
 
 pub(crate) use run::run;
 
+use crate::request::is_http_url;
 use crate::state::SimState;
 
 /// One applet of a flow.
@@ -56,9 +80,14 @@ pub enum Applet {
         #[serde(default)]
         on_302: Branch,
     },
-    /// Dials `to` and bridges the caller with them; `popup_url` gets the
-    /// call popup events (`Dial`, `Answered`, `Terminal`).
-    Connect { to: String, popup_url: Option<String> },
+    /// Dials `to`, or the number `url` answers with, and bridges the caller
+    /// with them; `popup_url` gets the call popup events (`Dial`,
+    /// `Answered`, `Terminal`). Exactly one of `to` and `url` is given.
+    Connect {
+        to: Option<String>,
+        url: Option<String>,
+        popup_url: Option<String>,
+    },
     /// Ends the call.
     Hangup,
 }
@@ -121,9 +150,17 @@ pub struct FlowStep {
     /// The digits a Gather collected, without Exotel's quotes.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub digits: Option<String>,
-    /// The number a Connect dialled, and how that leg ended.
+    /// The number a Connect dialled, 0-prefixed.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub dialled: Option<String>,
+    /// The caller id the party a Connect dialled saw: the ExoPhone, or a
+    /// Programmable Connect's `outgoing_phone_number`.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub caller_id: Option<String>,
+    /// How a Connect's leg ended (`completed`, `busy`, `no-answer`,
+    /// `failed`), or why it dialled nobody: `not_dialled` (the URL named no
+    /// number), `fetch_failed` (an answer other than 200, or none in time),
+    /// `unreadable` (a body naming no phone number).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub outcome: Option<String>,
     /// The applet that followed; absent when the call hung up here.
@@ -187,7 +224,11 @@ fn valid(applets: &[Applet]) -> bool {
                 ..
             } => digits_max.is_none_or(|m| m > 0) && key(finish_on_key),
             Applet::Passthru { url, on_200, on_302 } => !url.is_empty() && branch(on_200) && branch(on_302),
-            Applet::Connect { to, .. } => to.chars().any(|c| c.is_ascii_digit()),
+            Applet::Connect { to, url, .. } => match (to, url) {
+                (Some(to), None) => to.chars().any(|c| c.is_ascii_digit()),
+                (None, Some(url)) => is_http_url(url),
+                _ => false,
+            },
             Applet::Hangup => true,
         })
 }
@@ -224,5 +265,20 @@ mod tests {
             serde_json::from_str(r#"[{"type":"passthru","url":"http://x","on_302":"hangup"},{"type":"hangup"}]"#)
                 .unwrap();
         assert!(valid(&flow));
+    }
+
+    #[test]
+    fn a_connect_names_exactly_one_of_a_number_and_a_url() {
+        let flow = |connect: &str| serde_json::from_str::<Vec<Applet>>(&format!("[{connect}]")).unwrap();
+        assert!(valid(&flow(r#"{"type":"connect","to":"09123456789"}"#)));
+        assert!(valid(&flow(r#"{"type":"connect","url":"http://x/whom"}"#)));
+        for refused in [
+            r#"{"type":"connect"}"#,
+            r#"{"type":"connect","popup_url":"http://x/popup"}"#,
+            r#"{"type":"connect","to":"09123456789","url":"http://x/whom"}"#,
+            r#"{"type":"connect","url":"whom"}"#,
+        ] {
+            assert!(!valid(&flow(refused)), "{refused}");
+        }
     }
 }

@@ -1,8 +1,11 @@
 //! The call details a flow sends as query parameters to Passthru, dynamic
-//! Greeting and dynamic Gather URLs (reference §3.2).
+//! Greeting, dynamic Gather and dynamic Connect URLs (reference §3.2,
+//! addendum §C).
 //!
 //! Values follow the real captured Passthru request: `Direction` is
-//! `outbound-dial` for an API call into a flow; `CallTo` is the ExoPhone
+//! `outbound-dial` for an API call into a flow and `incoming` for a caller
+//! ringing the ExoPhone (`CallFrom`/`From` are then that caller, as they
+//! are the person called in an API call); `CallTo` is the ExoPhone
 //! without its leading 0 while `To` keeps it; `Created` reads
 //! `Tue, 16 Feb 2016 15:56:26`; `EndTime` is `0000-00-00 00:00:00` while the
 //! call is up. Before any Connect the capture reads `CallStatus=ringing` and
@@ -15,14 +18,21 @@
 use chrono::{DateTime, Duration as Span, Utc};
 
 use crate::calls::Dialled;
+use crate::recordings::Channels;
 use crate::state::CallRecord;
 use crate::wire::{exotel_time, ist};
 
 /// A Connect applet's leg, once dialled.
 #[derive(Debug, Clone)]
 pub struct Connected {
+    /// The number dialled, 0-prefixed.
     pub number: String,
+    /// The number the dialled party saw calling: the ExoPhone, or a
+    /// Programmable Connect's `outgoing_phone_number`.
+    pub caller_id: String,
     pub leg: Dialled,
+    /// How this leg's conversation is recorded, if it is.
+    pub record: Option<Channels>,
     pub recording_url: Option<String>,
 }
 
@@ -46,7 +56,7 @@ pub fn params(moment: &Moment) -> Vec<(String, String)> {
         ("CallFrom", call.from.as_str()),
         ("CallTo", exophone.strip_prefix('0').unwrap_or(exophone)),
         ("CallStatus", status),
-        ("Direction", "outbound-dial"),
+        ("Direction", call.flow_direction()),
         ("ForwardedFrom", ""),
         ("Created", &created(call.created)),
         (
@@ -72,7 +82,7 @@ pub fn params(moment: &Moment) -> Vec<(String, String)> {
         params.push(("digits".into(), format!("\"{digits}\"")));
     }
     if let Some(connected) = moment.connected {
-        params.extend(leg_params(call, connected));
+        params.extend(leg_params(connected));
     }
     params
 }
@@ -88,7 +98,7 @@ fn status(connected: Option<&Connected>) -> (&str, &str) {
 }
 
 /// `DialCallStatus`, `RecordingUrl` and `Legs[0][…]` after a Connect.
-fn leg_params(call: &CallRecord, connected: &Connected) -> Vec<(String, String)> {
+fn leg_params(connected: &Connected) -> Vec<(String, String)> {
     let leg = &connected.leg;
     let (cause_code, cause) = match leg.status.as_str() {
         "completed" => ("NORMAL_CLEARING", "16"),
@@ -103,7 +113,7 @@ fn leg_params(call: &CallRecord, connected: &Connected) -> Vec<(String, String)>
     let legs = [
         ("Number", connected.number.clone()),
         ("Type", "single".to_string()),
-        ("CallerId", call.caller_id.clone()),
+        ("CallerId", connected.caller_id.clone()),
         ("CauseCode", cause_code.to_string()),
         ("Cause", cause.to_string()),
         ("OnCallDuration", leg.talk.to_string()),

@@ -30,7 +30,7 @@ impl Popup<'_> {
             ("CallTo", call.caller_id.as_str()),
             ("From", call.from.as_str()),
             ("To", call.caller_id.as_str()),
-            ("Direction", "outbound-dial"),
+            ("Direction", call.flow_direction()),
             ("DialWhomNumber", self.agent),
             ("DialCallDuration", &talk.to_string()),
             ("RecordingUrl", recording_url.unwrap_or_default()),

@@ -1,18 +1,19 @@
 //! Runs a flow applet by applet on the simulated clock, once the person
-//! called (`From`) has answered.
+//! called (`From`) has answered, or as soon as a caller rings the ExoPhone.
 
 use serde::Deserialize;
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
 
+use super::destination::{self, Destination, NotDialled};
 use super::params::{Connected, Moment, params};
 use super::popup::Popup;
 use super::{Applet, Branch, FlowStep};
-use crate::calls::{CallPlan, Clock, Dialled, dial};
+use crate::calls::{CallPlan, Clock, Conversation, Dialled, dial};
 use crate::recordings;
 use crate::request::is_http_url;
-use crate::state::{CallRecord, SimState, national};
+use crate::state::{CallRecord, SimState};
 
 /// Applets one call may run before the simulator hangs up on a loop.
 const MAX_STEPS: usize = 100;
@@ -21,14 +22,14 @@ const MAX_STEPS: usize = 100;
 const URL_TIMEOUT: Duration = Duration::from_secs(10);
 
 /// Runs flow `app_id` for `call`, recording each step; returns the last
-/// Connect's leg (the conversation), if any.
+/// Connect's leg (the conversation) and how it is recorded, if any.
 pub async fn run(
     state: &Arc<SimState>,
     call: &mut CallRecord,
     app_id: &str,
     plan: &CallPlan,
     clock: &mut Clock,
-) -> Option<Dialled> {
+) -> Option<Conversation> {
     let applets = state
         .flows
         .lock()
@@ -69,7 +70,7 @@ struct Run<'a> {
 
 impl Run<'_> {
     async fn applet(&mut self, index: usize, applet: &Applet) -> FlowStep {
-        let step = FlowStep {
+        let mut step = FlowStep {
             index,
             at: self.clock.elapsed,
             next: Some(index + 1),
@@ -79,7 +80,14 @@ impl Run<'_> {
             Applet::Greeting { text, url } => self.greeting(step, text.clone(), url.as_deref()).await,
             Applet::Gather { url, .. } => self.gather(step, applet, url.as_deref()).await,
             Applet::Passthru { url, on_200, on_302 } => self.passthru(step, url, *on_200, *on_302).await,
-            Applet::Connect { to, popup_url } => self.connect(step, to, popup_url.as_deref()).await,
+            Applet::Connect { to, url, popup_url } => {
+                let destination = match (to, url) {
+                    (Some(to), _) => Ok(Destination::fixed(to)),
+                    (None, Some(url)) => self.destination(url, &mut step).await,
+                    (None, None) => Err(NotDialled::NoNumbers),
+                };
+                self.connect(step, destination, popup_url.as_deref()).await
+            }
             Applet::Hangup => FlowStep {
                 applet: "hangup".into(),
                 next: None,
@@ -173,15 +181,42 @@ impl Run<'_> {
         step
     }
 
-    /// Dials `to` with its scenario and lets the two talk, telling the
-    /// popup URL (if any) as the agent is dialled, answers and is freed.
-    async fn connect(&mut self, mut step: FlowStep, to: &str, popup_url: Option<&str>) -> FlowStep {
+    /// Asks a Connect's URL whom to dial (the call's details in the query,
+    /// `Exotel-Version: 1.0`); only a 200 is read.
+    async fn destination(&self, url: &str, step: &mut FlowStep) -> Result<Destination, NotDialled> {
+        match self.fetch(url, &[("Exotel-Version", "1.0")], step).await {
+            Some((200, body)) => destination::read(&body),
+            _ => Err(NotDialled::FetchFailed),
+        }
+    }
+
+    /// Dials the destination with its scenario and lets the two talk,
+    /// telling the popup URL (if any) as the agent is dialled, answers and
+    /// is freed. With nobody to dial, the step says why and the flow goes on.
+    async fn connect(
+        &mut self,
+        mut step: FlowStep,
+        destination: Result<Destination, NotDialled>,
+        popup_url: Option<&str>,
+    ) -> FlowStep {
         step.applet = "connect".into();
-        let (number, leg) = (
-            national(to),
-            dial(self.state, to, self.plan.time_out, self.plan.time_limit),
+        let destination = match destination {
+            Ok(destination) => destination,
+            Err(why) => {
+                step.outcome = Some(why.outcome().into());
+                return step;
+            }
+        };
+        let (number, caller_id) = (
+            destination.number.clone(),
+            destination
+                .caller_id
+                .clone()
+                .unwrap_or_else(|| self.call.caller_id.clone()),
         );
-        let recorded = self.plan.record.is_some() && leg.talk > 0;
+        let leg = self.dial(&destination);
+        let record = destination.recording(self.plan.record);
+        let recorded = record.is_some() && leg.talk > 0;
         let recording_url = recorded.then(|| recordings::url(&self.plan.host, &self.call.account_sid, &self.call.sid));
         let popup = popup_url.map(|url| Popup {
             url,
@@ -202,13 +237,26 @@ impl Run<'_> {
                 .await;
         }
         step.dialled = Some(number.clone());
+        step.caller_id = Some(caller_id.clone());
         step.outcome = Some(leg.status.clone());
         self.connected = Some(Connected {
             number,
+            caller_id,
             leg,
+            record,
             recording_url,
         });
         step
+    }
+
+    /// The destination's leg: the call's `TimeOut` and `TimeLimit`, unless
+    /// a Programmable Connect shortens them.
+    fn dial(&self, destination: &Destination) -> Dialled {
+        let time_out = destination.max_ringing.or(self.plan.time_out);
+        let time_limit = destination
+            .max_conversation
+            .map_or(self.plan.time_limit, |most| most.min(self.plan.time_limit));
+        dial(self.state, &destination.number, time_out, time_limit)
     }
 
     fn record(&self, step: FlowStep) {
@@ -219,14 +267,18 @@ impl Run<'_> {
 
     /// The call ends completed: leg 1 on the line since it answered, leg 2
     /// the last Connect's leg.
-    fn hang_up(self, answered_at: u64) -> Option<Dialled> {
+    fn hang_up(self, answered_at: u64) -> Option<Conversation> {
         let call = self.call;
         call.status = "completed".into();
         call.legs = vec![("completed".into(), self.clock.elapsed - answered_at)];
-        let leg = self.connected.map(|c| c.leg)?;
+        let connected = self.connected?;
+        let leg = connected.leg;
         call.legs.push((leg.status.clone(), leg.talk));
         call.conversation = leg.talk;
-        Some(leg)
+        Some(Conversation {
+            leg,
+            record: connected.record,
+        })
     }
 }
 
