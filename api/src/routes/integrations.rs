@@ -245,16 +245,32 @@ pub async fn configure(
     Ok(envelope::data(describe(kind, Some(&saved), true)))
 }
 
+/// How long a configuration's answer waits for its first sync of numbers.
+const SYNC_WAIT: std::time::Duration = std::time::Duration::from_secs(5);
+
 /// A newly configured phone integration brings its numbers at once; a
 /// failure is logged, not the configuration's failure (the periodic sync
-/// and the sync route try again).
-pub(crate) async fn sync_after_configure(state: &AppState, caller: &Caller) {
-    let synced = state
-        .phone_numbers()
-        .sync(caller.organisation_id, &state.integrations(), &caller.metadata())
-        .await;
-    if let Err(error) = synced {
-        tracing::warn!(organisation_id = %caller.organisation_id, %error, "phone numbers not synced after configuration");
+/// and the sync route try again). The answer waits for the sync at most a
+/// few seconds (Exotel may be slow, or its rate spent by the calls being
+/// placed): a longer sync goes on in the background.
+pub(crate) async fn sync_after_configure(state: &Arc<AppState>, caller: &Caller) {
+    let (state, organisation_id, meta) = (state.clone(), caller.organisation_id, caller.metadata());
+    let sync = tokio::spawn(async move {
+        let integrations = state.integrations();
+        state
+            .phone_numbers()
+            .sync(organisation_id, &integrations, &meta)
+            .await
+            .map(|_| ())
+            .map_err(|e| e.to_string())
+    });
+    match tokio::time::timeout(SYNC_WAIT, sync).await {
+        Ok(Ok(Ok(()))) => {}
+        Ok(Ok(Err(error))) => {
+            tracing::warn!(%organisation_id, %error, "phone numbers not synced after configuration")
+        }
+        Ok(Err(error)) => tracing::warn!(%organisation_id, %error, "the sync after configuration stopped"),
+        Err(_) => tracing::info!(%organisation_id, "phone numbers still syncing after configuration; it goes on"),
     }
 }
 

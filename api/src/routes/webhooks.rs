@@ -195,9 +195,10 @@ pub async fn exotel_calls(
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct FlowQuery {
+    /// Exotel's call; without it nobody is connected and nothing recorded.
     #[serde(rename = "CallSid")]
     #[param(rename = "CallSid")]
-    pub call_sid: String,
+    pub call_sid: Option<String>,
     /// The caller, usually 0-prefixed.
     #[serde(rename = "CallFrom")]
     #[param(rename = "CallFrom")]
@@ -221,7 +222,7 @@ pub struct FlowQuery {
 impl FlowQuery {
     fn incoming(&self) -> application::masked_sessions::IncomingCall {
         application::masked_sessions::IncomingCall {
-            provider_sid: self.call_sid.trim().to_string(),
+            provider_sid: self.call_sid.as_deref().unwrap_or_default().trim().to_string(),
             caller: self.call_from.clone().or_else(|| self.from.clone()).unwrap_or_default(),
             called: self.call_to.clone().or_else(|| self.to.clone()).unwrap_or_default(),
         }
@@ -234,19 +235,22 @@ async fn route_flow(
     token: &str,
     query: &FlowQuery,
     context: RequestContext,
-) -> Result<application::masked_sessions::Routed, ApiError> {
+) -> Result<Option<application::masked_sessions::Routed>, ApiError> {
     let organisation_id = organisation_of(state, integration_id, token).await?;
-    if query.call_sid.trim().is_empty() {
-        return Err(ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "CallSid is required").on_field("CallSid"));
+    if query.call_sid.as_deref().is_none_or(|sid| sid.trim().is_empty()) {
+        // No call to decide on or record: nobody is connected.
+        return Ok(None);
     }
     let mut meta = EventMetadata::provider_webhook("exotel", organisation_id);
     meta.request_id = context.request_id;
     meta.client_ip = context.client_ip;
     meta.user_agent = context.user_agent;
-    Ok(state
-        .masked_sessions()
-        .route(organisation_id, &query.incoming(), &meta)
-        .await?)
+    Ok(Some(
+        state
+            .masked_sessions()
+            .route(organisation_id, &query.incoming(), &meta)
+            .await?,
+    ))
 }
 
 /// A Passthru applet of an ExoPhone's flow: records the call to the number
@@ -266,7 +270,7 @@ pub async fn exotel_passthru(
     context: RequestContext,
 ) -> Result<Response, ApiError> {
     let routed = route_flow(&state, &integration_id, &token, &query, context).await?;
-    Ok(match routed.connect_to {
+    Ok(match routed.and_then(|r| r.connect_to) {
         Some(_) => (StatusCode::OK, "connect").into_response(),
         None => (StatusCode::FOUND, [(header::LOCATION, "./no-one")], "").into_response(),
     })
@@ -314,12 +318,21 @@ pub async fn exotel_connect(
     context: RequestContext,
 ) -> Result<Json<ConnectAnswer>, ApiError> {
     let routed = route_flow(&state, &integration_id, &token, &query, context).await?;
-    Ok(Json(ConnectAnswer {
-        destination: ConnectDestination {
-            numbers: routed.connect_to.into_iter().collect(),
+    let called = query.call_to.clone().or_else(|| query.to.clone()).unwrap_or_default();
+    Ok(Json(match routed {
+        Some(routed) => ConnectAnswer {
+            destination: ConnectDestination {
+                numbers: routed.connect_to.into_iter().collect(),
+            },
+            outgoing_phone_number: national(&routed.virtual_number),
+            record: false,
+            max_conversation_duration: routed.max_conversation_secs,
         },
-        outgoing_phone_number: national(&routed.virtual_number),
-        record: false,
-        max_conversation_duration: routed.max_conversation_secs,
+        None => ConnectAnswer {
+            destination: ConnectDestination { numbers: Vec::new() },
+            outgoing_phone_number: called,
+            record: false,
+            max_conversation_duration: None,
+        },
     }))
 }
