@@ -607,7 +607,7 @@ impl Rule for domain::masked_session::MaskedSessionError {
             E::SameParties => invalid("same_parties", "party_b"),
             E::VirtualNumberIsAParty => invalid("virtual_number_is_a_party", "virtual_number"),
             E::Lifetime => invalid("invalid_field", "expires_in_secs"),
-            E::ZeroCap => invalid("invalid_field", "max_calls"),
+            E::CapOutOfRange => invalid("invalid_field", "max_calls"),
             E::AlreadyEnded => rule(StatusCode::CONFLICT, "already_ended", self),
         }
     }

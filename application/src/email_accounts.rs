@@ -54,7 +54,8 @@ pub enum EmailAccountsError {
     Command(#[from] CommandError<EmailAccountError>),
 }
 
-fn binding(account_id: Uuid) -> String {
+/// The associated data binding an account's key and passwords to it.
+pub(crate) fn binding(account_id: Uuid) -> String {
     format!("email_account:{account_id}")
 }
 

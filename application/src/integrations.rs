@@ -379,6 +379,12 @@ impl Integrations<'_> {
         let mut rotated = 0;
         for key in self.keys.all().await?.into_iter().filter(|k| k.master_key_id != active) {
             let Some((kind, organisation_id)) = self.owner_of(key.integration_id).await? else {
+                // An e-mail account's or a webhook endpoint's key: its record
+                // is not an integration, and its binding names which it is.
+                if let Some(rewrapped) = self.rewrap_other(&key)? {
+                    self.keys.replace(&rewrapped).await?;
+                    rotated += 1;
+                }
                 continue;
             };
             let rewrapped = self.cipher.rewrap(&key, &binding(key.integration_id, kind))?;
@@ -417,15 +423,42 @@ impl Integrations<'_> {
     pub async fn check_keyring(&self) -> Result<(), IntegrationsError> {
         let mut checked = std::collections::HashSet::new();
         for key in self.keys.all().await? {
-            if !checked.insert(key.master_key_id.clone()) {
+            if checked.contains(&key.master_key_id) {
                 continue;
             }
-            let Some((kind, _)) = self.owner_of(key.integration_id).await? else {
-                continue;
-            };
-            self.cipher.rewrap(&key, &binding(key.integration_id, kind))?;
+            match self.owner_of(key.integration_id).await? {
+                Some((kind, _)) => {
+                    self.cipher.rewrap(&key, &binding(key.integration_id, kind))?;
+                }
+                None => {
+                    if self.rewrap_other(&key)?.is_none() {
+                        // A key whose record is gone: nothing it seals is read.
+                        continue;
+                    }
+                }
+            }
+            checked.insert(key.master_key_id.clone());
         }
         Ok(())
+    }
+
+    /// A key of an e-mail account or a webhook endpoint re-wrapped by the
+    /// active master key; `None` if neither binding opens it (a wrong
+    /// binding and a wrong master key look alike, so such a key is left as
+    /// it is). A master key missing from the keyring is an error.
+    fn rewrap_other(&self, key: &WrappedKey) -> Result<Option<WrappedKey>, CipherError> {
+        let bindings = [
+            crate::email_accounts::binding(key.integration_id),
+            crate::webhooks::binding(key.integration_id),
+        ];
+        for binding in bindings {
+            match self.cipher.rewrap(key, &binding) {
+                Ok(rewrapped) => return Ok(Some(rewrapped)),
+                Err(error @ CipherError::UnknownMasterKey(_)) => return Err(error),
+                Err(_) => {}
+            }
+        }
+        Ok(None)
     }
 }
 

@@ -257,6 +257,48 @@ async fn key_rotation_keeps_every_secret_readable_and_the_old_key_can_then_be_re
     configure(&app, "exotel_phone", phone_body()).await;
     configure(&app, "zoho_mail", mail_body()).await;
     let org = app.organisation_id;
+    // Records that are not integrations keep their secrets under data keys too.
+    let account = json!({
+        "name": "Support", "email": "support@switchboard.test",
+        "smtp_host": "127.0.0.1", "smtp_port": 587, "smtp_security": "starttls", "smtp_password": SMTP_PASSWORD,
+        "imap_host": "127.0.0.1", "imap_port": 993, "imap_password": IMAP_PASSWORD, "imap_enabled": false,
+    });
+    let added = app
+        .post_json("/api/v1/settings/email-accounts", Some(&app.admin_token), account)
+        .await;
+    assert_eq!(added.status(), StatusCode::CREATED);
+    let account_id = uuid::Uuid::parse_str(
+        crate::support::data(&added.json::<Value>().await.unwrap())["id"]
+            .as_str()
+            .unwrap(),
+    )
+    .unwrap();
+    let hook = json!({"url": "https://crm.example.com/hooks", "event_types": ["call.completed"]});
+    let registered = app.post_json("/api/v1/webhooks", Some(&app.admin_token), hook).await;
+    assert_eq!(registered.status(), StatusCode::CREATED);
+    let registered: Value = registered.json().await.unwrap();
+    let endpoint_id = uuid::Uuid::parse_str(crate::support::data(&registered)["id"].as_str().unwrap()).unwrap();
+    let webhook_secret = crate::support::data(&registered)["secret"]
+        .as_str()
+        .unwrap()
+        .to_string();
+    let open_others = |state: std::sync::Arc<api::state::AppState>| {
+        let webhook_secret = webhook_secret.clone();
+        async move {
+            let mail = state.email_accounts().open(org, account_id).await.unwrap();
+            assert_eq!(mail.smtp_password.as_str(), SMTP_PASSWORD);
+            let webhooks = state.webhooks();
+            let endpoint = webhooks.get(org, endpoint_id).await.unwrap();
+            let keys = webhooks.signing_keys(&endpoint, chrono::Utc::now()).await.unwrap();
+            let expected = application::webhooks::signing::key_of(&webhook_secret).unwrap();
+            assert_eq!(
+                keys,
+                vec![expected],
+                "the endpoint still signs with the secret it was given"
+            );
+        }
+    };
+    open_others(app.state.clone()).await;
     let open_all = |state: std::sync::Arc<api::state::AppState>| async move {
         let phone = state
             .integrations()
@@ -281,10 +323,15 @@ async fn key_rotation_keeps_every_secret_readable_and_the_old_key_can_then_be_re
     };
     let both = with_keys(format!("{k1},{k2}"), Some("k2")).await.unwrap();
     let meta = application::EventMetadata::system("test", None);
-    assert_eq!(both.integrations().rotate_keys(&meta).await.unwrap(), 2);
+    assert_eq!(
+        both.integrations().rotate_keys(&meta).await.unwrap(),
+        4,
+        "two integrations, an e-mail account and a webhook endpoint"
+    );
     assert_eq!(open_all(both.clone()).await, expected);
 
     let only_new = with_keys(k2.clone(), None).await.unwrap();
+    open_others(only_new.clone()).await;
     assert_eq!(open_all(only_new).await, expected);
     let only_old = with_keys(k1, None).await.err().unwrap().to_string();
     assert!(only_old.contains("k2"), "a missing key is named: {only_old}");

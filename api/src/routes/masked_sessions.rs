@@ -46,8 +46,8 @@ pub struct CreateMaskedSession {
     /// 1 to 2,592,000 (30 days); default 3,600.
     #[schema(minimum = 1, maximum = 2592000)]
     pub expires_in_secs: Option<u32>,
-    /// Calls put through at most; no cap when absent.
-    #[schema(minimum = 1)]
+    /// Calls put through at most, 1 to 10,000; no cap when absent.
+    #[schema(minimum = 1, maximum = 10000)]
     pub max_calls: Option<u32>,
 }
 

@@ -298,8 +298,8 @@ pub struct NumberMaskingBody {
     /// Minutes the session lasts, 1–43,200 (30 days); default 60.
     #[schema(minimum = 1, maximum = 43200)]
     pub duration_minutes: Option<u32>,
-    /// Calls put through at most.
-    #[schema(minimum = 1)]
+    /// Calls put through at most, 1 to 10,000.
+    #[schema(minimum = 1, maximum = 10000)]
     pub max_calls: Option<u32>,
 }
 

@@ -158,7 +158,7 @@ impl Webhooks<'_> {
     }
 
     /// The key bytes of every secret that signs at `now`, the current first.
-    async fn signing_keys(
+    pub async fn signing_keys(
         &self,
         endpoint: &WebhookEndpoint,
         now: DateTime<Utc>,

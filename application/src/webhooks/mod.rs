@@ -36,7 +36,7 @@ const SECRET_FIELD: &str = "signing_secret";
 const DELIVERY_NAMESPACE: Uuid = Uuid::from_u128(0x9d2f_41c7_6b0e_4a55_8e3d_71c2_0b9a_0003);
 
 /// The associated data binding an endpoint's key and secrets to it.
-fn binding(endpoint_id: Uuid) -> String {
+pub(crate) fn binding(endpoint_id: Uuid) -> String {
     format!("webhook_endpoint:{endpoint_id}")
 }
 

@@ -15,6 +15,8 @@ use crate::OrganisationId;
 
 /// The longest a session may last: thirty days.
 pub const MAX_LIFETIME_SECS: i64 = 30 * 24 * 3600;
+/// The highest cap of calls a session may have.
+pub const MAX_CALLS_CAP: u32 = 10_000;
 
 /// Which party of a session.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
@@ -131,9 +133,9 @@ pub enum MaskedSessionError {
     /// 422 on `expires_in_secs`: a session lasts from a second to thirty days.
     #[error("a masked session lasts from 1 second to 30 days")]
     Lifetime,
-    /// 422 on `max_calls`: a cap allows at least one call.
-    #[error("max_calls must be at least 1")]
-    ZeroCap,
+    /// 422 on `max_calls`: a cap allows from one call to ten thousand.
+    #[error("max_calls must be 1 to {MAX_CALLS_CAP}")]
+    CapOutOfRange,
     /// 409: ended sessions stay ended.
     #[error("the masked session has already ended")]
     AlreadyEnded,
@@ -242,8 +244,8 @@ impl MaskedSession {
                 if !(1..=MAX_LIFETIME_SECS).contains(&lifetime) {
                     return Err(MaskedSessionError::Lifetime);
                 }
-                if terms.max_calls == Some(0) {
-                    return Err(MaskedSessionError::ZeroCap);
+                if terms.max_calls.is_some_and(|cap| !(1..=MAX_CALLS_CAP).contains(&cap)) {
+                    return Err(MaskedSessionError::CapOutOfRange);
                 }
                 Ok(vec![E::MaskedSessionOpened { session_id, terms, at }])
             }

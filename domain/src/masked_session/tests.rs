@@ -116,10 +116,18 @@ fn a_session_lasts_from_a_second_to_thirty_days_and_a_cap_allows_a_call() {
     let mut shortest = terms(None);
     shortest.expires_at = at(0) + chrono::Duration::seconds(1);
     assert!(MaskedSession::default().decide(open(shortest)).is_ok());
-    Given::with(())
-        .given_no_previous_events()
-        .when(open(terms(Some(0))))
-        .then_expect_error(MaskedSessionError::ZeroCap);
+    for cap in [0, MAX_CALLS_CAP + 1] {
+        Given::with(())
+            .given_no_previous_events()
+            .when(open(terms(Some(cap))))
+            .then_expect_error(MaskedSessionError::CapOutOfRange);
+    }
+    assert!(
+        MaskedSession::default()
+            .decide(open(terms(Some(MAX_CALLS_CAP))))
+            .is_ok()
+    );
+    assert!(MaskedSession::default().decide(open(terms(Some(1)))).is_ok());
 }
 
 #[test]
