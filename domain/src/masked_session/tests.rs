@@ -111,8 +111,14 @@ fn a_session_lasts_from_a_second_to_thirty_days_and_a_cap_allows_a_call() {
             .then_expect_error(MaskedSessionError::Lifetime);
     }
     let mut longest = terms(None);
-    longest.expires_at = at(0) + chrono::Duration::seconds(MAX_LIFETIME_SECS);
-    assert!(MaskedSession::default().decide(open(longest)).is_ok());
+    longest.expires_at = at(0) + chrono::Duration::days(30);
+    assert!(MaskedSession::default().decide(open(longest)).is_ok(), "thirty days");
+    let mut over = terms(None);
+    over.expires_at = at(0) + chrono::Duration::days(30) + chrono::Duration::seconds(1);
+    assert_eq!(
+        MaskedSession::default().decide(open(over)),
+        Err(MaskedSessionError::Lifetime)
+    );
     let mut shortest = terms(None);
     shortest.expires_at = at(0) + chrono::Duration::seconds(1);
     assert!(MaskedSession::default().decide(open(shortest)).is_ok());
