@@ -73,7 +73,8 @@ pub fn router(state: Arc<AppState>) -> Router {
                         .get(REQUEST_ID)
                         .and_then(|v| v.to_str().ok())
                         .unwrap_or("");
-                    tracing::info_span!("request", method = %req.method(), path = %req.uri().path(), request_id = %id)
+                    let path = crate::callbacks::logged_path(req.uri().path());
+                    tracing::info_span!("request", method = %req.method(), path = %path, request_id = %id)
                 }))
                 .layer(PropagateRequestIdLayer::new(REQUEST_ID))
                 .layer(CatchPanicLayer::custom(|_| ApiError::internal().into_response()))

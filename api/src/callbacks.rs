@@ -99,6 +99,24 @@ impl CallbackTokens {
     }
 }
 
+/// A request path as logged: the token of a provider webhook path
+/// (`/webhooks/exotel/{integration_id}/{token}/…`) is a secret, and is
+/// written as `…`.
+pub fn logged_path(path: &str) -> std::borrow::Cow<'_, str> {
+    let parts: Vec<&str> = path.split('/').collect();
+    match parts.as_slice() {
+        ["", "webhooks", provider, integration, _token, rest @ ..] => {
+            let mut logged = format!("/webhooks/{provider}/{integration}/…");
+            for part in rest {
+                logged.push('/');
+                logged.push_str(part);
+            }
+            std::borrow::Cow::Owned(logged)
+        }
+        _ => std::borrow::Cow::Borrowed(path),
+    }
+}
+
 fn keyed(key: &[u8]) -> HmacSha256 {
     match HmacSha256::new_from_slice(key) {
         Ok(mac) => mac,
@@ -136,6 +154,17 @@ mod tests {
             &SecretString::from("a server secret of thirty-two bytes!"),
             public.map(str::to_string),
         )
+    }
+
+    #[test]
+    fn a_webhook_paths_token_is_not_logged() {
+        assert_eq!(
+            logged_path("/webhooks/exotel/0f1e/s3cr3t-token/calls"),
+            "/webhooks/exotel/0f1e/…/calls"
+        );
+        assert_eq!(logged_path("/webhooks/exotel/0f1e/s3cr3t"), "/webhooks/exotel/0f1e/…");
+        assert_eq!(logged_path("/api/v1/calls/abc"), "/api/v1/calls/abc");
+        assert_eq!(logged_path("/webhooks/exotel"), "/webhooks/exotel");
     }
 
     #[test]

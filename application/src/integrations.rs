@@ -381,9 +381,16 @@ impl Integrations<'_> {
             let Some((kind, organisation_id)) = self.owner_of(key.integration_id).await? else {
                 // An e-mail account's or a webhook endpoint's key: its record
                 // is not an integration, and its binding names which it is.
-                if let Some(rewrapped) = self.rewrap_other(&key)? {
-                    self.keys.replace(&rewrapped).await?;
-                    rotated += 1;
+                match self.rewrap_other(&key)? {
+                    Some(rewrapped) => {
+                        self.keys.replace(&rewrapped).await?;
+                        rotated += 1;
+                    }
+                    None => tracing::warn!(
+                        data_key_id = %key.data_key_id,
+                        master_key_id = %key.master_key_id,
+                        "a data key of no known record was left under its old master key"
+                    ),
                 }
                 continue;
             };

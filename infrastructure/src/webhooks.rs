@@ -10,7 +10,7 @@ use std::time::Duration;
 use application::webhooks::{Answer, WebhookTransport};
 
 use crate::error::InfraError;
-use crate::outbound::OutboundRule;
+use crate::outbound::{OutboundRule, Refused};
 
 /// Reaches receivers over HTTP.
 #[derive(Debug, Clone)]
@@ -34,7 +34,9 @@ impl HttpWebhooks {
 }
 
 /// An error and its causes, as one line: reqwest's own words name only the
-/// step that failed.
+/// step that failed. A refusal by the address rule is told without the
+/// addresses the name resolved to: a tenant's admin reads this text, and
+/// must not learn what the server's resolver knows of private names.
 fn described(error: &reqwest::Error) -> String {
     let mut text = match error.is_timeout() {
         true => "no answer in time".to_string(),
@@ -42,6 +44,10 @@ fn described(error: &reqwest::Error) -> String {
     };
     let mut source = error.source();
     while let Some(cause) = source {
+        if cause.downcast_ref::<Refused>().is_some() {
+            text.push_str(": refused by the address rule: the host is not at a public address");
+            return text;
+        }
         text.push_str(": ");
         text.push_str(&cause.to_string());
         source = cause.source();

@@ -36,13 +36,15 @@ CREATE TABLE webhook_deliveries (
     -- The store event it tells of: type:id:sequence.
     source_event     text   NOT NULL,
     body             text   NOT NULL,
+    -- When the event happened, and when the delivery was written.
     created_at       text   NOT NULL,
+    written_at       text   NOT NULL,
     -- pending | succeeded | failed
     state            text   NOT NULL,
     attempts         bigint NOT NULL DEFAULT 0,
     next_attempt_at  text,
     lease_until      text,
-    -- Retried until then; NULL: the configured window after created_at.
+    -- Retried until then; NULL: the configured window after written_at.
     window_ends_at   text,
     last_status      bigint,
     last_error       text,

@@ -5,7 +5,7 @@
 //! once the command that caused the event is applied. A delivery is keyed
 //! by endpoint and event, so a replayed feed or a rebuild writes nothing
 //! twice, and a rebuild never empties the deliveries: only events after an
-//! endpoint's registration and less than a day old are delivered.
+//! endpoint's registration and less than a week old are delivered.
 
 use application::error::StoreError;
 use application::feed::StoredEvent;
@@ -26,9 +26,10 @@ use crate::bulk::Rows;
 use crate::calls::stamp;
 use crate::{ProjectionError, Projector, decode};
 
-/// Events older than this when they reach the outbox are not delivered
-/// (a rebuild replays the whole log).
-const MAX_AGE_HOURS: i64 = 24;
+/// Events older than this when they reach the outbox are not delivered (a
+/// rebuild replays the whole log); a feed that was down for days still
+/// delivers what happened meanwhile, each with a whole retry window.
+const MAX_AGE_HOURS: i64 = 7 * 24;
 
 pub struct WebhookOutboxView;
 
@@ -281,9 +282,10 @@ impl Projector for WebhookOutboxView {
         organisations.dedup();
         let mut subscribers = subscribers(conn, &organisations).await?;
         let oldest = Utc::now() - Span::hours(MAX_AGE_HOURS);
+        let written = stamp(Utc::now());
         let mut deliveries = Rows::new(
             "INSERT INTO webhook_deliveries (delivery_id, endpoint_id, organisation_id, event_type, source_event, \
-             body, created_at, state, attempts, next_attempt_at, updated_at)",
+             body, created_at, written_at, state, attempts, next_attempt_at, updated_at)",
             "ON CONFLICT (delivery_id) DO NOTHING",
         );
         let mut changed: Vec<&str> = Vec::new();
@@ -329,10 +331,11 @@ impl Projector for WebhookOutboxView {
                         source.as_str().into(),
                         body.as_str().into(),
                         stamp(at).into(),
+                        written.as_str().into(),
                         "pending".into(),
                         0_i64.into(),
-                        stamp(at).into(),
-                        stamp(Utc::now()).into(),
+                        written.as_str().into(),
+                        written.as_str().into(),
                     ]);
                 }
             }
@@ -402,7 +405,7 @@ fn state_word(state: DeliveryState) -> &'static str {
 }
 
 const DELIVERY_COLUMNS: &str = "d.delivery_id, d.endpoint_id, d.organisation_id, d.event_type, d.source_event, \
-     d.body, d.created_at, d.state, d.attempts, d.next_attempt_at, d.window_ends_at, d.last_status, d.last_error, \
+     d.body, d.created_at, d.written_at, d.state, d.attempts, d.next_attempt_at, d.window_ends_at, d.last_status, d.last_error, \
      d.delivered_at";
 
 fn delivery(row: &AnyRow) -> Result<DeliveryRecord, sqlx::Error> {
@@ -410,6 +413,7 @@ fn delivery(row: &AnyRow) -> Result<DeliveryRecord, sqlx::Error> {
         Ok(Uuid::try_parse(&row.try_get::<String, _>(name)?).unwrap_or_default())
     };
     let created_at = time(row.try_get("created_at")?).unwrap_or_default();
+    let written_at = time(row.try_get("written_at")?).unwrap_or(created_at);
     Ok(DeliveryRecord {
         delivery_id: uuid("delivery_id")?,
         endpoint_id: uuid("endpoint_id")?,
@@ -418,6 +422,7 @@ fn delivery(row: &AnyRow) -> Result<DeliveryRecord, sqlx::Error> {
         source_event: row.try_get("source_event")?,
         body: row.try_get("body")?,
         created_at,
+        written_at,
         state: state(&row.try_get::<String, _>("state")?),
         attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
         next_attempt_at: time(row.try_get("next_attempt_at")?),
@@ -463,7 +468,7 @@ impl WebhookOutbox for SqlWebhookOutbox {
     async fn claim(&self, delivery_id: Uuid, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError> {
         let claimed = sqlx::query(
             "UPDATE webhook_deliveries SET lease_until = $1 WHERE delivery_id = $2 AND state = 'pending' \
-             AND (lease_until IS NULL OR lease_until <= $3)",
+             AND next_attempt_at <= $3 AND (lease_until IS NULL OR lease_until <= $3)",
         )
         .bind(stamp(until))
         .bind(delivery_id.to_string())
@@ -477,9 +482,10 @@ impl WebhookOutbox for SqlWebhookOutbox {
     async fn finish(
         &self,
         delivery_id: Uuid,
+        lease: DateTime<Utc>,
         attempt: &AttemptRecord,
         result: AttemptResult,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let id = delivery_id.to_string();
         let now = stamp(Utc::now());
         let (state, next, delivered) = match result {
@@ -488,6 +494,26 @@ impl WebhookOutbox for SqlWebhookOutbox {
             AttemptResult::GaveUp => (DeliveryState::Failed, None, None),
         };
         let mut tx = self.0.begin().await.map_err(store)?;
+        let updated = sqlx::query(
+            "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, lease_until = NULL, \
+             last_status = $4, last_error = $5, delivered_at = COALESCE($6, delivered_at), updated_at = $7 \
+             WHERE delivery_id = $8 AND lease_until = $9",
+        )
+        .bind(state_word(state))
+        .bind(i64::from(attempt.attempt))
+        .bind(next)
+        .bind(attempt.status.map(i64::from))
+        .bind(attempt.error.clone())
+        .bind(delivered)
+        .bind(now)
+        .bind(id.as_str())
+        .bind(stamp(lease))
+        .execute(&mut *tx)
+        .await
+        .map_err(store)?;
+        if updated.rows_affected() != 1 {
+            return Ok(false);
+        }
         sqlx::query(
             "INSERT INTO webhook_attempts (delivery_id, attempt, started_at, duration_ms, status, error) \
              VALUES ($1, $2, $3, $4, $5, $6) ON CONFLICT (delivery_id, attempt) DO NOTHING",
@@ -501,23 +527,8 @@ impl WebhookOutbox for SqlWebhookOutbox {
         .execute(&mut *tx)
         .await
         .map_err(store)?;
-        sqlx::query(
-            "UPDATE webhook_deliveries SET state = $1, attempts = $2, next_attempt_at = $3, lease_until = NULL, \
-             last_status = $4, last_error = $5, delivered_at = COALESCE($6, delivered_at), updated_at = $7 \
-             WHERE delivery_id = $8",
-        )
-        .bind(state_word(state))
-        .bind(i64::from(attempt.attempt))
-        .bind(next)
-        .bind(attempt.status.map(i64::from))
-        .bind(attempt.error.clone())
-        .bind(delivered)
-        .bind(now)
-        .bind(id.as_str())
-        .execute(&mut *tx)
-        .await
-        .map_err(store)?;
-        tx.commit().await.map_err(store)
+        tx.commit().await.map_err(store)?;
+        Ok(true)
     }
 
     async fn delivery(

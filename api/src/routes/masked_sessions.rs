@@ -237,12 +237,13 @@ pub async fn create(
 
 /// The organisation's masked sessions, newest first.
 #[utoipa::path(get, path = "/api/v1/masked-sessions", params(SessionQuery), tag = "masking", security(("bearer" = [])),
-    responses((status = 200, body = List<MaskedSessionResponse>)))]
+    responses((status = 200, body = List<MaskedSessionResponse>), (status = 403, body = Problem)))]
 pub async fn list(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     ApiQuery(query): ApiQuery<SessionQuery>,
 ) -> Result<Json<List<MaskedSessionResponse>>, ApiError> {
+    caller.require(domain::Role::can_read_directory)?;
     let page = Page {
         limit: query.limit,
         offset: query.offset,
@@ -259,12 +260,13 @@ pub async fn list(
 /// One masked session, with every call made to its number.
 #[utoipa::path(get, path = "/api/v1/masked-sessions/{id}", tag = "masking", security(("bearer" = [])),
     params(("id" = Uuid, Path, description = "the session's id")),
-    responses((status = 200, body = Data<MaskedSessionResponse>), (status = 404, body = Problem)))]
+    responses((status = 200, body = Data<MaskedSessionResponse>), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn one(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Data<MaskedSessionResponse>>, ApiError> {
+    caller.require(domain::Role::can_read_directory)?;
     let session = state
         .masked_sessions()
         .get(caller.organisation_id, parse_id(&id)?)

@@ -48,33 +48,41 @@ fn excerpt(text: &str) -> String {
 }
 
 impl Webhooks<'_> {
-    /// Claims and attempts the deliveries due now; returns how many were attempted.
+    /// Attempts the deliveries due now, each claimed just before it is
+    /// sent (so a claim never lapses while it waits its turn); returns how
+    /// many this worker attempted.
     pub async fn deliver_due(&self, limit: usize) -> Result<usize, WebhooksError> {
-        let now = Utc::now();
-        let due = self.outbox.due(now, limit).await?;
-        let until = after(now, self.timing.lease);
-        let mut claimed = Vec::with_capacity(due.len());
-        for delivery in due {
-            if self.outbox.claim(delivery.delivery_id, now, until).await? {
-                claimed.push(delivery);
-            }
-        }
-        let attempted = claimed.len();
-        let outcomes: Vec<_> = futures::stream::iter(claimed)
-            .map(|delivery| self.attempt(delivery))
+        let due = self.outbox.due(Utc::now(), limit).await?;
+        let outcomes: Vec<_> = futures::stream::iter(due)
+            .map(|delivery| self.claim_and_attempt(delivery))
             .buffer_unordered(IN_FLIGHT)
             .collect()
             .await;
+        let mut attempted = 0;
         for outcome in outcomes {
-            if let Err(error) = outcome {
-                tracing::warn!(%error, "a webhook attempt could not be recorded; it is retried when its claim lapses");
+            match outcome {
+                Ok(true) => attempted += 1,
+                Ok(false) => {}
+                Err(error) => {
+                    tracing::warn!(%error, "a webhook attempt could not be recorded; it is retried when its claim lapses")
+                }
             }
         }
         Ok(attempted)
     }
 
-    /// One attempt of a claimed delivery.
-    async fn attempt(&self, delivery: DeliveryRecord) -> Result<(), WebhooksError> {
+    async fn claim_and_attempt(&self, delivery: DeliveryRecord) -> Result<bool, WebhooksError> {
+        let now = Utc::now();
+        let lease = after(now, self.timing.lease);
+        if !self.outbox.claim(delivery.delivery_id, now, lease).await? {
+            return Ok(false);
+        }
+        self.attempt(delivery, lease).await?;
+        Ok(true)
+    }
+
+    /// One attempt of a delivery claimed until `lease`.
+    async fn attempt(&self, delivery: DeliveryRecord, lease: DateTime<Utc>) -> Result<(), WebhooksError> {
         let started_at = Utc::now();
         let clock = Instant::now();
         let endpoint = self
@@ -83,6 +91,11 @@ impl Webhooks<'_> {
             .await?
             .map(|l| l.aggregate)
             .filter(|e| e.is_in(delivery.organisation_id));
+        if endpoint.as_ref().is_some_and(|e| e.disabled.is_some()) {
+            // Disabled since it was listed: nothing is sent; the claim lapses
+            // and the outbox skips it until the endpoint is enabled again.
+            return Ok(());
+        }
         let answer = match &endpoint {
             None => Answer::Failed("the endpoint was deleted".into()),
             Some(endpoint) => match self.signed_headers(endpoint, &delivery, started_at).await {
@@ -108,7 +121,14 @@ impl Webhooks<'_> {
             },
         };
         let result = self.result_of(&delivery, &attempt, endpoint.is_none());
-        self.outbox.finish(delivery.delivery_id, &attempt, result).await?;
+        if !self
+            .outbox
+            .finish(delivery.delivery_id, lease, &attempt, result)
+            .await?
+        {
+            tracing::warn!(delivery_id = %delivery.delivery_id, "a webhook attempt outlived its claim; its outcome is not recorded");
+            return Ok(());
+        }
         match (result, &endpoint) {
             (AttemptResult::GaveUp, Some(endpoint)) => self.disable(endpoint, &delivery, &attempt).await,
             _ => Ok(()),
@@ -135,7 +155,7 @@ impl Webhooks<'_> {
     pub fn window_ends_at(&self, delivery: &DeliveryRecord) -> DateTime<Utc> {
         delivery
             .window_ends_at
-            .unwrap_or_else(|| after(delivery.created_at, self.timing.window))
+            .unwrap_or_else(|| after(delivery.written_at, self.timing.window))
     }
 
     async fn signed_headers(

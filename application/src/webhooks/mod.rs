@@ -71,11 +71,14 @@ pub struct DeliveryRecord {
     pub event_type: String,
     pub source_event: String,
     pub body: String,
+    /// When the event happened.
     pub created_at: DateTime<Utc>,
+    /// When the delivery was written to the outbox: its retry window starts then.
+    pub written_at: DateTime<Utc>,
     pub state: DeliveryState,
     pub attempts: u32,
     pub next_attempt_at: Option<DateTime<Utc>>,
-    /// Retried until then; `None`: the configured window after `created_at`.
+    /// Retried until then; `None`: the configured window after `written_at`.
     pub window_ends_at: Option<DateTime<Utc>>,
     pub last_status: Option<u16>,
     pub last_error: Option<String>,
@@ -109,11 +112,19 @@ pub trait WebhookOutbox: Send + Sync {
     /// Pending deliveries due at `now`, to endpoints not disabled, unclaimed or
     /// with their claim lapsed, oldest first.
     async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DeliveryRecord>, StoreError>;
-    /// Takes a due delivery until `until`; false if another worker has it.
+    /// Takes a delivery still pending and due at `now` until `until`; false
+    /// if another worker has it, or has already attempted it.
     async fn claim(&self, delivery_id: Uuid, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError>;
-    /// Records an attempt and what it leaves the delivery as, releasing the claim.
-    async fn finish(&self, delivery_id: Uuid, attempt: &AttemptRecord, result: AttemptResult)
-    -> Result<(), StoreError>;
+    /// Records an attempt and what it leaves the delivery as, releasing the
+    /// claim taken until `lease`; false (nothing recorded) when that claim
+    /// is no longer held.
+    async fn finish(
+        &self,
+        delivery_id: Uuid,
+        lease: DateTime<Utc>,
+        attempt: &AttemptRecord,
+        result: AttemptResult,
+    ) -> Result<bool, StoreError>;
     /// One delivery of an endpoint, with its attempts in order.
     async fn delivery(
         &self,

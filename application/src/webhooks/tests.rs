@@ -137,7 +137,9 @@ impl WebhookOutbox for Outbox {
     async fn claim(&self, delivery_id: Uuid, now: DateTime<Utc>, until: DateTime<Utc>) -> Result<bool, StoreError> {
         let mut kept = self.kept.lock().unwrap();
         let found = kept.iter_mut().find(|k| k.record.delivery_id == delivery_id).unwrap();
-        if found.leased_until.is_some_and(|u| u > now) {
+        let due =
+            found.record.state == DeliveryState::Pending && found.record.next_attempt_at.is_some_and(|at| at <= now);
+        if !due || found.leased_until.is_some_and(|u| u > now) {
             return Ok(false);
         }
         found.leased_until = Some(until);
@@ -146,11 +148,15 @@ impl WebhookOutbox for Outbox {
     async fn finish(
         &self,
         delivery_id: Uuid,
+        lease: DateTime<Utc>,
         attempt: &AttemptRecord,
         result: AttemptResult,
-    ) -> Result<(), StoreError> {
+    ) -> Result<bool, StoreError> {
         let mut kept = self.kept.lock().unwrap();
         let found = kept.iter_mut().find(|k| k.record.delivery_id == delivery_id).unwrap();
+        if found.leased_until != Some(lease) {
+            return Ok(false);
+        }
         found.attempts.push(attempt.clone());
         found.leased_until = None;
         found.record.attempts = attempt.attempt;
@@ -161,7 +167,7 @@ impl WebhookOutbox for Outbox {
             AttemptResult::Retry { at } => (DeliveryState::Pending, Some(at)),
             AttemptResult::GaveUp => (DeliveryState::Failed, None),
         };
-        Ok(())
+        Ok(true)
     }
     async fn delivery(
         &self,
@@ -284,6 +290,7 @@ impl World {
             source_event: "call:c:1".into(),
             body: r#"{"type":"call.requested"}"#.into(),
             created_at,
+            written_at: created_at,
             state: DeliveryState::Pending,
             attempts: 0,
             next_attempt_at: Some(created_at),
@@ -442,7 +449,7 @@ async fn the_last_retry_is_at_the_end_of_the_window_and_a_failure_after_it_disab
     );
     assert!(world.webhooks().get(ORG, endpoint_id).await.unwrap().disabled.is_none());
 
-    world.outbox.kept.lock().unwrap()[0].record.created_at -= chrono::Duration::seconds(5);
+    world.outbox.kept.lock().unwrap()[0].record.written_at -= chrono::Duration::seconds(5);
     world.outbox.kept.lock().unwrap()[0].record.next_attempt_at = Some(Utc::now());
     world.webhooks().deliver_due(10).await.unwrap();
     assert_eq!(world.outbox.record(id).state, DeliveryState::Failed);
@@ -576,4 +583,59 @@ async fn a_changed_url_is_checked_by_the_address_rule() {
         .await
         .unwrap();
     assert_eq!(changed.spec.unwrap().url, "https://crm.example.com/v2");
+}
+
+/// A receiver so slow that another worker claims the delivery meanwhile.
+struct Overtaken<'a> {
+    outbox: &'a Outbox,
+}
+
+#[async_trait]
+impl WebhookTransport for Overtaken<'_> {
+    fn check(&self, _: &str) -> Result<(), String> {
+        Ok(())
+    }
+    async fn post(&self, _: &str, _: &[(&'static str, String)], _: &str) -> Answer {
+        self.outbox.kept.lock().unwrap()[0].leased_until = Some(Utc::now() + chrono::Duration::hours(1));
+        Answer::Status(500)
+    }
+}
+
+#[tokio::test]
+async fn an_attempt_that_outlived_its_claim_records_nothing() {
+    let world = World::new();
+    let (endpoint_id, _) = world.register().await;
+    let id = world.due(endpoint_id, chrono::Duration::zero());
+    let overtaken = Overtaken { outbox: &world.outbox };
+    let webhooks = Webhooks {
+        transport: &overtaken,
+        ..world.webhooks()
+    };
+    assert_eq!(webhooks.deliver_due(10).await.unwrap(), 1);
+    let record = world.outbox.record(id);
+    assert_eq!(record.attempts, 0, "the other worker's claim stands");
+    assert_eq!(record.state, DeliveryState::Pending);
+    assert!(world.outbox.attempts(id).is_empty());
+}
+
+#[tokio::test]
+async fn a_delivery_to_an_endpoint_disabled_since_it_was_listed_is_not_posted() {
+    let world = World::new();
+    let (endpoint_id, _) = world.register().await;
+    let id = world.due(endpoint_id, chrono::Duration::zero());
+    world
+        .webhooks()
+        .change(
+            ORG,
+            endpoint_id,
+            EndpointChange::default(),
+            Some(false),
+            Some(ADMIN),
+            &meta(),
+        )
+        .await
+        .unwrap();
+    world.webhooks().deliver_due(10).await.unwrap();
+    assert!(world.posts().is_empty());
+    assert_eq!(world.outbox.record(id).attempts, 0);
 }
