@@ -44,3 +44,22 @@ impl VerifiedCalls for NoVerifiedCalls {
         Err("no verified-call provider is configured".into())
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[tokio::test]
+    async fn without_a_provider_no_call_is_verified() {
+        let none = NoVerifiedCalls;
+        assert_eq!(none.provider(Uuid::from_u128(1)), None);
+        let call = BrandedCall {
+            organisation_id: Uuid::from_u128(1),
+            call_id: Uuid::from_u128(2),
+            caller_id: "+918047112233".into(),
+            customer_phone: "+919812300002".into(),
+            reason: "Your order".into(),
+        };
+        assert!(none.arrange(&call).await.is_err());
+    }
+}

@@ -639,3 +639,54 @@ async fn a_delivery_to_an_endpoint_disabled_since_it_was_listed_is_not_posted() 
     assert!(world.posts().is_empty());
     assert_eq!(world.outbox.record(id).attempts, 0);
 }
+
+#[test]
+fn a_delivery_has_one_id_per_endpoint_and_event_and_its_webhook_id_names_it() {
+    let (one, two) = (Uuid::from_u128(1), Uuid::from_u128(2));
+    let first = delivery_id(one, "call:c:1");
+    assert_eq!(first, delivery_id(one, "call:c:1"));
+    assert_ne!(first, delivery_id(two, "call:c:1"));
+    assert_ne!(first, delivery_id(one, "call:c:2"));
+    assert_ne!(first, Uuid::nil());
+    assert_eq!(webhook_id(first), format!("msg_{}", first.simple()));
+    assert_eq!(binding(one), format!("webhook_endpoint:{one}"));
+    assert_ne!(binding(one), crate::email_accounts::binding(one));
+}
+
+#[tokio::test]
+async fn asking_for_the_state_an_endpoint_is_in_changes_nothing() {
+    let world = World::new();
+    let (endpoint_id, _) = world.register().await;
+    let enabled = world
+        .webhooks()
+        .change(
+            ORG,
+            endpoint_id,
+            EndpointChange::default(),
+            Some(true),
+            Some(ADMIN),
+            &meta(),
+        )
+        .await
+        .unwrap();
+    assert!(enabled.disabled.is_none());
+    assert!(world.outbox.resumed.lock().unwrap().is_empty(), "nothing to resume");
+    for _ in 0..2 {
+        let disabled = world
+            .webhooks()
+            .change(
+                ORG,
+                endpoint_id,
+                EndpointChange::default(),
+                Some(false),
+                Some(ADMIN),
+                &meta(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            disabled.disabled.map(|d| d.reason),
+            Some("disabled by an admin".to_string())
+        );
+    }
+}
