@@ -81,7 +81,7 @@ async fn mail_in_a_folder_without_idle_shows_within_one_poll_interval() {
 
     // The next poll of every folder comes within the 10 s interval; allow
     // ten seconds for the poll, recording and projecting while the whole
-    // suite runs on two cores (five were once not enough: 16.7 s).
+    // suite runs on two cores (five were once not enough).
     let delivered = Instant::now();
     other.save(&message(Some(&new_id()), "b@example.in", "Second folder", "", "y"));
     thread_titled(&app, "Second folder", Duration::from_secs(20)).await;
