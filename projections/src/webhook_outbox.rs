@@ -375,6 +375,10 @@ fn same_command(event: &StoredEvent, next: &StoredEvent) -> bool {
 // ---------------------------------------------------------------------------
 // The outbox as the delivery workers and the routes use it.
 
+/// Deliveries of one endpoint in a round at most: a slow or silent
+/// receiver holds up no other endpoint's deliveries.
+const PER_ENDPOINT: i64 = 8;
+
 /// The outbox over the read-model database.
 #[derive(Debug, Clone)]
 pub struct SqlWebhookOutbox(pub AnyPool);
@@ -451,14 +455,18 @@ fn attempt(row: &AnyRow) -> Result<AttemptRecord, sqlx::Error> {
 impl WebhookOutbox for SqlWebhookOutbox {
     async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DeliveryRecord>, StoreError> {
         let sql = format!(
-            "SELECT {DELIVERY_COLUMNS} FROM webhook_deliveries d JOIN webhook_endpoints_view e \
-             ON e.endpoint_id = d.endpoint_id WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
-             AND (d.lease_until IS NULL OR d.lease_until <= $1) AND e.enabled = 1 \
-             ORDER BY d.next_attempt_at, d.delivery_id LIMIT $2"
+            "SELECT {DELIVERY_COLUMNS} FROM ( \
+               SELECT d.*, ROW_NUMBER() OVER (PARTITION BY d.endpoint_id ORDER BY d.next_attempt_at, d.delivery_id) \
+                 AS place \
+               FROM webhook_deliveries d JOIN webhook_endpoints_view e ON e.endpoint_id = d.endpoint_id \
+               WHERE d.state = 'pending' AND d.next_attempt_at <= $1 \
+               AND (d.lease_until IS NULL OR d.lease_until <= $1) AND e.enabled = 1) AS d \
+             WHERE d.place <= $3 ORDER BY d.next_attempt_at, d.delivery_id LIMIT $2"
         );
         let rows = sqlx::query(&sql)
             .bind(stamp(now))
             .bind(i64::try_from(limit).unwrap_or(i64::MAX))
+            .bind(PER_ENDPOINT)
             .fetch_all(&self.0)
             .await
             .map_err(store)?;

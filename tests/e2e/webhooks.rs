@@ -29,12 +29,14 @@ struct Received {
 }
 
 /// A client system's webhook receiver: answers each post with the next
-/// scripted status (200 once the script is spent) and keeps what it got.
+/// scripted status (200 once the script is spent), after `delay`, and
+/// keeps what it got.
 #[derive(Clone, Default)]
 struct Receiver {
     got: Arc<Mutex<Vec<Received>>>,
     script: Arc<Mutex<VecDeque<u16>>>,
     always: Arc<Mutex<Option<u16>>>,
+    delay: Arc<Mutex<Duration>>,
 }
 
 impl Receiver {
@@ -47,6 +49,8 @@ impl Receiver {
             post(move |headers: HeaderMap, body: String| {
                 let kept = kept.clone();
                 async move {
+                    let delay = *kept.delay.lock().unwrap();
+                    tokio::time::sleep(delay).await;
                     kept.got.lock().unwrap().push(Received { headers, body });
                     let scripted = kept.script.lock().unwrap().pop_front();
                     let status = scripted.or(*kept.always.lock().unwrap()).unwrap_or(200);
@@ -560,4 +564,56 @@ async fn a_completed_recorded_call_tells_of_its_answer_its_end_and_its_recording
     );
     let ids: std::collections::HashSet<&str> = got.iter().map(|p| header(p, "webhook-id")).collect();
     assert_eq!(ids.len(), got.len(), "one webhook-id per event");
+}
+
+#[tokio::test]
+async fn a_slow_receivers_backlog_does_not_hold_up_another_endpoint() {
+    let (mut settings, dir) = crate::support::distributed(crate::support::DEFAULT_NATS).await;
+    fast_retries(&mut settings);
+    settings.webhook_workers = false;
+    settings.webhook_timeout_secs = 30;
+    let (app, _sim) = app_with(settings.clone(), dir).await;
+    let (slow, slow_address) = Receiver::start(&[]).await;
+    *slow.delay.lock().unwrap() = Duration::from_secs(6);
+    let (slow_endpoint, _) = register(&app, &format!("http://{slow_address}/hook"), &["call.requested"]).await;
+    listed(&app, &slow_endpoint).await;
+    for i in 0..20 {
+        place(&app, &format!("+9198123001{i:02}"), json!({})).await;
+    }
+    eventually(
+        Duration::from_secs(15),
+        "the slow endpoint's backlog is written",
+        || async { deliveries(&app, &slow_endpoint).await.len() == 20 },
+    )
+    .await;
+    let (fast, fast_address) = Receiver::start(&[]).await;
+    let (fast_endpoint, _) = register(&app, &format!("http://{fast_address}/hook"), &["call.requested"]).await;
+    listed(&app, &fast_endpoint).await;
+    place(&app, "+919812300199", json!({})).await;
+    eventually(
+        Duration::from_secs(10),
+        "the fast endpoint's delivery is written",
+        || async { deliveries(&app, &fast_endpoint).await.len() == 1 },
+    )
+    .await;
+
+    let mut workers = settings.clone();
+    workers.webhook_workers = true;
+    let roles = Roles {
+        api: false,
+        projectors: false,
+        workers: true,
+    };
+    let started = std::time::Instant::now();
+    let _worker = start_with(&workers, roles).await;
+    eventually(Duration::from_secs(5), "the fast endpoint hears first", || async {
+        !fast.got().is_empty()
+    })
+    .await;
+    assert!(
+        started.elapsed() < Duration::from_secs(5),
+        "it did not wait behind the slow receiver's six seconds: {:?}",
+        started.elapsed()
+    );
+    assert!(slow.got().is_empty(), "the slow receiver had not answered yet");
 }

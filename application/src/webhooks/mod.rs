@@ -110,7 +110,8 @@ pub enum AttemptResult {
 #[async_trait]
 pub trait WebhookOutbox: Send + Sync {
     /// Pending deliveries due at `now`, to endpoints not disabled, unclaimed or
-    /// with their claim lapsed, oldest first.
+    /// with their claim lapsed, oldest first, a few per endpoint at most (so
+    /// a slow receiver's backlog holds up no other endpoint).
     async fn due(&self, now: DateTime<Utc>, limit: usize) -> Result<Vec<DeliveryRecord>, StoreError>;
     /// Takes a delivery still pending and due at `now` until `until`; false
     /// if another worker has it, or has already attempted it.
