@@ -42,6 +42,9 @@ CREATE TABLE webhook_deliveries (
     -- pending | succeeded | failed
     state            text   NOT NULL,
     attempts         bigint NOT NULL DEFAULT 0,
+    -- Attempts made before the current window began (a redelivery or an
+    -- enabling starts one): retry delays count from there.
+    attempts_before_window bigint NOT NULL DEFAULT 0,
     next_attempt_at  text,
     lease_until      text,
     -- Retried until then; NULL: the configured window after written_at.

@@ -409,7 +409,7 @@ fn state_word(state: DeliveryState) -> &'static str {
 }
 
 const DELIVERY_COLUMNS: &str = "d.delivery_id, d.endpoint_id, d.organisation_id, d.event_type, d.source_event, \
-     d.body, d.created_at, d.written_at, d.state, d.attempts, d.next_attempt_at, d.window_ends_at, d.last_status, d.last_error, \
+     d.body, d.created_at, d.written_at, d.state, d.attempts, d.attempts_before_window, d.next_attempt_at, d.window_ends_at, d.last_status, d.last_error, \
      d.delivered_at";
 
 fn delivery(row: &AnyRow) -> Result<DeliveryRecord, sqlx::Error> {
@@ -429,6 +429,7 @@ fn delivery(row: &AnyRow) -> Result<DeliveryRecord, sqlx::Error> {
         written_at,
         state: state(&row.try_get::<String, _>("state")?),
         attempts: u32::try_from(row.try_get::<i64, _>("attempts")?).unwrap_or(u32::MAX),
+        attempts_before_window: u32::try_from(row.try_get::<i64, _>("attempts_before_window")?).unwrap_or(0),
         next_attempt_at: time(row.try_get("next_attempt_at")?),
         window_ends_at: time(row.try_get("window_ends_at")?),
         last_status: row
@@ -576,6 +577,7 @@ impl WebhookOutbox for SqlWebhookOutbox {
     ) -> Result<bool, StoreError> {
         let updated = sqlx::query(
             "UPDATE webhook_deliveries SET state = 'pending', next_attempt_at = $1, window_ends_at = $2, \
+             attempts_before_window = attempts, \
              updated_at = $1 WHERE delivery_id = $3 AND endpoint_id = $4",
         )
         .bind(stamp(now))
@@ -590,7 +592,8 @@ impl WebhookOutbox for SqlWebhookOutbox {
 
     async fn resume(&self, endpoint_id: Uuid, window_ends_at: DateTime<Utc>) -> Result<u64, StoreError> {
         let updated = sqlx::query(
-            "UPDATE webhook_deliveries SET window_ends_at = $1 WHERE endpoint_id = $2 AND state = 'pending'",
+            "UPDATE webhook_deliveries SET window_ends_at = $1, attempts_before_window = attempts \
+             WHERE endpoint_id = $2 AND state = 'pending'",
         )
         .bind(stamp(window_ends_at))
         .bind(endpoint_id.to_string())

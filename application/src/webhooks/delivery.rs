@@ -145,7 +145,8 @@ impl Webhooks<'_> {
         if deleted || now >= window_ends_at {
             return AttemptResult::GaveUp;
         }
-        let next = after(now, retry_delay(self.timing.retry_initial, attempt.attempt));
+        let failures = attempt.attempt.saturating_sub(delivery.attempts_before_window);
+        let next = after(now, retry_delay(self.timing.retry_initial, failures));
         AttemptResult::Retry {
             at: next.min(window_ends_at),
         }

@@ -77,6 +77,8 @@ pub struct DeliveryRecord {
     pub written_at: DateTime<Utc>,
     pub state: DeliveryState,
     pub attempts: u32,
+    /// Attempts made before the current retry window began: delays count from there.
+    pub attempts_before_window: u32,
     pub next_attempt_at: Option<DateTime<Utc>>,
     /// Retried until then; `None`: the configured window after `written_at`.
     pub window_ends_at: Option<DateTime<Utc>>,

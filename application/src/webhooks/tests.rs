@@ -197,6 +197,7 @@ impl WebhookOutbox for Outbox {
         found.record.state = DeliveryState::Pending;
         found.record.next_attempt_at = Some(now);
         found.record.window_ends_at = Some(window_ends_at);
+        found.record.attempts_before_window = found.record.attempts;
         Ok(true)
     }
     async fn resume(&self, endpoint_id: Uuid, window_ends_at: DateTime<Utc>) -> Result<u64, StoreError> {
@@ -293,6 +294,7 @@ impl World {
             written_at: created_at,
             state: DeliveryState::Pending,
             attempts: 0,
+            attempts_before_window: 0,
             next_attempt_at: Some(created_at),
             window_ends_at: None,
             last_status: None,
@@ -689,4 +691,25 @@ async fn asking_for_the_state_an_endpoint_is_in_changes_nothing() {
             Some("disabled by an admin".to_string())
         );
     }
+}
+
+#[tokio::test]
+async fn after_a_redelivery_retries_start_again_from_the_first_delay() {
+    let world = World::new();
+    let (endpoint_id, _) = world.register().await;
+    let id = world.due(endpoint_id, chrono::Duration::zero());
+    world.answer([Answer::Status(500), Answer::Status(500), Answer::Status(500)]);
+    world.webhooks().deliver_due(10).await.unwrap();
+    world.outbox.kept.lock().unwrap()[0].record.next_attempt_at = Some(Utc::now());
+    world.webhooks().deliver_due(10).await.unwrap();
+    assert_eq!(world.outbox.record(id).attempts, 2);
+    world.webhooks().redeliver(ORG, endpoint_id, id).await.unwrap();
+    world.webhooks().deliver_due(10).await.unwrap();
+    let record = world.outbox.record(id);
+    assert_eq!(record.attempts, 3, "attempts keep counting");
+    let wait = record.next_attempt_at.unwrap() - Utc::now();
+    assert!(
+        wait > chrono::Duration::seconds(4) && wait <= chrono::Duration::seconds(5),
+        "{wait}"
+    );
 }
