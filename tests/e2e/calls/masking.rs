@@ -377,3 +377,26 @@ async fn the_seed_number_masking_route_opens_the_same_session() {
         "{left}"
     );
 }
+
+#[tokio::test]
+async fn an_auditor_reads_no_partys_number_and_an_agent_reads_them() {
+    let (app, _sim) = app_and_simulator().await;
+    let opened = open(&app, json!({"party_a": RIDER, "party_b": CUSTOMER})).await;
+    let id = opened["id"].as_str().unwrap();
+    let auditor = app
+        .login(&app.add_user(app.organisation_id, domain::Role::Auditor).await)
+        .await;
+    for path in [
+        "/api/v1/masked-sessions".to_string(),
+        format!("/api/v1/masked-sessions/{id}"),
+    ] {
+        let refused = app.get(&path, Some(&auditor)).await;
+        let problem = assert_problem(refused, StatusCode::FORBIDDEN, "forbidden").await;
+        assert!(!problem.to_string().contains(&RIDER[3..]), "{problem}");
+    }
+    let agent = app
+        .login(&app.add_user(app.organisation_id, domain::Role::Agent).await)
+        .await;
+    let shown = app.get(&format!("/api/v1/masked-sessions/{id}"), Some(&agent)).await;
+    assert_eq!(shown.status(), StatusCode::OK);
+}
