@@ -130,7 +130,7 @@ impl AppState {
             callback_tokens,
             webhook_endpoints: EsStore::new(&db, (), commits.clone()),
             verified_calls: match settings.verified_calls.as_str() {
-                "sandbox" => Arc::new(infrastructure::verified_calls::SandboxVerifiedCalls::default()),
+                "sandbox" => Arc::new(infrastructure::verified_calls::SandboxVerifiedCalls),
                 _ => Arc::new(application::calls::verified::NoVerifiedCalls),
             },
             masked_session_store: EsStore::new(&db, (), commits.clone()),

@@ -103,9 +103,9 @@ pub struct Routed {
 #[derive(Debug, Clone)]
 pub struct IncomingCall {
     pub provider_sid: String,
-    /// The caller's number as the flow gives it (0-prefixed, usually).
+    /// The caller's number, E.164 where it is one (the flow writes Exotel's forms).
     pub caller: String,
-    /// The ExoPhone called.
+    /// The ExoPhone called, E.164.
     pub called: String,
 }
 
@@ -118,13 +118,10 @@ pub struct MaskedSessions<'a> {
     pub access: IntegrationAccess<'a>,
 }
 
-/// A number as the flow or a caller writes it, in E.164; `None` when it is
-/// not a phone number (a withheld caller id, say).
+/// A number the flow gave, already read from Exotel's forms into E.164;
+/// `None` when it is not a phone number (a withheld caller id, say).
 fn e164(text: &str) -> Option<String> {
-    let text = text.trim().trim_matches('"');
-    phone_number("number", text)
-        .ok()
-        .or_else(|| phone_number("number", &format!("0{text}")).ok())
+    phone_number("number", text.trim()).ok()
 }
 
 impl MaskedSessions<'_> {

@@ -150,8 +150,8 @@ pub struct Settings {
     /// Seconds a rotated-out webhook secret still signs beside the new one
     /// (`SWITCHBOARD_WEBHOOK_SECRET_OVERLAP_SECS`).
     pub webhook_secret_overlap_secs: u64,
-    /// The verified-call provider: `none`, or `sandbox`, which records the
-    /// branding it is asked for and sends nothing (`SWITCHBOARD_VERIFIED_CALLS`).
+    /// The verified-call provider: `none`, or `sandbox`, which arranges every
+    /// branding, logs it and sends nothing (`SWITCHBOARD_VERIFIED_CALLS`).
     pub verified_calls: String,
 }
 

@@ -1,12 +1,11 @@
 //! The sandbox's verified-call provider: Exotel has no verified-call API
 //! and Truecaller's business one needs an enterprise agreement, so the
-//! sandbox records what it would have asked for (each call once) and
-//! answers an arrangement, so the whole path — intent, branding before the
-//! call, the call — runs end to end. Chosen with
-//! `SWITCHBOARD_VERIFIED_CALLS=sandbox`.
+//! sandbox sends nothing. It logs what it would have asked for and answers
+//! an arrangement, which the call then records (`CallVerificationArranged`),
+//! so the whole path — intent, branding before the call, the call — runs
+//! end to end. Chosen with `SWITCHBOARD_VERIFIED_CALLS=sandbox`.
 
 use async_trait::async_trait;
-use std::sync::Mutex;
 
 use application::calls::verified::{BrandedCall, VerifiedCalls};
 use domain::OrganisationId;
@@ -15,18 +14,9 @@ use domain::call::VerificationArranged;
 /// The brand the sandbox shows.
 pub const SANDBOX_BRAND: &str = "Switchboard Sandbox";
 
-/// Records the branded calls it is asked for.
+/// Arranges every branding asked for, sending nothing.
 #[derive(Debug, Default)]
-pub struct SandboxVerifiedCalls {
-    sent: Mutex<Vec<BrandedCall>>,
-}
-
-impl SandboxVerifiedCalls {
-    /// What it was asked to show, oldest first, each call once.
-    pub fn sent(&self) -> Vec<BrandedCall> {
-        self.sent.lock().map(|s| s.clone()).unwrap_or_default()
-    }
-}
+pub struct SandboxVerifiedCalls;
 
 #[async_trait]
 impl VerifiedCalls for SandboxVerifiedCalls {
@@ -35,14 +25,7 @@ impl VerifiedCalls for SandboxVerifiedCalls {
     }
 
     async fn arrange(&self, call: &BrandedCall) -> Result<VerificationArranged, String> {
-        let mut sent = self
-            .sent
-            .lock()
-            .map_err(|_| "the sandbox's record is unusable".to_string())?;
-        if !sent.iter().any(|s| s.call_id == call.call_id) {
-            tracing::info!(call_id = %call.call_id, reason = %call.reason, "sandbox verified call: branding recorded, nothing sent");
-            sent.push(call.clone());
-        }
+        tracing::info!(call_id = %call.call_id, reason = %call.reason, "sandbox verified call: branding arranged, nothing sent");
         Ok(VerificationArranged {
             provider: "sandbox".into(),
             reference: format!("sandbox-{}", call.call_id.simple()),

@@ -156,7 +156,8 @@ fn uuid(text: Option<String>) -> Option<Uuid> {
     text.and_then(|t| Uuid::try_parse(&t).ok())
 }
 
-fn time(text: Option<String>) -> Option<DateTime<Utc>> {
+/// A time the view keeps, read back.
+pub(crate) fn time(text: Option<String>) -> Option<DateTime<Utc>> {
     text.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
         .map(|t| t.with_timezone(&Utc))
 }

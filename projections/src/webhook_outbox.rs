@@ -23,7 +23,7 @@ use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::bulk::Rows;
-use crate::calls::stamp;
+use crate::calls::{stamp, time};
 use crate::{ProjectionError, Projector, decode};
 
 /// Events older than this when they reach the outbox are not delivered (a
@@ -385,11 +385,6 @@ pub struct SqlWebhookOutbox(pub AnyPool);
 
 fn store(error: sqlx::Error) -> StoreError {
     StoreError(format!("webhook outbox: {error}"))
-}
-
-fn time(text: Option<String>) -> Option<DateTime<Utc>> {
-    text.and_then(|t| DateTime::parse_from_rfc3339(&t).ok())
-        .map(|t| t.with_timezone(&Utc))
 }
 
 fn state(text: &str) -> DeliveryState {

@@ -20,7 +20,7 @@ use crate::auth::Caller;
 use crate::envelope::{self, Data, List};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::routes::parse_id;
+use crate::routes::{parse_id, word};
 use crate::state::AppState;
 
 const CALL_NAMESPACE: Uuid = Uuid::from_u128(0x5b1c_0a2e_7d41_4e3a_9f10_8c3e_2a9d_0011);
@@ -189,13 +189,6 @@ pub struct RecordingResponse {
     pub duration_secs: Option<u32>,
     /// SHA-256 of the bytes, hex.
     pub sha256: String,
-}
-
-fn word<T: Serialize>(value: T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
 }
 
 impl CallResponse {

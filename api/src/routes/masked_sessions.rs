@@ -7,7 +7,7 @@ use axum::extract::{Path, State};
 use axum::http::StatusCode;
 use axum::routing::get;
 use axum::{Json, Router};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::Utc;
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
@@ -20,7 +20,7 @@ use crate::auth::Caller;
 use crate::envelope::{self, Data, List};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
-use crate::routes::{Page, parse_id};
+use crate::routes::{Page, parse_id, stamp, word};
 use crate::state::AppState;
 
 /// The routes of this module, relative to `/api/v1`.
@@ -105,17 +105,6 @@ pub struct MaskedSessionResponse {
     /// Every call to the number on this session, oldest first (on `GET …/{id}`).
     #[serde(skip_serializing_if = "Option::is_none")]
     pub calls: Option<Vec<MaskedCallResponse>>,
-}
-
-fn stamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
-}
-
-fn word<T: Serialize>(value: T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
 }
 
 fn state_of(ended: bool, expired: bool, capped: bool) -> SessionState {

@@ -22,6 +22,19 @@ use uuid::Uuid;
 
 use crate::error::ApiError;
 
+/// A time as the API writes it: RFC 3339, UTC, microseconds.
+pub(crate) fn stamp(at: chrono::DateTime<chrono::Utc>) -> String {
+    at.to_rfc3339_opts(chrono::SecondsFormat::Micros, true)
+}
+
+/// A unit enum's wire word (`no_answer`), as serde writes it.
+pub(crate) fn word<T: serde::Serialize>(value: T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
 /// Paging of list routes, in the query string.
 #[derive(Debug, Deserialize, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]

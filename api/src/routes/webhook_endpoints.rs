@@ -9,7 +9,7 @@ use axum::http::StatusCode;
 use axum::response::Response;
 use axum::routing::{get, post};
 use axum::{Json, Router};
-use chrono::{DateTime, SecondsFormat, Utc};
+use chrono::{DateTime, Utc};
 use serde::{Deserialize, Serialize};
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
@@ -24,7 +24,7 @@ use crate::envelope::{self, Data, List};
 use crate::error::{ApiError, Problem};
 use crate::extract::{ApiJson, ApiQuery};
 use crate::guard::HoldsSecrets;
-use crate::routes::{Page, parse_id};
+use crate::routes::{Page, parse_id, stamp};
 use crate::state::AppState;
 
 /// The routes of this module, relative to `/api/v1`.
@@ -123,10 +123,6 @@ pub struct WebhookEndpointResponse {
     pub previous_secret_valid_until: Option<String>,
     /// RFC 3339.
     pub created_at: String,
-}
-
-fn stamp(at: DateTime<Utc>) -> String {
-    at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
 impl WebhookEndpointResponse {

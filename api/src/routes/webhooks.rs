@@ -20,6 +20,7 @@ use uuid::Uuid;
 use application::EventMetadata;
 use application::calls::Callback;
 use domain::integration::IntegrationKind;
+use infrastructure::exotel::parse::e164;
 
 use crate::envelope::{self, Data};
 use crate::error::{ApiError, Problem};
@@ -223,8 +224,8 @@ impl FlowQuery {
     fn incoming(&self) -> application::masked_sessions::IncomingCall {
         application::masked_sessions::IncomingCall {
             provider_sid: self.call_sid.as_deref().unwrap_or_default().trim().to_string(),
-            caller: self.call_from.clone().or_else(|| self.from.clone()).unwrap_or_default(),
-            called: self.call_to.clone().or_else(|| self.to.clone()).unwrap_or_default(),
+            caller: e164(self.call_from.as_deref().or(self.from.as_deref()).unwrap_or_default()),
+            called: e164(self.call_to.as_deref().or(self.to.as_deref()).unwrap_or_default()),
         }
     }
 }
