@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
     api_keys, audit, auth, calls, email_accounts, email_inbox, emails, integrations, masked_sessions, organisation,
-    phone_numbers, seed, system, users, webhook_endpoints, webhooks,
+    phone_numbers, seed, sms, system, users, webhook_endpoints, webhooks,
 };
 use crate::state::AppState;
 
@@ -36,6 +36,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(phone_numbers::router())
         .merge(calls::router())
         .merge(masked_sessions::router())
+        .merge(sms::router())
         .merge(email_accounts::router())
         .merge(emails::router(&state.settings))
         .merge(email_inbox::router())

@@ -143,6 +143,10 @@ impl CallbackUrls for CallbackTokens {
     fn status_callback(&self, integration_id: Uuid, generation: u32, provider_base_url: &str) -> Option<String> {
         self.webhook_url(integration_id, generation, provider_base_url, "calls")
     }
+
+    fn webhook(&self, integration_id: Uuid, generation: u32, provider_base_url: &str, route: &str) -> Option<String> {
+        self.webhook_url(integration_id, generation, provider_base_url, route)
+    }
 }
 
 #[cfg(test)]

@@ -634,3 +634,61 @@ impl From<application::masked_sessions::MaskedSessionsError> for ApiError {
         }
     }
 }
+
+// SMS.
+
+impl Rule for domain::outbound_message::MessageError {
+    fn to_api(&self) -> ApiError {
+        use domain::outbound_message::MessageError as E;
+        match self {
+            E::NotFound => ApiError::not_found(),
+            E::MessageIdReused => rule(StatusCode::UNPROCESSABLE_ENTITY, "message_id_reused", self),
+            E::EmptyBody | E::BodyTooLong => {
+                rule(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("body")
+            }
+            E::AlreadyDispatched | E::DispatchInDoubt | E::NotStarted | E::NotDue | E::SidMismatch => {
+                rule(StatusCode::CONFLICT, "message_conflict", self)
+            }
+        }
+    }
+}
+
+impl Rule for domain::sms_template::SmsTemplateError {
+    fn to_api(&self) -> ApiError {
+        use domain::sms_template::SmsTemplateError as E;
+        let invalid = |field: &str| rule(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field(field);
+        match self {
+            E::NotFound => ApiError::not_found(),
+            E::TemplateId => invalid("template_id"),
+            E::Name => invalid("name"),
+            E::Body(_) => invalid("body"),
+            E::SenderId => invalid("sender_id"),
+            E::Exists => rule(StatusCode::CONFLICT, "sms_template_exists", self),
+        }
+    }
+}
+
+impl From<application::sms::SmsError> for ApiError {
+    fn from(error: application::sms::SmsError) -> Self {
+        use application::sms::SmsError as E;
+        match error {
+            E::NotConfigured => ApiError::new(StatusCode::CONFLICT, "exotel_sms_not_configured", error.to_string()),
+            E::Denied(e) => e.into(),
+            E::Invalid(e) => e.into(),
+            E::TemplateMismatch { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "dlt_template_mismatch",
+                error.to_string(),
+            )
+            .on_field("body"),
+            E::RecipientOnDnd(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "recipient_on_dnd", error.to_string()).on_field("to")
+            }
+            E::Exotel(e) => e.into(),
+            E::Integration(e) => e.into(),
+            E::Store(e) => e.into(),
+            E::Command(e) => e.into(),
+            E::Template(e) => e.into(),
+        }
+    }
+}

@@ -20,6 +20,7 @@ pub mod runtime;
 pub mod sandbox;
 pub mod secrets;
 pub mod server;
+pub mod sms_dispatcher;
 pub mod state;
 pub mod telemetry;
 pub mod tokens;

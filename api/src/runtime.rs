@@ -54,6 +54,7 @@ pub async fn start(state: Arc<AppState>, roles: Roles, listener: Option<TcpListe
         start_phone_sync(&state, &shutdown, &mut tasks);
         start_mail_pollers(&state, &shutdown, &mut tasks);
         start_call_workers(&state, &shutdown, &mut tasks);
+        start_sms_workers(&state, &shutdown, &mut tasks);
         start_webhook_workers(&state, &shutdown, &mut tasks);
     }
     if roles.projectors {
@@ -184,6 +185,20 @@ fn start_call_workers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks
     let reconciler = state.clone();
     supervise(tasks, "call_reconciler", shutdown.clone(), move |stop| {
         crate::dispatcher::run_reconciler(reconciler.clone(), stop)
+    });
+}
+
+fn start_sms_workers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {
+    if !state.settings.sms_workers {
+        return;
+    }
+    let dispatcher = state.clone();
+    supervise(tasks, "sms_dispatcher", shutdown.clone(), move |stop| {
+        crate::sms_dispatcher::run_dispatcher(dispatcher.clone(), stop)
+    });
+    let reconciler = state.clone();
+    supervise(tasks, "sms_reconciler", shutdown.clone(), move |stop| {
+        crate::sms_dispatcher::run_reconciler(reconciler.clone(), stop)
     });
 }
 

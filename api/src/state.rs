@@ -55,6 +55,12 @@ pub struct AppState {
     pub verified_calls: Arc<dyn application::calls::verified::VerifiedCalls>,
     pub masked_session_store: EsStore<domain::masked_session::MaskedSession>,
     pub masked_session_directory: projections::masked_sessions::SqlMaskedSessions,
+    pub message_store: EsStore<domain::outbound_message::OutboundMessage>,
+    pub message_directory: projections::messages::SqlMessages,
+    pub sms_templates: EsStore<domain::sms_template::SmsTemplate>,
+    pub sms_template_directory: projections::sms_templates::SqlSmsTemplates,
+    pub dnd: application::sms::DndCache,
+    pub clock: Arc<dyn application::clock::Clock>,
     pub webhook_outbox: projections::webhook_outbox::SqlWebhookOutbox,
     pub webhook_transport: infrastructure::webhooks::HttpWebhooks,
     pub recordings: infrastructure::recordings::RecordingStore,
@@ -85,6 +91,15 @@ pub struct Nats {
 impl AppState {
     /// Connects, migrates and wires the stores.
     pub async fn build(settings: Settings, metrics: Option<PrometheusHandle>) -> Result<Arc<Self>, InfraError> {
+        Self::build_with_clock(settings, metrics, Arc::new(application::clock::SystemClock)).await
+    }
+
+    /// The same, with the clock the use cases that wait for a time read.
+    pub async fn build_with_clock(
+        settings: Settings,
+        metrics: Option<PrometheusHandle>,
+        clock: Arc<dyn application::clock::Clock>,
+    ) -> Result<Arc<Self>, InfraError> {
         let db = Database::connect(&settings).await?;
         db.migrate().await?;
         let nats = match &settings.nats_url {
@@ -135,6 +150,15 @@ impl AppState {
             },
             masked_session_store: EsStore::new(&db, (), commits.clone()),
             masked_session_directory: projections::masked_sessions::SqlMaskedSessions(db.read.clone()),
+            message_store: EsStore::new(&db, (), commits.clone()),
+            message_directory: projections::messages::SqlMessages(db.read.clone()),
+            sms_templates: EsStore::new(&db, (), commits.clone()),
+            sms_template_directory: projections::sms_templates::SqlSmsTemplates(db.read.clone()),
+            dnd: application::sms::DndCache::new(
+                chrono::Duration::seconds(i64::try_from(settings.dnd_cache_secs).unwrap_or(i64::MAX / 1000)),
+                100_000,
+            ),
+            clock,
             webhook_outbox: projections::webhook_outbox::SqlWebhookOutbox(db.read.clone()),
             webhook_transport,
             recordings: infrastructure::recordings::RecordingStore::new(&settings.data_dir),
@@ -209,6 +233,29 @@ impl AppState {
                 in_doubt_after: std::time::Duration::from_secs(settings.call_in_doubt_after_secs),
                 settle: std::time::Duration::from_secs(settings.call_settle_secs),
                 ring_timeout_secs: settings.call_ring_timeout_secs,
+            },
+        }
+    }
+
+    /// The SMS use cases over this state's stores and Exotel client.
+    pub fn sms(&self) -> application::sms::Sms<'_> {
+        let settings = &self.settings;
+        application::sms::Sms {
+            store: &self.message_store,
+            templates: &self.sms_templates,
+            access: self.access(),
+            integrations: self.integrations(),
+            provider: self.exotel.as_ref(),
+            numbers_api: self.exotel.as_ref(),
+            dnd: &self.dnd,
+            directory: &self.message_directory,
+            template_directory: &self.sms_template_directory,
+            callbacks: &self.callback_tokens,
+            clock: self.clock.as_ref(),
+            timing: application::sms::SmsTiming {
+                in_doubt_after: std::time::Duration::from_secs(settings.call_in_doubt_after_secs),
+                report_wait: std::time::Duration::from_secs(settings.sms_report_wait_secs),
+                look_up_after: std::time::Duration::from_secs(settings.sms_look_up_after_secs),
             },
         }
     }

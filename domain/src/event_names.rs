@@ -18,7 +18,9 @@ use crate::login::{LoginEvent, LoginHistory};
 use crate::masked_session::{MaskedSession, MaskedSessionEvent};
 use crate::organisation::{Organisation, OrganisationEvent};
 use crate::outbound_email::{OutboundEmail, OutboundEmailEvent};
+use crate::outbound_message::{MessageEvent, OutboundMessage};
 use crate::phone_numbers::{PhoneNumbers, PhoneNumbersEvent};
+use crate::sms_template::{SmsTemplate, SmsTemplateEvent};
 use crate::user::{User, UserEvent};
 use crate::webhook_endpoint::{WebhookEndpoint, WebhookEndpointEvent};
 
@@ -49,6 +51,8 @@ fn aggregate_types_keep_their_stored_names() {
         Call::TYPE,
         WebhookEndpoint::TYPE,
         MaskedSession::TYPE,
+        OutboundMessage::TYPE,
+        SmsTemplate::TYPE,
     ];
     let stored = [
         "user",
@@ -65,6 +69,8 @@ fn aggregate_types_keep_their_stored_names() {
         "call",
         "webhook_endpoint",
         "masked_session",
+        "outbound_message",
+        "sms_template",
     ];
     assert_eq!(types, stored);
 }
@@ -362,4 +368,45 @@ fn masked_session_events_keep_their_stored_names_and_versions() {
         "decision": {"Refused": {"reason": "cap_reached"}}, "at": AT}});
     pinned::<MaskedSessionEvent>(refused, "MaskedCallRouted", "1.0");
     pinned::<MaskedSessionEvent>(json!({"MaskedSessionEnded": {"at": AT}}), "MaskedSessionEnded", "1.0");
+}
+
+#[test]
+fn outbound_message_events_keep_their_stored_names_and_versions() {
+    let requested = json!({"MessageRequested": {"request": {
+        "organisation_id": ID, "requested_by": ID, "to": "+919800000002", "customer_id": null,
+        "content": {"channel": "sms", "body": "Hi", "sms_type": "service_implicit", "sender_id": "SWTCHB",
+            "dlt_entity_id": "1101234567890123456", "dlt_template_id": "1107", "encoding": "gsm7", "segments": 1},
+        "custom_data": null, "not_before": AT, "batch_id": ID,
+    }, "at": AT}});
+    pinned::<MessageEvent>(requested, "MessageRequested", "1.0");
+    let started = json!({"MessageDispatchStarted": {"attempt": 1, "at": AT}});
+    pinned::<MessageEvent>(started, "MessageDispatchStarted", "1.0");
+    let submitted = json!({"MessageSubmitted": {"provider_sid": "sid", "at": AT}});
+    pinned::<MessageEvent>(submitted, "MessageSubmitted", "1.0");
+    let refused =
+        json!({"MessageRefused": {"refusal": {"http_status": 400, "code": 40205, "message": "From"}, "at": AT}});
+    pinned::<MessageEvent>(refused, "MessageRefused", "1.0");
+    let not_sent = json!({"MessageNotSent": {"reason": "429", "at": AT}});
+    pinned::<MessageEvent>(not_sent, "MessageNotSent", "1.0");
+    pinned::<MessageEvent>(
+        json!({"MessageOutcomeUnknown": {"at": AT}}),
+        "MessageOutcomeUnknown",
+        "1.0",
+    );
+    let report = json!({"MessageReportReceived": {"report": {"report_id": "r", "source": "callback",
+        "provider_sid": "sid", "provider_status": "sent", "status": "delivered", "detailed_code": 20005,
+        "detailed_status": "DELIVERED_TO_HANDSET", "units": 1, "price_paise": 18, "received_at": AT}}});
+    pinned::<MessageEvent>(report, "MessageReportReceived", "1.0");
+    let progressed = json!({"MessageProgressed": {"status": "failed",
+        "failure": {"code": 23005, "description": "FAILED_REJECTED_DND"}, "at": AT}});
+    pinned::<MessageEvent>(progressed, "MessageProgressed", "1.0");
+}
+
+#[test]
+fn sms_template_events_keep_their_stored_names_and_versions() {
+    let registered = json!({"SmsTemplateRegistered": {"organisation_id": ID, "spec": {
+        "dlt_template_id": "1107160000000000001", "name": "Order", "body": "Order {#var#}",
+        "sender_id": "SWTCHB", "sms_type": "transactional"}, "at": AT}});
+    pinned::<SmsTemplateEvent>(registered, "SmsTemplateRegistered", "1.0");
+    pinned::<SmsTemplateEvent>(json!({"SmsTemplateRemoved": {"at": AT}}), "SmsTemplateRemoved", "1.0");
 }

@@ -18,9 +18,12 @@ pub mod login;
 pub mod masked_session;
 pub mod organisation;
 pub mod outbound_email;
+pub mod outbound_message;
 pub mod outbound_url;
 pub mod phone_numbers;
 pub mod role;
+pub mod sms;
+pub mod sms_template;
 pub mod user;
 pub mod webhook_endpoint;
 

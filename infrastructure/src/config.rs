@@ -153,6 +153,22 @@ pub struct Settings {
     /// The verified-call provider: `none`, or `sandbox`, which arranges every
     /// branding, logs it and sends nothing (`SWITCHBOARD_VERIFIED_CALLS`).
     pub verified_calls: String,
+    /// Whether this process's workers send recorded SMS and ask after their
+    /// reports (`SWITCHBOARD_SMS_WORKERS`).
+    pub sms_workers: bool,
+    /// Milliseconds between the SMS dispatcher's looks at its queue
+    /// (`SWITCHBOARD_SMS_DISPATCH_POLL_MS`).
+    pub sms_dispatch_poll_ms: u64,
+    /// Seconds a report naming an SMS whose attempt is in doubt is waited
+    /// for before its outcome is recorded as unknown; it is never sent again
+    /// (`SWITCHBOARD_SMS_REPORT_WAIT_SECS`).
+    pub sms_report_wait_secs: u64,
+    /// Seconds after submission an SMS without its final report is looked
+    /// up at Exotel (`SWITCHBOARD_SMS_LOOK_UP_AFTER_SECS`).
+    pub sms_look_up_after_secs: u64,
+    /// Seconds an answer of Exotel's number metadata on the DND registry is
+    /// kept (`SWITCHBOARD_DND_CACHE_SECS`).
+    pub dnd_cache_secs: u64,
 }
 
 /// How log lines are written.
@@ -205,6 +221,11 @@ struct Defaults {
     webhook_retry_window_secs: u64,
     webhook_secret_overlap_secs: u64,
     verified_calls: String,
+    sms_workers: bool,
+    sms_dispatch_poll_ms: u64,
+    sms_report_wait_secs: u64,
+    sms_look_up_after_secs: u64,
+    dnd_cache_secs: u64,
 }
 
 impl Default for Defaults {
@@ -250,6 +271,11 @@ impl Default for Defaults {
             webhook_retry_window_secs: 24 * 3600,
             webhook_secret_overlap_secs: 24 * 3600,
             verified_calls: "none".into(),
+            sms_workers: true,
+            sms_dispatch_poll_ms: 50,
+            sms_report_wait_secs: 6 * 3600,
+            sms_look_up_after_secs: 15 * 60,
+            dnd_cache_secs: 24 * 3600,
         }
     }
 }

@@ -10,9 +10,11 @@ pub mod calls;
 pub mod email_accounts;
 pub mod email_threads;
 pub mod masked_sessions;
+pub mod messages;
 pub mod organisations;
 pub mod phone_numbers;
 pub mod runner;
+pub mod sms_templates;
 pub mod store;
 pub mod users;
 pub mod webhook_outbox;
@@ -71,6 +73,8 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(email_accounts::EmailAccountsView),
         Arc::new(email_threads::EmailThreadsView),
         Arc::new(masked_sessions::MaskedSessionsView),
+        Arc::new(messages::MessagesView),
+        Arc::new(sms_templates::SmsTemplatesView),
         Arc::new(webhook_outbox::WebhookOutboxView),
         Arc::new(audit_chain::AuditChain),
     ]

@@ -16,7 +16,7 @@ use std::sync::Arc;
 
 pub use delivery::valid_script;
 
-use crate::request::{Fault, Received, scripted_fault};
+use crate::request::{Fault, Received, fault_after_accepting, scripted_fault};
 use crate::state::{SimState, SmsRecord};
 use crate::wire::{Format, coded_exception, exotel_time, respond, respond_list, rest_exception};
 
@@ -103,7 +103,9 @@ pub async fn send(
     }
 }
 
-/// The queued SMS of an accepted request, and whether they answer as a list.
+/// The queued SMS of an accepted request, and whether they answer as a
+/// list. A fault scripted to strike after accepting queues the messages
+/// (they live on and report) and then answers the fault.
 async fn accept(
     state: &Arc<SimState>,
     sid: &str,
@@ -127,8 +129,18 @@ async fn accept(
     if let Some(fault) = scripted_fault(state, drafts.iter().map(|d| d.to.as_str())).await {
         return Err(fault.into());
     }
-    let queued = drafts.into_iter().map(|d| delivery::queue(state, &account.sid, d));
-    Ok((list, queued.collect()))
+    let recipients: Vec<String> = drafts.iter().map(|d| d.to.clone()).collect();
+    let queued = drafts
+        .into_iter()
+        .map(|d| delivery::queue(state, &account.sid, d))
+        .collect();
+    if let Some(fault) = fault_after_accepting(state, recipients.iter().map(String::as_str)) {
+        if fault == Fault::Timeout {
+            tokio::time::sleep(std::time::Duration::from_secs(60)).await;
+        }
+        return Err(fault.into());
+    }
+    Ok((list, queued))
 }
 
 fn unauthorized() -> Rejection {

@@ -12,6 +12,7 @@ pub mod masked_sessions;
 pub mod organisation;
 pub mod phone_numbers;
 pub mod seed;
+pub mod sms;
 pub mod system;
 pub mod users;
 pub mod webhook_endpoints;

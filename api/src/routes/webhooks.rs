@@ -36,6 +36,7 @@ pub fn router() -> Router<Arc<AppState>> {
             get(exotel_passthru),
         )
         .route("/webhooks/exotel/{integration_id}/{token}/connect", get(exotel_connect))
+        .route("/webhooks/exotel/{integration_id}/{token}/sms", post(exotel_sms))
 }
 
 /// A voice status callback as Exotel sends it (reference §4): JSON, or the
@@ -126,12 +127,23 @@ async fn body_value(headers: &HeaderMap, body: &Bytes) -> Result<serde_json::Val
 /// The organisation of an Exotel phone integration whose token is right;
 /// 404 (counted) otherwise.
 async fn organisation_of(state: &AppState, integration_id: &str, token: &str) -> Result<Uuid, ApiError> {
+    organisation_of_kind(state, integration_id, token, IntegrationKind::ExotelPhone).await
+}
+
+/// The organisation of an integration of `kind` whose token is right; 404
+/// (counted) otherwise.
+async fn organisation_of_kind(
+    state: &AppState,
+    integration_id: &str,
+    token: &str,
+    kind: IntegrationKind,
+) -> Result<Uuid, ApiError> {
     let integration_id = Uuid::try_parse(integration_id).map_err(|_| refused())?;
     let integration = state
         .integrations()
         .by_id(integration_id)
         .await?
-        .filter(|i| i.kind == Some(IntegrationKind::ExotelPhone));
+        .filter(|i| i.kind == Some(kind));
     let Some(integration) = integration else {
         return Err(refused());
     };
@@ -336,4 +348,95 @@ pub async fn exotel_connect(
             max_conversation_duration: None,
         },
     }))
+}
+
+/// An SMS status callback as Exotel sends it (reference §6.5):
+/// urlencoded, when the SMS reaches a final state.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+#[serde(rename_all = "PascalCase")]
+pub struct ExotelSmsCallback {
+    pub sms_sid: String,
+    pub to: Option<String>,
+    /// `sent`, `failed`, `failed-dnd` or `failed_dnd` (and, early, `queued`,
+    /// `sending`, `submitted`).
+    pub status: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub sms_units: Option<serde_json::Value>,
+    pub detailed_status: Option<String>,
+    #[schema(value_type = Option<Object>)]
+    pub detailed_status_code: Option<serde_json::Value>,
+    pub date_sent: Option<String>,
+    /// The message's id, as Switchboard sent it.
+    pub custom_field: Option<String>,
+}
+
+/// What became of an SMS callback.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SmsCallbackReceipt {
+    /// Whether it matched one of the organisation's messages (a duplicate
+    /// matches, and changes nothing).
+    pub matched: bool,
+    pub message_id: Option<Uuid>,
+}
+
+fn sms_callback(value: &serde_json::Value) -> Result<application::sms::SmsCallback, ApiError> {
+    use infrastructure::exotel::parse::{code, text, whole};
+    let sms_sid = text(value.get("SmsSid")).ok_or_else(|| unreadable("SmsSid is missing"))?;
+    Ok(application::sms::SmsCallback {
+        sms_sid,
+        to: text(value.get("To")).map(|n| e164(&n)),
+        status: text(value.get("Status")),
+        detailed_status: text(value.get("DetailedStatus")),
+        detailed_status_code: code(value.get("DetailedStatusCode")),
+        units: whole(value.get("SmsUnits")).and_then(|u| u32::try_from(u).ok()),
+        date_sent: text(value.get("DateSent")),
+        custom_field: text(value.get("CustomField")),
+    })
+}
+
+/// Exotel's status callback for the SMS of one integration. 200 once
+/// recorded (or recognised as a duplicate); 404 for a wrong token.
+#[utoipa::path(post, path = "/webhooks/exotel/{integration_id}/{token}/sms", tag = "webhooks",
+    params(("integration_id" = String, Path, description = "the Exotel SMS integration's id"),
+        ("token" = String, Path, description = "the integration's callback token")),
+    request_body(content(
+        (ExotelSmsCallback = "application/x-www-form-urlencoded"),
+        (ExotelSmsCallback = "application/json"),
+        (ExotelSmsCallback = "multipart/form-data"))),
+    responses((status = 200, body = Data<SmsCallbackReceipt>), (status = 400, body = Problem),
+        (status = 404, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 503, body = Problem)))]
+pub async fn exotel_sms(
+    State(state): State<Arc<AppState>>,
+    Path((integration_id, token)): Path<(String, String)>,
+    context: RequestContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Data<SmsCallbackReceipt>>, ApiError> {
+    let organisation_id = organisation_of_kind(&state, &integration_id, &token, IntegrationKind::ExotelSms).await?;
+    let value = body_value(&headers, &body).await?;
+    let callback = sms_callback(&value)?;
+    let digest = hex::encode(Sha256::digest(&body));
+    let mut meta = EventMetadata::provider_webhook("exotel", organisation_id);
+    meta.request_id = context.request_id;
+    meta.client_ip = context.client_ip;
+    meta.user_agent = context.user_agent;
+    let outcome = state
+        .sms()
+        .record_callback(organisation_id, &callback, digest, &meta)
+        .await?;
+    let receipt = match outcome {
+        Callback::Recorded(message_id) => SmsCallbackReceipt {
+            matched: true,
+            message_id: Some(message_id),
+        },
+        Callback::Unmatched => {
+            tracing::info!(%organisation_id, sid = %callback.sms_sid, "an SMS status callback matched no message");
+            SmsCallbackReceipt {
+                matched: false,
+                message_id: None,
+            }
+        }
+    };
+    Ok(envelope::data(receipt))
 }

@@ -113,6 +113,8 @@ pub trait CallbackUrls: Send + Sync {
     /// The URL with the integration's token of `generation`, or `None` when
     /// this server has no address the provider at `provider_base_url` can reach.
     fn status_callback(&self, integration_id: Uuid, generation: u32, provider_base_url: &str) -> Option<String>;
+    /// The URL of another of the integration's webhook routes (`sms`), in the same way.
+    fn webhook(&self, integration_id: Uuid, generation: u32, provider_base_url: &str, route: &str) -> Option<String>;
 }
 
 /// How long the dispatcher waits before it looks an attempt up, and how

@@ -1,0 +1,120 @@
+//! The SMS dispatcher and reconciler of a `work` process: hands recorded
+//! messages to Exotel in request order (one organisation's queue at a
+//! time, each organisation beside the others) once their time has come,
+//! records attempts in doubt for too long as unknown, and asks Exotel after
+//! messages whose final report did not come. Any number of processes may
+//! run them: an attempt is claimed on the message itself, so exactly one
+//! process asks Exotel.
+
+use chrono::Duration as Span;
+use std::collections::{BTreeMap, HashSet};
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+use tokio::task::JoinSet;
+use tokio_util::sync::CancellationToken;
+use uuid::Uuid;
+
+use application::sms::{Attempt, MessageDirectory};
+
+use crate::state::AppState;
+
+/// Messages taken from each organisation's queue per look.
+const BATCH: u32 = 200;
+/// How long submitted messages are still asked after for their report.
+const REPORT_HORIZON: Duration = Duration::from_secs(24 * 3600);
+/// Seconds between the reconciler's passes.
+const RECONCILE_EVERY: Duration = Duration::from_secs(30);
+
+/// Sends due messages until `stop`: each organisation's queue on its own
+/// task, so one account waiting out its rate holds up no other.
+pub async fn run_dispatcher(state: Arc<AppState>, stop: CancellationToken) -> Result<(), String> {
+    let poll = Duration::from_millis(state.settings.sms_dispatch_poll_ms.max(1));
+    let busy: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
+    let mut tasks = JoinSet::new();
+    loop {
+        while tasks.try_join_next().is_some() {}
+        let now = state.clock.now();
+        let due = state
+            .message_directory
+            .due(now, BATCH)
+            .await
+            .map_err(|e| e.to_string())?;
+        let mut queues: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
+        for (message_id, organisation_id) in due {
+            queues.entry(organisation_id).or_default().push(message_id);
+        }
+        for (organisation_id, queue) in queues {
+            let taken = busy.lock().map(|mut b| b.insert(organisation_id)).unwrap_or(false);
+            if !taken {
+                continue;
+            }
+            let (state, busy) = (state.clone(), busy.clone());
+            tasks.spawn(async move {
+                send_in_order(&state, queue).await;
+                if let Ok(mut busy) = busy.lock() {
+                    busy.remove(&organisation_id);
+                }
+            });
+        }
+        tokio::select! {
+            _ = stop.cancelled() => {
+                tasks.abort_all();
+                return Ok(());
+            }
+            _ = tokio::time::sleep(poll) => {}
+        }
+    }
+}
+
+/// One organisation's due messages, one after another.
+async fn send_in_order(state: &AppState, queue: Vec<Uuid>) {
+    for message_id in queue {
+        match state.sms().dispatch(message_id).await {
+            Ok(Attempt::Refused { message }) => tracing::info!(%message_id, %message, "SMS refused"),
+            Ok(Attempt::NotSent { reason }) => {
+                tracing::warn!(%message_id, %reason, "SMS not sent; it stays queued");
+                return;
+            }
+            Ok(_) => {}
+            Err(error) => {
+                tracing::warn!(%message_id, %error, "dispatching an SMS failed");
+                return;
+            }
+        }
+    }
+}
+
+/// Reconciles every 30 seconds until `stop`.
+pub async fn run_reconciler(state: Arc<AppState>, stop: CancellationToken) -> Result<(), String> {
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(RECONCILE_EVERY) => {}
+        }
+        reconcile_once(&state).await.map_err(|e| e.to_string())?;
+    }
+}
+
+/// One pass: attempts in doubt past the report wait given up as unknown,
+/// and submitted messages without a final report looked up.
+pub async fn reconcile_once(state: &AppState) -> Result<(), application::error::StoreError> {
+    let sms = state.sms();
+    let now = state.clock.now();
+    let span = |d: Duration| Span::from_std(d).unwrap_or_default();
+    for message_id in state
+        .message_directory
+        .in_doubt(now - span(sms.timing.report_wait), BATCH)
+        .await?
+    {
+        if let Err(error) = sms.give_up(message_id).await {
+            tracing::warn!(%message_id, %error, "recording an SMS's outcome as unknown failed");
+        }
+    }
+    let window = (now - span(REPORT_HORIZON), now - span(sms.timing.look_up_after));
+    for message_id in state.message_directory.unreported(window, BATCH).await? {
+        if let Err(error) = sms.reconcile(message_id).await {
+            tracing::warn!(%message_id, %error, "looking up an SMS failed");
+        }
+    }
+    Ok(())
+}

@@ -1,0 +1,275 @@
+//! Handing recorded messages to Exotel. Each attempt is claimed on the
+//! message just before Exotel is asked, so of any number of dispatchers
+//! exactly one asks, and never before the message's time. An attempt whose
+//! answer was lost (a time-out, a 5xx, a crash) is never repeated: Exotel
+//! lists no SMS by our id, so the message waits for the delivery report
+//! that names it (its `CustomField`), and is recorded as unknown if none
+//! comes in time.
+
+use chrono::Duration as Span;
+use uuid::Uuid;
+
+use domain::OrganisationId;
+use domain::integration::{IntegrationKind, IntegrationStatus, integration_id};
+use domain::outbound_message::{
+    Dispatch, MessageCommand, MessageContent, MessageRequest, MessageStatus, ProviderRefusal, SmsContent,
+};
+use domain::sms::SmsEncoding;
+
+use super::report::lookup_report;
+use super::{Sms, SmsError};
+use crate::error::CommandError;
+use crate::exotel::{ExotelAccount, ExotelError, SendSms};
+use crate::integrations::Integrations;
+use crate::metadata::EventMetadata;
+
+/// What one dispatch of a message came to.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Attempt {
+    /// Not waiting to be sent, not yet due, or taken by another
+    /// dispatcher: nothing was sent.
+    Skipped,
+    Submitted {
+        sid: String,
+    },
+    Refused {
+        message: String,
+    },
+    /// Exotel did not act (rate limited, unreachable): waiting again.
+    NotSent {
+        reason: String,
+    },
+    /// Exotel may have acted: waiting for a report that names it.
+    InDoubt {
+        reason: String,
+    },
+}
+
+fn meta(request: &MessageRequest) -> EventMetadata {
+    EventMetadata::system("sms-dispatcher", Some(request.organisation_id))
+}
+
+/// The organisation's active Exotel SMS account.
+pub(super) async fn sms_account(
+    organisation_id: OrganisationId,
+    integrations: &Integrations<'_>,
+) -> Result<(domain::integration::Integration, ExotelAccount), SmsError> {
+    let integration = integrations
+        .current(organisation_id, IntegrationKind::ExotelSms)
+        .await?
+        .filter(|i| i.status == IntegrationStatus::Active)
+        .ok_or(SmsError::NotConfigured)?;
+    let settings = integration.settings.as_deref().ok_or(SmsError::NotConfigured)?;
+    let secrets = integrations
+        .open_secrets(organisation_id, IntegrationKind::ExotelSms)
+        .await?;
+    let account = ExotelAccount::of(settings, &secrets).ok_or(SmsError::NotConfigured)?;
+    Ok((integration, account))
+}
+
+fn span(duration: std::time::Duration) -> Span {
+    Span::from_std(duration).unwrap_or_else(|_| Span::seconds(i64::MAX / 1_000_000))
+}
+
+impl Sms<'_> {
+    /// Sends a message waiting to be sent, once.
+    pub async fn dispatch(&self, message_id: Uuid) -> Result<Attempt, SmsError> {
+        let Some(message) = self.load(message_id).await? else {
+            return Ok(Attempt::Skipped);
+        };
+        let now = self.clock.now();
+        let due = message
+            .request
+            .as_deref()
+            .filter(|r| message.dispatch == Dispatch::Pending && r.not_before.is_none_or(|t| t <= now));
+        let Some(request) = due else {
+            return Ok(Attempt::Skipped);
+        };
+        let MessageContent::Sms(sms) = &request.content;
+        let meta = meta(request);
+        let id = message_id.to_string();
+        let reachable = self.reachable(request).await;
+        match self
+            .store
+            .execute(&id, MessageCommand::StartDispatch { at: now }, &meta)
+            .await
+        {
+            Ok(()) => {}
+            Err(CommandError::Rejected(_)) => return Ok(Attempt::Skipped),
+            Err(other) => return Err(other.into()),
+        }
+        let (account, callback) = match reachable {
+            Ok(found) => found,
+            Err(refusal) => {
+                let message = refusal.message.clone();
+                let command = MessageCommand::RecordRefusal {
+                    refusal,
+                    at: self.clock.now(),
+                };
+                self.record(&id, command, &meta).await?;
+                return Ok(Attempt::Refused { message });
+            }
+        };
+        let send = send_request(message_id, &request.to, sms, callback);
+        let (command, attempt) = match self.provider.send_sms(&account, &send).await {
+            Ok(answers) => match answers.into_iter().next() {
+                Some(info) => (
+                    MessageCommand::RecordSubmitted {
+                        provider_sid: info.sid.clone(),
+                        at: self.clock.now(),
+                    },
+                    Attempt::Submitted { sid: info.sid },
+                ),
+                None => return Ok(in_doubt(message_id, "Exotel answered without the message")),
+            },
+            Err(error) if error.outcome_unknown() || matches!(error, ExotelError::Malformed(_)) => {
+                return Ok(in_doubt(message_id, &error.to_string()));
+            }
+            Err(error @ (ExotelError::RateLimited { .. } | ExotelError::Unreachable(_))) => {
+                let reason = error.to_string();
+                let command = MessageCommand::RecordNotSent {
+                    reason: reason.clone(),
+                    at: self.clock.now(),
+                };
+                (command, Attempt::NotSent { reason })
+            }
+            Err(error) => {
+                let refusal = ProviderRefusal {
+                    http_status: error.status_code().unwrap_or(0),
+                    code: refusal_code(&error),
+                    message: error.exotel_message(),
+                };
+                let message = refusal.message.clone();
+                let command = MessageCommand::RecordRefusal {
+                    refusal,
+                    at: self.clock.now(),
+                };
+                (command, Attempt::Refused { message })
+            }
+        };
+        self.record(&id, command, &meta).await?;
+        Ok(attempt)
+    }
+
+    /// The account and callback URL to send with, or why the message
+    /// cannot be sent at all.
+    async fn reachable(&self, request: &MessageRequest) -> Result<(ExotelAccount, String), ProviderRefusal> {
+        let refusal = |message: String| ProviderRefusal {
+            http_status: 0,
+            code: None,
+            message,
+        };
+        let (integration, account) = sms_account(request.organisation_id, &self.integrations)
+            .await
+            .map_err(|e| refusal(e.to_string()))?;
+        let id = integration_id(request.organisation_id, IntegrationKind::ExotelSms);
+        match self
+            .callbacks
+            .webhook(id, integration.callback_generation, &account.base_url, "sms")
+        {
+            Some(url) => Ok((account, url)),
+            None => Err(refusal(
+                "no public URL is configured for Exotel's status callbacks (SWITCHBOARD_PUBLIC_URL)".into(),
+            )),
+        }
+    }
+
+    /// Records an outcome; a rejection means a report got there first.
+    async fn record(&self, id: &str, command: MessageCommand, meta: &EventMetadata) -> Result<(), SmsError> {
+        match self.store.execute(id, command, meta).await {
+            Ok(()) | Err(CommandError::Rejected(_)) => Ok(()),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// An attempt in doubt for longer than a report takes to come is
+    /// recorded as unknown; it is never sent again.
+    pub async fn give_up(&self, message_id: Uuid) -> Result<bool, SmsError> {
+        let Some(message) = self.load(message_id).await? else {
+            return Ok(false);
+        };
+        let (Some(request), Some(started)) = (message.request.as_deref(), message.dispatch_started_at) else {
+            return Ok(false);
+        };
+        let now = self.clock.now();
+        if message.dispatch != Dispatch::Started || now < started + span(self.timing.report_wait) {
+            return Ok(false);
+        }
+        tracing::warn!(%message_id, "no report named an SMS whose attempt was in doubt; its outcome is unknown");
+        self.record(
+            &message_id.to_string(),
+            MessageCommand::RecordOutcomeUnknown { at: now },
+            &meta(request),
+        )
+        .await?;
+        Ok(true)
+    }
+
+    /// Asks Exotel for a submitted message's details when its final report
+    /// has not come, and records what it says.
+    pub async fn reconcile(&self, message_id: Uuid) -> Result<(), SmsError> {
+        let Some(message) = self.load(message_id).await? else {
+            return Ok(());
+        };
+        let (Some(request), Some(sid)) = (message.request.as_deref(), message.provider_sid.as_deref()) else {
+            return Ok(());
+        };
+        let settled = message
+            .status
+            .is_some_and(|s| s.is_final() || s == MessageStatus::Delivered);
+        if settled {
+            return Ok(());
+        }
+        let Ok((_, account)) = sms_account(request.organisation_id, &self.integrations).await else {
+            return Ok(());
+        };
+        let info = match self.provider.sms_details(&account, sid).await {
+            Ok(info) => info,
+            Err(error) => {
+                tracing::warn!(%message_id, %error, "looking up an SMS failed; trying again later");
+                return Ok(());
+            }
+        };
+        let command = MessageCommand::RecordReport {
+            report: Box::new(lookup_report(&info, self.clock.now())),
+        };
+        self.record(&message_id.to_string(), command, &meta(request)).await
+    }
+}
+
+fn in_doubt(message_id: Uuid, reason: &str) -> Attempt {
+    tracing::warn!(%message_id, %reason, "SMS attempt in doubt; it is not sent again");
+    Attempt::InDoubt {
+        reason: reason.to_string(),
+    }
+}
+
+fn refusal_code(error: &ExotelError) -> Option<i64> {
+    match error {
+        ExotelError::Refused { code, .. } => *code,
+        _ => None,
+    }
+}
+
+/// The send request of a recorded message: its id as `CustomField`, the
+/// DLT fields, the encoding it was counted in.
+pub(super) fn send_request(message_id: Uuid, to: &str, sms: &SmsContent, callback: String) -> SendSms {
+    SendSms {
+        from: sms.sender_id.clone(),
+        to: vec![to.to_string()],
+        body: sms.body.clone(),
+        sms_type: Some(sms.sms_type.exotel().into()),
+        dlt_entity_id: sms.dlt_entity_id.clone(),
+        dlt_template_id: sms.dlt_template_id.clone(),
+        encoding: Some(
+            match sms.encoding {
+                SmsEncoding::Gsm7 => "plain",
+                SmsEncoding::Ucs2 => "unicode",
+            }
+            .into(),
+        ),
+        priority: None,
+        status_callback: Some(callback),
+        custom_field: Some(message_id.to_string()),
+    }
+}
