@@ -23,6 +23,7 @@ mod simulator;
 mod simulator_flows;
 mod simulator_messaging;
 mod simulator_numbers;
+mod sms;
 mod store;
 mod support;
 mod webhooks;

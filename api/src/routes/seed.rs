@@ -32,6 +32,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/config", get(config).put(set_config))
         .route("/click-to-call", post(click_to_call))
         .route("/number-masking", post(number_masking))
+        .route("/sms/send", post(send_sms))
 }
 
 /// Where the organisation's Exotel phone integration stands.
@@ -348,4 +349,84 @@ pub async fn number_masking(
         max_calls: shown.max_calls,
     };
     Ok((StatusCode::CREATED, envelope::data(response)))
+}
+
+/// `POST /api/exotel/sms/send`, in the module's names.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendSmsBody {
+    /// One number, in E.164 or the `0`-prefixed national form.
+    #[schema(max_length = 32)]
+    pub to: String,
+    /// The text; to an Indian number, the DLT template filled in.
+    #[schema(max_length = 2000)]
+    pub message: Option<String>,
+    /// The DLT template id; required for Indian numbers.
+    #[schema(max_length = 30)]
+    pub template_id: Option<String>,
+    /// The template's variables, instead of `message`.
+    pub variables: Option<Vec<String>>,
+    /// `transactional` (the default), `transactional_opt_in`, `promotional`,
+    /// `service_implicit` or `service_explicit`.
+    pub sms_type: Option<crate::routes::sms::SmsCategory>,
+    #[schema(max_length = 6)]
+    pub sender_id: Option<String>,
+    #[schema(max_length = 19)]
+    pub dlt_entity_id: Option<String>,
+    #[schema(max_length = 2000)]
+    pub custom_field: Option<String>,
+}
+
+/// The SMS as recorded; the dispatcher sends it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SendSmsResponse {
+    pub message_id: Uuid,
+    pub status: String,
+    pub to: String,
+    pub encoding: String,
+    pub segments: u32,
+    /// Not sent before this time (promotional hours).
+    pub scheduled_for: Option<DateTime<Utc>>,
+}
+
+/// Records an SMS exactly as `POST /api/v1/sms` does, from the module's
+/// fields; 202 with the message.
+#[utoipa::path(post, path = "/api/exotel/sms/send", tag = "exotel module", security(("bearer" = [])),
+    request_body = SendSmsBody,
+    responses((status = 202, body = Data<SendSmsResponse>), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "Exotel SMS is not configured or is disabled"),
+        (status = 422, body = Problem)))]
+pub async fn send_sms(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SendSmsBody>,
+) -> Result<(StatusCode, Json<Data<SendSmsResponse>>), ApiError> {
+    let batch_id = crate::routes::sms::batch_id(&caller, None, &headers);
+    let input = application::sms::SmsInput {
+        batch_id,
+        to: vec![body.to],
+        body: body.message,
+        template_id: body.template_id,
+        variables: body.variables,
+        sms_type: body
+            .sms_type
+            .unwrap_or(crate::routes::sms::SmsCategory::Transactional)
+            .into(),
+        sender_id: body.sender_id,
+        dlt_entity_id: body.dlt_entity_id,
+        custom_data: body.custom_field,
+    };
+    let recorded = crate::routes::sms::record(&state, &caller, input).await?;
+    let message = recorded.messages.into_iter().next().ok_or_else(ApiError::internal)?;
+    let response = SendSmsResponse {
+        message_id: message.id,
+        status: message.status,
+        to: message.to,
+        encoding: message.encoding,
+        segments: message.segments,
+        scheduled_for: message.not_before,
+    };
+    Ok((StatusCode::ACCEPTED, envelope::data(response)))
 }

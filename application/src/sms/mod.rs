@@ -146,7 +146,7 @@ pub enum SmsError {
     Invalid(#[from] SettingsError),
     /// 422 on `body`: the body does not follow its DLT template.
     #[error(
-        "the body does not match DLT template {template_id}: it differs at character {position}{}",
+        "the body does not match DLT template {template_id}: its first {position} characters follow the template and the next does not{}",
         expected.as_deref().map(|e| format!(" (the template has \"{e}\" there)")).unwrap_or_else(|| " (the template ends there)".into())
     )]
     TemplateMismatch {

@@ -231,6 +231,20 @@ impl TestApp {
     }
 }
 
+/// Builds the state on `clock` and starts the parts of `roles`, the API on a free port.
+pub async fn launch_with_clock(
+    settings: &Settings,
+    clock: std::sync::Arc<dyn application::clock::Clock>,
+    roles: Roles,
+) -> Running {
+    let state = AppState::build_with_clock(settings.clone(), None, clock).await.unwrap();
+    let listener = match roles.api {
+        true => Some(tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap()),
+        false => None,
+    };
+    runtime::start(state, roles, listener).await.unwrap()
+}
+
 /// Builds the state and starts every part on a free port.
 pub async fn launch(settings: &Settings) -> Running {
     let state = AppState::build(settings.clone(), api::telemetry::metrics())
