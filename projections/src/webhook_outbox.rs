@@ -1,5 +1,5 @@
 //! The webhook outbox. One projector reads the endpoints' events and the
-//! subjects' (calls') events in feed order: it keeps the endpoints and the
+//! subjects' (calls' and messages') events in feed order: it keeps the endpoints and the
 //! subjects' states as read models, and for every event an endpoint
 //! subscribes to writes one delivery, rendered from the subject's state
 //! once the command that caused the event is applied. A delivery is keyed
@@ -16,6 +16,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration as Span, Utc};
 use cqrs_es::Aggregate;
 use domain::call::{Call, CallEvent};
+use domain::outbound_message::{MessageEvent, OutboundMessage};
 use domain::webhook_endpoint::{EndpointSpec, WebhookEndpointEvent, WebhookEventType};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -99,31 +100,109 @@ async fn subscribers(
     Ok(by_organisation)
 }
 
-/// The kept states of the batch's calls.
-async fn call_states(conn: &mut AnyConnection, ids: &[&str]) -> Result<HashMap<String, Call>, ProjectionError> {
+/// What a webhook can be about: a call or a message, as the events so far
+/// made it.
+#[derive(Debug, Clone)]
+enum Subject {
+    Call(Call),
+    Message(OutboundMessage),
+}
+
+impl Subject {
+    fn new(aggregate_type: &str) -> Self {
+        match aggregate_type {
+            OutboundMessage::TYPE => Self::Message(OutboundMessage::default()),
+            _ => Self::Call(Call::default()),
+        }
+    }
+
+    fn read(aggregate_type: &str, state: &str) -> Result<Self, serde_json::Error> {
+        Ok(match aggregate_type {
+            OutboundMessage::TYPE => Self::Message(serde_json::from_str(state)?),
+            _ => Self::Call(serde_json::from_str(state)?),
+        })
+    }
+
+    fn state(&self) -> String {
+        match self {
+            Self::Call(call) => serde_json::to_string(call),
+            Self::Message(message) => serde_json::to_string(message),
+        }
+        .unwrap_or_default()
+    }
+
+    fn organisation(&self) -> Option<String> {
+        match self {
+            Self::Call(call) => call.request.as_ref().map(|r| r.organisation_id.to_string()),
+            Self::Message(message) => message.request.as_ref().map(|r| r.organisation_id.to_string()),
+        }
+    }
+
+    /// Applies an event of the subject; the webhook it is, if any.
+    fn apply(&mut self, event: &StoredEvent) -> Result<Option<WebhookEventType>, ProjectionError> {
+        Ok(match self {
+            Self::Call(call) => {
+                let event = decode::<CallEvent>(event)?;
+                let event_type = payload::call_event_type(&event);
+                call.apply(event);
+                event_type
+            }
+            Self::Message(message) => {
+                let event = decode::<MessageEvent>(event)?;
+                let event_type = payload::message_event_type(&event);
+                message.apply(event);
+                event_type
+            }
+        })
+    }
+
+    fn data(&self, id: &str) -> serde_json::Value {
+        match self {
+            Self::Call(call) => payload::call_data(id, call),
+            Self::Message(message) => payload::message_data(id, message),
+        }
+    }
+}
+
+/// A subject's key: its aggregate type and id.
+type SubjectKey = (String, String);
+
+/// The kept states of the batch's subjects.
+async fn subject_states(
+    conn: &mut AnyConnection,
+    keys: &[SubjectKey],
+) -> Result<HashMap<SubjectKey, Subject>, ProjectionError> {
     let mut states = HashMap::new();
-    if ids.is_empty() {
+    if keys.is_empty() {
         return Ok(states);
     }
+    let ids: Vec<&str> = keys.iter().map(|(_, id)| id.as_str()).collect();
     let list: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
     let sql = format!(
-        "SELECT aggregate_id, state FROM webhook_subjects WHERE aggregate_type = 'call' AND aggregate_id IN ({})",
+        "SELECT aggregate_type, aggregate_id, state FROM webhook_subjects WHERE aggregate_id IN ({})",
         list.join(", ")
     );
     let mut query = sqlx::query(&sql);
     for id in ids {
-        query = query.bind(*id);
+        query = query.bind(id);
     }
     for row in query.fetch_all(&mut *conn).await? {
-        let id: String = row.try_get(0)?;
-        let state: String = row.try_get(1)?;
-        let call = serde_json::from_str(&state).map_err(|e| ProjectionError::UndecodableEvent {
+        let key: SubjectKey = (row.try_get(0)?, row.try_get(1)?);
+        if !keys.contains(&key) {
+            continue;
+        }
+        let state: String = row.try_get(2)?;
+        let subject = Subject::read(&key.0, &state).map_err(|e| ProjectionError::UndecodableEvent {
             event_type: "webhook subject".into(),
             reason: e.to_string(),
         })?;
-        states.insert(id, call);
+        states.insert(key, subject);
     }
     Ok(states)
+}
+
+fn is_subject(event: &StoredEvent) -> bool {
+    event.aggregate_type == Call::TYPE || event.aggregate_type == OutboundMessage::TYPE
 }
 
 async fn apply_endpoint_event(
@@ -251,7 +330,7 @@ impl Projector for WebhookOutboxView {
     }
 
     fn aggregate_types(&self) -> &'static [&'static str] {
-        &["webhook_endpoint", "call"]
+        &["webhook_endpoint", "call", "outbound_message"]
     }
 
     async fn apply(&self, conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
@@ -259,24 +338,19 @@ impl Projector for WebhookOutboxView {
     }
 
     async fn apply_all(&self, conn: &mut AnyConnection, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
-        let mut call_ids: Vec<&str> = events
+        let mut keys: Vec<SubjectKey> = events
             .iter()
-            .filter(|e| e.aggregate_type == Call::TYPE)
-            .map(|e| e.aggregate_id.as_str())
+            .filter(|e| is_subject(e))
+            .map(|e| (e.aggregate_type.clone(), e.aggregate_id.clone()))
             .collect();
-        call_ids.sort_unstable();
-        call_ids.dedup();
-        let mut calls = call_states(conn, &call_ids).await?;
+        keys.sort_unstable();
+        keys.dedup();
+        let mut subjects = subject_states(conn, &keys).await?;
         let mut organisations: Vec<String> = events
             .iter()
             .filter_map(|e| e.organisation_id())
             .map(|o| o.to_string())
-            .chain(
-                calls
-                    .values()
-                    .filter_map(|c| c.request.as_ref())
-                    .map(|r| r.organisation_id.to_string()),
-            )
+            .chain(subjects.values().filter_map(Subject::organisation))
             .collect();
         organisations.sort_unstable();
         organisations.dedup();
@@ -288,25 +362,26 @@ impl Projector for WebhookOutboxView {
              body, created_at, written_at, state, attempts, next_attempt_at, updated_at)",
             "ON CONFLICT (delivery_id) DO NOTHING",
         );
-        let mut changed: Vec<&str> = Vec::new();
+        let mut changed: Vec<SubjectKey> = Vec::new();
         let mut pending: Vec<Pending> = Vec::new();
         for (index, event) in events.iter().enumerate() {
-            if event.aggregate_type != Call::TYPE {
+            if !is_subject(event) {
                 apply_endpoint_event(conn, event, &mut subscribers).await?;
                 continue;
             }
-            let call_event = decode::<CallEvent>(event)?;
-            if let Some(event_type) = payload::call_event_type(&call_event) {
+            let key = (event.aggregate_type.clone(), event.aggregate_id.clone());
+            let subject = subjects
+                .entry(key.clone())
+                .or_insert_with(|| Subject::new(&event.aggregate_type));
+            if let Some(event_type) = subject.apply(event)? {
                 pending.push(Pending { event, event_type });
             }
-            let call = calls.entry(event.aggregate_id.clone()).or_default();
-            call.apply(call_event);
-            changed.push(event.aggregate_id.as_str());
+            changed.push(key);
             let command_ends = events.get(index + 1).is_none_or(|next| !same_command(event, next));
             if !command_ends {
                 continue;
             }
-            let Some(organisation) = call.request.as_ref().map(|r| r.organisation_id.to_string()) else {
+            let Some(organisation) = subject.organisation() else {
                 pending.clear();
                 continue;
             };
@@ -319,9 +394,8 @@ impl Projector for WebhookOutboxView {
                 let source = event.message_id();
                 let mut body = None;
                 for listener in listeners.iter().filter(|l| l.wants(event_type, event.position)) {
-                    let body = body.get_or_insert_with(|| {
-                        payload::body(event_type, at, payload::call_data(&event.aggregate_id, call))
-                    });
+                    let body =
+                        body.get_or_insert_with(|| payload::body(event_type, at, subject.data(&event.aggregate_id)));
                     let endpoint_id = Uuid::try_parse(&listener.endpoint_id).unwrap_or_default();
                     deliveries.push([
                         delivery_id(endpoint_id, &source).to_string().into(),
@@ -346,9 +420,9 @@ impl Projector for WebhookOutboxView {
             "INSERT INTO webhook_subjects (aggregate_type, aggregate_id, state)",
             "ON CONFLICT (aggregate_type, aggregate_id) DO UPDATE SET state = excluded.state",
         );
-        for id in changed {
-            let state = serde_json::to_string(&calls[id]).unwrap_or_default();
-            states.push([Call::TYPE.into(), id.into(), state.into()]);
+        for key in &changed {
+            let state = subjects[key].state();
+            states.push([key.0.as_str().into(), key.1.as_str().into(), state.into()]);
         }
         states.write(conn).await?;
         deliveries.write(conn).await

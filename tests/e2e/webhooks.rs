@@ -617,3 +617,62 @@ async fn a_slow_receivers_backlog_does_not_hold_up_another_endpoint() {
     );
     assert!(slow.got().is_empty(), "the slow receiver had not answered yet");
 }
+
+#[tokio::test]
+async fn an_sms_tells_of_its_submission_and_its_delivery_and_a_failed_one_of_its_failure() {
+    let (mut settings, dir) = crate::support::embedded();
+    fast_retries(&mut settings);
+    crate::sms::quick(&mut settings);
+    let app = TestApp::start(settings, Some(dir)).await;
+    let sim = sim::fast(100.0).await;
+    crate::sms::configure(&app, &sim, Some(crate::sms::ENTITY)).await;
+    let (template, text) = (crate::sms::TEMPLATE, crate::sms::TEMPLATE_TEXT);
+    crate::sms::register(&app, template, text, crate::sms::HEADER, "service_implicit").await;
+    let (receiver, address) = Receiver::start(&[]).await;
+    let types = ["sms.submitted", "sms.delivered", "sms.failed"];
+    let (endpoint, secret) = register(&app, &format!("http://{address}/hook"), &types).await;
+    listed(&app, &endpoint).await;
+    let failing = "+919812300051";
+    sim::script(
+        &sim,
+        failing,
+        json!({"sms": "failed", "sms_detailed_status_code": 23035}),
+    )
+    .await;
+    let delivered = crate::sms::send_order(&app, crate::sms::CUSTOMER, "W-1").await;
+    let failed = crate::sms::send_order(&app, failing, "W-2").await;
+    eventually(Duration::from_secs(30), "four webhooks", || async {
+        receiver.got().len() >= 4
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut told: Vec<(String, String, Value)> = receiver
+        .got()
+        .iter()
+        .map(|post| {
+            verify(&secret, post).unwrap();
+            let body: Value = serde_json::from_str(&post.body).unwrap();
+            let data = body["data"].clone();
+            let id = data["message_id"].as_str().unwrap().to_string();
+            (id, body["type"].as_str().unwrap().to_string(), data)
+        })
+        .collect();
+    told.sort_by(|a, b| (a.0 == failed, &a.1).cmp(&(b.0 == failed, &b.1)));
+    let names: Vec<(bool, &str)> = told.iter().map(|(id, t, _)| (*id == failed, t.as_str())).collect();
+    assert_eq!(
+        names,
+        [
+            (false, "sms.delivered"),
+            (false, "sms.submitted"),
+            (true, "sms.failed"),
+            (true, "sms.submitted")
+        ],
+        "{told:?}"
+    );
+    assert_eq!(told[0].0, delivered);
+    assert_eq!(told[0].2["status"], "delivered");
+    assert_eq!(told[0].2["template_id"], template);
+    assert!(told[0].2["delivered_at"].is_string());
+    assert_eq!(told[2].2["failure"]["code"], 23035);
+    assert_eq!(told[2].2["status"], "failed");
+}

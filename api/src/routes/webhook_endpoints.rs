@@ -51,6 +51,14 @@ pub enum EventType {
     CallFailed,
     #[serde(rename = "recording.available")]
     RecordingAvailable,
+    /// Exotel has the SMS.
+    #[serde(rename = "sms.submitted")]
+    SmsSubmitted,
+    #[serde(rename = "sms.delivered")]
+    SmsDelivered,
+    /// The operator failed it, or Exotel refused it.
+    #[serde(rename = "sms.failed")]
+    SmsFailed,
 }
 
 impl From<EventType> for WebhookEventType {
@@ -61,6 +69,9 @@ impl From<EventType> for WebhookEventType {
             EventType::CallCompleted => Self::CallCompleted,
             EventType::CallFailed => Self::CallFailed,
             EventType::RecordingAvailable => Self::RecordingAvailable,
+            EventType::SmsSubmitted => Self::SmsSubmitted,
+            EventType::SmsDelivered => Self::SmsDelivered,
+            EventType::SmsFailed => Self::SmsFailed,
         }
     }
 }
@@ -73,6 +84,9 @@ impl From<WebhookEventType> for EventType {
             WebhookEventType::CallCompleted => Self::CallCompleted,
             WebhookEventType::CallFailed => Self::CallFailed,
             WebhookEventType::RecordingAvailable => Self::RecordingAvailable,
+            WebhookEventType::SmsSubmitted => Self::SmsSubmitted,
+            WebhookEventType::SmsDelivered => Self::SmsDelivered,
+            WebhookEventType::SmsFailed => Self::SmsFailed,
         }
     }
 }

@@ -90,6 +90,15 @@ impl Sms<'_> {
             }
             _ => None,
         };
+        for to in &recipients {
+            if let Some(existing) = self.load(message_id(input.batch_id, to)).await?
+                && !existing.is_in(organisation_id)
+            {
+                return Err(SmsError::Command(crate::CommandError::Rejected(
+                    domain::outbound_message::MessageError::MessageIdReused,
+                )));
+            }
+        }
         let mut recorded = Vec::with_capacity(recipients.len());
         for to in recipients {
             let message_id = message_id(input.batch_id, &to);
@@ -103,13 +112,6 @@ impl Sms<'_> {
                 not_before,
                 batch_id: Some(input.batch_id),
             };
-            if let Some(existing) = self.load(message_id).await?
-                && !existing.is_in(organisation_id)
-            {
-                return Err(SmsError::Command(crate::CommandError::Rejected(
-                    domain::outbound_message::MessageError::MessageIdReused,
-                )));
-            }
             let command = MessageCommand::Request {
                 request: Box::new(request),
                 at: now,

@@ -8,6 +8,7 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use domain::call::{Call, CallEvent, CallStatus};
+use domain::outbound_message::{MessageContent, MessageEvent, MessageStatus, OutboundMessage};
 use domain::webhook_endpoint::WebhookEventType;
 
 /// The subscribable events a call event is.
@@ -82,6 +83,57 @@ pub fn call_data(call_id: &str, call: &Call) -> Value {
         "disconnected_by": details.disconnected_by,
         "legs": details.legs,
         "recording": recording,
+    })
+}
+
+/// The subscribable events a message event is.
+pub fn message_event_type(event: &MessageEvent) -> Option<WebhookEventType> {
+    match event {
+        MessageEvent::MessageSubmitted { .. } => Some(WebhookEventType::SmsSubmitted),
+        MessageEvent::MessageRefused { .. } => Some(WebhookEventType::SmsFailed),
+        MessageEvent::MessageProgressed { status, .. } => match status {
+            MessageStatus::Delivered => Some(WebhookEventType::SmsDelivered),
+            MessageStatus::Failed => Some(WebhookEventType::SmsFailed),
+            MessageStatus::Requested
+            | MessageStatus::Submitted
+            | MessageStatus::Sent
+            | MessageStatus::Read
+            | MessageStatus::Refused => None,
+        },
+        MessageEvent::MessageRequested { .. }
+        | MessageEvent::MessageDispatchStarted { .. }
+        | MessageEvent::MessageNotSent { .. }
+        | MessageEvent::MessageOutcomeUnknown { .. }
+        | MessageEvent::MessageReportReceived { .. } => None,
+    }
+}
+
+/// A message as receivers see it.
+pub fn message_data(message_id: &str, message: &OutboundMessage) -> Value {
+    let request = message.request.as_deref();
+    let sms = request.map(|r| match &r.content {
+        MessageContent::Sms(sms) => sms,
+    });
+    json!({
+        "message_id": message_id,
+        "channel": request.map(|r| r.content.channel()),
+        "status": message.status,
+        "to": request.map(|r| r.to.as_str()),
+        "batch_id": request.and_then(|r| r.batch_id),
+        "custom_data": request.and_then(|r| r.custom_data.as_deref()),
+        "sms_type": sms.map(|s| s.sms_type),
+        "sender_id": sms.map(|s| s.sender_id.as_str()),
+        "template_id": sms.and_then(|s| s.dlt_template_id.as_deref()),
+        "segments": sms.map(|s| s.segments),
+        "provider_sid": message.provider_sid,
+        "units": message.units,
+        "price_paise": message.price_paise,
+        "failure": message.failure,
+        "refusal": message.refusal,
+        "requested_at": time(message.requested_at),
+        "submitted_at": time(message.submitted_at),
+        "delivered_at": time(message.delivered_at),
+        "failed_at": time(message.failed_at),
     })
 }
 

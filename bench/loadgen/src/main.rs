@@ -25,7 +25,12 @@
 //! they took, without warm-up.
 //!
 //! `{n}` in the body is replaced by the request's sequence number, `{n:012}`
-//! by the same padded to twelve digits (the tail of a uuid).
+//! by the same padded to twelve digits (the tail of a uuid). With
+//! `--values FILE`, `{v}` is replaced by line n of FILE (modulo its number of
+//! non-empty lines): ids the server made, one per request.
+//!
+//! The body is sent as `application/json` unless a `--header 'content-type: …'`
+//! says otherwise (e.g. `application/x-www-form-urlencoded`).
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -46,6 +51,7 @@ struct Config {
     method: Method,
     headers: Vec<(String, String)>,
     body: String,
+    values: Vec<String>,
     concurrency: usize,
     duration: Duration,
     warmup: Duration,
@@ -60,7 +66,7 @@ fn usage(msg: &str) -> ! {
     eprintln!("sbload: {msg}");
     eprintln!(
         "usage: sbload --url http://HOST:PORT/PATH [--method POST] [--header 'k: v']... [--body TEXT] \
-         [--concurrency N] [--duration SECS] [--warmup SECS] [--rate PER_SEC] [--threads N] [--label NAME] [--out FILE] [--requests N]"
+         [--concurrency N] [--duration SECS] [--warmup SECS] [--rate PER_SEC] [--threads N] [--label NAME] [--out FILE] [--requests N] [--values FILE]"
     );
     std::process::exit(2);
 }
@@ -79,6 +85,7 @@ fn parse_args() -> Config {
     let mut threads = 1usize;
     let mut label = String::from("run");
     let mut out = None;
+    let mut values = Vec::new();
     while let Some(flag) = args.next() {
         let mut value = || args.next().unwrap_or_else(|| usage(&format!("{flag} needs a value")));
         match flag.as_str() {
@@ -98,6 +105,14 @@ fn parse_args() -> Config {
             "--threads" => threads = value().parse().unwrap_or_else(|_| usage("bad --threads")),
             "--label" => label = value(),
             "--out" => out = Some(value()),
+            "--values" => {
+                let path = value();
+                let text = std::fs::read_to_string(&path).unwrap_or_else(|e| usage(&format!("--values {path}: {e}")));
+                values = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+                if values.is_empty() {
+                    usage(&format!("--values {path} has no values"));
+                }
+            }
             "-h" | "--help" => usage("help"),
             other => usage(&format!("unknown argument {other}")),
         }
@@ -126,6 +141,7 @@ fn parse_args() -> Config {
         method,
         headers,
         body,
+        values,
         concurrency,
         duration: Duration::from_secs_f64(duration),
         warmup: Duration::from_secs_f64(warmup),
@@ -151,13 +167,16 @@ async fn connect(cfg: &Config) -> Result<Sender, String> {
 
 async fn send(sender: &mut Sender, cfg: &Config, n: u64) -> Result<u16, String> {
     sender.ready().await.map_err(|e| format!("connection: {e}"))?;
-    let body = if cfg.body.contains("{n") {
+    let mut body = if cfg.body.contains("{n") {
         cfg.body.replace("{n}", &n.to_string()).replace("{n:012}", &format!("{n:012}"))
     } else {
         cfg.body.clone()
     };
+    if !cfg.values.is_empty() && body.contains("{v}") {
+        body = body.replace("{v}", &cfg.values[(n % cfg.values.len() as u64) as usize]);
+    }
     let mut req = Request::builder().method(cfg.method.clone()).uri(cfg.path.as_str()).header("host", cfg.authority.as_str());
-    if !body.is_empty() {
+    if !body.is_empty() && !cfg.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
         req = req.header("content-type", "application/json");
     }
     for (k, v) in &cfg.headers {

@@ -37,15 +37,26 @@ pub enum WebhookEventType {
     CallFailed,
     #[serde(rename = "recording.available")]
     RecordingAvailable,
+    /// Exotel has the SMS (it answered with its sid).
+    #[serde(rename = "sms.submitted")]
+    SmsSubmitted,
+    #[serde(rename = "sms.delivered")]
+    SmsDelivered,
+    /// The operator failed it, or Exotel refused it.
+    #[serde(rename = "sms.failed")]
+    SmsFailed,
 }
 
 impl WebhookEventType {
-    pub const ALL: [Self; 5] = [
+    pub const ALL: [Self; 8] = [
         Self::CallRequested,
         Self::CallAnswered,
         Self::CallCompleted,
         Self::CallFailed,
         Self::RecordingAvailable,
+        Self::SmsSubmitted,
+        Self::SmsDelivered,
+        Self::SmsFailed,
     ];
 
     /// The name receivers see in the payload's `type`.
@@ -56,6 +67,9 @@ impl WebhookEventType {
             Self::CallCompleted => "call.completed",
             Self::CallFailed => "call.failed",
             Self::RecordingAvailable => "recording.available",
+            Self::SmsSubmitted => "sms.submitted",
+            Self::SmsDelivered => "sms.delivered",
+            Self::SmsFailed => "sms.failed",
         }
     }
 }
