@@ -14,8 +14,10 @@
 #      request's own), as a ratio to the limit;
 #   3. delivery-report ingestion: Exotel SMS status callbacks (form-encoded,
 #      `sent` / DELIVERED_TO_HANDSET) posted open loop at REPORT_RATE, each
-#      naming (CustomField) another of the messages step 2 recorded (each one
-#      records the submission, the report and the status: three events),
+#      naming (CustomField) another of the messages step 2 recorded (topped
+#      up, unmeasured, to REPORT_RATE × REPORT_DURATION messages; each one
+#      records the submission and its status, the report and the delivery:
+#      four events),
 #      rate and p99, and how many were recorded;
 #   4. dispatch pacing, on a fresh database with the dispatcher on: messages
 #      asked for open loop at PACING_RATE (3.3/s, just under Exotel's 200 a
@@ -27,7 +29,7 @@
 #      follows the arrival rate.
 # The server's peak RSS (VmHWM) of each run and its CPU breakdown during
 # steps 2 and 3 (bench/cpustat.py) are kept too.
-# Results: bench/results/sms-<timestamp>/summary.json and the raw outputs.
+# Results: bench/results/sms-<timestamp>/summary.json, machine.txt and the raw outputs.
 #
 # Options (environment variables):
 #   CONCURRENCY=16 DURATION=10 WARMUP=2     pgbench and the acceptance run
@@ -76,6 +78,7 @@ log() { printf '[sms %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 cleanup() {
+    set +e # every step runs, whatever the one before came to
     [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
     [[ -n "$SIM_PID" ]] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
     for db in "${DBS[@]}"; do psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true; done
@@ -90,7 +93,11 @@ cleanup() {
 trap cleanup EXIT
 
 mkdir -p "$RESULTS"
-[[ -x "$SB" ]] || { log "building the release binary"; (cd "$ROOT" && CARGO_TARGET_DIR="$ROOT/target" cargo build -p api --release --quiet); SB="$ROOT/target/release/switchboard"; }
+if [[ ! -x "$SB" ]]; then
+    log "building the release binary"
+    (cd "$ROOT" && cargo build -p api --release --quiet)
+    SB="${CARGO_TARGET_DIR:-$ROOT/target}/release/switchboard"
+fi
 # Always (it is quick when up to date): this bench needs sbload's --values.
 log "building the load generator"
 (cd "$BENCH_DIR/loadgen" && CARGO_TARGET_DIR="$LOADGEN_TARGET" cargo build --release --quiet)
@@ -185,6 +192,18 @@ SMS_BODY="{\"to\":[\"{v}\"],\"template_id\":\"$TEMPLATE_ID\",\"variables\":[\"A-
 
 summary_line() { python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.0f/s, p50 %.1f ms, p99 %.1f ms, %d of %d 2xx" % (r["rate"], r["latency_ms"]["p50"], r["latency_ms"]["p99"], r["ok"], r["requests"]))' "$1"; }
 
+{
+    echo "date: $(date -u +%Y-%m-%dT%H:%M:%SZ)"
+    echo "commit: $(git -C "$ROOT" rev-parse --short HEAD 2>/dev/null || echo unknown)$(git -C "$ROOT" diff --quiet HEAD 2>/dev/null || echo ' (work tree differs)')"
+    echo "binary: $SB"
+    echo "cpu: $(nproc) × $(awk -F': ' '/^model name/ {print $2; exit}' /proc/cpuinfo)"
+    echo "memory: $(awk '/^MemTotal/ {printf "%.1f GiB", $2 / 1048576}' /proc/meminfo)"
+    echo "kernel: $(uname -r)"
+    echo "postgresql: $(psql -X -At -d postgres -c 'SHOW server_version')"
+    echo "nats-server: $(python3 "$BENCH_DIR/nats_js.py" "$NATS" server-version 2>/dev/null || echo unknown)"
+    echo "load average at start: $(cut -d' ' -f1-3 /proc/loadavg)"
+} >"$RESULTS/machine.txt"
+
 log "the simulator on $SIM"
 "$SB" sim --listen "127.0.0.1:$SIM_PORT" >"$RESULTS/sim.log" 2>&1 &
 SIM_PID=$!
@@ -217,6 +236,18 @@ python3 "$BENCH_DIR/cpustat.py" snap "$SERVER_PID" >"$WORK/cpu-accept-1.json"
 python3 "$BENCH_DIR/cpustat.py" diff "$WORK/cpu-accept-0.json" "$WORK/cpu-accept-1.json" >"$RESULTS/accept.server"
 ACCEPTED="$(psql -X -At -d "$DB" -c "SELECT COUNT(*) FROM events WHERE event_type = 'MessageRequested'")"
 log "acceptance: $(summary_line "$RESULTS/accept.json") ($ACCEPTED messages recorded)"
+ACCEPT_RECORDED="$ACCEPTED"
+
+# Enough messages for REPORT_DURATION of reports, one each: the rest
+# recorded now, closed loop, unmeasured.
+WANT="$(python3 -c "import math; print(math.ceil($REPORT_RATE * $REPORT_DURATION))")"
+if (( ACCEPTED < WANT )); then
+    log "recording $((WANT - ACCEPTED)) more messages for the reports"
+    "$LOADGEN" --url "$BASE/api/v1/sms" --method POST --header "authorization: Bearer $TOKEN" \
+        --body "$SMS_BODY" --values "$WORK/recipients.txt" --concurrency "$CONCURRENCY" --duration 300 \
+        --requests "$((WANT - ACCEPTED))" --label fill --out "$RESULTS/fill.json" >/dev/null 2>&1
+    ACCEPTED="$(psql -X -At -d "$DB" -c "SELECT COUNT(*) FROM events WHERE event_type = 'MessageRequested'")"
+fi
 
 # The messages as the view has them (it trails the store by the projection).
 for _ in $(seq 1 300); do
@@ -319,6 +350,7 @@ if len(starts) >= 2:
         "sending_rate": (len(starts) - 1) / span,
         "mean_interval_ms": mean,
         "interval_error_pct": 100.0 * abs(mean - 1000.0 / rate) / (1000.0 / rate),
+        "interval_stdev_pct": 100.0 * statistics.pstdev(intervals) / (1000.0 / rate),
         "interval_ms": {"min": min(intervals), "p1": pct(intervals, 0.01), "p50": pct(intervals, 0.5),
                         "p99": pct(intervals, 0.99), "max": max(intervals), "stdev": statistics.pstdev(intervals)},
     })
@@ -333,10 +365,10 @@ PY
 log "pacing: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%d starts of %d messages, %.3f/s, mean interval %.1f ms vs %.1f ms (error %.2f %%), interval p1 %.1f p99 %.1f ms, %d not sent" % (r["dispatch_starts"], r["messages"], r["sending_rate"], r["mean_interval_ms"], r["target_interval_ms"], r["interval_error_pct"], r["interval_ms"]["p1"], r["interval_ms"]["p99"], r["not_sent"]))' "$RESULTS/pacing.json")"
 stop_server
 
-python3 - "$RESULTS" "$LIMIT" "$ACCEPTED" "$REPORTED" "$DELIVERED" <<'PY'
+python3 - "$RESULTS" "$LIMIT" "$ACCEPT_RECORDED" "$REPORTED" "$DELIVERED" "$REPORTABLE" <<'PY'
 import json, sys, os
 results, limit = sys.argv[1], float(sys.argv[2])
-accepted, reported, delivered = (int(v) for v in sys.argv[3:6])
+accepted, reported, delivered, reportable = (int(v) for v in sys.argv[3:7])
 load = lambda name: json.load(open(os.path.join(results, name)))
 def kv(name):
     out = {}
@@ -359,7 +391,8 @@ summary = {
                    "ratio_to_limit": accept["rate"] / limit, "cpu": kv("accept.server")},
     "reports": {"rate": reports["rate"], "p50_ms": reports["latency_ms"]["p50"], "p99_ms": reports["latency_ms"]["p99"],
                 "requests": reports["requests"], "ok": reports["ok"], "target_rate": reports["target_rate"],
-                "recorded": reported, "delivered": delivered, "cpu": kv("reports.server")},
+                "messages_available": reportable, "recorded": reported, "delivered": delivered,
+                "cpu": kv("reports.server")},
     "pacing": load("pacing.json"),
     "peak_rss_mb": rss,
 }

@@ -19,7 +19,7 @@ use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
     api_keys, audit, auth, calls, email_accounts, email_inbox, emails, integrations, masked_sessions, organisation,
-    phone_numbers, seed, sms, system, users, webhook_endpoints, webhooks,
+    phone_numbers, seed, sms, system, users, webhook_endpoints, webhooks, whatsapp,
 };
 use crate::state::AppState;
 
@@ -37,6 +37,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(calls::router())
         .merge(masked_sessions::router())
         .merge(sms::router())
+        .merge(whatsapp::router())
         .merge(email_accounts::router())
         .merge(emails::router(&state.settings))
         .merge(email_inbox::router())

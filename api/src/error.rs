@@ -649,6 +649,9 @@ impl Rule for domain::outbound_message::MessageError {
             E::AlreadyDispatched | E::DispatchInDoubt | E::NotStarted | E::NotDue | E::SidMismatch => {
                 rule(StatusCode::CONFLICT, "message_conflict", self)
             }
+            E::Whatsapp(broken) => {
+                rule(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field(broken.field())
+            }
         }
     }
 }
@@ -668,11 +671,22 @@ impl Rule for domain::sms_template::SmsTemplateError {
     }
 }
 
-impl From<application::sms::SmsError> for ApiError {
-    fn from(error: application::sms::SmsError) -> Self {
-        use application::sms::SmsError as E;
+impl From<application::messages::MessagesError> for ApiError {
+    fn from(error: application::messages::MessagesError) -> Self {
+        use application::messages::MessagesError as E;
         match error {
             E::NotConfigured => ApiError::new(StatusCode::CONFLICT, "exotel_sms_not_configured", error.to_string()),
+            E::WhatsappNotConfigured => ApiError::new(
+                StatusCode::CONFLICT,
+                "exotel_whatsapp_not_configured",
+                error.to_string(),
+            ),
+            E::WindowClosed(_) => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "whatsapp_window_closed",
+                error.to_string(),
+            )
+            .on_field("to"),
             E::Denied(e) => e.into(),
             E::Invalid(e) => e.into(),
             E::TemplateMismatch { .. } => ApiError::new(

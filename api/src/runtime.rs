@@ -54,7 +54,7 @@ pub async fn start(state: Arc<AppState>, roles: Roles, listener: Option<TcpListe
         start_phone_sync(&state, &shutdown, &mut tasks);
         start_mail_pollers(&state, &shutdown, &mut tasks);
         start_call_workers(&state, &shutdown, &mut tasks);
-        start_sms_workers(&state, &shutdown, &mut tasks);
+        start_message_workers(&state, &shutdown, &mut tasks);
         start_webhook_workers(&state, &shutdown, &mut tasks);
     }
     if roles.projectors {
@@ -188,17 +188,17 @@ fn start_call_workers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks
     });
 }
 
-fn start_sms_workers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {
-    if !state.settings.sms_workers {
+fn start_message_workers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {
+    if !state.settings.message_workers {
         return;
     }
     let dispatcher = state.clone();
-    supervise(tasks, "sms_dispatcher", shutdown.clone(), move |stop| {
-        crate::sms_dispatcher::run_dispatcher(dispatcher.clone(), stop)
+    supervise(tasks, "message_dispatcher", shutdown.clone(), move |stop| {
+        crate::message_dispatcher::run_dispatcher(dispatcher.clone(), stop)
     });
     let reconciler = state.clone();
-    supervise(tasks, "sms_reconciler", shutdown.clone(), move |stop| {
-        crate::sms_dispatcher::run_reconciler(reconciler.clone(), stop)
+    supervise(tasks, "message_reconciler", shutdown.clone(), move |stop| {
+        crate::message_dispatcher::run_reconciler(reconciler.clone(), stop)
     });
 }
 

@@ -59,7 +59,9 @@ pub struct AppState {
     pub message_directory: projections::messages::SqlMessages,
     pub sms_templates: EsStore<domain::sms_template::SmsTemplate>,
     pub sms_template_directory: projections::sms_templates::SqlSmsTemplates,
-    pub dnd: application::sms::DndCache,
+    pub dnd: application::messages::DndCache,
+    pub inbound_messages: EsStore<domain::inbound_message::InboundMessage>,
+    pub inbound_directory: projections::inbound_messages::SqlInboundMessages,
     pub clock: Arc<dyn application::clock::Clock>,
     pub webhook_outbox: projections::webhook_outbox::SqlWebhookOutbox,
     pub webhook_transport: infrastructure::webhooks::HttpWebhooks,
@@ -154,10 +156,12 @@ impl AppState {
             message_directory: projections::messages::SqlMessages(db.read.clone()),
             sms_templates: EsStore::new(&db, (), commits.clone()),
             sms_template_directory: projections::sms_templates::SqlSmsTemplates(db.read.clone()),
-            dnd: application::sms::DndCache::new(
+            dnd: application::messages::DndCache::new(
                 chrono::Duration::seconds(i64::try_from(settings.dnd_cache_secs).unwrap_or(i64::MAX / 1000)),
                 100_000,
             ),
+            inbound_messages: EsStore::new(&db, (), commits.clone()),
+            inbound_directory: projections::inbound_messages::SqlInboundMessages(db.read.clone()),
             clock,
             webhook_outbox: projections::webhook_outbox::SqlWebhookOutbox(db.read.clone()),
             webhook_transport,
@@ -238,24 +242,27 @@ impl AppState {
     }
 
     /// The SMS use cases over this state's stores and Exotel client.
-    pub fn sms(&self) -> application::sms::Sms<'_> {
+    pub fn messages(&self) -> application::messages::Messages<'_> {
         let settings = &self.settings;
-        application::sms::Sms {
+        application::messages::Messages {
             store: &self.message_store,
             templates: &self.sms_templates,
             access: self.access(),
             integrations: self.integrations(),
             provider: self.exotel.as_ref(),
+            whatsapp: self.exotel.as_ref(),
+            inbound: &self.inbound_messages,
+            inbound_directory: &self.inbound_directory,
             numbers_api: self.exotel.as_ref(),
             dnd: &self.dnd,
             directory: &self.message_directory,
             template_directory: &self.sms_template_directory,
             callbacks: &self.callback_tokens,
             clock: self.clock.as_ref(),
-            timing: application::sms::SmsTiming {
+            timing: application::messages::MessageTiming {
                 in_doubt_after: std::time::Duration::from_secs(settings.call_in_doubt_after_secs),
-                report_wait: std::time::Duration::from_secs(settings.sms_report_wait_secs),
-                look_up_after: std::time::Duration::from_secs(settings.sms_look_up_after_secs),
+                report_wait: std::time::Duration::from_secs(settings.message_report_wait_secs),
+                look_up_after: std::time::Duration::from_secs(settings.message_look_up_after_secs),
             },
         }
     }

@@ -19,13 +19,13 @@ pub mod mail;
 pub mod masked_sessions;
 #[cfg(test)]
 mod memory;
+pub mod messages;
 pub mod metadata;
 pub mod outbound_email;
 pub mod passwords;
 pub mod phone_numbers;
 pub mod policy;
 pub mod receiving;
-pub mod sms;
 pub mod store;
 pub mod users;
 pub mod webhooks;

@@ -12,6 +12,7 @@ use crate::call::{Call, CallEvent};
 use crate::customer::{Customer, CustomerEvent};
 use crate::email_account::{EmailAccount, EmailAccountEvent};
 use crate::inbound_email::{InboundEmail, InboundEmailEvent};
+use crate::inbound_message::{InboundMessage, InboundMessageEvent};
 use crate::integration::{Integration, IntegrationEvent};
 use crate::integration_permission::{IntegrationPermission, PermissionEvent};
 use crate::login::{LoginEvent, LoginHistory};
@@ -53,6 +54,7 @@ fn aggregate_types_keep_their_stored_names() {
         MaskedSession::TYPE,
         OutboundMessage::TYPE,
         SmsTemplate::TYPE,
+        InboundMessage::TYPE,
     ];
     let stored = [
         "user",
@@ -71,6 +73,7 @@ fn aggregate_types_keep_their_stored_names() {
         "masked_session",
         "outbound_message",
         "sms_template",
+        "inbound_message",
     ];
     assert_eq!(types, stored);
 }
@@ -409,4 +412,20 @@ fn sms_template_events_keep_their_stored_names_and_versions() {
         "sender_id": "SWTCHB", "sms_type": "transactional"}, "at": AT}});
     pinned::<SmsTemplateEvent>(registered, "SmsTemplateRegistered", "1.0");
     pinned::<SmsTemplateEvent>(json!({"SmsTemplateRemoved": {"at": AT}}), "SmsTemplateRemoved", "1.0");
+}
+
+#[test]
+fn inbound_message_events_keep_their_stored_names_and_versions() {
+    let received = json!({"InboundMessageReceived": {"message": {"organisation_id": ID, "channel": "whatsapp",
+        "provider_sid": "sid", "from": "+919812300002", "to": "+918047112233", "profile_name": "Asha",
+        "content": {"type": "text", "body": "Hi"}, "context_sid": null, "received_at": AT}}});
+    pinned::<InboundMessageEvent>(received, "InboundMessageReceived", "1.0");
+    let whatsapp = json!({"MessageRequested": {"request": {
+        "organisation_id": ID, "requested_by": ID, "to": "+919800000002", "customer_id": null,
+        "content": {"channel": "whatsapp", "from": "+918047112233",
+            "content": {"type": "interactive", "kind": "buttons", "body": "Confirm?", "header": null, "footer": null,
+                "buttons": [{"id": "y", "title": "Yes"}]}},
+        "custom_data": null, "not_before": null, "batch_id": null,
+    }, "at": AT}});
+    pinned::<MessageEvent>(whatsapp, "MessageRequested", "1.0");
 }

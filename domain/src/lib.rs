@@ -12,6 +12,7 @@ pub mod email_thread;
 #[cfg(test)]
 mod event_names;
 pub mod inbound_email;
+pub mod inbound_message;
 pub mod integration;
 pub mod integration_permission;
 pub mod login;
@@ -26,6 +27,7 @@ pub mod sms;
 pub mod sms_template;
 pub mod user;
 pub mod webhook_endpoint;
+pub mod whatsapp;
 
 pub use email::EmailAddress;
 pub use role::Role;

@@ -154,18 +154,18 @@ pub struct Settings {
     /// branding, logs it and sends nothing (`SWITCHBOARD_VERIFIED_CALLS`).
     pub verified_calls: String,
     /// Whether this process's workers send recorded SMS and ask after their
-    /// reports (`SWITCHBOARD_SMS_WORKERS`).
-    pub sms_workers: bool,
+    /// reports (`SWITCHBOARD_MESSAGE_WORKERS`).
+    pub message_workers: bool,
     /// Milliseconds between the SMS dispatcher's looks at its queue
-    /// (`SWITCHBOARD_SMS_DISPATCH_POLL_MS`).
-    pub sms_dispatch_poll_ms: u64,
+    /// (`SWITCHBOARD_MESSAGE_DISPATCH_POLL_MS`).
+    pub message_dispatch_poll_ms: u64,
     /// Seconds a report naming an SMS whose attempt is in doubt is waited
     /// for before its outcome is recorded as unknown; it is never sent again
-    /// (`SWITCHBOARD_SMS_REPORT_WAIT_SECS`).
-    pub sms_report_wait_secs: u64,
+    /// (`SWITCHBOARD_MESSAGE_REPORT_WAIT_SECS`).
+    pub message_report_wait_secs: u64,
     /// Seconds after submission an SMS without its final report is looked
-    /// up at Exotel (`SWITCHBOARD_SMS_LOOK_UP_AFTER_SECS`).
-    pub sms_look_up_after_secs: u64,
+    /// up at Exotel (`SWITCHBOARD_MESSAGE_LOOK_UP_AFTER_SECS`).
+    pub message_look_up_after_secs: u64,
     /// Seconds an answer of Exotel's number metadata on the DND registry is
     /// kept (`SWITCHBOARD_DND_CACHE_SECS`).
     pub dnd_cache_secs: u64,
@@ -221,10 +221,10 @@ struct Defaults {
     webhook_retry_window_secs: u64,
     webhook_secret_overlap_secs: u64,
     verified_calls: String,
-    sms_workers: bool,
-    sms_dispatch_poll_ms: u64,
-    sms_report_wait_secs: u64,
-    sms_look_up_after_secs: u64,
+    message_workers: bool,
+    message_dispatch_poll_ms: u64,
+    message_report_wait_secs: u64,
+    message_look_up_after_secs: u64,
     dnd_cache_secs: u64,
 }
 
@@ -271,10 +271,10 @@ impl Default for Defaults {
             webhook_retry_window_secs: 24 * 3600,
             webhook_secret_overlap_secs: 24 * 3600,
             verified_calls: "none".into(),
-            sms_workers: true,
-            sms_dispatch_poll_ms: 50,
-            sms_report_wait_secs: 6 * 3600,
-            sms_look_up_after_secs: 15 * 60,
+            message_workers: true,
+            message_dispatch_poll_ms: 50,
+            message_report_wait_secs: 6 * 3600,
+            message_look_up_after_secs: 15 * 60,
             dnd_cache_secs: 24 * 3600,
         }
     }

@@ -41,3 +41,29 @@ CREATE TABLE sms_templates_view (
     PRIMARY KEY (organisation_id, dlt_template_id)
 );
 CREATE INDEX sms_templates_view_template ON sms_templates_view (template_id);
+
+-- Messages customers sent, and when each contact last wrote on a channel
+-- (WhatsApp's 24-hour customer-service window).
+CREATE TABLE inbound_messages_view (
+    message_id       text PRIMARY KEY,
+    organisation_id  text NOT NULL,
+    channel          text NOT NULL,
+    from_number      text NOT NULL,
+    to_number        text NOT NULL,
+    profile_name     text,
+    kind             text NOT NULL,
+    text_content     text,
+    provider_sid     text NOT NULL,
+    context_sid      text,
+    received_at      text NOT NULL
+);
+CREATE INDEX inbound_messages_view_listing ON inbound_messages_view (organisation_id, received_at DESC, message_id);
+CREATE INDEX inbound_messages_view_contact ON inbound_messages_view (organisation_id, from_number, received_at DESC);
+
+CREATE TABLE message_windows (
+    organisation_id  text NOT NULL,
+    channel          text NOT NULL,
+    contact          text NOT NULL,
+    last_inbound_at  text NOT NULL,
+    PRIMARY KEY (organisation_id, channel, contact)
+);

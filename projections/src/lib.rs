@@ -9,6 +9,7 @@ pub mod bulk;
 pub mod calls;
 pub mod email_accounts;
 pub mod email_threads;
+pub mod inbound_messages;
 pub mod masked_sessions;
 pub mod messages;
 pub mod organisations;
@@ -75,6 +76,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(masked_sessions::MaskedSessionsView),
         Arc::new(messages::MessagesView),
         Arc::new(sms_templates::SmsTemplatesView),
+        Arc::new(inbound_messages::InboundMessagesView),
         Arc::new(webhook_outbox::WebhookOutboxView),
         Arc::new(audit_chain::AuditChain),
     ]

@@ -3,7 +3,7 @@
 
 use application::error::StoreError;
 use application::feed::StoredEvent;
-use application::sms::{MessageCursor, MessageDirectory, MessageFilter, MessageSummary};
+use application::messages::{MessageCursor, MessageDirectory, MessageFilter, MessageSummary};
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use domain::OrganisationId;
@@ -57,7 +57,14 @@ impl Projector for MessagesView {
         match decode::<MessageEvent>(event)? {
             MessageEvent::MessageRequested { request, at } => {
                 let channel = word(request.content.channel());
-                let MessageContent::Sms(sms) = &request.content;
+                let (sender, sms_type, segments) = match &request.content {
+                    MessageContent::Sms(sms) => (
+                        sms.sender_id.clone(),
+                        Some(word(sms.sms_type)),
+                        Some(i64::from(sms.segments)),
+                    ),
+                    MessageContent::Whatsapp(out) => (out.from.clone(), None, None),
+                };
                 sqlx::query("DELETE FROM messages_view WHERE message_id = $1")
                     .bind(id)
                     .execute(&mut *conn)
@@ -71,9 +78,9 @@ impl Projector for MessagesView {
                 .bind(request.organisation_id.to_string())
                 .bind(channel)
                 .bind(request.to.clone())
-                .bind(sms.sender_id.clone())
-                .bind(word(sms.sms_type))
-                .bind(i64::from(sms.segments))
+                .bind(sender)
+                .bind(sms_type)
+                .bind(segments)
                 .bind(request.requested_by.map(|u| u.to_string()))
                 .bind(request.batch_id.map(|u| u.to_string()))
                 .bind(stamp(at))

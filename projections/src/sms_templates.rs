@@ -2,7 +2,7 @@
 
 use application::error::StoreError;
 use application::feed::StoredEvent;
-use application::sms::{SmsTemplateDirectory, SmsTemplateSummary};
+use application::messages::{SmsTemplateDirectory, SmsTemplateSummary};
 use async_trait::async_trait;
 use domain::OrganisationId;
 use domain::sms::dlt;

@@ -16,7 +16,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration as Span, Utc};
 use cqrs_es::Aggregate;
 use domain::call::{Call, CallEvent};
-use domain::outbound_message::{MessageEvent, OutboundMessage};
+use domain::outbound_message::{Channel, MessageEvent, OutboundMessage};
 use domain::webhook_endpoint::{EndpointSpec, WebhookEndpointEvent, WebhookEventType};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -151,7 +151,8 @@ impl Subject {
                 let event = decode::<MessageEvent>(event)?;
                 let event_type = payload::message_event_type(&event);
                 message.apply(event);
-                event_type
+                let sms = message.request.as_ref().map(|r| r.content.channel()) == Some(Channel::Sms);
+                event_type.filter(|_| sms)
             }
         })
     }

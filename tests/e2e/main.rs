@@ -27,3 +27,4 @@ mod sms;
 mod store;
 mod support;
 mod webhooks;
+mod whatsapp;

@@ -27,7 +27,7 @@ pub const CUSTOMER: &str = "+919812300002";
 
 /// Timings short enough for a test.
 pub fn quick(settings: &mut Settings) {
-    settings.sms_dispatch_poll_ms = 20;
+    settings.message_dispatch_poll_ms = 20;
     settings.exotel_timeout_secs = 2;
     settings.call_in_doubt_after_secs = 1;
 }

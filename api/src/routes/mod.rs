@@ -17,6 +17,7 @@ pub mod system;
 pub mod users;
 pub mod webhook_endpoints;
 pub mod webhooks;
+pub mod whatsapp;
 
 use serde::Deserialize;
 use uuid::Uuid;

@@ -404,7 +404,7 @@ pub async fn send_sms(
     ApiJson(body): ApiJson<SendSmsBody>,
 ) -> Result<(StatusCode, Json<Data<SendSmsResponse>>), ApiError> {
     let batch_id = crate::routes::sms::batch_id(&caller, None, &headers);
-    let input = application::sms::SmsInput {
+    let input = application::messages::SmsInput {
         batch_id,
         to: vec![body.to],
         body: body.message,

@@ -14,7 +14,7 @@ use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
-use application::sms::{MessageCursor, MessageFilter, MessageSummary, SmsInput, SmsTemplateSummary};
+use application::messages::{MessageCursor, MessageFilter, MessageSummary, SmsInput, SmsTemplateSummary};
 use domain::outbound_message::{MessageContent, MessageEvent, MessageStatus, OutboundMessage, SmsType};
 use domain::sms_template::SmsTemplateSpec;
 
@@ -170,7 +170,9 @@ pub struct SmsResponse {
 impl SmsResponse {
     fn of(id: Uuid, message: &OutboundMessage) -> Option<Self> {
         let request = message.request.as_deref()?;
-        let MessageContent::Sms(sms) = &request.content;
+        let MessageContent::Sms(sms) = &request.content else {
+            return None;
+        };
         Some(Self {
             id,
             batch_id: request.batch_id,
@@ -271,7 +273,10 @@ impl SmsBody {
 /// Records the messages of a request and answers them.
 pub(crate) async fn record(state: &AppState, caller: &Caller, input: SmsInput) -> Result<SmsBatchResponse, ApiError> {
     let batch_id = input.batch_id;
-    let recorded = state.sms().request(&caller.acting(), input, &caller.metadata()).await?;
+    let recorded = state
+        .messages()
+        .request(&caller.acting(), input, &caller.metadata())
+        .await?;
     let messages = recorded
         .iter()
         .map(|(id, message)| SmsResponse::of(*id, message).ok_or_else(ApiError::internal))
@@ -305,7 +310,7 @@ pub async fn one(
 ) -> Result<Json<Data<SmsDetail>>, ApiError> {
     caller.require(domain::Role::can_read_directory)?;
     let id = parse_id(&id)?;
-    let message = state.sms().get(caller.organisation_id, id).await?;
+    let message = state.messages().get(caller.organisation_id, id).await?;
     let response = SmsResponse::of(id, &message).ok_or_else(ApiError::not_found)?;
     let timeline = timeline(&state, &caller, id).await?;
     Ok(envelope::data(SmsDetail {
@@ -486,7 +491,10 @@ pub async fn list(
 ) -> Result<Json<List<SmsListItem>>, ApiError> {
     caller.require(domain::Role::can_read_directory)?;
     let (filter, after, limit) = query.filter()?;
-    let messages = state.sms().list(caller.organisation_id, &filter, after, limit).await?;
+    let messages = state
+        .messages()
+        .list(caller.organisation_id, &filter, after, limit)
+        .await?;
     let next_cursor = messages
         .last()
         .filter(|_| messages.len() == limit as usize)
@@ -561,7 +569,7 @@ pub async fn register_template(
         sms_type: body.sms_type.into(),
     };
     let kept = state
-        .sms()
+        .messages()
         .register_template(caller.organisation_id, spec, &caller.metadata())
         .await?;
     let response = SmsTemplateResponse {
@@ -583,7 +591,7 @@ pub async fn templates(
     caller: Caller,
 ) -> Result<Json<List<SmsTemplateResponse>>, ApiError> {
     caller.require(domain::Role::can_read_directory)?;
-    let templates = state.sms().templates(caller.organisation_id).await?;
+    let templates = state.messages().templates(caller.organisation_id).await?;
     Ok(envelope::list(
         templates.into_iter().map(SmsTemplateResponse::from).collect(),
     ))
@@ -599,7 +607,7 @@ pub async fn remove_template(
 ) -> Result<StatusCode, ApiError> {
     caller.require(domain::Role::can_administer)?;
     state
-        .sms()
+        .messages()
         .remove_template(caller.organisation_id, template_id.trim(), &caller.metadata())
         .await?;
     Ok(StatusCode::NO_CONTENT)

@@ -37,6 +37,10 @@ pub fn router() -> Router<Arc<AppState>> {
         )
         .route("/webhooks/exotel/{integration_id}/{token}/connect", get(exotel_connect))
         .route("/webhooks/exotel/{integration_id}/{token}/sms", post(exotel_sms))
+        .route(
+            "/webhooks/exotel/{integration_id}/{token}/whatsapp",
+            post(exotel_whatsapp),
+        )
 }
 
 /// A voice status callback as Exotel sends it (reference §4): JSON, or the
@@ -379,10 +383,10 @@ pub struct SmsCallbackReceipt {
     pub message_id: Option<Uuid>,
 }
 
-fn sms_callback(value: &serde_json::Value) -> Result<application::sms::SmsCallback, ApiError> {
+fn sms_callback(value: &serde_json::Value) -> Result<application::messages::SmsCallback, ApiError> {
     use infrastructure::exotel::parse::{code, text, whole};
     let sms_sid = text(value.get("SmsSid")).ok_or_else(|| unreadable("SmsSid is missing"))?;
-    Ok(application::sms::SmsCallback {
+    Ok(application::messages::SmsCallback {
         sms_sid,
         to: text(value.get("To")).map(|n| e164(&n)),
         status: text(value.get("Status")),
@@ -422,7 +426,7 @@ pub async fn exotel_sms(
     meta.client_ip = context.client_ip;
     meta.user_agent = context.user_agent;
     let outcome = state
-        .sms()
+        .messages()
         .record_callback(organisation_id, &callback, digest, &meta)
         .await?;
     let receipt = match outcome {
@@ -439,4 +443,159 @@ pub async fn exotel_sms(
         }
     };
     Ok(envelope::data(receipt))
+}
+
+/// Exotel's WhatsApp callback (reference §7.3–7.4): one JSON envelope
+/// `{"whatsapp": {"messages": [...]}}` whose items are receipts of our
+/// messages (`callback_type: dlr`, or no type but an `exo_detailed_status`)
+/// and customers' messages (`incoming_message` or `icm`). A flat
+/// urlencoded receipt is taken too.
+#[derive(Debug, Deserialize, Serialize, ToSchema)]
+pub struct ExotelWhatsappCallback {
+    #[schema(value_type = Object)]
+    pub whatsapp: serde_json::Value,
+}
+
+/// What became of each item of a WhatsApp callback, in order.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct WhatsappCallbackReceipt {
+    /// Per item: whether it matched one of our messages (a receipt) or was
+    /// recorded (a customer's message).
+    pub matched: Vec<bool>,
+    /// Per item: the message's id, when it matched.
+    pub message_ids: Vec<Option<Uuid>>,
+}
+
+fn number_text(value: Option<&serde_json::Value>) -> Option<f64> {
+    let value = value?;
+    value.as_f64().or_else(|| value.as_str()?.trim().parse().ok())
+}
+
+fn inbound_content(content: &serde_json::Value) -> domain::inbound_message::InboundContent {
+    use domain::inbound_message::InboundContent as C;
+    use infrastructure::exotel::parse::text;
+    let kind = text(content.get("type")).unwrap_or_default();
+    let at = |path: &str| content.pointer(path);
+    match kind.as_str() {
+        "text" => C::Text {
+            body: text(at("/text/body")).unwrap_or_default(),
+        },
+        "image" | "document" | "audio" | "video" | "sticker" => {
+            let media = content.get(kind.as_str());
+            let field = |name: &str| text(media.and_then(|m| m.get(name)));
+            C::Media {
+                url: field("url").or_else(|| field("link")),
+                caption: field("caption"),
+                mime_type: field("mime_type"),
+                kind,
+            }
+        }
+        "location" => C::Location {
+            latitude: number_text(at("/location/latitude")).unwrap_or_default(),
+            longitude: number_text(at("/location/longitude")).unwrap_or_default(),
+            name: text(at("/location/name")),
+            address: text(at("/location/address")),
+        },
+        "button" => C::ButtonReply {
+            id: text(at("/button/payload")),
+            title: text(at("/button/text")).unwrap_or_default(),
+        },
+        "interactive" => match text(at("/interactive/type")).as_deref() {
+            Some("list_reply") => C::ListReply {
+                id: text(at("/interactive/list_reply/id")),
+                title: text(at("/interactive/list_reply/title")).unwrap_or_default(),
+                description: text(at("/interactive/list_reply/description")),
+            },
+            _ => C::ButtonReply {
+                id: text(at("/interactive/button_reply/id")),
+                title: text(at("/interactive/button_reply/title")).unwrap_or_default(),
+            },
+        },
+        _ => C::Other { kind },
+    }
+}
+
+fn whatsapp_item(item: &serde_json::Value) -> Result<application::messages::WhatsappItem, ApiError> {
+    use application::messages::WhatsappItem;
+    use infrastructure::exotel::parse::{code, text};
+    let sid = text(item.get("sid")).ok_or_else(|| unreadable("an item without its sid"))?;
+    let kind = text(item.get("callback_type")).map(|k| k.to_ascii_lowercase());
+    let receipt = match kind.as_deref() {
+        Some("dlr") => true,
+        Some("incoming_message" | "icm") => false,
+        _ => item.get("exo_detailed_status").is_some() || item.get("exo_status_code").is_some(),
+    };
+    if receipt {
+        return Ok(WhatsappItem::Receipt {
+            sid,
+            exo_status_code: code(item.get("exo_status_code")),
+            exo_detailed_status: text(item.get("exo_detailed_status")),
+            description: text(item.get("description")),
+            custom_data: text(item.get("custom_data")),
+            digest: hex::encode(Sha256::digest(item.to_string().as_bytes())),
+        });
+    }
+    let content = item
+        .get("content")
+        .ok_or_else(|| unreadable("an incoming message without content"))?;
+    let from = text(item.get("from")).ok_or_else(|| unreadable("an incoming message without from"))?;
+    let context = content.pointer("/context/id").or_else(|| item.pointer("/context/id"));
+    Ok(WhatsappItem::Incoming {
+        sid,
+        from: e164(&from),
+        to: text(item.get("to")).map(|n| e164(&n)).unwrap_or_default(),
+        profile_name: text(item.get("profile_name")),
+        content: inbound_content(content),
+        context_sid: text(context),
+    })
+}
+
+/// Exotel's WhatsApp callback for one integration: receipts and customers'
+/// messages. 200 once every item is recorded (or recognised as a
+/// duplicate); 404 for a wrong token.
+#[utoipa::path(post, path = "/webhooks/exotel/{integration_id}/{token}/whatsapp", tag = "webhooks",
+    params(("integration_id" = String, Path, description = "the Exotel WhatsApp integration's id"),
+        ("token" = String, Path, description = "the integration's callback token")),
+    request_body(content(
+        (ExotelWhatsappCallback = "application/json"),
+        (ExotelWhatsappCallback = "application/x-www-form-urlencoded"))),
+    responses((status = 200, body = Data<WhatsappCallbackReceipt>), (status = 400, body = Problem),
+        (status = 404, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 503, body = Problem)))]
+pub async fn exotel_whatsapp(
+    State(state): State<Arc<AppState>>,
+    Path((integration_id, token)): Path<(String, String)>,
+    context: RequestContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Data<WhatsappCallbackReceipt>>, ApiError> {
+    let organisation_id =
+        organisation_of_kind(&state, &integration_id, &token, IntegrationKind::ExotelWhatsapp).await?;
+    let value = body_value(&headers, &body).await?;
+    let items: Vec<serde_json::Value> = match value.pointer("/whatsapp/messages") {
+        Some(serde_json::Value::Array(items)) => items.clone(),
+        Some(_) => return Err(unreadable("whatsapp.messages is not a list")),
+        None if value.get("sid").is_some() => vec![value.clone()],
+        None => return Err(unreadable("no whatsapp.messages in the callback")),
+    };
+    let items = items.iter().map(whatsapp_item).collect::<Result<Vec<_>, _>>()?;
+    let mut meta = EventMetadata::provider_webhook("exotel", organisation_id);
+    meta.request_id = context.request_id;
+    meta.client_ip = context.client_ip;
+    meta.user_agent = context.user_agent;
+    let outcomes = state
+        .messages()
+        .record_whatsapp_callback(organisation_id, items, &meta)
+        .await?;
+    let message_ids: Vec<Option<Uuid>> = outcomes
+        .iter()
+        .map(|o| match o {
+            Callback::Recorded(id) => Some(*id),
+            Callback::Unmatched => None,
+        })
+        .collect();
+    Ok(envelope::data(WhatsappCallbackReceipt {
+        matched: message_ids.iter().map(Option::is_some).collect(),
+        message_ids,
+    }))
 }

@@ -86,7 +86,7 @@ pub fn call_data(call_id: &str, call: &Call) -> Value {
     })
 }
 
-/// The subscribable events a message event is.
+/// The subscribable events an SMS's event is (WhatsApp messages have none yet).
 pub fn message_event_type(event: &MessageEvent) -> Option<WebhookEventType> {
     match event {
         MessageEvent::MessageSubmitted { .. } => Some(WebhookEventType::SmsSubmitted),
@@ -111,8 +111,9 @@ pub fn message_event_type(event: &MessageEvent) -> Option<WebhookEventType> {
 /// A message as receivers see it.
 pub fn message_data(message_id: &str, message: &OutboundMessage) -> Value {
     let request = message.request.as_deref();
-    let sms = request.map(|r| match &r.content {
-        MessageContent::Sms(sms) => sms,
+    let sms = request.and_then(|r| match &r.content {
+        MessageContent::Sms(sms) => Some(sms),
+        MessageContent::Whatsapp(_) => None,
     });
     json!({
         "message_id": message_id,

@@ -15,6 +15,7 @@ use uuid::Uuid;
 
 use crate::OrganisationId;
 use crate::sms::SmsEncoding;
+use crate::whatsapp::{WhatsappContent, WhatsappRule};
 pub use status::{Failure, MessageReport, MessageStatus, ReportSource};
 
 /// Longest SMS body Exotel takes, in characters.
@@ -63,11 +64,21 @@ pub struct SmsContent {
     pub segments: u32,
 }
 
+/// A WhatsApp message as it will be sent: from the organisation's
+/// WhatsApp number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct WhatsappOut {
+    /// E.164.
+    pub from: String,
+    pub content: WhatsappContent,
+}
+
 /// What a message carries, by channel.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "channel", rename_all = "snake_case")]
 pub enum MessageContent {
     Sms(SmsContent),
+    Whatsapp(WhatsappOut),
 }
 
 /// The channel a message goes through.
@@ -75,18 +86,20 @@ pub enum MessageContent {
 #[serde(rename_all = "snake_case")]
 pub enum Channel {
     Sms,
+    Whatsapp,
 }
 
 impl MessageContent {
     pub fn channel(&self) -> Channel {
         match self {
             Self::Sms(_) => Channel::Sms,
+            Self::Whatsapp(_) => Channel::Whatsapp,
         }
     }
 }
 
 /// What the message was asked to be.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct MessageRequest {
     pub organisation_id: OrganisationId,
     /// The user who asked, or `None` for a process of Switchboard.
@@ -208,6 +221,9 @@ pub enum MessageError {
     /// 422 on `body`.
     #[error("an SMS body may have at most {MAX_SMS_BODY_CHARS} characters")]
     BodyTooLong,
+    /// 422, naming the field: a limit of WhatsApp's.
+    #[error("{0}")]
+    Whatsapp(WhatsappRule),
     /// 409: the provider has this message already, or refused it.
     #[error("this message has been handed to the provider or refused")]
     AlreadyDispatched,
@@ -281,12 +297,13 @@ impl OutboundMessage {
                 false => Err(MessageError::MessageIdReused),
             };
         }
-        let MessageContent::Sms(sms) = &request.content;
-        if sms.body.trim().is_empty() {
-            return Err(MessageError::EmptyBody);
-        }
-        if sms.body.chars().count() > MAX_SMS_BODY_CHARS {
-            return Err(MessageError::BodyTooLong);
+        match &request.content {
+            MessageContent::Sms(sms) if sms.body.trim().is_empty() => return Err(MessageError::EmptyBody),
+            MessageContent::Sms(sms) if sms.body.chars().count() > MAX_SMS_BODY_CHARS => {
+                return Err(MessageError::BodyTooLong);
+            }
+            MessageContent::Sms(_) => {}
+            MessageContent::Whatsapp(out) => out.content.check().map_err(MessageError::Whatsapp)?,
         }
         Ok(vec![MessageEvent::MessageRequested { request, at }])
     }

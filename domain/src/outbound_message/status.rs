@@ -73,6 +73,29 @@ impl MessageStatus {
     }
 }
 
+impl MessageStatus {
+    /// What Exotel's WhatsApp receipt means (reference §7.3), by its
+    /// `exo_detailed_status` when there is one, else by `exo_status_code`:
+    /// sent, delivered and seen (read) are successes, any other `EX_…`
+    /// status or 300xx code a failure; anything else means nothing.
+    pub fn from_whatsapp(code: Option<i64>, detailed: Option<&str>) -> Option<Self> {
+        match detailed.map(|d| d.trim().to_ascii_uppercase()).as_deref() {
+            Some("EX_MESSAGE_SENT") => Some(Self::Sent),
+            Some("EX_MESSAGE_DELIVERED") => Some(Self::Delivered),
+            Some("EX_MESSAGE_SEEN") | Some("EX_MESSAGE_READ") => Some(Self::Read),
+            Some("EX_MESSAGE_QUEUED") | Some("EX_MESSAGE_ACCEPTED") => Some(Self::Submitted),
+            Some(other) if other.starts_with("EX_") => Some(Self::Failed),
+            _ => match code {
+                Some(30001) => Some(Self::Sent),
+                Some(30002) => Some(Self::Delivered),
+                Some(30003) => Some(Self::Read),
+                Some(30004..=30099) => Some(Self::Failed),
+                _ => None,
+            },
+        }
+    }
+}
+
 /// How a report reached us.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "snake_case")]

@@ -580,3 +580,65 @@ fn every_event_type_name_is_pinned() {
         ]
     );
 }
+
+#[test]
+fn exotels_whatsapp_receipts_map_by_name_then_by_code() {
+    use MessageStatus as S;
+    let cases = [
+        (Some(30001), Some("EX_MESSAGE_SENT"), Some(S::Sent)),
+        (Some(30002), Some("EX_MESSAGE_DELIVERED"), Some(S::Delivered)),
+        (Some(30003), Some("EX_MESSAGE_SEEN"), Some(S::Read)),
+        (None, Some("ex_message_read"), Some(S::Read)),
+        (None, Some("EX_MESSAGE_QUEUED"), Some(S::Submitted)),
+        (None, Some("EX_MESSAGE_ACCEPTED"), Some(S::Submitted)),
+        (Some(30013), Some("EX_INCAPABLE_RECIPIENT"), Some(S::Failed)),
+        (None, Some("EX_RESTRICTED_BY_META"), Some(S::Failed)),
+        (Some(30002), None, Some(S::Delivered)),
+        (Some(30001), None, Some(S::Sent)),
+        (Some(30003), None, Some(S::Read)),
+        (Some(30004), None, Some(S::Failed)),
+        (Some(30099), None, Some(S::Failed)),
+        (Some(30100), None, None),
+        (Some(29999), None, None),
+        (None, Some("delivered"), None),
+        (None, None, None),
+    ];
+    for (code, name, status) in cases {
+        assert_eq!(MessageStatus::from_whatsapp(code, name), status, "{code:?} {name:?}");
+    }
+}
+
+#[test]
+fn a_whatsapp_message_breaking_a_limit_is_refused_with_the_rule() {
+    use crate::whatsapp::{WhatsappContent, WhatsappRule};
+    let whatsapp = |body: &str| {
+        Box::new(MessageRequest {
+            content: MessageContent::Whatsapp(WhatsappOut {
+                from: "+918047112233".into(),
+                content: WhatsappContent::Text {
+                    body: body.into(),
+                    preview_url: false,
+                },
+            }),
+            ..*request()
+        })
+    };
+    Given::with(())
+        .given_no_previous_events()
+        .when(MessageCommand::Request {
+            request: whatsapp(""),
+            at: at(0),
+        })
+        .then_expect_error(MessageError::Whatsapp(WhatsappRule::Text));
+    Given::with(())
+        .given_no_previous_events()
+        .when(MessageCommand::Request {
+            request: whatsapp("Hello"),
+            at: at(0),
+        })
+        .then_expect_events(vec![MessageEvent::MessageRequested {
+            request: whatsapp("Hello"),
+            at: at(0),
+        }]);
+    assert_eq!(whatsapp("x").content.channel(), Channel::Whatsapp);
+}

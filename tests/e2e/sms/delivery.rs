@@ -107,7 +107,7 @@ async fn exotel_timing_out_after_accepting_leaves_one_sms_there_and_its_report_s
     assert_eq!(settled["dispatch"], "submitted");
     assert_eq!(settled["attempts"], 1);
     tokio::time::sleep(Duration::from_secs(3)).await;
-    api::sms_dispatcher::reconcile_once(&app.state).await.unwrap();
+    api::message_dispatcher::reconcile_once(&app.state).await.unwrap();
     assert_eq!(sends_for(&sim, &id).await.len(), 1, "one SMS at Exotel, not two");
     assert_eq!(message(&app, &id).await["attempts"], 1);
 }
@@ -116,7 +116,7 @@ async fn exotel_timing_out_after_accepting_leaves_one_sms_there_and_its_report_s
 async fn an_attempt_no_report_ever_names_is_recorded_unknown_and_never_sent_again() {
     let (mut settings, dir) = crate::support::embedded();
     quick(&mut settings);
-    settings.sms_report_wait_secs = 1;
+    settings.message_report_wait_secs = 1;
     let app = TestApp::start(settings, Some(dir)).await;
     let sim = sim::fast(100.0).await;
     configure(&app, &sim, Some(ENTITY)).await;
@@ -134,7 +134,7 @@ async fn an_attempt_no_report_ever_names_is_recorded_unknown_and_never_sent_agai
         "started",
         "a lost answer is not retried"
     );
-    api::sms_dispatcher::reconcile_once(&app.state).await.unwrap();
+    api::message_dispatcher::reconcile_once(&app.state).await.unwrap();
     let unknown = message(&app, &id).await;
     assert_eq!(unknown["dispatch"], "unknown");
     assert_eq!(unknown["status"], "requested");

@@ -14,7 +14,7 @@ use domain::outbound_message::{MessageCommand, MessageContent, MessageRequest, O
 use domain::sms::{dlt, encoding, window};
 use domain::sms_template::{SmsTemplateSpec, sms_template_id};
 
-use super::{MAX_CUSTOM_DATA_BYTES, MAX_RECIPIENTS, Sms, SmsError};
+use super::{MAX_CUSTOM_DATA_BYTES, MAX_RECIPIENTS, Messages, MessagesError};
 use crate::metadata::EventMetadata;
 use crate::policy;
 use crate::users::Acting;
@@ -47,8 +47,8 @@ pub struct SmsInput {
     pub custom_data: Option<String>,
 }
 
-fn invalid(field: &str, reason: impl Into<String>) -> SmsError {
-    SmsError::Invalid(SettingsError {
+fn invalid(field: &str, reason: impl Into<String>) -> MessagesError {
+    MessagesError::Invalid(SettingsError {
         field: field.into(),
         reason: reason.into(),
     })
@@ -58,7 +58,7 @@ fn is_indian(number: &str) -> bool {
     number.starts_with("+91")
 }
 
-impl Sms<'_> {
+impl Messages<'_> {
     /// Records one message per recipient and returns them as recorded
     /// (for the same request again, as first recorded).
     pub async fn request(
@@ -66,7 +66,7 @@ impl Sms<'_> {
         acting: &Acting,
         input: SmsInput,
         meta: &EventMetadata,
-    ) -> Result<Vec<(Uuid, OutboundMessage)>, SmsError> {
+    ) -> Result<Vec<(Uuid, OutboundMessage)>, MessagesError> {
         let organisation_id = acting.organisation_id;
         let recipients = recipients(&input.to)?;
         if input
@@ -94,7 +94,7 @@ impl Sms<'_> {
             if let Some(existing) = self.load(message_id(input.batch_id, to)).await?
                 && !existing.is_in(organisation_id)
             {
-                return Err(SmsError::Command(crate::CommandError::Rejected(
+                return Err(MessagesError::Command(crate::CommandError::Rejected(
                     domain::outbound_message::MessageError::MessageIdReused,
                 )));
             }
@@ -124,7 +124,7 @@ impl Sms<'_> {
 
     /// Use of the `exotel_sms` integration for `count` more messages,
     /// within the daily limit.
-    async fn permit(&self, acting: &Acting, count: usize) -> Result<(), SmsError> {
+    async fn permit(&self, acting: &Acting, count: usize) -> Result<(), MessagesError> {
         if acting.role == domain::Role::Admin {
             return Ok(());
         }
@@ -144,7 +144,7 @@ impl Sms<'_> {
     }
 
     /// The organisation's active Exotel SMS settings.
-    async fn settings(&self, organisation_id: OrganisationId) -> Result<SmsSettings, SmsError> {
+    async fn settings(&self, organisation_id: OrganisationId) -> Result<SmsSettings, MessagesError> {
         let integration = self
             .integrations
             .current(organisation_id, IntegrationKind::ExotelSms)
@@ -152,7 +152,7 @@ impl Sms<'_> {
             .filter(|i| i.status == IntegrationStatus::Active);
         match integration.and_then(|i| i.settings).map(|s| *s) {
             Some(IntegrationSettings::ExotelSms(settings)) => Ok(settings),
-            _ => Err(SmsError::NotConfigured),
+            _ => Err(MessagesError::NotConfigured),
         }
     }
 
@@ -164,7 +164,7 @@ impl Sms<'_> {
         input: &SmsInput,
         settings: &SmsSettings,
         recipients: &[String],
-    ) -> Result<SmsContent, SmsError> {
+    ) -> Result<SmsContent, MessagesError> {
         let sender_id = match &input.sender_id {
             Some(sender) => sender.trim().to_ascii_uppercase(),
             None => settings.sender_id.clone(),
@@ -221,7 +221,7 @@ impl Sms<'_> {
     }
 
     /// The organisation's registered template of a DLT id.
-    async fn template(&self, organisation_id: OrganisationId, id: &str) -> Result<SmsTemplateSpec, SmsError> {
+    async fn template(&self, organisation_id: OrganisationId, id: &str) -> Result<SmsTemplateSpec, MessagesError> {
         let id = id.trim();
         let loaded = self
             .templates
@@ -239,17 +239,21 @@ impl Sms<'_> {
 
     /// No recipient of a promotional SMS is on the DND registry (Exotel's
     /// number metadata, cached).
-    async fn ensure_promotable(&self, organisation_id: OrganisationId, recipients: &[String]) -> Result<(), SmsError> {
+    async fn ensure_promotable(
+        &self,
+        organisation_id: OrganisationId,
+        recipients: &[String],
+    ) -> Result<(), MessagesError> {
         let (_, account) = super::dispatch::sms_account(organisation_id, &self.integrations)
             .await
-            .map_err(|_| SmsError::NotConfigured)?;
+            .map_err(|_| MessagesError::NotConfigured)?;
         for to in recipients {
             if self
                 .dnd
                 .on_dnd(self.numbers_api, &account, to, self.clock.now())
                 .await?
             {
-                return Err(SmsError::RecipientOnDnd(to.clone()));
+                return Err(MessagesError::RecipientOnDnd(to.clone()));
             }
         }
         Ok(())
@@ -258,7 +262,7 @@ impl Sms<'_> {
 
 /// The body: the template filled with the variables, or the body given,
 /// which must follow the template when there is one.
-fn body(input: &SmsInput, template: Option<&SmsTemplateSpec>) -> Result<String, SmsError> {
+fn body(input: &SmsInput, template: Option<&SmsTemplateSpec>) -> Result<String, MessagesError> {
     match (&input.body, &input.variables, template) {
         (Some(_), Some(_), _) => Err(invalid("variables", "give either body or variables, not both")),
         (None, Some(_), None) => Err(invalid("template_id", "variables fill a DLT template: name it")),
@@ -268,7 +272,7 @@ fn body(input: &SmsInput, template: Option<&SmsTemplateSpec>) -> Result<String, 
         }
         (Some(body), None, Some(template)) => match dlt::matches(&template.body, body) {
             Ok(()) => Ok(body.clone()),
-            Err(mismatch) => Err(SmsError::TemplateMismatch {
+            Err(mismatch) => Err(MessagesError::TemplateMismatch {
                 template_id: template.dlt_template_id.clone(),
                 position: mismatch.position,
                 expected: mismatch.expected,
@@ -279,7 +283,7 @@ fn body(input: &SmsInput, template: Option<&SmsTemplateSpec>) -> Result<String, 
 }
 
 /// The recipients in E.164, each once, 1 to 100 of them.
-fn recipients(to: &[String]) -> Result<Vec<String>, SmsError> {
+fn recipients(to: &[String]) -> Result<Vec<String>, MessagesError> {
     if to.is_empty() || to.len() > MAX_RECIPIENTS {
         return Err(invalid("to", format!("an SMS goes to 1 to {MAX_RECIPIENTS} numbers")));
     }
@@ -326,9 +330,9 @@ mod tests {
         }
     }
 
-    fn field_of(error: SmsError) -> String {
+    fn field_of(error: MessagesError) -> String {
         match error {
-            SmsError::Invalid(e) => e.field,
+            MessagesError::Invalid(e) => e.field,
             other => panic!("not a field error: {other}"),
         }
     }
@@ -364,7 +368,7 @@ mod tests {
             ..input()
         };
         match body(&differing, Some(&template())) {
-            Err(SmsError::TemplateMismatch { template_id, .. }) => assert_eq!(template_id, "1107"),
+            Err(MessagesError::TemplateMismatch { template_id, .. }) => assert_eq!(template_id, "1107"),
             other => panic!("{other:?}"),
         }
     }

@@ -9,7 +9,7 @@ use domain::OrganisationId;
 use domain::call::paise;
 use domain::outbound_message::{MessageCommand, MessageError, MessageReport, MessageStatus, ReportSource};
 
-use super::{Sms, SmsError};
+use super::{Messages, MessagesError};
 use crate::calls::Callback;
 use crate::error::CommandError;
 use crate::exotel::SmsInfo;
@@ -68,7 +68,7 @@ pub(super) fn lookup_report(info: &SmsInfo, received_at: DateTime<Utc>) -> Messa
     }
 }
 
-impl Sms<'_> {
+impl Messages<'_> {
     /// Records a status callback on the message it names (by our id in
     /// `CustomField`, else by Exotel's sid); the same callback twice is
     /// recorded once.
@@ -78,7 +78,7 @@ impl Sms<'_> {
         callback: &SmsCallback,
         body_digest: String,
         meta: &EventMetadata,
-    ) -> Result<Callback, SmsError> {
+    ) -> Result<Callback, MessagesError> {
         let named = callback
             .custom_field
             .as_deref()

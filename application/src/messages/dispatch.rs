@@ -12,14 +12,15 @@ use uuid::Uuid;
 use domain::OrganisationId;
 use domain::integration::{IntegrationKind, IntegrationStatus, integration_id};
 use domain::outbound_message::{
-    Dispatch, MessageCommand, MessageContent, MessageRequest, MessageStatus, ProviderRefusal, SmsContent,
+    Channel, Dispatch, MessageCommand, MessageContent, MessageRequest, MessageStatus, ProviderRefusal, SmsContent,
 };
 use domain::sms::SmsEncoding;
 
+use super::meta_content;
 use super::report::lookup_report;
-use super::{Sms, SmsError};
+use super::{Messages, MessagesError};
 use crate::error::CommandError;
-use crate::exotel::{ExotelAccount, ExotelError, SendSms};
+use crate::exotel::{ExotelAccount, ExotelError, SendSms, SendWhatsapp, WhatsappMessage, WhatsappOutcome};
 use crate::integrations::Integrations;
 use crate::metadata::EventMetadata;
 
@@ -49,21 +50,43 @@ fn meta(request: &MessageRequest) -> EventMetadata {
     EventMetadata::system("sms-dispatcher", Some(request.organisation_id))
 }
 
+/// What Exotel answered a send.
+enum Sent {
+    Accepted(String),
+    Refused {
+        code: Option<i64>,
+        message: String,
+    },
+    /// An answer without the message in it.
+    Nothing,
+}
+
 /// The organisation's active Exotel SMS account.
 pub(super) async fn sms_account(
     organisation_id: OrganisationId,
     integrations: &Integrations<'_>,
-) -> Result<(domain::integration::Integration, ExotelAccount), SmsError> {
+) -> Result<(domain::integration::Integration, ExotelAccount), MessagesError> {
+    provider_account(organisation_id, IntegrationKind::ExotelSms, integrations).await
+}
+
+/// The organisation's active Exotel account of a messaging integration.
+async fn provider_account(
+    organisation_id: OrganisationId,
+    kind: IntegrationKind,
+    integrations: &Integrations<'_>,
+) -> Result<(domain::integration::Integration, ExotelAccount), MessagesError> {
+    let missing = || match kind {
+        IntegrationKind::ExotelWhatsapp => MessagesError::WhatsappNotConfigured,
+        _ => MessagesError::NotConfigured,
+    };
     let integration = integrations
-        .current(organisation_id, IntegrationKind::ExotelSms)
+        .current(organisation_id, kind)
         .await?
         .filter(|i| i.status == IntegrationStatus::Active)
-        .ok_or(SmsError::NotConfigured)?;
-    let settings = integration.settings.as_deref().ok_or(SmsError::NotConfigured)?;
-    let secrets = integrations
-        .open_secrets(organisation_id, IntegrationKind::ExotelSms)
-        .await?;
-    let account = ExotelAccount::of(settings, &secrets).ok_or(SmsError::NotConfigured)?;
+        .ok_or_else(missing)?;
+    let settings = integration.settings.as_deref().ok_or_else(missing)?;
+    let secrets = integrations.open_secrets(organisation_id, kind).await?;
+    let account = ExotelAccount::of(settings, &secrets).ok_or_else(missing)?;
     Ok((integration, account))
 }
 
@@ -71,9 +94,9 @@ fn span(duration: std::time::Duration) -> Span {
     Span::from_std(duration).unwrap_or_else(|_| Span::seconds(i64::MAX / 1_000_000))
 }
 
-impl Sms<'_> {
+impl Messages<'_> {
     /// Sends a message waiting to be sent, once.
-    pub async fn dispatch(&self, message_id: Uuid) -> Result<Attempt, SmsError> {
+    pub async fn dispatch(&self, message_id: Uuid) -> Result<Attempt, MessagesError> {
         let Some(message) = self.load(message_id).await? else {
             return Ok(Attempt::Skipped);
         };
@@ -85,7 +108,6 @@ impl Sms<'_> {
         let Some(request) = due else {
             return Ok(Attempt::Skipped);
         };
-        let MessageContent::Sms(sms) = &request.content;
         let meta = meta(request);
         let id = message_id.to_string();
         let reachable = self.reachable(request).await;
@@ -110,18 +132,27 @@ impl Sms<'_> {
                 return Ok(Attempt::Refused { message });
             }
         };
-        let send = send_request(message_id, &request.to, sms, callback);
-        let (command, attempt) = match self.provider.send_sms(&account, &send).await {
-            Ok(answers) => match answers.into_iter().next() {
-                Some(info) => (
-                    MessageCommand::RecordSubmitted {
-                        provider_sid: info.sid.clone(),
-                        at: self.clock.now(),
-                    },
-                    Attempt::Submitted { sid: info.sid },
-                ),
-                None => return Ok(in_doubt(message_id, "Exotel answered without the message")),
-            },
+        let (command, attempt) = match self.send(message_id, request, &account, callback).await {
+            Ok(Sent::Accepted(sid)) => (
+                MessageCommand::RecordSubmitted {
+                    provider_sid: sid.clone(),
+                    at: self.clock.now(),
+                },
+                Attempt::Submitted { sid },
+            ),
+            Ok(Sent::Refused { code, message }) => {
+                let refusal = ProviderRefusal {
+                    http_status: 202,
+                    code,
+                    message: message.clone(),
+                };
+                let command = MessageCommand::RecordRefusal {
+                    refusal,
+                    at: self.clock.now(),
+                };
+                (command, Attempt::Refused { message })
+            }
+            Ok(Sent::Nothing) => return Ok(in_doubt(message_id, "Exotel answered without the message")),
             Err(error) if error.outcome_unknown() || matches!(error, ExotelError::Malformed(_)) => {
                 return Ok(in_doubt(message_id, &error.to_string()));
             }
@@ -151,6 +182,44 @@ impl Sms<'_> {
         Ok(attempt)
     }
 
+    /// Asks Exotel to send the message, through its channel's API.
+    async fn send(
+        &self,
+        message_id: Uuid,
+        request: &MessageRequest,
+        account: &ExotelAccount,
+        callback: String,
+    ) -> Result<Sent, ExotelError> {
+        match &request.content {
+            MessageContent::Sms(sms) => {
+                let send = send_request(message_id, &request.to, sms, callback);
+                let answers = self.provider.send_sms(account, &send).await?;
+                Ok(answers
+                    .into_iter()
+                    .next()
+                    .map_or(Sent::Nothing, |info| Sent::Accepted(info.sid)))
+            }
+            MessageContent::Whatsapp(out) => {
+                let send = SendWhatsapp {
+                    messages: vec![WhatsappMessage {
+                        from: out.from.clone(),
+                        to: request.to.clone(),
+                        content: meta_content(&out.content),
+                        custom_data: Some(message_id.to_string()),
+                    }],
+                    status_callback: Some(callback),
+                    custom_data: None,
+                };
+                let outcomes = self.whatsapp.send_whatsapp(account, &send).await?;
+                Ok(match outcomes.into_iter().next() {
+                    Some(WhatsappOutcome::Accepted { sid }) => Sent::Accepted(sid),
+                    Some(WhatsappOutcome::Refused { code, message }) => Sent::Refused { code, message },
+                    None => Sent::Nothing,
+                })
+            }
+        }
+    }
+
     /// The account and callback URL to send with, or why the message
     /// cannot be sent at all.
     async fn reachable(&self, request: &MessageRequest) -> Result<(ExotelAccount, String), ProviderRefusal> {
@@ -159,13 +228,17 @@ impl Sms<'_> {
             code: None,
             message,
         };
-        let (integration, account) = sms_account(request.organisation_id, &self.integrations)
+        let (kind, route) = match request.content.channel() {
+            Channel::Sms => (IntegrationKind::ExotelSms, "sms"),
+            Channel::Whatsapp => (IntegrationKind::ExotelWhatsapp, "whatsapp"),
+        };
+        let (integration, account) = provider_account(request.organisation_id, kind, &self.integrations)
             .await
             .map_err(|e| refusal(e.to_string()))?;
-        let id = integration_id(request.organisation_id, IntegrationKind::ExotelSms);
+        let id = integration_id(request.organisation_id, kind);
         match self
             .callbacks
-            .webhook(id, integration.callback_generation, &account.base_url, "sms")
+            .webhook(id, integration.callback_generation, &account.base_url, route)
         {
             Some(url) => Ok((account, url)),
             None => Err(refusal(
@@ -175,7 +248,7 @@ impl Sms<'_> {
     }
 
     /// Records an outcome; a rejection means a report got there first.
-    async fn record(&self, id: &str, command: MessageCommand, meta: &EventMetadata) -> Result<(), SmsError> {
+    async fn record(&self, id: &str, command: MessageCommand, meta: &EventMetadata) -> Result<(), MessagesError> {
         match self.store.execute(id, command, meta).await {
             Ok(()) | Err(CommandError::Rejected(_)) => Ok(()),
             Err(other) => Err(other.into()),
@@ -184,7 +257,7 @@ impl Sms<'_> {
 
     /// An attempt in doubt for longer than a report takes to come is
     /// recorded as unknown; it is never sent again.
-    pub async fn give_up(&self, message_id: Uuid) -> Result<bool, SmsError> {
+    pub async fn give_up(&self, message_id: Uuid) -> Result<bool, MessagesError> {
         let Some(message) = self.load(message_id).await? else {
             return Ok(false);
         };
@@ -207,7 +280,7 @@ impl Sms<'_> {
 
     /// Asks Exotel for a submitted message's details when its final report
     /// has not come, and records what it says.
-    pub async fn reconcile(&self, message_id: Uuid) -> Result<(), SmsError> {
+    pub async fn reconcile(&self, message_id: Uuid) -> Result<(), MessagesError> {
         let Some(message) = self.load(message_id).await? else {
             return Ok(());
         };

@@ -1,13 +1,15 @@
-//! SMS through Exotel under India's DLT rules: the request that checks
-//! every rule and records one message per recipient, the dispatcher that
-//! hands each recorded message to Exotel once (and never before its time),
-//! the delivery reports, and the organisation's DLT templates.
+//! Messages through Exotel: SMS under India's DLT rules (the request that
+//! checks every rule and records one message per recipient, and the
+//! organisation's DLT templates) and WhatsApp inside its customer-service
+//! window; the dispatcher that hands each recorded message to Exotel once
+//! (and never before its time); the delivery reports; customers' messages.
 
 mod dispatch;
 mod dnd;
 mod report;
 mod request;
 mod templates;
+mod whatsapp;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -33,6 +35,7 @@ pub use dnd::DndCache;
 pub use report::{SmsCallback, callback_report};
 pub use request::{SmsInput, message_id};
 pub use templates::{SmsTemplateInput, SmsTemplateSummary};
+pub use whatsapp::{InboundDirectory, InboundSummary, SERVICE_WINDOW_HOURS, WhatsappInput, WhatsappItem, meta_content};
 
 /// Most recipients of one request (Exotel's own limit for one send).
 pub const MAX_RECIPIENTS: usize = 100;
@@ -111,7 +114,7 @@ pub trait SmsTemplateDirectory: Send + Sync {
 
 /// How long the SMS dispatcher waits on an attempt whose answer was lost.
 #[derive(Debug, Clone, Copy)]
-pub struct SmsTiming {
+pub struct MessageTiming {
     /// Longer than any request to Exotel can take.
     pub in_doubt_after: Duration,
     /// How long a delivery report naming a message in doubt is waited for
@@ -122,7 +125,7 @@ pub struct SmsTiming {
     pub look_up_after: Duration,
 }
 
-impl Default for SmsTiming {
+impl Default for MessageTiming {
     fn default() -> Self {
         Self {
             in_doubt_after: Duration::from_secs(60),
@@ -134,7 +137,7 @@ impl Default for SmsTiming {
 
 /// Why an SMS use case failed. The API's status for each is given.
 #[derive(Debug, thiserror::Error)]
-pub enum SmsError {
+pub enum MessagesError {
     /// 409: no Exotel SMS integration, or it is disabled.
     #[error("Exotel SMS is not configured or is disabled")]
     NotConfigured,
@@ -158,6 +161,15 @@ pub enum SmsError {
     /// number on the DND registry.
     #[error("{0} is on India's Do-Not-Disturb registry: a promotional SMS may not reach it")]
     RecipientOnDnd(String),
+    /// 409: no Exotel WhatsApp integration, or it is disabled.
+    #[error("Exotel WhatsApp is not configured or is disabled")]
+    WhatsappNotConfigured,
+    /// 422 on `to`: outside the 24-hour customer-service window only
+    /// approved templates may be sent.
+    #[error(
+        "{0} has not written in the last 24 hours: outside WhatsApp's customer-service window only an approved template may be sent"
+    )]
+    WindowClosed(String),
     /// 502: Exotel failed or could not be reached.
     #[error(transparent)]
     Exotel(#[from] crate::exotel::ExotelError),
@@ -171,7 +183,7 @@ pub enum SmsError {
     Template(#[from] CommandError<SmsTemplateError>),
 }
 
-impl From<crate::access::AccessError> for SmsError {
+impl From<crate::access::AccessError> for MessagesError {
     fn from(error: crate::access::AccessError) -> Self {
         use crate::access::AccessError as A;
         match error {
@@ -185,12 +197,15 @@ impl From<crate::access::AccessError> for SmsError {
 }
 
 /// The stores and ports SMS needs.
-pub struct Sms<'a> {
+pub struct Messages<'a> {
     pub store: &'a dyn AggregateStore<OutboundMessage>,
     pub templates: &'a dyn AggregateStore<SmsTemplate>,
     pub access: IntegrationAccess<'a>,
     pub integrations: Integrations<'a>,
     pub provider: &'a dyn ExotelSms,
+    pub whatsapp: &'a dyn crate::exotel::ExotelWhatsapp,
+    pub inbound: &'a dyn AggregateStore<domain::inbound_message::InboundMessage>,
+    pub inbound_directory: &'a dyn InboundDirectory,
     /// DND standing of recipients, for promotional SMS.
     pub numbers_api: &'a dyn ExotelNumbers,
     pub dnd: &'a DndCache,
@@ -198,19 +213,23 @@ pub struct Sms<'a> {
     pub template_directory: &'a dyn SmsTemplateDirectory,
     pub callbacks: &'a dyn CallbackUrls,
     pub clock: &'a dyn Clock,
-    pub timing: SmsTiming,
+    pub timing: MessageTiming,
 }
 
-impl Sms<'_> {
+impl Messages<'_> {
     /// The organisation's message, or `NotFound`.
-    pub async fn get(&self, organisation_id: OrganisationId, message_id: Uuid) -> Result<OutboundMessage, SmsError> {
+    pub async fn get(
+        &self,
+        organisation_id: OrganisationId,
+        message_id: Uuid,
+    ) -> Result<OutboundMessage, MessagesError> {
         self.load(message_id)
             .await?
             .filter(|m| m.is_in(organisation_id))
-            .ok_or(SmsError::Command(CommandError::Rejected(MessageError::NotFound)))
+            .ok_or(MessagesError::Command(CommandError::Rejected(MessageError::NotFound)))
     }
 
-    async fn load(&self, message_id: Uuid) -> Result<Option<OutboundMessage>, SmsError> {
+    async fn load(&self, message_id: Uuid) -> Result<Option<OutboundMessage>, MessagesError> {
         let loaded = self.store.load(&message_id.to_string()).await?;
         Ok(loaded
             .map(|l| l.aggregate)
@@ -224,7 +243,7 @@ impl Sms<'_> {
         filter: &MessageFilter,
         after: Option<MessageCursor>,
         limit: u32,
-    ) -> Result<Vec<MessageSummary>, SmsError> {
+    ) -> Result<Vec<MessageSummary>, MessagesError> {
         Ok(self.directory.list(organisation_id, filter, after, limit).await?)
     }
 }

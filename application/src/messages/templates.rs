@@ -7,7 +7,7 @@ use domain::OrganisationId;
 use domain::outbound_message::SmsType;
 use domain::sms_template::{SmsTemplateCommand, SmsTemplateSpec, sms_template_id};
 
-use super::{Sms, SmsError};
+use super::{Messages, MessagesError};
 use crate::metadata::EventMetadata;
 
 /// A template as an admin registers it.
@@ -25,14 +25,14 @@ pub struct SmsTemplateSummary {
     pub registered_at: DateTime<Utc>,
 }
 
-impl Sms<'_> {
+impl Messages<'_> {
     /// Keeps a template; the same one again changes nothing.
     pub async fn register_template(
         &self,
         organisation_id: OrganisationId,
         spec: SmsTemplateInput,
         meta: &EventMetadata,
-    ) -> Result<SmsTemplateSpec, SmsError> {
+    ) -> Result<SmsTemplateSpec, MessagesError> {
         let id = sms_template_id(organisation_id, &spec.dlt_template_id);
         let command = SmsTemplateCommand::Register {
             organisation_id,
@@ -43,7 +43,7 @@ impl Sms<'_> {
         let loaded = self.templates.load(&id.to_string()).await?;
         loaded
             .and_then(|l| l.aggregate.of(organisation_id).cloned())
-            .ok_or_else(|| SmsError::Store(crate::error::StoreError("the template was not kept".into())))
+            .ok_or_else(|| MessagesError::Store(crate::error::StoreError("the template was not kept".into())))
     }
 
     /// Forgets a template: no SMS is sent with it from now on.
@@ -52,14 +52,14 @@ impl Sms<'_> {
         organisation_id: OrganisationId,
         dlt_template_id: &str,
         meta: &EventMetadata,
-    ) -> Result<(), SmsError> {
+    ) -> Result<(), MessagesError> {
         let id = sms_template_id(organisation_id, dlt_template_id);
         let command = SmsTemplateCommand::Remove { at: self.clock.now() };
         Ok(self.templates.execute(&id.to_string(), command, meta).await?)
     }
 
     /// Every registered template of the organisation.
-    pub async fn templates(&self, organisation_id: OrganisationId) -> Result<Vec<SmsTemplateSummary>, SmsError> {
+    pub async fn templates(&self, organisation_id: OrganisationId) -> Result<Vec<SmsTemplateSummary>, MessagesError> {
         Ok(self.template_directory.list(organisation_id).await?)
     }
 }

@@ -14,7 +14,7 @@ use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
 
-use application::sms::{Attempt, MessageDirectory};
+use application::messages::{Attempt, MessageDirectory};
 
 use crate::state::AppState;
 
@@ -28,7 +28,7 @@ const RECONCILE_EVERY: Duration = Duration::from_secs(30);
 /// Sends due messages until `stop`: each organisation's queue on its own
 /// task, so one account waiting out its rate holds up no other.
 pub async fn run_dispatcher(state: Arc<AppState>, stop: CancellationToken) -> Result<(), String> {
-    let poll = Duration::from_millis(state.settings.sms_dispatch_poll_ms.max(1));
+    let poll = Duration::from_millis(state.settings.message_dispatch_poll_ms.max(1));
     let busy: Arc<Mutex<HashSet<Uuid>>> = Arc::default();
     let mut tasks = JoinSet::new();
     loop {
@@ -69,7 +69,7 @@ pub async fn run_dispatcher(state: Arc<AppState>, stop: CancellationToken) -> Re
 /// One organisation's due messages, one after another.
 async fn send_in_order(state: &AppState, queue: Vec<Uuid>) {
     for message_id in queue {
-        match state.sms().dispatch(message_id).await {
+        match state.messages().dispatch(message_id).await {
             Ok(Attempt::Refused { message }) => tracing::info!(%message_id, %message, "SMS refused"),
             Ok(Attempt::NotSent { reason }) => {
                 tracing::warn!(%message_id, %reason, "SMS not sent; it stays queued");
@@ -98,21 +98,21 @@ pub async fn run_reconciler(state: Arc<AppState>, stop: CancellationToken) -> Re
 /// One pass: attempts in doubt past the report wait given up as unknown,
 /// and submitted messages without a final report looked up.
 pub async fn reconcile_once(state: &AppState) -> Result<(), application::error::StoreError> {
-    let sms = state.sms();
+    let messages = state.messages();
     let now = state.clock.now();
     let span = |d: Duration| Span::from_std(d).unwrap_or_default();
     for message_id in state
         .message_directory
-        .in_doubt(now - span(sms.timing.report_wait), BATCH)
+        .in_doubt(now - span(messages.timing.report_wait), BATCH)
         .await?
     {
-        if let Err(error) = sms.give_up(message_id).await {
+        if let Err(error) = messages.give_up(message_id).await {
             tracing::warn!(%message_id, %error, "recording an SMS's outcome as unknown failed");
         }
     }
-    let window = (now - span(REPORT_HORIZON), now - span(sms.timing.look_up_after));
+    let window = (now - span(REPORT_HORIZON), now - span(messages.timing.look_up_after));
     for message_id in state.message_directory.unreported(window, BATCH).await? {
-        if let Err(error) = sms.reconcile(message_id).await {
+        if let Err(error) = messages.reconcile(message_id).await {
             tracing::warn!(%message_id, %error, "looking up an SMS failed");
         }
     }

@@ -1,0 +1,404 @@
+//! WhatsApp through Exotel: a free-form message only inside the 24-hour
+//! customer-service window the customer's last message opened, WhatsApp's
+//! limits checked by the aggregate, the Meta-style content Exotel takes,
+//! and the one callback route's two kinds of items: receipts of our
+//! messages and the customers' messages.
+
+use async_trait::async_trait;
+use chrono::{DateTime, Duration, Utc};
+use serde_json::{Value, json};
+use uuid::Uuid;
+
+use domain::OrganisationId;
+use domain::inbound_message::{InboundContent, InboundMessageCommand, ReceivedMessage, inbound_message_id};
+use domain::integration::settings::{IntegrationSettings, phone_number};
+use domain::integration::{IntegrationKind, IntegrationStatus};
+use domain::outbound_message::{
+    Channel, MessageCommand, MessageContent, MessageError, MessageReport, MessageRequest, MessageStatus,
+    OutboundMessage, ReportSource, WhatsappOut,
+};
+use domain::whatsapp::{Interactive, MediaKind, WhatsappContent};
+
+use super::{MAX_CUSTOM_DATA_BYTES, Messages, MessagesError};
+use crate::calls::Callback;
+use crate::error::{CommandError, StoreError};
+use crate::metadata::EventMetadata;
+use crate::policy;
+use crate::users::Acting;
+
+/// How long a customer's message keeps the free-form window open.
+pub const SERVICE_WINDOW_HOURS: i64 = 24;
+
+/// A customer's message as the read model lists it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct InboundSummary {
+    pub message_id: Uuid,
+    pub channel: String,
+    pub from: String,
+    pub to: String,
+    pub profile_name: Option<String>,
+    /// `text`, `media`, `location`, `button_reply`, `list_reply` or `other`.
+    pub kind: String,
+    /// The text, caption or reply title.
+    pub text: Option<String>,
+    pub context_sid: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+/// What the inbound messages' read model answers.
+#[async_trait]
+pub trait InboundDirectory: Send + Sync {
+    /// When `contact` last wrote to the organisation on `channel`.
+    async fn last_inbound(
+        &self,
+        organisation_id: OrganisationId,
+        channel: &str,
+        contact: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// The organisation's received messages, newest first.
+    async fn list(
+        &self,
+        organisation_id: OrganisationId,
+        contact: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<InboundSummary>, StoreError>;
+}
+
+/// A WhatsApp message as the caller gave it.
+#[derive(Debug, Clone, PartialEq)]
+pub struct WhatsappInput {
+    /// The caller's idempotency: the same id and message again is the same message.
+    pub message_id: Uuid,
+    pub to: String,
+    pub content: WhatsappContent,
+    pub custom_data: Option<String>,
+}
+
+/// One item of Exotel's WhatsApp callback envelope.
+#[derive(Debug, Clone, PartialEq)]
+pub enum WhatsappItem {
+    /// A receipt of one of our messages.
+    Receipt {
+        sid: String,
+        exo_status_code: Option<i64>,
+        exo_detailed_status: Option<String>,
+        description: Option<String>,
+        /// Our message id, as sent.
+        custom_data: Option<String>,
+        /// A digest of the item, identifying it.
+        digest: String,
+    },
+    /// A customer's message.
+    Incoming {
+        sid: String,
+        from: String,
+        to: String,
+        profile_name: Option<String>,
+        content: InboundContent,
+        context_sid: Option<String>,
+    },
+}
+
+fn invalid(field: &str, reason: impl Into<String>) -> MessagesError {
+    MessagesError::Invalid(domain::integration::settings::SettingsError {
+        field: field.into(),
+        reason: reason.into(),
+    })
+}
+
+impl Messages<'_> {
+    /// Records a WhatsApp message and returns it as recorded.
+    pub async fn request_whatsapp(
+        &self,
+        acting: &Acting,
+        input: WhatsappInput,
+        meta: &EventMetadata,
+    ) -> Result<OutboundMessage, MessagesError> {
+        let organisation_id = acting.organisation_id;
+        if let Some(existing) = self.load(input.message_id).await?
+            && !existing.is_in(organisation_id)
+        {
+            return Err(MessagesError::Command(CommandError::Rejected(
+                MessageError::MessageIdReused,
+            )));
+        }
+        let to = phone_number("to", &input.to)?;
+        if input
+            .custom_data
+            .as_ref()
+            .is_some_and(|d| d.len() > MAX_CUSTOM_DATA_BYTES)
+        {
+            return Err(invalid(
+                "custom_data",
+                format!("custom_data may be at most {MAX_CUSTOM_DATA_BYTES} bytes"),
+            ));
+        }
+        self.permit_whatsapp(acting).await?;
+        let from = self.whatsapp_number(organisation_id).await?;
+        input
+            .content
+            .check()
+            .map_err(|rule| invalid(rule.field(), rule.to_string()))?;
+        let now = self.clock.now();
+        let last = self
+            .inbound_directory
+            .last_inbound(organisation_id, "whatsapp", &to)
+            .await?;
+        if last.is_none_or(|at| at <= now - Duration::hours(SERVICE_WINDOW_HOURS)) {
+            return Err(MessagesError::WindowClosed(to));
+        }
+        let request = MessageRequest {
+            organisation_id,
+            requested_by: acting.user_id,
+            to,
+            customer_id: None,
+            content: MessageContent::Whatsapp(WhatsappOut {
+                from,
+                content: input.content,
+            }),
+            custom_data: input.custom_data,
+            not_before: None,
+            batch_id: None,
+        };
+        let command = MessageCommand::Request {
+            request: Box::new(request),
+            at: now,
+        };
+        self.store.execute(&input.message_id.to_string(), command, meta).await?;
+        self.get(organisation_id, input.message_id).await
+    }
+
+    async fn permit_whatsapp(&self, acting: &Acting) -> Result<(), MessagesError> {
+        if acting.role == domain::Role::Admin {
+            return Ok(());
+        }
+        let grant = self.access.grant(acting, IntegrationKind::ExotelWhatsapp).await?;
+        let used = match (grant.is_some_and(|g| g.daily_limit.is_some()), acting.user_id) {
+            (true, Some(user_id)) => {
+                let now = self.clock.now();
+                let since = now.date_naive().and_hms_opt(0, 0, 0).map_or(now, |t| t.and_utc());
+                self.directory
+                    .requested_since(acting.organisation_id, user_id, "whatsapp", since)
+                    .await?
+            }
+            _ => 0,
+        };
+        Ok(policy::may_use(acting.role, grant, used)?)
+    }
+
+    /// The organisation's active WhatsApp number.
+    async fn whatsapp_number(&self, organisation_id: OrganisationId) -> Result<String, MessagesError> {
+        let integration = self
+            .integrations
+            .current(organisation_id, IntegrationKind::ExotelWhatsapp)
+            .await?
+            .filter(|i| i.status == IntegrationStatus::Active);
+        match integration.and_then(|i| i.settings).map(|s| *s) {
+            Some(IntegrationSettings::ExotelWhatsapp(settings)) => Ok(settings.whatsapp_number),
+            _ => Err(MessagesError::WhatsappNotConfigured),
+        }
+    }
+
+    /// Records each item of a callback: receipts on the messages they name,
+    /// customers' messages once each. What each item came to, in order.
+    pub async fn record_whatsapp_callback(
+        &self,
+        organisation_id: OrganisationId,
+        items: Vec<WhatsappItem>,
+        meta: &EventMetadata,
+    ) -> Result<Vec<Callback>, MessagesError> {
+        let mut outcomes = Vec::with_capacity(items.len());
+        for item in items {
+            let outcome = match item {
+                WhatsappItem::Receipt {
+                    sid,
+                    exo_status_code,
+                    exo_detailed_status,
+                    description,
+                    custom_data,
+                    digest,
+                } => {
+                    let report = MessageReport {
+                        report_id: digest,
+                        source: ReportSource::Callback,
+                        provider_sid: Some(sid.clone()),
+                        status: MessageStatus::from_whatsapp(exo_status_code, exo_detailed_status.as_deref()),
+                        provider_status: exo_detailed_status.clone(),
+                        detailed_code: exo_status_code,
+                        detailed_status: exo_detailed_status.or(description),
+                        units: None,
+                        price_paise: None,
+                        received_at: self.clock.now(),
+                    };
+                    self.record_report(organisation_id, custom_data.as_deref(), &sid, report, meta)
+                        .await?
+                }
+                WhatsappItem::Incoming {
+                    sid,
+                    from,
+                    to,
+                    profile_name,
+                    content,
+                    context_sid,
+                } => {
+                    let id = inbound_message_id(organisation_id, Channel::Whatsapp, &sid);
+                    let message = ReceivedMessage {
+                        organisation_id,
+                        channel: Channel::Whatsapp,
+                        provider_sid: sid,
+                        from,
+                        to,
+                        profile_name,
+                        content,
+                        context_sid,
+                        received_at: self.clock.now(),
+                    };
+                    let command = InboundMessageCommand::Receive {
+                        message: Box::new(message),
+                    };
+                    self.inbound
+                        .execute(&id.to_string(), command, meta)
+                        .await
+                        .map_err(|e| MessagesError::Store(StoreError(e.to_string())))?;
+                    Callback::Recorded(id)
+                }
+            };
+            outcomes.push(outcome);
+        }
+        Ok(outcomes)
+    }
+
+    /// Records a report on the message it names (by our id, else by the
+    /// provider's sid).
+    pub(super) async fn record_report(
+        &self,
+        organisation_id: OrganisationId,
+        named: Option<&str>,
+        sid: &str,
+        report: MessageReport,
+        meta: &EventMetadata,
+    ) -> Result<Callback, MessagesError> {
+        let named = named.and_then(|c| Uuid::try_parse(c.trim()).ok());
+        let mut message_id = None;
+        if let Some(named) = named
+            && self.load(named).await?.is_some_and(|m| m.is_in(organisation_id))
+        {
+            message_id = Some(named);
+        }
+        if message_id.is_none() {
+            message_id = self.directory.by_sid(organisation_id, sid).await?;
+        }
+        let Some(message_id) = message_id else {
+            return Ok(Callback::Unmatched);
+        };
+        let command = MessageCommand::RecordReport {
+            report: Box::new(report),
+        };
+        match self.store.execute(&message_id.to_string(), command, meta).await {
+            Ok(()) => Ok(Callback::Recorded(message_id)),
+            Err(CommandError::Rejected(MessageError::SidMismatch)) => Ok(Callback::Unmatched),
+            Err(other) => Err(other.into()),
+        }
+    }
+
+    /// The organisation's received messages.
+    pub async fn inbound(
+        &self,
+        organisation_id: OrganisationId,
+        contact: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<InboundSummary>, MessagesError> {
+        Ok(self
+            .inbound_directory
+            .list(organisation_id, contact, limit, offset)
+            .await?)
+    }
+}
+
+/// The content as Exotel takes it: Meta's Cloud API shapes.
+pub fn meta_content(content: &WhatsappContent) -> Value {
+    match content {
+        WhatsappContent::Text { body, preview_url } => {
+            json!({"recipient_type": "individual", "type": "text", "text": {"preview_url": preview_url, "body": body}})
+        }
+        WhatsappContent::Media(media) => {
+            let kind = match media.kind {
+                MediaKind::Image => "image",
+                MediaKind::Document => "document",
+                MediaKind::Audio => "audio",
+                MediaKind::Video => "video",
+                MediaKind::Sticker => "sticker",
+            };
+            let mut object = json!({"link": media.url});
+            if let Some(caption) = &media.caption {
+                object["caption"] = json!(caption);
+            }
+            if let Some(filename) = &media.filename {
+                object["filename"] = json!(filename);
+            }
+            json!({"type": kind, kind: object})
+        }
+        WhatsappContent::Location(location) => json!({"type": "location", "location": {
+            "latitude": location.latitude, "longitude": location.longitude,
+            "name": location.name, "address": location.address}}),
+        WhatsappContent::Interactive(interactive) => {
+            json!({"type": "interactive", "interactive": interactive_json(interactive)})
+        }
+    }
+}
+
+fn frame(body: &str, header: &Option<String>, footer: &Option<String>) -> Value {
+    let mut frame = json!({"body": {"text": body}});
+    if let Some(header) = header {
+        frame["header"] = json!({"type": "text", "text": header});
+    }
+    if let Some(footer) = footer {
+        frame["footer"] = json!({"text": footer});
+    }
+    frame
+}
+
+fn interactive_json(interactive: &Interactive) -> Value {
+    match interactive {
+        Interactive::Buttons {
+            body,
+            header,
+            footer,
+            buttons,
+        } => {
+            let mut value = frame(body, header, footer);
+            value["type"] = json!("button");
+            let buttons: Vec<Value> = buttons
+                .iter()
+                .map(|b| json!({"type": "reply", "reply": {"id": b.id, "title": b.title}}))
+                .collect();
+            value["action"] = json!({ "buttons": buttons });
+            value
+        }
+        Interactive::List {
+            body,
+            header,
+            footer,
+            button,
+            sections,
+        } => {
+            let mut value = frame(body, header, footer);
+            value["type"] = json!("list");
+            let sections: Vec<Value> = sections
+                .iter()
+                .map(|s| {
+                    let rows: Vec<Value> = s
+                        .rows
+                        .iter()
+                        .map(|r| json!({"id": r.id, "title": r.title, "description": r.description}))
+                        .collect();
+                    json!({"title": s.title, "rows": rows})
+                })
+                .collect();
+            value["action"] = json!({"button": button, "sections": sections});
+            value
+        }
+    }
+}

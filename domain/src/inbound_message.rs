@@ -1,0 +1,204 @@
+//! A message a customer sent to one of the organisation's numbers (a
+//! WhatsApp message, for now), recorded once as it was received. The id is
+//! derived from the organisation and the provider's message id, so the
+//! same callback twice, or from two processes, is one message.
+
+use chrono::{DateTime, Utc};
+use cqrs_es::event_sink::EventSink;
+use cqrs_es::{Aggregate, DomainEvent};
+use serde::{Deserialize, Serialize};
+use uuid::Uuid;
+
+use crate::OrganisationId;
+use crate::outbound_message::Channel;
+
+const INBOUND_NAMESPACE: Uuid = Uuid::from_u128(0x5b1c_0a2e_7d41_4e3a_9f10_8c3e_2a9d_0015);
+
+/// The id of the message the provider knows by `provider_sid`.
+pub fn inbound_message_id(organisation_id: OrganisationId, channel: Channel, provider_sid: &str) -> Uuid {
+    let channel = match channel {
+        Channel::Sms => "sms",
+        Channel::Whatsapp => "whatsapp",
+    };
+    Uuid::new_v5(
+        &INBOUND_NAMESPACE,
+        format!("{organisation_id}/{channel}/{provider_sid}").as_bytes(),
+    )
+}
+
+/// What the customer sent.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum InboundContent {
+    Text {
+        body: String,
+    },
+    /// An image, document, audio, video or sticker, at the provider.
+    Media {
+        kind: String,
+        url: Option<String>,
+        caption: Option<String>,
+        mime_type: Option<String>,
+    },
+    Location {
+        latitude: f64,
+        longitude: f64,
+        name: Option<String>,
+        address: Option<String>,
+    },
+    /// A tap on a reply button (or a template's quick reply).
+    ButtonReply {
+        id: Option<String>,
+        title: String,
+    },
+    /// A row picked from a list.
+    ListReply {
+        id: Option<String>,
+        title: String,
+        description: Option<String>,
+    },
+    /// Anything else, kept by its provider type.
+    Other {
+        kind: String,
+    },
+}
+
+/// A message as received.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ReceivedMessage {
+    pub organisation_id: OrganisationId,
+    pub channel: Channel,
+    pub provider_sid: String,
+    /// The customer's number, E.164.
+    pub from: String,
+    /// The organisation's number it reached, E.164.
+    pub to: String,
+    /// The customer's name as their profile shows it.
+    pub profile_name: Option<String>,
+    pub content: InboundContent,
+    /// The provider id of the message this one answers.
+    pub context_sid: Option<String>,
+    pub received_at: DateTime<Utc>,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum InboundMessageCommand {
+    /// Records the message; once recorded, the same message again changes nothing.
+    Receive { message: Box<ReceivedMessage> },
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub enum InboundMessageEvent {
+    InboundMessageReceived { message: Box<ReceivedMessage> },
+}
+
+impl DomainEvent for InboundMessageEvent {
+    fn event_type(&self) -> String {
+        match self {
+            Self::InboundMessageReceived { .. } => "InboundMessageReceived".to_string(),
+        }
+    }
+
+    fn event_version(&self) -> String {
+        "1.0".to_string()
+    }
+}
+
+/// No command of this aggregate is refused: a repeat is a no-op.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub enum InboundMessageError {}
+
+#[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InboundMessage {
+    pub message: Option<Box<ReceivedMessage>>,
+}
+
+impl InboundMessage {
+    /// The organisation's message, if this is one.
+    pub fn of(&self, organisation_id: OrganisationId) -> Option<&ReceivedMessage> {
+        self.message.as_deref().filter(|m| m.organisation_id == organisation_id)
+    }
+}
+
+impl Aggregate for InboundMessage {
+    const TYPE: &'static str = "inbound_message";
+    type Command = InboundMessageCommand;
+    type Event = InboundMessageEvent;
+    type Error = InboundMessageError;
+    type Services = ();
+
+    async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
+        let InboundMessageCommand::Receive { message } = command;
+        let events = match self.message {
+            Some(_) => Vec::new(),
+            None => vec![InboundMessageEvent::InboundMessageReceived { message }],
+        };
+        crate::write_all(self, sink, events).await;
+        Ok(())
+    }
+
+    fn apply(&mut self, event: Self::Event) {
+        let InboundMessageEvent::InboundMessageReceived { message } = event;
+        self.message = Some(message);
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use cqrs_es::test::TestFramework;
+
+    const ORG: Uuid = Uuid::from_u128(1);
+
+    fn message(body: &str) -> Box<ReceivedMessage> {
+        Box::new(ReceivedMessage {
+            organisation_id: ORG,
+            channel: Channel::Whatsapp,
+            provider_sid: "wamid-1".into(),
+            from: "+919812300002".into(),
+            to: "+918047112233".into(),
+            profile_name: Some("Asha".into()),
+            content: InboundContent::Text { body: body.into() },
+            context_sid: None,
+            received_at: Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap(),
+        })
+    }
+
+    #[test]
+    fn a_message_is_recorded_once_however_often_it_arrives() {
+        TestFramework::<InboundMessage>::with(())
+            .given_no_previous_events()
+            .when(InboundMessageCommand::Receive { message: message("Hi") })
+            .then_expect_events(vec![InboundMessageEvent::InboundMessageReceived {
+                message: message("Hi"),
+            }]);
+        TestFramework::<InboundMessage>::with(())
+            .given(vec![InboundMessageEvent::InboundMessageReceived {
+                message: message("Hi"),
+            }])
+            .when(InboundMessageCommand::Receive {
+                message: message("Hi again"),
+            })
+            .then_expect_events(vec![]);
+    }
+
+    #[test]
+    fn a_message_belongs_to_its_organisation_and_its_id_to_its_provider_id() {
+        let mut inbound = InboundMessage::default();
+        assert_eq!(inbound.of(ORG), None);
+        inbound.apply(InboundMessageEvent::InboundMessageReceived { message: message("Hi") });
+        assert_eq!(inbound.of(ORG).map(|m| m.from.as_str()), Some("+919812300002"));
+        assert_eq!(inbound.of(Uuid::from_u128(2)), None);
+        let id = inbound_message_id(ORG, Channel::Whatsapp, "wamid-1");
+        assert_eq!(id, inbound_message_id(ORG, Channel::Whatsapp, "wamid-1"));
+        assert_ne!(id, inbound_message_id(ORG, Channel::Sms, "wamid-1"));
+        assert_ne!(id, inbound_message_id(ORG, Channel::Whatsapp, "wamid-2"));
+        assert_ne!(id, inbound_message_id(Uuid::from_u128(2), Channel::Whatsapp, "wamid-1"));
+        let event = InboundMessageEvent::InboundMessageReceived { message: message("Hi") };
+        assert_eq!(
+            (event.event_type(), event.event_version()),
+            ("InboundMessageReceived".into(), "1.0".into())
+        );
+    }
+}

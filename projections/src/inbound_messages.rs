@@ -1,0 +1,173 @@
+//! Messages customers sent: the list, and when each contact last wrote on
+//! each channel (which opens WhatsApp's customer-service window).
+
+use application::error::StoreError;
+use application::feed::StoredEvent;
+use application::messages::{InboundDirectory, InboundSummary};
+use async_trait::async_trait;
+use chrono::{DateTime, Utc};
+use domain::OrganisationId;
+use domain::inbound_message::{InboundContent, InboundMessageEvent};
+use sqlx::any::AnyRow;
+use sqlx::{AnyConnection, AnyPool, Row};
+use uuid::Uuid;
+
+use crate::calls::{stamp, time};
+use crate::{ProjectionError, Projector, decode};
+
+pub struct InboundMessagesView;
+
+fn word<T: serde::Serialize>(value: T) -> String {
+    match serde_json::to_value(value) {
+        Ok(serde_json::Value::String(s)) => s,
+        _ => String::new(),
+    }
+}
+
+/// The kind of content and the text it shows.
+fn kind_and_text(content: &InboundContent) -> (&'static str, Option<String>) {
+    match content {
+        InboundContent::Text { body } => ("text", Some(body.clone())),
+        InboundContent::Media { caption, .. } => ("media", caption.clone()),
+        InboundContent::Location { name, .. } => ("location", name.clone()),
+        InboundContent::ButtonReply { title, .. } => ("button_reply", Some(title.clone())),
+        InboundContent::ListReply { title, .. } => ("list_reply", Some(title.clone())),
+        InboundContent::Other { .. } => ("other", None),
+    }
+}
+
+#[async_trait]
+impl Projector for InboundMessagesView {
+    fn name(&self) -> &'static str {
+        "inbound_messages"
+    }
+
+    fn aggregate_types(&self) -> &'static [&'static str] {
+        &["inbound_message"]
+    }
+
+    async fn apply(&self, conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
+        let id = event.aggregate_id.as_str();
+        let InboundMessageEvent::InboundMessageReceived { message } = decode::<InboundMessageEvent>(event)?;
+        let (kind, text) = kind_and_text(&message.content);
+        let organisation = message.organisation_id.to_string();
+        let channel = word(message.channel);
+        let received = stamp(message.received_at);
+        sqlx::query("DELETE FROM inbound_messages_view WHERE message_id = $1")
+            .bind(id)
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query(
+            "INSERT INTO inbound_messages_view (message_id, organisation_id, channel, from_number, to_number, \
+             profile_name, kind, text_content, provider_sid, context_sid, received_at) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+        )
+        .bind(id)
+        .bind(organisation.clone())
+        .bind(channel.clone())
+        .bind(message.from.clone())
+        .bind(message.to.clone())
+        .bind(message.profile_name.clone())
+        .bind(kind)
+        .bind(text)
+        .bind(message.provider_sid.clone())
+        .bind(message.context_sid.clone())
+        .bind(received.clone())
+        .execute(&mut *conn)
+        .await?;
+        sqlx::query(
+            "INSERT INTO message_windows (organisation_id, channel, contact, last_inbound_at) VALUES ($1, $2, $3, $4) \
+             ON CONFLICT (organisation_id, channel, contact) DO UPDATE SET last_inbound_at = excluded.last_inbound_at \
+             WHERE message_windows.last_inbound_at < excluded.last_inbound_at",
+        )
+        .bind(organisation)
+        .bind(channel)
+        .bind(message.from.clone())
+        .bind(received)
+        .execute(conn)
+        .await?;
+        Ok(())
+    }
+
+    async fn reset(&self, conn: &mut AnyConnection) -> Result<(), ProjectionError> {
+        sqlx::query("DELETE FROM inbound_messages_view")
+            .execute(&mut *conn)
+            .await?;
+        sqlx::query("DELETE FROM message_windows").execute(conn).await?;
+        Ok(())
+    }
+}
+
+fn store(error: sqlx::Error) -> StoreError {
+    StoreError(format!("inbound messages view: {error}"))
+}
+
+fn summary(row: &AnyRow) -> Result<InboundSummary, sqlx::Error> {
+    let id: String = row.try_get("message_id")?;
+    Ok(InboundSummary {
+        message_id: Uuid::try_parse(&id).unwrap_or_default(),
+        channel: row.try_get("channel")?,
+        from: row.try_get("from_number")?,
+        to: row.try_get("to_number")?,
+        profile_name: row.try_get("profile_name")?,
+        kind: row.try_get("kind")?,
+        text: row.try_get("text_content")?,
+        context_sid: row.try_get("context_sid")?,
+        received_at: time(row.try_get("received_at")?).unwrap_or_default(),
+    })
+}
+
+/// The inbound messages view, read.
+#[derive(Clone)]
+pub struct SqlInboundMessages(pub AnyPool);
+
+#[async_trait]
+impl InboundDirectory for SqlInboundMessages {
+    async fn last_inbound(
+        &self,
+        organisation_id: OrganisationId,
+        channel: &str,
+        contact: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = sqlx::query(
+            "SELECT last_inbound_at FROM message_windows WHERE organisation_id = $1 AND channel = $2 AND contact = $3",
+        )
+        .bind(organisation_id.to_string())
+        .bind(channel)
+        .bind(contact)
+        .fetch_optional(&self.0)
+        .await
+        .map_err(store)?;
+        Ok(row
+            .map(|r| r.try_get::<String, _>("last_inbound_at").map_err(store))
+            .transpose()?
+            .and_then(|t| time(Some(t))))
+    }
+
+    async fn list(
+        &self,
+        organisation_id: OrganisationId,
+        contact: Option<&str>,
+        limit: u32,
+        offset: u32,
+    ) -> Result<Vec<InboundSummary>, StoreError> {
+        let mut sql = String::from(
+            "SELECT message_id, channel, from_number, to_number, profile_name, kind, text_content, context_sid, \
+             received_at FROM inbound_messages_view WHERE organisation_id = $1",
+        );
+        if contact.is_some() {
+            sql.push_str(" AND from_number = $2");
+        }
+        sql.push_str(&format!(
+            " ORDER BY received_at DESC, message_id LIMIT {} OFFSET {}",
+            limit.clamp(1, 500),
+            offset
+        ));
+        let mut query = sqlx::query(&sql).bind(organisation_id.to_string());
+        if let Some(contact) = contact {
+            query = query.bind(contact.to_string());
+        }
+        let rows = query.fetch_all(&self.0).await.map_err(store)?;
+        rows.iter().map(summary).collect::<Result<_, _>>().map_err(store)
+    }
+}
