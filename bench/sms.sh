@@ -225,7 +225,7 @@ DB="bench_sms_${ID}"
 STREAM="SB_BENCH_SMS_${ID^^}"
 fresh_db "$DB"
 prepare "$DB" "$STREAM"
-start_server "$DB" "$STREAM" false accept
+start_server "$DB" "$STREAM" false accept-reports
 TOKEN="$(login)"
 configure "$TOKEN"
 python3 "$BENCH_DIR/cpustat.py" snap "$SERVER_PID" >"$WORK/cpu-accept-0.json"

@@ -62,6 +62,7 @@ pub struct AppState {
     pub dnd: application::messages::DndCache,
     pub inbound_messages: EsStore<domain::inbound_message::InboundMessage>,
     pub inbound_directory: projections::inbound_messages::SqlInboundMessages,
+    pub media_probe: infrastructure::media_probe::HttpMediaProbe,
     pub clock: Arc<dyn application::clock::Clock>,
     pub webhook_outbox: projections::webhook_outbox::SqlWebhookOutbox,
     pub webhook_transport: infrastructure::webhooks::HttpWebhooks,
@@ -126,6 +127,10 @@ impl AppState {
             exotel_config.outbound.clone(),
             std::time::Duration::from_secs(settings.webhook_timeout_secs.max(1)),
         )?;
+        let media_probe = infrastructure::media_probe::HttpMediaProbe::new(
+            exotel_config.outbound.clone(),
+            std::time::Duration::from_secs(settings.exotel_timeout_secs.max(1)),
+        )?;
         let exotel = Arc::new(ExotelClient::new(exotel_config).map_err(|e| InfraError::Config(e.to_string()))?);
         let state = Arc::new(Self {
             organisations: EsStore::new(&db, (), commits.clone()),
@@ -162,6 +167,7 @@ impl AppState {
             ),
             inbound_messages: EsStore::new(&db, (), commits.clone()),
             inbound_directory: projections::inbound_messages::SqlInboundMessages(db.read.clone()),
+            media_probe,
             clock,
             webhook_outbox: projections::webhook_outbox::SqlWebhookOutbox(db.read.clone()),
             webhook_transport,
@@ -253,6 +259,7 @@ impl AppState {
             whatsapp: self.exotel.as_ref(),
             inbound: &self.inbound_messages,
             inbound_directory: &self.inbound_directory,
+            media_probe: &self.media_probe,
             numbers_api: self.exotel.as_ref(),
             dnd: &self.dnd,
             directory: &self.message_directory,

@@ -411,3 +411,90 @@ async fn without_a_whatsapp_integration_nothing_is_recorded() {
     let response = send(&app, CUSTOMER, json!({"type": "text", "body": "Hi"})).await;
     assert_problem(response, StatusCode::CONFLICT, "exotel_whatsapp_not_configured").await;
 }
+
+/// A file server: `/photo.jpg` is a 100 KB JPEG, `/big.jpg` a 6 MB one,
+/// `/page.html` HTML, and `/menu.pdf` a 200 KB PDF whose `HEAD` is refused
+/// (its size comes from a ranged `GET`).
+async fn file_server() -> String {
+    use axum::http::{HeaderMap, Method, StatusCode as Status, header};
+    use axum::response::IntoResponse;
+    let serve = |method: Method, headers: HeaderMap, name: String| async move {
+        let (content_type, length) = match name.as_str() {
+            "photo.jpg" => ("image/jpeg", 100 * 1024),
+            "big.jpg" => ("image/jpeg", 6 * 1024 * 1024),
+            "page.html" => ("text/html", 2048),
+            "menu.pdf" if method == Method::HEAD => return Status::METHOD_NOT_ALLOWED.into_response(),
+            "menu.pdf" => ("application/pdf", 200 * 1024),
+            _ => return Status::NOT_FOUND.into_response(),
+        };
+        let ranged = headers.get(header::RANGE).is_some();
+        let mut response = match ranged {
+            true => (Status::PARTIAL_CONTENT, vec![0u8; 1]).into_response(),
+            false => (Status::OK, vec![0u8; length]).into_response(),
+        };
+        let headers = response.headers_mut();
+        headers.insert(header::CONTENT_TYPE, content_type.parse().unwrap());
+        if ranged {
+            headers.insert(header::CONTENT_RANGE, format!("bytes 0-0/{length}").parse().unwrap());
+        }
+        response
+    };
+    let app = axum::Router::new().route(
+        "/{name}",
+        axum::routing::get(
+            move |method: Method, headers: HeaderMap, axum::extract::Path(name): axum::extract::Path<String>| {
+                serve(method, headers, name)
+            },
+        ),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let address = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    format!("http://{address}")
+}
+
+#[tokio::test]
+async fn media_is_asked_for_its_type_and_size_and_a_6_mb_image_is_refused_before_exotel() {
+    let (app, sim) = app_and_simulator().await;
+    let files = file_server().await;
+    customer_writes(
+        &app,
+        &sim,
+        CUSTOMER,
+        json!({"type": "text", "text": {"body": "Send the menu"}}),
+    )
+    .await;
+    let refused = [
+        (json!({"type": "image", "url": format!("{files}/big.jpg")}), "larger"),
+        (json!({"type": "image", "url": format!("{files}/page.html")}), "type"),
+        (
+            json!({"type": "document", "url": format!("{files}/missing.pdf")}),
+            "404",
+        ),
+    ];
+    for (content, said) in refused {
+        let problem = assert_problem(
+            send(&app, CUSTOMER, content.clone()).await,
+            StatusCode::UNPROCESSABLE_ENTITY,
+            "invalid_field",
+        )
+        .await;
+        assert_eq!(problem["field"], "media.url", "{content}");
+        assert!(
+            problem["detail"].as_str().unwrap().contains(said),
+            "{content}: {problem}"
+        );
+    }
+    assert_eq!(all_sends(&sim).await, 0, "nothing reached Exotel");
+    for content in [
+        json!({"type": "image", "url": format!("{files}/photo.jpg"), "caption": "Today's special"}),
+        json!({"type": "document", "url": format!("{files}/menu.pdf"), "filename": "menu.pdf"}),
+    ] {
+        let response = send(&app, CUSTOMER, content.clone()).await;
+        assert_eq!(response.status(), StatusCode::ACCEPTED, "{content}");
+    }
+    eventually(Duration::from_secs(20), "both are sent", || async {
+        all_sends(&sim).await == 2
+    })
+    .await;
+}

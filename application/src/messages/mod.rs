@@ -35,7 +35,10 @@ pub use dnd::DndCache;
 pub use report::{SmsCallback, callback_report};
 pub use request::{SmsInput, message_id};
 pub use templates::{SmsTemplateInput, SmsTemplateSummary};
-pub use whatsapp::{InboundDirectory, InboundSummary, SERVICE_WINDOW_HOURS, WhatsappInput, WhatsappItem, meta_content};
+pub use whatsapp::{
+    InboundDirectory, InboundSummary, MediaFacts, MediaProbe, SERVICE_WINDOW_HOURS, WhatsappInput, WhatsappItem,
+    meta_content,
+};
 
 /// Most recipients of one request (Exotel's own limit for one send).
 pub const MAX_RECIPIENTS: usize = 100;
@@ -206,6 +209,8 @@ pub struct Messages<'a> {
     pub whatsapp: &'a dyn crate::exotel::ExotelWhatsapp,
     pub inbound: &'a dyn AggregateStore<domain::inbound_message::InboundMessage>,
     pub inbound_directory: &'a dyn InboundDirectory,
+    /// Asks media URLs for their type and size before a message is recorded.
+    pub media_probe: &'a dyn MediaProbe,
     /// DND standing of recipients, for promotional SMS.
     pub numbers_api: &'a dyn ExotelNumbers,
     pub dnd: &'a DndCache,

@@ -17,7 +17,7 @@ use domain::outbound_message::{
     Channel, MessageCommand, MessageContent, MessageError, MessageReport, MessageRequest, MessageStatus,
     OutboundMessage, ReportSource, WhatsappOut,
 };
-use domain::whatsapp::{Interactive, MediaKind, WhatsappContent};
+use domain::whatsapp::{Interactive, Media, MediaKind, WhatsappContent, WhatsappRule};
 
 use super::{MAX_CUSTOM_DATA_BYTES, Messages, MessagesError};
 use crate::calls::Callback;
@@ -63,6 +63,21 @@ pub trait InboundDirectory: Send + Sync {
         limit: u32,
         offset: u32,
     ) -> Result<Vec<InboundSummary>, StoreError>;
+}
+
+/// What a media URL says of its file.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct MediaFacts {
+    pub content_type: Option<String>,
+    pub length: Option<u64>,
+}
+
+/// Asks a media URL for its type and length, under the outbound address rule.
+#[async_trait]
+pub trait MediaProbe: Send + Sync {
+    /// The facts, or why the URL could not be asked (refused by the address
+    /// rule, unreachable, or answering an error).
+    async fn probe(&self, url: &str) -> Result<MediaFacts, String>;
 }
 
 /// A WhatsApp message as the caller gave it.
@@ -148,6 +163,9 @@ impl Messages<'_> {
         if last.is_none_or(|at| at <= now - Duration::hours(SERVICE_WINDOW_HOURS)) {
             return Err(MessagesError::WindowClosed(to));
         }
+        if let WhatsappContent::Media(media) = &input.content {
+            self.check_media_file(media).await?;
+        }
         let request = MessageRequest {
             organisation_id,
             requested_by: acting.user_id,
@@ -167,6 +185,33 @@ impl Messages<'_> {
         };
         self.store.execute(&input.message_id.to_string(), command, meta).await?;
         self.get(organisation_id, input.message_id).await
+    }
+
+    /// The file behind a media URL is of a type and size WhatsApp takes.
+    async fn check_media_file(&self, media: &Media) -> Result<(), MessagesError> {
+        let refuse = |rule: WhatsappRule, detail: Option<String>| {
+            let reason = match detail {
+                Some(detail) => format!("{rule}: {detail}"),
+                None => rule.to_string(),
+            };
+            invalid(rule.field(), reason)
+        };
+        let facts = self
+            .media_probe
+            .probe(&media.url)
+            .await
+            .map_err(|detail| refuse(WhatsappRule::MediaUnreachable, Some(detail)))?;
+        media
+            .kind
+            .check_file(facts.content_type.as_deref(), facts.length)
+            .map_err(|rule| {
+                let said = format!(
+                    "the URL answered {} of {} bytes",
+                    facts.content_type.as_deref().unwrap_or("no type"),
+                    facts.length.map_or("unknown".to_string(), |l| l.to_string())
+                );
+                refuse(rule, Some(said))
+            })
     }
 
     async fn permit_whatsapp(&self, acting: &Acting) -> Result<(), MessagesError> {

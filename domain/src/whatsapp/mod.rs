@@ -45,6 +45,59 @@ impl MediaKind {
     pub fn takes_caption(self) -> bool {
         matches!(self, Self::Image | Self::Document | Self::Video)
     }
+
+    /// The media types WhatsApp takes for it: JPEG and PNG images; PDF,
+    /// Word, Excel and PowerPoint documents; MP3, WAV, OGG and AMR audio;
+    /// MP4 and 3GPP video; WebP stickers.
+    pub fn accepts(self, content_type: &str) -> bool {
+        let essence = content_type
+            .split(';')
+            .next()
+            .unwrap_or_default()
+            .trim()
+            .to_ascii_lowercase();
+        let types: &[&str] = match self {
+            Self::Image => &["image/jpeg", "image/png"],
+            Self::Document => &[
+                "application/pdf",
+                "application/msword",
+                "application/vnd.openxmlformats-officedocument.wordprocessingml.document",
+                "application/vnd.ms-excel",
+                "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+                "application/vnd.ms-powerpoint",
+                "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+            ],
+            Self::Audio => &[
+                "audio/mpeg",
+                "audio/mp3",
+                "audio/wav",
+                "audio/x-wav",
+                "audio/wave",
+                "audio/ogg",
+                "audio/amr",
+            ],
+            Self::Video => &["video/mp4", "video/3gpp"],
+            Self::Sticker => &["image/webp"],
+        };
+        types.contains(&essence.as_str())
+    }
+
+    /// The largest file WhatsApp takes for it, in bytes.
+    pub fn max_bytes(self) -> u64 {
+        const MB: u64 = 1024 * 1024;
+        match self {
+            Self::Image => 5 * MB,
+            Self::Document => 100 * MB,
+            Self::Audio | Self::Video => 16 * MB,
+            Self::Sticker => 500 * 1024,
+        }
+    }
+
+    /// Whether a file of this type and length may be sent as this kind.
+    pub fn check_file(self, content_type: Option<&str>, length: Option<u64>) -> Result<(), WhatsappRule> {
+        rule(content_type.is_some_and(|t| self.accepts(t)), WhatsappRule::MediaType)?;
+        rule(length.is_some_and(|l| l <= self.max_bytes()), WhatsappRule::MediaSize)
+    }
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -120,6 +173,17 @@ pub enum WhatsappRule {
     Text,
     #[error("a media URL is an http(s) URL of at most {MAX_URL_CHARS} characters")]
     MediaUrl,
+    #[error(
+        "the media's type is not one WhatsApp takes for it (images JPEG or PNG; documents PDF, DOC(X), XLS(X), PPT(X); audio MP3, WAV, OGG, AMR; video MP4, 3GPP; stickers WebP)"
+    )]
+    MediaType,
+    #[error(
+        "the media is larger than WhatsApp takes, or its size could not be learned (images 5 MB, audio and video 16 MB, documents 100 MB, stickers 500 KB)"
+    )]
+    MediaSize,
+    /// The URL could not be asked for its type and length.
+    #[error("the media's URL could not be reached to check its type and size")]
+    MediaUnreachable,
     #[error("a caption has at most {MAX_CAPTION_CHARS} characters, and audio and stickers have none")]
     Caption,
     #[error("only a document has a file name, of 1 to 240 characters")]
@@ -155,7 +219,7 @@ impl WhatsappRule {
     pub fn field(&self) -> &'static str {
         match self {
             Self::Text => "text",
-            Self::MediaUrl => "media.url",
+            Self::MediaUrl | Self::MediaType | Self::MediaSize | Self::MediaUnreachable => "media.url",
             Self::Caption => "media.caption",
             Self::Filename => "media.filename",
             Self::Latitude => "location.latitude",

@@ -287,3 +287,67 @@ fn every_rule_names_the_field_a_caller_sent() {
     assert_eq!(WhatsappRule::ListSize.field(), "interactive.sections");
     assert_eq!(WhatsappRule::MediaUrl.field(), "media.url");
 }
+
+#[test]
+fn media_files_are_checked_against_whatsapps_types_and_sizes() {
+    const MB: u64 = 1024 * 1024;
+    assert_eq!(MediaKind::Image.check_file(Some("image/jpeg"), Some(5 * MB)), Ok(()));
+    assert_eq!(
+        MediaKind::Image.check_file(Some("IMAGE/PNG; charset=binary"), Some(1)),
+        Ok(())
+    );
+    assert_eq!(
+        MediaKind::Image.check_file(Some("image/jpeg"), Some(5 * MB + 1)),
+        Err(WhatsappRule::MediaSize)
+    );
+    assert_eq!(
+        MediaKind::Image.check_file(Some("image/gif"), Some(1)),
+        Err(WhatsappRule::MediaType)
+    );
+    assert_eq!(MediaKind::Image.check_file(None, Some(1)), Err(WhatsappRule::MediaType));
+    assert_eq!(
+        MediaKind::Image.check_file(Some("image/png"), None),
+        Err(WhatsappRule::MediaSize)
+    );
+    assert_eq!(
+        MediaKind::Document.check_file(Some("application/pdf"), Some(100 * MB)),
+        Ok(())
+    );
+    assert_eq!(
+        MediaKind::Document.check_file(Some("application/pdf"), Some(100 * MB + 1)),
+        Err(WhatsappRule::MediaSize)
+    );
+    let xlsx = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet";
+    assert_eq!(MediaKind::Document.check_file(Some(xlsx), Some(1)), Ok(()));
+    assert_eq!(
+        MediaKind::Document.check_file(Some("text/html"), Some(1)),
+        Err(WhatsappRule::MediaType)
+    );
+    assert_eq!(MediaKind::Audio.check_file(Some("audio/ogg"), Some(16 * MB)), Ok(()));
+    assert_eq!(
+        MediaKind::Audio.check_file(Some("audio/amr"), Some(16 * MB + 1)),
+        Err(WhatsappRule::MediaSize)
+    );
+    assert_eq!(
+        MediaKind::Audio.check_file(Some("video/mp4"), Some(1)),
+        Err(WhatsappRule::MediaType)
+    );
+    assert_eq!(MediaKind::Video.check_file(Some("video/3gpp"), Some(16 * MB)), Ok(()));
+    assert_eq!(
+        MediaKind::Video.check_file(Some("video/mp4"), Some(16 * MB + 1)),
+        Err(WhatsappRule::MediaSize)
+    );
+    assert_eq!(
+        MediaKind::Sticker.check_file(Some("image/webp"), Some(500 * 1024)),
+        Ok(())
+    );
+    assert_eq!(
+        MediaKind::Sticker.check_file(Some("image/webp"), Some(500 * 1024 + 1)),
+        Err(WhatsappRule::MediaSize)
+    );
+    assert_eq!(
+        MediaKind::Sticker.check_file(Some("image/png"), Some(1)),
+        Err(WhatsappRule::MediaType)
+    );
+    assert_eq!(WhatsappRule::MediaSize.field(), "media.url");
+}
