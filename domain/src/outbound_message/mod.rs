@@ -383,8 +383,9 @@ impl OutboundMessage {
         match (&self.provider_sid, &report.provider_sid) {
             (Some(mine), Some(theirs)) if mine != theirs => return Err(MessageError::SidMismatch),
             (None, Some(sid)) if self.dispatch != Dispatch::Refused => {
+                // Without a sid nothing has moved the message yet.
                 events.extend(self.submission(sid.clone(), at));
-                current = MessageStatus::Submitted.max_rank(current);
+                current = MessageStatus::Submitted;
             }
             _ => {}
         }
@@ -397,16 +398,6 @@ impl OutboundMessage {
             at,
         }));
         Ok(events)
-    }
-}
-
-impl MessageStatus {
-    /// The later of two statuses.
-    fn max_rank(self, other: MessageStatus) -> MessageStatus {
-        match other.rank() > self.rank() {
-            true => other,
-            false => self,
-        }
     }
 }
 

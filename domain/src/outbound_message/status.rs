@@ -45,11 +45,10 @@ impl MessageStatus {
     }
 
     /// Whether a report of `next` moves a message standing at `self`: a
-    /// later status does, unless the message is final; a failure does only
-    /// before the message was delivered.
+    /// later status does (none is later than a final one); a failure does
+    /// only before the message was delivered.
     pub fn moves_to(self, next: MessageStatus) -> bool {
         match next {
-            _ if self.is_final() => false,
             Self::Failed => self.rank() < Self::Delivered.rank(),
             Self::Refused => false,
             _ => next.rank() > self.rank(),
