@@ -60,22 +60,25 @@ ADMIN_PASSWORD="bench-password-$ID"
 BASE="http://127.0.0.1:$PORT"
 SIM="http://127.0.0.1:$SIM_PORT"
 SERVER_PID="" SIM_PID=""
-DBS=()
+DBS=() STREAMS=()
 
 log() { printf '[calls %s] %s\n' "$(date +%H:%M:%S)" "$*" >&2; }
 die() { log "ERROR: $*"; exit 1; }
 
 cleanup() {
+    set +e # every step runs, whatever the one before came to (a stopped process's wait answers 143)
     [[ -n "$SERVER_PID" ]] && kill "$SERVER_PID" 2>/dev/null && wait "$SERVER_PID" 2>/dev/null
     [[ -n "$SIM_PID" ]] && kill "$SIM_PID" 2>/dev/null && wait "$SIM_PID" 2>/dev/null
     for db in "${DBS[@]}"; do psql -X -q -d postgres -c "DROP DATABASE IF EXISTS \"$db\" WITH (FORCE)" >/dev/null 2>&1 || true; done
+    for stream in "${STREAMS[@]}"; do python3 "$BENCH_DIR/nats_js.py" "$NATS" delete-stream "$stream" >/dev/null 2>&1 || true; done
     rm -rf "$WORK"
+    return 0
 }
 trap cleanup EXIT
 
 mkdir -p "$RESULTS"
 [[ -x "$SB" ]] || { log "building the release binary"; (cd "$ROOT" && cargo build -p api --release --quiet); SB="$ROOT/target/release/switchboard"; }
-[[ -x "$LOADGEN" ]] || { log "building the load generator"; (cd "$BENCH_DIR/loadgen" && cargo build --release --quiet); }
+[[ -x "$LOADGEN" ]] || { log "building the load generator"; (cd "$BENCH_DIR/loadgen" && CARGO_TARGET_DIR="$BENCH_DIR/loadgen/target" cargo build --release --quiet); }
 
 env_for() { # env_for DB STREAM: the distributed environment on a database and stream
     echo "PATH=$PATH" "DATABASE_URL=postgres://$PGUSER@$PGHOST:$PGPORT/$1" "NATS_URL=$NATS" \
@@ -151,6 +154,7 @@ log "limit: $LIMIT commands/s"
 # 2. acceptance, 3. callbacks
 DB="bench_calls_${ID}"
 STREAM="SB_BENCH_CALLS_${ID^^}"
+STREAMS+=("$STREAM")
 fresh_db "$DB"
 prepare "$DB" "$STREAM"
 start_server "$DB" "$STREAM" false accept
@@ -185,6 +189,7 @@ stop_server
 # 4. dispatch latency
 DB2="bench_calls_${ID}_dispatch"
 STREAM2="SB_BENCH_CALLS_D_${ID^^}"
+STREAMS+=("$STREAM2")
 fresh_db "$DB2"
 prepare "$DB2" "$STREAM2"
 start_server "$DB2" "$STREAM2" true dispatch

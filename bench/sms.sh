@@ -124,9 +124,10 @@ env_for() { # env_for DB STREAM: the distributed environment on a database and s
 
 fresh_db() { psql -X -q -d postgres -c "CREATE DATABASE \"$1\"" >/dev/null; DBS+=("$1"); }
 
-start_server() { # start_server DB STREAM SMS_WORKERS LABEL
+start_server() { # start_server DB STREAM MESSAGE_WORKERS LABEL
+    # MESSAGE_WORKERS=false keeps this process's dispatcher off.
     # shellcheck disable=SC2046
-    env -i $(env_for "$1" "$2") SWITCHBOARD_SMS_WORKERS="$3" "$SB" serve --listen "127.0.0.1:$PORT" \
+    env -i $(env_for "$1" "$2") SWITCHBOARD_MESSAGE_WORKERS="$3" "$SB" serve --listen "127.0.0.1:$PORT" \
         >"$RESULTS/serve-$4.log" 2>&1 &
     SERVER_PID=$! SERVER_LABEL="$4"
     for _ in $(seq 1 300); do
@@ -237,6 +238,8 @@ python3 "$BENCH_DIR/cpustat.py" diff "$WORK/cpu-accept-0.json" "$WORK/cpu-accept
 ACCEPTED="$(psql -X -At -d "$DB" -c "SELECT COUNT(*) FROM events WHERE event_type = 'MessageRequested'")"
 log "acceptance: $(summary_line "$RESULTS/accept.json") ($ACCEPTED messages recorded)"
 ACCEPT_RECORDED="$ACCEPTED"
+[[ "$(psql -X -At -d "$DB" -c "SELECT COUNT(*) FROM events WHERE event_type = 'MessageDispatchStarted'")" == 0 ]] \
+    || die "messages were dispatched during the acceptance run: the dispatcher was not off"
 
 # Enough messages for REPORT_DURATION of reports, one each: the rest
 # recorded now, closed loop, unmeasured.

@@ -86,6 +86,12 @@ const SIM_TOKEN: &str = "sandbox-token";
 pub const SANDBOX_LINE: &str = "+918047112233";
 pub const SANDBOX_WHATSAPP: &str = "+918047112234";
 
+/// The sandbox's DLT registration: its entity id and one template, so an
+/// SMS to an Indian number can be tried at once.
+pub const SANDBOX_DLT_ENTITY: &str = "1101000000000000001";
+pub const SANDBOX_DLT_TEMPLATE: &str = "1107000000000000001";
+const SANDBOX_DLT_TEXT: &str = "Your Switchboard sandbox code is {#var#}. -Sandbox";
+
 /// The sandbox integrations' bodies, as a user would post them.
 fn sandbox_configurations(simulator: &str) -> [(IntegrationKind, Value); 3] {
     let account =
@@ -104,7 +110,7 @@ fn sandbox_configurations(simulator: &str) -> [(IntegrationKind, Value); 3] {
         ),
         (
             IntegrationKind::ExotelSms,
-            with(json!({"sender_id": "SNDBOX", "display_name": "Sandbox SMS"})),
+            with(json!({"sender_id": "SNDBOX", "dlt_entity_id": SANDBOX_DLT_ENTITY, "display_name": "Sandbox SMS"})),
         ),
         (
             IntegrationKind::ExotelWhatsapp,
@@ -133,6 +139,18 @@ pub async fn connect_simulator(state: &AppState, simulator: &str) -> Result<(), 
             .await
             .map_err(|e| InfraError::Config(format!("configuring the sandbox's {}: {e}", kind.as_str())))?;
     }
+    let template = domain::sms_template::SmsTemplateSpec {
+        dlt_template_id: SANDBOX_DLT_TEMPLATE.into(),
+        name: "Sandbox code".into(),
+        body: SANDBOX_DLT_TEXT.into(),
+        sender_id: "SNDBOX".into(),
+        sms_type: domain::outbound_message::SmsType::Transactional,
+    };
+    state
+        .messages()
+        .register_template(SANDBOX_ORGANISATION, template, &meta)
+        .await
+        .map_err(|e| InfraError::Config(format!("registering the sandbox's DLT template: {e}")))?;
     state
         .phone_numbers()
         .sync(SANDBOX_ORGANISATION, &integrations, &meta)

@@ -283,6 +283,9 @@ pub struct SmsInfo {
 /// SMS sending and details.
 #[async_trait]
 pub trait ExotelSms: Send + Sync {
+    /// Waits until the account's SMS rate has room for one more request,
+    /// so a dispatcher claims an attempt only when it can be sent at once.
+    async fn sms_capacity(&self, account: &ExotelAccount);
     async fn send_sms(&self, account: &ExotelAccount, sms: &SendSms) -> Result<Vec<SmsInfo>, ExotelError>;
     async fn sms_details(&self, account: &ExotelAccount, sms_sid: &str) -> Result<SmsInfo, ExotelError>;
 }
@@ -314,6 +317,8 @@ pub enum WhatsappOutcome {
 /// WhatsApp sending.
 #[async_trait]
 pub trait ExotelWhatsapp: Send + Sync {
+    /// Waits until the account's WhatsApp rate has room for one more request.
+    async fn whatsapp_capacity(&self, account: &ExotelAccount);
     async fn send_whatsapp(
         &self,
         account: &ExotelAccount,

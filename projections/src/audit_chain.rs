@@ -30,6 +30,9 @@ pub const ALL_TYPES: &[&str] = &[
     "call",
     "webhook_endpoint",
     "masked_session",
+    "outbound_message",
+    "sms_template",
+    "inbound_message",
 ];
 
 fn organisation_of(event: &StoredEvent) -> String {
@@ -306,6 +309,9 @@ mod tests {
             domain::call::Call::TYPE,
             domain::webhook_endpoint::WebhookEndpoint::TYPE,
             domain::masked_session::MaskedSession::TYPE,
+            domain::outbound_message::OutboundMessage::TYPE,
+            domain::sms_template::SmsTemplate::TYPE,
+            domain::inbound_message::InboundMessage::TYPE,
         ];
         let mut listed: Vec<&str> = ALL_TYPES.to_vec();
         let mut expected = every.to_vec();

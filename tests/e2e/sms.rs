@@ -50,12 +50,10 @@ pub async fn register(app: &TestApp, id: &str, text: &str, header: &str, sms_typ
     let response = app
         .post_json("/api/v1/sms/templates", Some(&app.admin_token), body)
         .await;
-    assert_eq!(
-        response.status(),
-        StatusCode::CREATED,
-        "{}",
-        response.text().await.unwrap()
-    );
+    assert_eq!(response.status(), StatusCode::CREATED);
+    let body: Value = response.json().await.unwrap();
+    assert_eq!(data(&body)["template_id"], id);
+    assert!(data(&body)["registered_at"].is_string(), "{body}");
 }
 
 /// An embedded app with quick timings, its SMS integration and the order

@@ -568,7 +568,7 @@ pub async fn register_template(
         sender_id: body.sender_id,
         sms_type: body.sms_type.into(),
     };
-    let kept = state
+    let (kept, registered_at) = state
         .messages()
         .register_template(caller.organisation_id, spec, &caller.metadata())
         .await?;
@@ -579,7 +579,7 @@ pub async fn register_template(
         body: kept.body,
         sender_id: kept.sender_id,
         sms_type: kept.sms_type.into(),
-        registered_at: None,
+        registered_at: Some(registered_at),
     };
     Ok((StatusCode::CREATED, envelope::data(response)))
 }

@@ -111,6 +111,15 @@ impl Messages<'_> {
         let meta = meta(request);
         let id = message_id.to_string();
         let reachable = self.reachable(request).await;
+        if let Ok((account, _)) = &reachable {
+            // Wait for the account's rate before the claim, so a claimed
+            // attempt is sent at once rather than held in doubt meanwhile.
+            match request.content.channel() {
+                Channel::Sms => self.provider.sms_capacity(account).await,
+                Channel::Whatsapp => self.whatsapp.whatsapp_capacity(account).await,
+            }
+        }
+        let now = self.clock.now();
         match self
             .store
             .execute(&id, MessageCommand::StartDispatch { at: now }, &meta)

@@ -32,7 +32,7 @@ impl Messages<'_> {
         organisation_id: OrganisationId,
         spec: SmsTemplateInput,
         meta: &EventMetadata,
-    ) -> Result<SmsTemplateSpec, MessagesError> {
+    ) -> Result<(SmsTemplateSpec, DateTime<Utc>), MessagesError> {
         let id = sms_template_id(organisation_id, &spec.dlt_template_id);
         let command = SmsTemplateCommand::Register {
             organisation_id,
@@ -41,8 +41,11 @@ impl Messages<'_> {
         };
         self.templates.execute(&id.to_string(), command, meta).await?;
         let loaded = self.templates.load(&id.to_string()).await?;
-        loaded
-            .and_then(|l| l.aggregate.of(organisation_id).cloned())
+        let kept = loaded.map(|l| l.aggregate);
+        let registered_at = kept.as_ref().and_then(|t| t.registered_at);
+        kept.as_ref()
+            .and_then(|t| t.of(organisation_id).cloned())
+            .zip(registered_at)
             .ok_or_else(|| MessagesError::Store(crate::error::StoreError("the template was not kept".into())))
     }
 

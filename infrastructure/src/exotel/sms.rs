@@ -73,6 +73,10 @@ fn sms_list(answer: &Value) -> Result<Vec<SmsInfo>, ExotelError> {
 
 #[async_trait]
 impl ExotelSms for ExotelClient {
+    async fn sms_capacity(&self, account: &ExotelAccount) {
+        ExotelClient::capacity(self, account, Family::Sms).await;
+    }
+
     #[tracing::instrument(skip_all, fields(account = %account.account_sid, recipients = sms.to.len()), err(level = "warn"))]
     async fn send_sms(&self, account: &ExotelAccount, sms: &SendSms) -> Result<Vec<SmsInfo>, ExotelError> {
         if sms.to.is_empty() || sms.to.len() > MAX_RECIPIENTS {

@@ -65,6 +65,10 @@ fn outcome(message: &Value) -> Result<WhatsappOutcome, ExotelError> {
 
 #[async_trait]
 impl ExotelWhatsapp for ExotelClient {
+    async fn whatsapp_capacity(&self, account: &ExotelAccount) {
+        ExotelClient::capacity(self, account, Family::Whatsapp).await;
+    }
+
     #[tracing::instrument(skip_all, fields(account = %account.account_sid, messages = send.messages.len()), err(level = "warn"))]
     async fn send_whatsapp(
         &self,

@@ -248,6 +248,7 @@ async fn templates_are_kept_listed_refused_when_changed_in_place_and_removed() {
     assert_eq!(listed["data"][0]["template_id"], TEMPLATE);
     assert_eq!(listed["data"][0]["variables"], 1);
     assert_eq!(listed["data"][0]["sms_type"], "service_implicit");
+    assert!(listed["data"][0]["registered_at"].is_string());
     register(&app, TEMPLATE, TEMPLATE_TEXT, HEADER, "service_implicit").await;
     let changed = json!({"template_id": TEMPLATE, "name": "Other", "body": "Other {#var#}",
         "sender_id": HEADER, "sms_type": "service_implicit"});
