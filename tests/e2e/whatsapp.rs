@@ -269,7 +269,10 @@ async fn free_form_is_refused_outside_the_24_hour_window_the_customers_last_mess
     assert_eq!(problem["field"], "to");
     customer_writes(&app, &sim, CUSTOMER, json!({"type": "text", "text": {"body": "Hi"}})).await;
     clock.set(start + Span::hours(23) + Span::minutes(59));
-    assert_eq!(send(&app, CUSTOMER, text.clone()).await.status(), StatusCode::ACCEPTED);
+    let retried =
+        json!({"message_id": "5d0c1c36-7a4e-4d8e-9d43-0f0e7f9a1b01", "to": CUSTOMER, "content": text.clone()});
+    let post = || app.post_json("/api/v1/whatsapp/messages", Some(&app.admin_token), retried.clone());
+    assert_eq!(post().await.status(), StatusCode::ACCEPTED);
     clock.set(start + Span::hours(24) + Span::seconds(1));
     assert_problem(
         send(&app, CUSTOMER, text.clone()).await,
@@ -277,6 +280,12 @@ async fn free_form_is_refused_outside_the_24_hour_window_the_customers_last_mess
         "whatsapp_window_closed",
     )
     .await;
+    let replayed = post().await;
+    assert_eq!(
+        replayed.status(),
+        StatusCode::ACCEPTED,
+        "a retry of a recorded message is answered as recorded"
+    );
     let other = "+919812300062";
     assert_problem(
         send(&app, other, text).await,

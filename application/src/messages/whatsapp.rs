@@ -131,13 +131,15 @@ impl Messages<'_> {
         meta: &EventMetadata,
     ) -> Result<OutboundMessage, MessagesError> {
         let organisation_id = acting.organisation_id;
-        if let Some(existing) = self.load(input.message_id).await?
-            && !existing.is_in(organisation_id)
-        {
+        let existing = self.load(input.message_id).await?;
+        if existing.as_ref().is_some_and(|m| !m.is_in(organisation_id)) {
             return Err(MessagesError::Command(CommandError::Rejected(
                 MessageError::MessageIdReused,
             )));
         }
+        // A retry of a recorded message is answered as recorded: the window
+        // and the media were checked when it was asked for.
+        let replay = existing.is_some();
         let to = phone_number("to", &input.to)?;
         if input
             .custom_data
@@ -156,15 +158,17 @@ impl Messages<'_> {
             .check()
             .map_err(|rule| invalid(rule.field(), rule.to_string()))?;
         let now = self.clock.now();
-        let last = self
-            .inbound_directory
-            .last_inbound(organisation_id, "whatsapp", &to)
-            .await?;
-        if last.is_none_or(|at| at <= now - Duration::hours(SERVICE_WINDOW_HOURS)) {
-            return Err(MessagesError::WindowClosed(to));
-        }
-        if let WhatsappContent::Media(media) = &input.content {
-            self.check_media_file(media).await?;
+        if !replay {
+            let last = self
+                .inbound_directory
+                .last_inbound(organisation_id, "whatsapp", &to)
+                .await?;
+            if last.is_none_or(|at| at <= now - Duration::hours(SERVICE_WINDOW_HOURS)) {
+                return Err(MessagesError::WindowClosed(to));
+            }
+            if let WhatsappContent::Media(media) = &input.content {
+                self.check_media_file(media).await?;
+            }
         }
         let request = MessageRequest {
             organisation_id,
