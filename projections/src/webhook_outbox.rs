@@ -1,5 +1,5 @@
 //! The webhook outbox. One projector reads the endpoints' events and the
-//! subjects' (calls' and messages') events in feed order: it keeps the endpoints and the
+//! subjects' (calls', messages' and customers' messages') events in feed order: it keeps the endpoints and the
 //! subjects' states as read models, and for every event an endpoint
 //! subscribes to writes one delivery, rendered from the subject's state
 //! once the command that caused the event is applied. A delivery is keyed
@@ -16,7 +16,8 @@ use async_trait::async_trait;
 use chrono::{DateTime, Duration as Span, Utc};
 use cqrs_es::Aggregate;
 use domain::call::{Call, CallEvent};
-use domain::outbound_message::{Channel, MessageEvent, OutboundMessage};
+use domain::inbound_message::{InboundMessage, InboundMessageEvent};
+use domain::outbound_message::{MessageEvent, OutboundMessage};
 use domain::webhook_endpoint::{EndpointSpec, WebhookEndpointEvent, WebhookEventType};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
@@ -106,12 +107,14 @@ async fn subscribers(
 enum Subject {
     Call(Call),
     Message(OutboundMessage),
+    Inbound(InboundMessage),
 }
 
 impl Subject {
     fn new(aggregate_type: &str) -> Self {
         match aggregate_type {
             OutboundMessage::TYPE => Self::Message(OutboundMessage::default()),
+            InboundMessage::TYPE => Self::Inbound(InboundMessage::default()),
             _ => Self::Call(Call::default()),
         }
     }
@@ -119,6 +122,7 @@ impl Subject {
     fn read(aggregate_type: &str, state: &str) -> Result<Self, serde_json::Error> {
         Ok(match aggregate_type {
             OutboundMessage::TYPE => Self::Message(serde_json::from_str(state)?),
+            InboundMessage::TYPE => Self::Inbound(serde_json::from_str(state)?),
             _ => Self::Call(serde_json::from_str(state)?),
         })
     }
@@ -127,6 +131,7 @@ impl Subject {
         match self {
             Self::Call(call) => serde_json::to_string(call),
             Self::Message(message) => serde_json::to_string(message),
+            Self::Inbound(inbound) => serde_json::to_string(inbound),
         }
         .unwrap_or_default()
     }
@@ -135,6 +140,7 @@ impl Subject {
         match self {
             Self::Call(call) => call.request.as_ref().map(|r| r.organisation_id.to_string()),
             Self::Message(message) => message.request.as_ref().map(|r| r.organisation_id.to_string()),
+            Self::Inbound(inbound) => inbound.message.as_ref().map(|m| m.organisation_id.to_string()),
         }
     }
 
@@ -149,10 +155,19 @@ impl Subject {
             }
             Self::Message(message) => {
                 let event = decode::<MessageEvent>(event)?;
-                let event_type = payload::message_event_type(&event);
+                let channel = match &event {
+                    MessageEvent::MessageRequested { request, .. } => Some(request.content.channel()),
+                    _ => message.request.as_ref().map(|r| r.content.channel()),
+                };
+                let event_type = channel.and_then(|c| payload::message_event_type(&event, c));
                 message.apply(event);
-                let sms = message.request.as_ref().map(|r| r.content.channel()) == Some(Channel::Sms);
-                event_type.filter(|_| sms)
+                event_type
+            }
+            Self::Inbound(inbound) => {
+                let event = decode::<InboundMessageEvent>(event)?;
+                // A repeat records nothing, so every event is a new message.
+                inbound.apply(event);
+                Some(WebhookEventType::WhatsappReceived)
             }
         })
     }
@@ -161,6 +176,7 @@ impl Subject {
         match self {
             Self::Call(call) => payload::call_data(id, call),
             Self::Message(message) => payload::message_data(id, message),
+            Self::Inbound(inbound) => payload::inbound_data(id, inbound),
         }
     }
 }
@@ -203,7 +219,7 @@ async fn subject_states(
 }
 
 fn is_subject(event: &StoredEvent) -> bool {
-    event.aggregate_type == Call::TYPE || event.aggregate_type == OutboundMessage::TYPE
+    [Call::TYPE, OutboundMessage::TYPE, InboundMessage::TYPE].contains(&event.aggregate_type.as_str())
 }
 
 async fn apply_endpoint_event(
@@ -331,7 +347,7 @@ impl Projector for WebhookOutboxView {
     }
 
     fn aggregate_types(&self) -> &'static [&'static str] {
-        &["webhook_endpoint", "call", "outbound_message"]
+        &["webhook_endpoint", "call", "outbound_message", "inbound_message"]
     }
 
     async fn apply(&self, conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError> {

@@ -676,3 +676,52 @@ async fn an_sms_tells_of_its_submission_and_its_delivery_and_a_failed_one_of_its
     assert_eq!(told[2].2["failure"]["code"], 23035);
     assert_eq!(told[2].2["status"], "failed");
 }
+
+#[tokio::test]
+async fn a_customers_whatsapp_message_and_the_replys_delivery_and_reading_are_told_once_each() {
+    let (app, sim) = crate::whatsapp::app_and_simulator().await;
+    let (receiver, address) = Receiver::start(&[]).await;
+    let types = [
+        "whatsapp.received",
+        "whatsapp.delivered",
+        "whatsapp.read",
+        "whatsapp.failed",
+    ];
+    let (endpoint, secret) = register(&app, &format!("http://{address}/hook"), &types).await;
+    listed(&app, &endpoint).await;
+    let customer = crate::whatsapp::CUSTOMER;
+    let hello = json!({"type": "text", "text": {"body": "Is my order ready?"}});
+    crate::whatsapp::customer_writes(&app, &sim, customer, hello).await;
+    let reply = crate::whatsapp::send(&app, customer, json!({"type": "text", "body": "Yes, at 6 pm"})).await;
+    assert_eq!(reply.status(), StatusCode::ACCEPTED);
+    let body: Value = reply.json().await.unwrap();
+    let reply_id = data(&body)["id"].as_str().unwrap().to_string();
+    eventually(Duration::from_secs(30), "three webhooks", || async {
+        receiver.got().len() >= 3
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    let mut told: Vec<(String, Value)> = receiver
+        .got()
+        .iter()
+        .map(|post| {
+            verify(&secret, post).unwrap();
+            let body: Value = serde_json::from_str(&post.body).unwrap();
+            (body["type"].as_str().unwrap().to_string(), body["data"].clone())
+        })
+        .collect();
+    told.sort_by(|a, b| a.0.cmp(&b.0));
+    let names: Vec<&str> = told.iter().map(|(t, _)| t.as_str()).collect();
+    assert_eq!(
+        names,
+        ["whatsapp.delivered", "whatsapp.read", "whatsapp.received"],
+        "{told:?}"
+    );
+    assert_eq!(told[0].1["message_id"], reply_id.as_str());
+    assert_eq!(told[1].1["status"], "read");
+    assert!(told[1].1["read_at"].is_string());
+    let received = &told[2].1;
+    assert_eq!(received["from"], customer);
+    assert_eq!(received["content"]["body"], "Is my order ready?");
+    assert_eq!(received["profile_name"], "Asha");
+}

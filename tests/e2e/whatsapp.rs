@@ -15,7 +15,7 @@ use simulator::RunningSimulator;
 
 use crate::support::{TestApp, assert_problem, data, eventually, launch_with_clock, sim};
 
-const CUSTOMER: &str = "+919812300061";
+pub const CUSTOMER: &str = "+919812300061";
 const NUMBER: &str = "+918047112233";
 
 /// The app's WhatsApp callback URL.
@@ -30,7 +30,7 @@ fn callback_url(app: &TestApp) -> String {
 
 /// Configures the app's WhatsApp integration on the simulator, whose
 /// sandbox account then posts customers' messages to the app.
-async fn configure(app: &TestApp, sim: &RunningSimulator) {
+pub async fn configure(app: &TestApp, sim: &RunningSimulator) {
     let body = json!({"account_sid": "sandbox", "api_key": sim::KEY, "api_token": sim::TOKEN,
         "api_host": sim.base_url(), "whatsapp_number": NUMBER, "business_name": "Acme Foods"});
     let saved = app
@@ -49,7 +49,7 @@ async fn configure(app: &TestApp, sim: &RunningSimulator) {
     .await;
 }
 
-async fn app_and_simulator() -> (TestApp, RunningSimulator) {
+pub async fn app_and_simulator() -> (TestApp, RunningSimulator) {
     let (mut settings, dir) = crate::support::embedded();
     crate::sms::quick(&mut settings);
     let app = TestApp::start(settings, Some(dir)).await;
@@ -59,7 +59,7 @@ async fn app_and_simulator() -> (TestApp, RunningSimulator) {
 }
 
 /// A customer's message through the simulator; once the app has it.
-async fn customer_writes(app: &TestApp, sim: &RunningSimulator, from: &str, content: Value) {
+pub async fn customer_writes(app: &TestApp, sim: &RunningSimulator, from: &str, content: Value) {
     let before = inbound(app, from).await.len();
     let (status, body) = sim::admin_request(
         sim,
@@ -81,7 +81,7 @@ async fn inbound(app: &TestApp, from: &str) -> Vec<Value> {
     body["data"].as_array().cloned().unwrap_or_default()
 }
 
-async fn send(app: &TestApp, to: &str, content: Value) -> reqwest::Response {
+pub async fn send(app: &TestApp, to: &str, content: Value) -> reqwest::Response {
     app.post_json(
         "/api/v1/whatsapp/messages",
         Some(&app.admin_token),

@@ -59,6 +59,16 @@ pub enum EventType {
     /// The operator failed it, or Exotel refused it.
     #[serde(rename = "sms.failed")]
     SmsFailed,
+    #[serde(rename = "whatsapp.delivered")]
+    WhatsappDelivered,
+    #[serde(rename = "whatsapp.read")]
+    WhatsappRead,
+    /// WhatsApp failed it, or Exotel refused it.
+    #[serde(rename = "whatsapp.failed")]
+    WhatsappFailed,
+    /// A customer's WhatsApp message arrived.
+    #[serde(rename = "whatsapp.received")]
+    WhatsappReceived,
 }
 
 impl From<EventType> for WebhookEventType {
@@ -72,6 +82,10 @@ impl From<EventType> for WebhookEventType {
             EventType::SmsSubmitted => Self::SmsSubmitted,
             EventType::SmsDelivered => Self::SmsDelivered,
             EventType::SmsFailed => Self::SmsFailed,
+            EventType::WhatsappDelivered => Self::WhatsappDelivered,
+            EventType::WhatsappRead => Self::WhatsappRead,
+            EventType::WhatsappFailed => Self::WhatsappFailed,
+            EventType::WhatsappReceived => Self::WhatsappReceived,
         }
     }
 }
@@ -87,6 +101,10 @@ impl From<WebhookEventType> for EventType {
             WebhookEventType::SmsSubmitted => Self::SmsSubmitted,
             WebhookEventType::SmsDelivered => Self::SmsDelivered,
             WebhookEventType::SmsFailed => Self::SmsFailed,
+            WebhookEventType::WhatsappDelivered => Self::WhatsappDelivered,
+            WebhookEventType::WhatsappRead => Self::WhatsappRead,
+            WebhookEventType::WhatsappFailed => Self::WhatsappFailed,
+            WebhookEventType::WhatsappReceived => Self::WhatsappReceived,
         }
     }
 }

@@ -8,7 +8,8 @@ use chrono::{DateTime, SecondsFormat, Utc};
 use serde_json::{Value, json};
 
 use domain::call::{Call, CallEvent, CallStatus};
-use domain::outbound_message::{MessageContent, MessageEvent, MessageStatus, OutboundMessage};
+use domain::inbound_message::InboundMessage;
+use domain::outbound_message::{Channel, MessageContent, MessageEvent, MessageStatus, OutboundMessage};
 use domain::webhook_endpoint::WebhookEventType;
 
 /// The subscribable events a call event is.
@@ -86,19 +87,21 @@ pub fn call_data(call_id: &str, call: &Call) -> Value {
     })
 }
 
-/// The subscribable events an SMS's event is (WhatsApp messages have none yet).
-pub fn message_event_type(event: &MessageEvent) -> Option<WebhookEventType> {
+/// The subscribable events a message's event is, by its channel.
+pub fn message_event_type(event: &MessageEvent, channel: Channel) -> Option<WebhookEventType> {
+    use WebhookEventType as W;
+    let (delivered, failed) = match channel {
+        Channel::Sms => (W::SmsDelivered, W::SmsFailed),
+        Channel::Whatsapp => (W::WhatsappDelivered, W::WhatsappFailed),
+    };
     match event {
-        MessageEvent::MessageSubmitted { .. } => Some(WebhookEventType::SmsSubmitted),
-        MessageEvent::MessageRefused { .. } => Some(WebhookEventType::SmsFailed),
+        MessageEvent::MessageSubmitted { .. } => (channel == Channel::Sms).then_some(W::SmsSubmitted),
+        MessageEvent::MessageRefused { .. } => Some(failed),
         MessageEvent::MessageProgressed { status, .. } => match status {
-            MessageStatus::Delivered => Some(WebhookEventType::SmsDelivered),
-            MessageStatus::Failed => Some(WebhookEventType::SmsFailed),
-            MessageStatus::Requested
-            | MessageStatus::Submitted
-            | MessageStatus::Sent
-            | MessageStatus::Read
-            | MessageStatus::Refused => None,
+            MessageStatus::Delivered => Some(delivered),
+            MessageStatus::Failed => Some(failed),
+            MessageStatus::Read => (channel == Channel::Whatsapp).then_some(W::WhatsappRead),
+            MessageStatus::Requested | MessageStatus::Submitted | MessageStatus::Sent | MessageStatus::Refused => None,
         },
         MessageEvent::MessageRequested { .. }
         | MessageEvent::MessageDispatchStarted { .. }
@@ -106,6 +109,21 @@ pub fn message_event_type(event: &MessageEvent) -> Option<WebhookEventType> {
         | MessageEvent::MessageOutcomeUnknown { .. }
         | MessageEvent::MessageReportReceived { .. } => None,
     }
+}
+
+/// A customer's message as receivers see it.
+pub fn inbound_data(message_id: &str, inbound: &InboundMessage) -> Value {
+    let message = inbound.message.as_deref();
+    json!({
+        "message_id": message_id,
+        "channel": message.map(|m| m.channel),
+        "from": message.map(|m| m.from.as_str()),
+        "to": message.map(|m| m.to.as_str()),
+        "profile_name": message.and_then(|m| m.profile_name.as_deref()),
+        "content": message.map(|m| &m.content),
+        "context_sid": message.and_then(|m| m.context_sid.as_deref()),
+        "received_at": time(message.map(|m| m.received_at)),
+    })
 }
 
 /// A message as receivers see it.
@@ -122,6 +140,10 @@ pub fn message_data(message_id: &str, message: &OutboundMessage) -> Value {
         "to": request.map(|r| r.to.as_str()),
         "batch_id": request.and_then(|r| r.batch_id),
         "custom_data": request.and_then(|r| r.custom_data.as_deref()),
+        "from": request.and_then(|r| match &r.content {
+            MessageContent::Whatsapp(out) => Some(out.from.as_str()),
+            MessageContent::Sms(_) => None,
+        }),
         "sms_type": sms.map(|s| s.sms_type),
         "sender_id": sms.map(|s| s.sender_id.as_str()),
         "template_id": sms.and_then(|s| s.dlt_template_id.as_deref()),
@@ -134,6 +156,7 @@ pub fn message_data(message_id: &str, message: &OutboundMessage) -> Value {
         "requested_at": time(message.requested_at),
         "submitted_at": time(message.submitted_at),
         "delivered_at": time(message.delivered_at),
+        "read_at": time(message.read_at),
         "failed_at": time(message.failed_at),
     })
 }
@@ -301,5 +324,49 @@ mod tests {
             body,
             json!({"type": "call.failed", "timestamp": "2026-12-01T10:00:05.000000Z", "data": {"a": 1}})
         );
+    }
+
+    #[test]
+    fn message_events_are_named_by_their_channel() {
+        use WebhookEventType as W;
+        let delivered = MessageEvent::MessageProgressed {
+            status: MessageStatus::Delivered,
+            failure: None,
+            at: at(1),
+        };
+        let read = MessageEvent::MessageProgressed {
+            status: MessageStatus::Read,
+            failure: None,
+            at: at(1),
+        };
+        let sent = MessageEvent::MessageProgressed {
+            status: MessageStatus::Sent,
+            failure: None,
+            at: at(1),
+        };
+        let submitted = MessageEvent::MessageSubmitted {
+            provider_sid: "sid".into(),
+            at: at(1),
+        };
+        let refused = MessageEvent::MessageRefused {
+            refusal: domain::outbound_message::ProviderRefusal {
+                http_status: 400,
+                code: None,
+                message: "no".into(),
+            },
+            at: at(1),
+        };
+        assert_eq!(message_event_type(&delivered, Channel::Sms), Some(W::SmsDelivered));
+        assert_eq!(
+            message_event_type(&delivered, Channel::Whatsapp),
+            Some(W::WhatsappDelivered)
+        );
+        assert_eq!(message_event_type(&read, Channel::Whatsapp), Some(W::WhatsappRead));
+        assert_eq!(message_event_type(&read, Channel::Sms), None);
+        assert_eq!(message_event_type(&sent, Channel::Whatsapp), None);
+        assert_eq!(message_event_type(&submitted, Channel::Sms), Some(W::SmsSubmitted));
+        assert_eq!(message_event_type(&submitted, Channel::Whatsapp), None);
+        assert_eq!(message_event_type(&refused, Channel::Sms), Some(W::SmsFailed));
+        assert_eq!(message_event_type(&refused, Channel::Whatsapp), Some(W::WhatsappFailed));
     }
 }

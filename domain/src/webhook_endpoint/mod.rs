@@ -45,10 +45,20 @@ pub enum WebhookEventType {
     /// The operator failed it, or Exotel refused it.
     #[serde(rename = "sms.failed")]
     SmsFailed,
+    #[serde(rename = "whatsapp.delivered")]
+    WhatsappDelivered,
+    #[serde(rename = "whatsapp.read")]
+    WhatsappRead,
+    /// WhatsApp failed it, or Exotel refused it.
+    #[serde(rename = "whatsapp.failed")]
+    WhatsappFailed,
+    /// A customer's WhatsApp message arrived.
+    #[serde(rename = "whatsapp.received")]
+    WhatsappReceived,
 }
 
 impl WebhookEventType {
-    pub const ALL: [Self; 8] = [
+    pub const ALL: [Self; 12] = [
         Self::CallRequested,
         Self::CallAnswered,
         Self::CallCompleted,
@@ -57,6 +67,10 @@ impl WebhookEventType {
         Self::SmsSubmitted,
         Self::SmsDelivered,
         Self::SmsFailed,
+        Self::WhatsappDelivered,
+        Self::WhatsappRead,
+        Self::WhatsappFailed,
+        Self::WhatsappReceived,
     ];
 
     /// The name receivers see in the payload's `type`.
@@ -70,6 +84,10 @@ impl WebhookEventType {
             Self::SmsSubmitted => "sms.submitted",
             Self::SmsDelivered => "sms.delivered",
             Self::SmsFailed => "sms.failed",
+            Self::WhatsappDelivered => "whatsapp.delivered",
+            Self::WhatsappRead => "whatsapp.read",
+            Self::WhatsappFailed => "whatsapp.failed",
+            Self::WhatsappReceived => "whatsapp.received",
         }
     }
 }

@@ -379,7 +379,18 @@ fn event_types_name_themselves_as_receivers_see_them() {
         let json = serde_json::to_value(event_type).unwrap();
         assert_eq!(json, serde_json::Value::String(event_type.as_str().into()));
     }
-    assert_eq!(WebhookEventType::ALL.len(), 8);
+    assert_eq!(WebhookEventType::ALL.len(), 12);
     let names: Vec<&str> = WebhookEventType::ALL[5..].iter().map(|t| t.as_str()).collect();
-    assert_eq!(names, ["sms.submitted", "sms.delivered", "sms.failed"]);
+    assert_eq!(
+        names,
+        [
+            "sms.submitted",
+            "sms.delivered",
+            "sms.failed",
+            "whatsapp.delivered",
+            "whatsapp.read",
+            "whatsapp.failed",
+            "whatsapp.received"
+        ]
+    );
 }
