@@ -191,6 +191,12 @@ async fn serve(settings: Settings, roles: Roles) -> anyhow::Result<()> {
         crate::sandbox::connect_simulator(&state, &sim.base_url())
             .await
             .context("connecting the sandbox to its simulator")?;
+        if let Some(local) = listener.as_ref().and_then(|l| l.local_addr().ok()) {
+            state.callback_tokens.listening_on(local);
+        }
+        crate::sandbox::route_whatsapp(&state, &sim)
+            .await
+            .context("routing the sandbox's WhatsApp messages")?;
         simulator = Some(sim);
     }
     let running = runtime::start(state, roles, listener).await?;

@@ -173,3 +173,26 @@ fn needs_simulator(current: Option<&Integration>, simulator: &str) -> bool {
     };
     host.is_some_and(|h| h.starts_with("http://") && h != simulator)
 }
+
+/// Has the sandbox simulator post its customers' WhatsApp messages to this
+/// process's WhatsApp callback, so a message injected at
+/// `POST /_simulator/whatsapp/incoming` opens a customer's window here.
+pub async fn route_whatsapp(state: &AppState, simulator: &simulator::RunningSimulator) -> Result<(), InfraError> {
+    let kind = IntegrationKind::ExotelWhatsapp;
+    let integration = state
+        .integrations()
+        .current(SANDBOX_ORGANISATION, kind)
+        .await
+        .map_err(|e| InfraError::Config(e.to_string()))?;
+    let Some(integration) = integration else {
+        return Ok(());
+    };
+    let id = domain::integration::integration_id(SANDBOX_ORGANISATION, kind);
+    let url = state
+        .callback_tokens
+        .webhook_url(id, integration.callback_generation, &simulator.base_url(), "whatsapp");
+    if let Some(url) = url {
+        simulator.state.set_whatsapp_webhook(SIM_ACCOUNT, url);
+    }
+    Ok(())
+}

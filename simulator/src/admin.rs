@@ -150,15 +150,9 @@ pub async fn set_whatsapp_webhook(
     if !is_http_url(&body.url) {
         return StatusCode::UNPROCESSABLE_ENTITY;
     }
-    let Ok(mut accounts) = state.accounts.lock() else {
-        return StatusCode::INTERNAL_SERVER_ERROR;
-    };
-    match accounts.get_mut(&sid) {
-        Some(account) => {
-            account.whatsapp_webhook = Some(body.url);
-            StatusCode::NO_CONTENT
-        }
-        None => StatusCode::NOT_FOUND,
+    match state.set_whatsapp_webhook(&sid, body.url) {
+        true => StatusCode::NO_CONTENT,
+        false => StatusCode::NOT_FOUND,
     }
 }
 

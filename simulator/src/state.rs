@@ -268,6 +268,21 @@ pub const VOICE_PER_MINUTE: usize = 200;
 pub const SMS_PER_MINUTE: usize = 200;
 
 impl SimState {
+    /// Sets where an account's WhatsApp messages from customers are posted
+    /// (the URL configured at onboarding); false for an unknown account.
+    pub fn set_whatsapp_webhook(&self, sid: &str, url: String) -> bool {
+        let Ok(mut accounts) = self.accounts.lock() else {
+            return false;
+        };
+        match accounts.get_mut(sid) {
+            Some(account) => {
+                account.whatsapp_webhook = Some(url);
+                true
+            }
+            None => false,
+        }
+    }
+
     /// One account — SID `sandbox`, key `sandbox-key`, token `sandbox-token` — with two ExoPhones.
     pub fn with_sandbox() -> Self {
         let sandbox = Account {

@@ -127,6 +127,7 @@ async fn the_binary_serves_the_embedded_default_with_no_configuration_and_stops_
         .unwrap()
         .to_string();
     the_sandbox_is_ready_to_call(&http, &base, &token).await;
+    the_sandbox_sends_an_sms_from_its_dlt_template(&http, &base, &token).await;
     let ready: Value = http
         .get(format!("{base}/ready"))
         .send()
@@ -191,5 +192,65 @@ async fn the_sandbox_is_ready_to_call(http: &reqwest::Client, base: &str, token:
             && numbers["data"][0]["is_primary"] == true
             && numbers["data"][0]["can_call"] == true
     })
+    .await;
+}
+
+/// The sandbox's DLT entity and template let an SMS to an Indian number go
+/// out at once.
+async fn the_sandbox_sends_an_sms_from_its_dlt_template(http: &reqwest::Client, base: &str, token: &str) {
+    let sms =
+        json!({"to": ["+919812300002"], "template_id": api::sandbox::SANDBOX_DLT_TEMPLATE, "variables": ["4711"]});
+    let response = http
+        .post(format!("{base}/api/v1/sms"))
+        .bearer_auth(token)
+        .json(&sms)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let body: Value = response.json().await.unwrap();
+    let id = data(&body)["messages"][0]["id"].as_str().unwrap().to_string();
+    eventually(Duration::from_secs(30), "the sandbox's SMS is delivered", || async {
+        let message: Value = http
+            .get(format!("{base}/api/v1/sms/{id}"))
+            .bearer_auth(token)
+            .send()
+            .await
+            .unwrap()
+            .json()
+            .await
+            .unwrap();
+        data(&message)["status"] == "delivered"
+    })
+    .await;
+}
+
+#[tokio::test]
+async fn a_customer_writing_to_the_sandboxs_simulator_reaches_the_sandbox_on_whatsapp() {
+    let (settings, _dir) = embedded();
+    let running = launch(&settings).await;
+    let state = running.state.clone();
+    api::sandbox::ensure(&state).await.unwrap();
+    let sim = simulator::start("127.0.0.1:0".parse().unwrap()).await.unwrap();
+    state.exotel.outbound().permit(sim.addr);
+    api::sandbox::connect_simulator(&state, &sim.base_url()).await.unwrap();
+    api::sandbox::route_whatsapp(&state, &sim).await.unwrap();
+    let incoming =
+        json!({"from": "+919812300002", "profile_name": "Asha", "content": {"type": "text", "text": {"body": "Hi"}}});
+    let (status, body) =
+        crate::support::sim::admin_request(&sim, reqwest::Method::POST, "whatsapp/incoming", incoming).await;
+    assert_eq!(status, StatusCode::ACCEPTED, "{body}");
+    eventually(
+        Duration::from_secs(10),
+        "the sandbox has the customer's message",
+        || async {
+            let inbound = state
+                .messages()
+                .inbound(SANDBOX_ORGANISATION, Some("+919812300002"), 10, 0)
+                .await
+                .unwrap();
+            inbound.iter().any(|m| m.text.as_deref() == Some("Hi"))
+        },
+    )
     .await;
 }
