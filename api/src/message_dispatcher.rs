@@ -34,11 +34,16 @@ pub async fn run_dispatcher(state: Arc<AppState>, stop: CancellationToken) -> Re
     loop {
         while tasks.try_join_next().is_some() {}
         let now = state.clock.now();
-        let due = state
-            .message_directory
-            .due(now, BATCH)
-            .await
-            .map_err(|e| e.to_string())?;
+        let promotional = domain::sms::within_promotional_hours(now);
+        // A failed look at the queue is tried again on the next poll: the
+        // attempts under way finish rather than being cut off.
+        let due = match state.message_directory.due(now, promotional, BATCH).await {
+            Ok(due) => due,
+            Err(error) => {
+                tracing::warn!(%error, "reading the message queue failed");
+                Vec::new()
+            }
+        };
         let mut queues: BTreeMap<Uuid, Vec<Uuid>> = BTreeMap::new();
         for (message_id, organisation_id) in due {
             queues.entry(organisation_id).or_default().push(message_id);
@@ -48,9 +53,9 @@ pub async fn run_dispatcher(state: Arc<AppState>, stop: CancellationToken) -> Re
             if !taken {
                 continue;
             }
-            let (state, busy) = (state.clone(), busy.clone());
+            let (state, busy, stop) = (state.clone(), busy.clone(), stop.clone());
             tasks.spawn(async move {
-                send_in_order(&state, queue).await;
+                send_in_order(&state, queue, &stop).await;
                 if let Ok(mut busy) = busy.lock() {
                     busy.remove(&organisation_id);
                 }
@@ -58,7 +63,7 @@ pub async fn run_dispatcher(state: Arc<AppState>, stop: CancellationToken) -> Re
         }
         tokio::select! {
             _ = stop.cancelled() => {
-                tasks.abort_all();
+                finish(tasks, &state).await;
                 return Ok(());
             }
             _ = tokio::time::sleep(poll) => {}
@@ -66,9 +71,24 @@ pub async fn run_dispatcher(state: Arc<AppState>, stop: CancellationToken) -> Re
     }
 }
 
-/// One organisation's due messages, one after another.
-async fn send_in_order(state: &AppState, queue: Vec<Uuid>) {
+/// Lets the attempts under way end (each queue stops before its next
+/// message), so none is left claimed but unsent; after the longest a
+/// request to Exotel may take, what is left is cut off.
+async fn finish(mut tasks: JoinSet<()>, state: &AppState) {
+    let grace = Duration::from_secs(state.settings.exotel_timeout_secs.max(1) + 5);
+    let drained = tokio::time::timeout(grace, async { while tasks.join_next().await.is_some() {} }).await;
+    if drained.is_err() {
+        tracing::warn!("SMS and WhatsApp attempts still under way at shutdown were cut off");
+        tasks.abort_all();
+    }
+}
+
+/// One organisation's due messages, one after another, until `stop`.
+async fn send_in_order(state: &AppState, queue: Vec<Uuid>, stop: &CancellationToken) {
     for message_id in queue {
+        if stop.is_cancelled() {
+            return;
+        }
         match state.messages().dispatch(message_id).await {
             Ok(Attempt::Refused { message }) => tracing::info!(%message_id, %message, "SMS refused"),
             Ok(Attempt::NotSent { reason }) => {

@@ -88,6 +88,10 @@ pub enum ExotelError {
     /// The connection could not be made. Retryable; nothing was sent.
     #[error("Exotel could not be reached: {0}")]
     Unreachable(String),
+    /// The connection failed once the request was on its way (a reset, a
+    /// body cut short). Retryable; the request may have acted.
+    #[error("the exchange with Exotel broke off: {0}")]
+    Interrupted(String),
     /// A 2xx answer that could not be read.
     #[error("Exotel answered something unreadable: {0}")]
     Malformed(String),
@@ -98,14 +102,21 @@ impl ExotelError {
     pub fn is_retryable(&self) -> bool {
         matches!(
             self,
-            Self::RateLimited { .. } | Self::ServerError { .. } | Self::Timeout { .. } | Self::Unreachable(_)
+            Self::RateLimited { .. }
+                | Self::ServerError { .. }
+                | Self::Timeout { .. }
+                | Self::Unreachable(_)
+                | Self::Interrupted(_)
         )
     }
 
     /// Whether a request that failed this way may still have taken effect at
     /// Exotel (so a retry could act twice unless checked first).
     pub fn outcome_unknown(&self) -> bool {
-        matches!(self, Self::ServerError { .. } | Self::Timeout { .. })
+        matches!(
+            self,
+            Self::ServerError { .. } | Self::Timeout { .. } | Self::Interrupted(_)
+        )
     }
 
     /// The HTTP status Exotel answered, when it answered.

@@ -257,16 +257,23 @@ impl MessageDirectory for SqlMessages {
         Ok(u32::try_from(count).unwrap_or(u32::MAX))
     }
 
-    async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, OrganisationId)>, StoreError> {
+    async fn due(
+        &self,
+        now: DateTime<Utc>,
+        promotional: bool,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, OrganisationId)>, StoreError> {
         let rows = sqlx::query(
             "SELECT message_id, organisation_id FROM ( \
                SELECT message_id, organisation_id, requested_at, ROW_NUMBER() OVER ( \
                  PARTITION BY organisation_id ORDER BY requested_at, message_id) AS place \
-               FROM messages_view WHERE dispatch = 'pending' AND (not_before IS NULL OR not_before <= $1)) AS queued \
+               FROM messages_view WHERE dispatch = 'pending' AND (not_before IS NULL OR not_before <= $1) \
+               AND (sms_type IS NULL OR sms_type <> 'promotional' OR $3 = 1)) AS queued \
              WHERE place <= $2 ORDER BY requested_at, message_id",
         )
         .bind(stamp(now))
         .bind(i64::from(limit))
+        .bind(i64::from(promotional))
         .fetch_all(&self.0)
         .await
         .map_err(store)?;
@@ -297,7 +304,7 @@ impl MessageDirectory for SqlMessages {
         limit: u32,
     ) -> Result<Vec<Uuid>, StoreError> {
         let rows = sqlx::query(
-            "SELECT message_id FROM messages_view WHERE dispatch = 'submitted' AND submitted_at > $1 \
+            "SELECT message_id FROM messages_view WHERE channel = 'sms' AND dispatch = 'submitted' AND submitted_at > $1 \
              AND submitted_at < $2 AND status IN ('requested', 'submitted', 'sent') ORDER BY updated_at LIMIT $3",
         )
         .bind(stamp(after))

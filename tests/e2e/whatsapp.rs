@@ -211,30 +211,30 @@ async fn every_whatsapp_limit_is_refused_naming_its_field_and_nothing_reaches_ex
         .map(|i| json!({"id": format!("r{i}"), "title": "Row"}))
         .collect();
     let cases = [
-        (json!({"type": "text", "body": "a".repeat(4097)}), "text"),
+        (json!({"type": "text", "body": "a".repeat(4097)}), "content.body"),
         (
             json!({"type": "buttons", "body": "Pick", "buttons": (0..4).map(button).collect::<Vec<_>>()}),
-            "interactive.buttons",
+            "content.buttons",
         ),
         (
             json!({"type": "buttons", "body": "Pick", "buttons": [{"id": "a", "title": "t".repeat(21)}]}),
-            "interactive.buttons",
+            "content.buttons",
         ),
         (
             json!({"type": "buttons", "body": "Pick", "buttons": [{"id": "a", "title": "A"}, {"id": "a", "title": "B"}]}),
-            "interactive",
+            "content",
         ),
         (
             json!({"type": "list", "body": "Pick", "button": "Open", "sections": [{"rows": rows}]}),
-            "interactive.sections",
+            "content.sections",
         ),
         (
             json!({"type": "location", "latitude": 91.0, "longitude": 0.0}),
-            "location.latitude",
+            "content.latitude",
         ),
         (
             json!({"type": "image", "url": "ftp://cdn.example.com/a.jpg"}),
-            "media.url",
+            "content.url",
         ),
     ];
     for (content, field) in cases {
@@ -488,7 +488,7 @@ async fn media_is_asked_for_its_type_and_size_and_a_6_mb_image_is_refused_before
             "invalid_field",
         )
         .await;
-        assert_eq!(problem["field"], "media.url", "{content}");
+        assert_eq!(problem["field"], "content.url", "{content}");
         assert!(
             problem["detail"].as_str().unwrap().contains(said),
             "{content}: {problem}"

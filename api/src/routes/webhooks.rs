@@ -547,6 +547,9 @@ fn whatsapp_item(item: &serde_json::Value) -> Result<application::messages::What
         profile_name: text(item.get("profile_name")),
         content: inbound_content(content),
         context_sid: text(context),
+        sent_at: text(item.get("timestamp"))
+            .and_then(|t| chrono::DateTime::parse_from_rfc3339(t.trim()).ok())
+            .map(|t| t.with_timezone(&chrono::Utc)),
     })
 }
 

@@ -110,8 +110,17 @@ impl Messages<'_> {
         };
         let meta = meta(request);
         let id = message_id.to_string();
-        let reachable = self.reachable(request).await;
-        if let Ok((account, _)) = &reachable {
+        let reachable = match self.reachable(request).await {
+            Err(MessagesError::Store(error)) => {
+                // A passing fault (the store, the keys) refuses nothing: the
+                // message stays queued, unclaimed.
+                return Ok(Attempt::NotSent {
+                    reason: error.to_string(),
+                });
+            }
+            other => other,
+        };
+        if let Ok(Ok((account, _))) = &reachable {
             // Wait for the account's rate before the claim, so a claimed
             // attempt is sent at once rather than held in doubt meanwhile.
             match request.content.channel() {
@@ -130,8 +139,9 @@ impl Messages<'_> {
             Err(other) => return Err(other.into()),
         }
         let (account, callback) = match reachable {
-            Ok(found) => found,
-            Err(refusal) => {
+            Ok(Ok(found)) => found,
+            Err(error) => return Err(error),
+            Ok(Err(refusal)) => {
                 let message = refusal.message.clone();
                 let command = MessageCommand::RecordRefusal {
                     refusal,
@@ -231,7 +241,13 @@ impl Messages<'_> {
 
     /// The account and callback URL to send with, or why the message
     /// cannot be sent at all.
-    async fn reachable(&self, request: &MessageRequest) -> Result<(ExotelAccount, String), ProviderRefusal> {
+    /// A missing or disabled integration, or no address Exotel can post reports to,
+    /// refuses the message (inner `Err`); a fault of the store or the keys
+    /// is a `MessagesError::Store`, and refuses nothing.
+    async fn reachable(
+        &self,
+        request: &MessageRequest,
+    ) -> Result<Result<(ExotelAccount, String), ProviderRefusal>, MessagesError> {
         let refusal = |message: String| ProviderRefusal {
             http_status: 0,
             code: None,
@@ -241,19 +257,25 @@ impl Messages<'_> {
             Channel::Sms => (IntegrationKind::ExotelSms, "sms"),
             Channel::Whatsapp => (IntegrationKind::ExotelWhatsapp, "whatsapp"),
         };
-        let (integration, account) = provider_account(request.organisation_id, kind, &self.integrations)
-            .await
-            .map_err(|e| refusal(e.to_string()))?;
+        let (integration, account) = match provider_account(request.organisation_id, kind, &self.integrations).await {
+            Ok(found) => found,
+            Err(error @ (MessagesError::NotConfigured | MessagesError::WhatsappNotConfigured)) => {
+                return Ok(Err(refusal(error.to_string())));
+            }
+            Err(other) => return Err(MessagesError::Store(crate::error::StoreError(other.to_string()))),
+        };
         let id = integration_id(request.organisation_id, kind);
-        match self
-            .callbacks
-            .webhook(id, integration.callback_generation, &account.base_url, route)
-        {
-            Some(url) => Ok((account, url)),
-            None => Err(refusal(
-                "no public URL is configured for Exotel's status callbacks (SWITCHBOARD_PUBLIC_URL)".into(),
-            )),
-        }
+        Ok(
+            match self
+                .callbacks
+                .webhook(id, integration.callback_generation, &account.base_url, route)
+            {
+                Some(url) => Ok((account, url)),
+                None => Err(refusal(
+                    "no public URL is configured for Exotel's status callbacks (SWITCHBOARD_PUBLIC_URL)".into(),
+                )),
+            },
+        )
     }
 
     /// Records an outcome; a rejection means a report got there first.

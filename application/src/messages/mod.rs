@@ -98,8 +98,14 @@ pub trait MessageDirectory: Send + Sync {
         since: DateTime<Utc>,
     ) -> Result<u32, StoreError>;
     /// The oldest `limit` messages waiting to be sent whose time has come
-    /// by `now`, oldest request first, with their organisations.
-    async fn due(&self, now: DateTime<Utc>, limit: u32) -> Result<Vec<(Uuid, OrganisationId)>, StoreError>;
+    /// by `now`, oldest request first, with their organisations; promotional
+    /// SMS only when `promotional` (within promotional hours).
+    async fn due(
+        &self,
+        now: DateTime<Utc>,
+        promotional: bool,
+        limit: u32,
+    ) -> Result<Vec<(Uuid, OrganisationId)>, StoreError>;
     /// Messages whose latest attempt started before `before` with no outcome.
     async fn in_doubt(&self, before: DateTime<Utc>, limit: u32) -> Result<Vec<Uuid>, StoreError>;
     /// Messages handed to the provider between the two times with no final report.

@@ -21,10 +21,20 @@ use crate::users::Acting;
 
 const MESSAGE_NAMESPACE: Uuid = Uuid::from_u128(0x5b1c_0a2e_7d41_4e3a_9f10_8c3e_2a9d_0013);
 
-/// The message id of a recipient of a request: the same request and
-/// recipient again is the same message.
-pub fn message_id(batch_id: Uuid, to: &str) -> Uuid {
-    Uuid::new_v5(&MESSAGE_NAMESPACE, format!("{batch_id}/{to}").as_bytes())
+/// The message id of a recipient of an organisation's request: the same
+/// request and recipient again is the same message, and another
+/// organisation's batch id never meets it.
+pub fn message_id(organisation_id: OrganisationId, batch_id: Uuid, to: &str) -> Uuid {
+    Uuid::new_v5(
+        &MESSAGE_NAMESPACE,
+        format!("{organisation_id}/{batch_id}/{to}").as_bytes(),
+    )
+}
+
+fn reused() -> MessagesError {
+    MessagesError::Command(crate::CommandError::Rejected(
+        domain::outbound_message::MessageError::MessageIdReused,
+    ))
 }
 
 /// An SMS request as the caller gave it.
@@ -79,30 +89,40 @@ impl Messages<'_> {
                 format!("custom_data may be at most {MAX_CUSTOM_DATA_BYTES} bytes"),
             ));
         }
-        self.permit(acting, recipients.len()).await?;
+        let mut existing = Vec::with_capacity(recipients.len());
+        for to in &recipients {
+            let id = message_id(organisation_id, input.batch_id, to);
+            let found = self.load(id).await?;
+            if found.as_ref().is_some_and(|m| !m.is_in(organisation_id)) {
+                return Err(reused());
+            }
+            existing.push(found);
+        }
+        let fresh: Vec<String> = recipients
+            .iter()
+            .zip(&existing)
+            .filter(|(_, found)| found.is_none())
+            .map(|(to, _)| to.clone())
+            .collect();
+        if !fresh.is_empty() {
+            self.permit(acting, fresh.len()).await?;
+        }
         let settings = self.settings(organisation_id).await?;
         let now = self.clock.now();
         let content = self.content(organisation_id, &input, &settings, &recipients).await?;
         let not_before = match input.sms_type {
             SmsType::Promotional => {
-                self.ensure_promotable(organisation_id, &recipients).await?;
+                self.ensure_promotable(organisation_id, &fresh).await?;
                 Some(window::promotional_send_at(now)).filter(|at| *at > now)
             }
             _ => None,
         };
-        for to in &recipients {
-            if let Some(existing) = self.load(message_id(input.batch_id, to)).await?
-                && !existing.is_in(organisation_id)
-            {
-                return Err(MessagesError::Command(crate::CommandError::Rejected(
-                    domain::outbound_message::MessageError::MessageIdReused,
-                )));
-            }
-        }
-        let mut recorded = Vec::with_capacity(recipients.len());
-        for to in recipients {
-            let message_id = message_id(input.batch_id, &to);
-            let request = MessageRequest {
+        // Every request is built and compared with what its id already holds
+        // before anything is written: a batch is recorded whole or not at all.
+        let mut planned = Vec::with_capacity(recipients.len());
+        for (to, found) in recipients.into_iter().zip(existing) {
+            let id = message_id(organisation_id, input.batch_id, &to);
+            let mut request = MessageRequest {
                 organisation_id,
                 requested_by: acting.user_id,
                 to,
@@ -112,12 +132,27 @@ impl Messages<'_> {
                 not_before,
                 batch_id: Some(input.batch_id),
             };
+            if let Some(kept) = found.as_ref().and_then(|m| m.request.as_deref()) {
+                // A retry keeps the time the first request was given.
+                request.not_before = kept.not_before;
+                if *kept != request {
+                    return Err(reused());
+                }
+            }
+            planned.push((id, found, request));
+        }
+        let mut recorded = Vec::with_capacity(planned.len());
+        for (id, found, request) in planned {
+            if let Some(message) = found {
+                recorded.push((id, message));
+                continue;
+            }
             let command = MessageCommand::Request {
                 request: Box::new(request),
                 at: now,
             };
-            self.store.execute(&message_id.to_string(), command, meta).await?;
-            recorded.push((message_id, self.get(organisation_id, message_id).await?));
+            self.store.execute(&id.to_string(), command, meta).await?;
+            recorded.push((id, self.get(organisation_id, id).await?));
         }
         Ok(recorded)
     }
@@ -403,14 +438,13 @@ mod tests {
     }
 
     #[test]
-    fn message_ids_are_the_requests_and_the_recipients() {
-        let batch = Uuid::from_u128(5);
-        assert_eq!(message_id(batch, "+919800000002"), message_id(batch, "+919800000002"));
-        assert_ne!(message_id(batch, "+919800000002"), message_id(batch, "+919800000003"));
-        assert_ne!(
-            message_id(batch, "+919800000002"),
-            message_id(Uuid::nil(), "+919800000002")
-        );
+    fn message_ids_are_the_organisations_the_requests_and_the_recipients() {
+        let (org, batch) = (Uuid::from_u128(1), Uuid::from_u128(5));
+        let id = message_id(org, batch, "+919800000002");
+        assert_eq!(id, message_id(org, batch, "+919800000002"));
+        assert_ne!(id, message_id(org, batch, "+919800000003"));
+        assert_ne!(id, message_id(org, Uuid::nil(), "+919800000002"));
+        assert_ne!(id, message_id(Uuid::from_u128(2), batch, "+919800000002"));
         assert!(is_indian("+919800000002") && !is_indian("+14155550100"));
     }
 }

@@ -112,6 +112,8 @@ pub enum WhatsappItem {
         profile_name: Option<String>,
         content: InboundContent,
         context_sid: Option<String>,
+        /// When the customer sent it, as the callback says.
+        sent_at: Option<DateTime<Utc>>,
     },
 }
 
@@ -290,8 +292,14 @@ impl Messages<'_> {
                     profile_name,
                     content,
                     context_sid,
+                    sent_at,
                 } => {
                     let id = inbound_message_id(organisation_id, Channel::Whatsapp, &sid);
+                    // The window runs from when the customer wrote: a callback
+                    // Exotel repeats late opens it no longer (a time ahead of
+                    // ours is taken as now).
+                    let now = self.clock.now();
+                    let received_at = sent_at.filter(|at| *at <= now).unwrap_or(now);
                     let message = ReceivedMessage {
                         organisation_id,
                         channel: Channel::Whatsapp,
@@ -301,7 +309,7 @@ impl Messages<'_> {
                         profile_name,
                         content,
                         context_sid,
-                        received_at: self.clock.now(),
+                        received_at,
                     };
                     let command = InboundMessageCommand::Receive {
                         message: Box::new(message),

@@ -308,13 +308,22 @@ impl OutboundMessage {
         Ok(vec![MessageEvent::MessageRequested { request, at }])
     }
 
+    /// Whether the message may go out at `at`: not before its time, and a
+    /// promotional SMS only within promotional hours, however long it waited.
+    fn may_go_at(&self, at: DateTime<Utc>) -> bool {
+        let Some(request) = self.request.as_deref() else {
+            return false;
+        };
+        let promotional = matches!(&request.content, MessageContent::Sms(sms) if sms.sms_type == SmsType::Promotional);
+        request.not_before.is_none_or(|t| at >= t) && (!promotional || crate::sms::within_promotional_hours(at))
+    }
+
     fn start_dispatch(&self, at: DateTime<Utc>) -> Result<Vec<MessageEvent>, MessageError> {
-        let not_before = self.request.as_ref().and_then(|r| r.not_before);
         match self.dispatch {
             Dispatch::None => Err(MessageError::NotFound),
             Dispatch::Started | Dispatch::Unknown => Err(MessageError::DispatchInDoubt),
             Dispatch::Submitted | Dispatch::Refused => Err(MessageError::AlreadyDispatched),
-            Dispatch::Pending if not_before.is_some_and(|t| at < t) => Err(MessageError::NotDue),
+            Dispatch::Pending if !self.may_go_at(at) => Err(MessageError::NotDue),
             Dispatch::Pending => Ok(vec![MessageEvent::MessageDispatchStarted {
                 attempt: self.attempts + 1,
                 at,

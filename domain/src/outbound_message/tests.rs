@@ -642,3 +642,40 @@ fn a_whatsapp_message_breaking_a_limit_is_refused_with_the_rule() {
         }]);
     assert_eq!(whatsapp("x").content.channel(), Channel::Whatsapp);
 }
+
+#[test]
+fn a_promotional_sms_that_waited_past_nine_at_night_is_held_until_the_morning() {
+    let promotional = |not_before: Option<DateTime<Utc>>| {
+        let mut request = request_of("Sale today", not_before);
+        if let MessageContent::Sms(sms) = &mut request.content {
+            sms.sms_type = SmsType::Promotional;
+        }
+        vec![MessageEvent::MessageRequested { request, at: at(0) }]
+    };
+    // 20:59:59 and 21:00 IST; 09:00 IST the next day.
+    let evening = Utc.with_ymd_and_hms(2026, 12, 1, 15, 29, 59).unwrap();
+    let nine = Utc.with_ymd_and_hms(2026, 12, 1, 15, 30, 0).unwrap();
+    let morning = Utc.with_ymd_and_hms(2026, 12, 2, 3, 30, 0).unwrap();
+    Given::with(())
+        .given(promotional(None))
+        .when(MessageCommand::StartDispatch { at: evening })
+        .then_expect_events(vec![MessageEvent::MessageDispatchStarted {
+            attempt: 1,
+            at: evening,
+        }]);
+    Given::with(())
+        .given(promotional(None))
+        .when(MessageCommand::StartDispatch { at: nine })
+        .then_expect_error(MessageError::NotDue);
+    Given::with(())
+        .given(promotional(Some(morning)))
+        .when(MessageCommand::StartDispatch { at: morning })
+        .then_expect_events(vec![MessageEvent::MessageDispatchStarted {
+            attempt: 1,
+            at: morning,
+        }]);
+    Given::with(())
+        .given(vec![requested()])
+        .when(MessageCommand::StartDispatch { at: nine })
+        .then_expect_events(vec![MessageEvent::MessageDispatchStarted { attempt: 1, at: nine }]);
+}

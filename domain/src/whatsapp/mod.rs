@@ -215,24 +215,20 @@ pub enum WhatsappRule {
 }
 
 impl WhatsappRule {
-    /// The request field the rule is about.
+    /// The field of the request's `content` the rule is about.
     pub fn field(&self) -> &'static str {
         match self {
-            Self::Text => "text",
-            Self::MediaUrl | Self::MediaType | Self::MediaSize | Self::MediaUnreachable => "media.url",
-            Self::Caption => "media.caption",
-            Self::Filename => "media.filename",
-            Self::Latitude => "location.latitude",
-            Self::Longitude => "location.longitude",
-            Self::Place => "location",
-            Self::InteractiveBody => "interactive.body",
-            Self::HeaderOrFooter => "interactive.header",
-            Self::ButtonCount => "interactive.buttons",
-            Self::ButtonTitle => "interactive.buttons",
-            Self::Id => "interactive",
-            Self::ListSize => "interactive.sections",
-            Self::RowTitle => "interactive.sections",
-            Self::RowDescription => "interactive.sections",
+            Self::Text | Self::InteractiveBody => "content.body",
+            Self::MediaUrl | Self::MediaType | Self::MediaSize | Self::MediaUnreachable => "content.url",
+            Self::Caption => "content.caption",
+            Self::Filename => "content.filename",
+            Self::Latitude => "content.latitude",
+            Self::Longitude => "content.longitude",
+            Self::Place => "content.name",
+            Self::HeaderOrFooter => "content.header",
+            Self::ButtonCount | Self::ButtonTitle => "content.buttons",
+            Self::Id => "content",
+            Self::ListSize | Self::RowTitle | Self::RowDescription => "content.sections",
         }
     }
 }

@@ -74,7 +74,7 @@ fn text_of_4096_characters_emoji_included_is_taken_and_one_more_is_refused() {
     assert_eq!(text(&format!("{emoji}a")).check(), Err(WhatsappRule::Text));
     assert_eq!(text("").check(), Err(WhatsappRule::Text));
     assert_eq!(text("  \n").check(), Err(WhatsappRule::Text));
-    assert_eq!(WhatsappRule::Text.field(), "text");
+    assert_eq!(WhatsappRule::Text.field(), "content.body");
 }
 
 #[test]
@@ -282,10 +282,10 @@ fn row_titles_descriptions_and_ids_are_bounded() {
 
 #[test]
 fn every_rule_names_the_field_a_caller_sent() {
-    assert_eq!(WhatsappRule::Latitude.field(), "location.latitude");
-    assert_eq!(WhatsappRule::ButtonCount.field(), "interactive.buttons");
-    assert_eq!(WhatsappRule::ListSize.field(), "interactive.sections");
-    assert_eq!(WhatsappRule::MediaUrl.field(), "media.url");
+    assert_eq!(WhatsappRule::Latitude.field(), "content.latitude");
+    assert_eq!(WhatsappRule::ButtonCount.field(), "content.buttons");
+    assert_eq!(WhatsappRule::ListSize.field(), "content.sections");
+    assert_eq!(WhatsappRule::MediaUrl.field(), "content.url");
 }
 
 #[test]
@@ -349,5 +349,5 @@ fn media_files_are_checked_against_whatsapps_types_and_sizes() {
         MediaKind::Sticker.check_file(Some("image/png"), Some(1)),
         Err(WhatsappRule::MediaType)
     );
-    assert_eq!(WhatsappRule::MediaSize.field(), "media.url");
+    assert_eq!(WhatsappRule::MediaSize.field(), "content.url");
 }

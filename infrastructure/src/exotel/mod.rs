@@ -318,12 +318,17 @@ fn credentials_go_to(base_url: &str, url: &reqwest::Url) -> bool {
     same_origin || exotel
 }
 
+/// A failure to connect (a refused address, DNS, TLS) sent nothing; any
+/// other failure came once the request was on its way, and it may have acted.
 fn transport_error(error: &reqwest::Error, timeout: Duration) -> ExotelError {
-    match error.is_timeout() {
-        true => ExotelError::Timeout {
+    if error.is_timeout() {
+        return ExotelError::Timeout {
             seconds: timeout.as_secs(),
-        },
-        false => ExotelError::Unreachable(with_causes(error)),
+        };
+    }
+    match error.is_connect() || error.is_builder() {
+        true => ExotelError::Unreachable(with_causes(error)),
+        false => ExotelError::Interrupted(with_causes(error)),
     }
 }
 
@@ -352,7 +357,7 @@ async fn bytes_of(response: reqwest::Response) -> Result<Vec<u8>, ExotelError> {
     let bytes = response
         .bytes()
         .await
-        .map_err(|e| ExotelError::Unreachable(e.to_string()))?;
+        .map_err(|e| ExotelError::Interrupted(e.to_string()))?;
     if status.is_success() {
         return Ok(bytes.to_vec());
     }
