@@ -298,3 +298,38 @@ async fn the_modules_send_route_records_the_same_sms() {
     message_when(&app, id, 20, "the SMS is delivered", |m| m["status"] == "delivered").await;
     assert_eq!(sends_for(&sim, id).await.len(), 1);
 }
+
+#[tokio::test]
+async fn a_batch_whose_id_holds_other_content_records_nothing_and_a_retry_counts_nothing_again() {
+    let (app, sim) = app_and_simulator().await;
+    let batch = "4b8c3c8e-51a0-4f4f-9f6e-1d2c3b4a5f01";
+    let order = |to: Vec<&str>, variable: &str| json!({"batch_id": batch, "to": to, "template_id": TEMPLATE, "variables": [variable], "sms_type": "service_implicit"});
+    let first = send(&app, order(vec!["+919812300071"], "X-1")).await;
+    assert_eq!(first.status(), StatusCode::ACCEPTED);
+    let changed = send(&app, order(vec!["+919812300072", "+919812300071"], "Y-2")).await;
+    assert_problem(changed, StatusCode::UNPROCESSABLE_ENTITY, "message_id_reused").await;
+    crate::support::eventually(
+        std::time::Duration::from_secs(10),
+        "the first SMS is delivered",
+        || async {
+            let listed: Value = app
+                .get("/api/v1/sms", Some(&app.admin_token))
+                .await
+                .json()
+                .await
+                .unwrap();
+            listed["count"] == 1 && listed["data"][0]["status"] == "delivered"
+        },
+    )
+    .await;
+    assert_eq!(all_sends(&sim).await, 1, "the refused batch sent nothing");
+    let retried = send(&app, order(vec!["+919812300071"], "X-1")).await;
+    assert_eq!(retried.status(), StatusCode::ACCEPTED);
+    let body: Value = retried.json().await.unwrap();
+    assert_eq!(
+        data(&body)["messages"][0]["status"],
+        "delivered",
+        "a retry answers the message as it stands"
+    );
+    assert_eq!(all_sends(&sim).await, 1, "and sent nothing again");
+}
