@@ -85,13 +85,17 @@ async fn a_failure_reported_by_the_operator_is_recorded_with_its_code_and_descri
     assert_eq!(failed["failure"]["code"], 23185);
     assert_eq!(failed["failure"]["description"], "DLT_TEMPLATE_DOES_NOT_MATCH");
     assert!(failed["failed_at"].is_string());
-    let listed: Value = app
-        .get("/api/v1/sms?status=failed", Some(&app.admin_token))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed["data"][0]["failure_code"], 23185);
+    // The list reads the view, which follows the aggregate a moment later.
+    crate::support::eventually(Duration::from_secs(10), "the list shows the failure", || async {
+        let listed: Value = app
+            .get("/api/v1/sms?status=failed", Some(&app.admin_token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        listed["data"][0]["failure_code"] == 23185
+    })
+    .await;
 }
 
 #[tokio::test]

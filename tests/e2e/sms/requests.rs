@@ -36,13 +36,23 @@ async fn an_order_sms_follows_its_dlt_template_and_reaches_exotel_once_with_its_
         .map(|e| e["kind"].as_str().unwrap())
         .collect();
     assert_eq!(kinds, ["requested", "dispatch_started", "submitted", "report"]);
-    let listed: Value = app
-        .get("/api/v1/sms?status=delivered", Some(&app.admin_token))
-        .await
-        .json()
-        .await
-        .unwrap();
-    assert_eq!(listed["count"], 1);
+    // The list reads the view, which follows the aggregate a moment later.
+    let delivered_list = || async {
+        let listed: Value = app
+            .get("/api/v1/sms?status=delivered", Some(&app.admin_token))
+            .await
+            .json()
+            .await
+            .unwrap();
+        listed
+    };
+    crate::support::eventually(
+        std::time::Duration::from_secs(10),
+        "the list shows it delivered",
+        || async { delivered_list().await["count"] == 1 },
+    )
+    .await;
+    let listed = delivered_list().await;
     assert_eq!(listed["data"][0]["id"], id.as_str());
     assert_eq!(listed["data"][0]["segments"], 1);
 }
