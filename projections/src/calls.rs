@@ -21,7 +21,8 @@ pub fn stamp(at: DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Micros, true)
 }
 
-fn word<T: serde::Serialize>(value: T) -> String {
+/// A value's serde name (`"delivered"`), as the views keep it.
+pub(crate) fn word<T: serde::Serialize>(value: T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,
         _ => String::new(),

@@ -12,17 +12,10 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use uuid::Uuid;
 
-use crate::calls::{stamp, time};
+use crate::calls::{stamp, time, word};
 use crate::{ProjectionError, Projector, decode};
 
 pub struct InboundMessagesView;
-
-fn word<T: serde::Serialize>(value: T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
 
 /// The kind of content and the text it shows.
 fn kind_and_text(content: &InboundContent) -> (&'static str, Option<String>) {

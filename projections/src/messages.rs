@@ -12,17 +12,10 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use uuid::Uuid;
 
-use crate::calls::{stamp, time};
+use crate::calls::{stamp, time, word};
 use crate::{ProjectionError, Projector, decode};
 
 pub struct MessagesView;
-
-fn word<T: serde::Serialize>(value: T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
 
 async fn set(
     conn: &mut AnyConnection,

@@ -10,17 +10,10 @@ use domain::sms_template::SmsTemplateEvent;
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 
-use crate::calls::{stamp, time};
+use crate::calls::{stamp, time, word};
 use crate::{ProjectionError, Projector, decode};
 
 pub struct SmsTemplatesView;
-
-fn word<T: serde::Serialize>(value: T) -> String {
-    match serde_json::to_value(value) {
-        Ok(serde_json::Value::String(s)) => s,
-        _ => String::new(),
-    }
-}
 
 #[async_trait]
 impl Projector for SmsTemplatesView {

@@ -3,15 +3,13 @@
 //! callback recorded once on the message it names.
 
 use chrono::{DateTime, Utc};
-use uuid::Uuid;
 
 use domain::OrganisationId;
 use domain::call::paise;
-use domain::outbound_message::{MessageCommand, MessageError, MessageReport, MessageStatus, ReportSource};
+use domain::outbound_message::{MessageReport, MessageStatus, ReportSource};
 
 use super::{Messages, MessagesError};
 use crate::calls::Callback;
-use crate::error::CommandError;
 use crate::exotel::SmsInfo;
 use crate::metadata::EventMetadata;
 
@@ -79,31 +77,15 @@ impl Messages<'_> {
         body_digest: String,
         meta: &EventMetadata,
     ) -> Result<Callback, MessagesError> {
-        let named = callback
-            .custom_field
-            .as_deref()
-            .and_then(|c| Uuid::try_parse(c.trim()).ok());
-        let mut message_id = None;
-        if let Some(named) = named
-            && self.load(named).await?.is_some_and(|m| m.is_in(organisation_id))
-        {
-            message_id = Some(named);
-        }
-        if message_id.is_none() {
-            message_id = self.directory.by_sid(organisation_id, &callback.sms_sid).await?;
-        }
-        let Some(message_id) = message_id else {
-            return Ok(Callback::Unmatched);
-        };
         let report = callback_report(callback, body_digest, self.clock.now());
-        let command = MessageCommand::RecordReport {
-            report: Box::new(report),
-        };
-        match self.store.execute(&message_id.to_string(), command, meta).await {
-            Ok(()) => Ok(Callback::Recorded(message_id)),
-            Err(CommandError::Rejected(MessageError::SidMismatch)) => Ok(Callback::Unmatched),
-            Err(other) => Err(other.into()),
-        }
+        self.record_report(
+            organisation_id,
+            callback.custom_field.as_deref(),
+            &callback.sms_sid,
+            report,
+            meta,
+        )
+        .await
     }
 }
 
