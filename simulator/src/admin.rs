@@ -18,9 +18,10 @@
 //! - `DELETE /_simulator/calls/{sid}/recording`: the recording expires.
 //!
 //! Elsewhere: flows (`PUT /_simulator/flows/{app_id}`, `GET
-//! /_simulator/calls/{sid}/flow`) in the flows module, and incoming
-//! WhatsApp messages (`POST /_simulator/whatsapp/incoming`) in the WhatsApp
-//! module.
+//! /_simulator/calls/{sid}/flow`) in the flows module, incoming WhatsApp
+//! messages (`POST /_simulator/whatsapp/incoming`) in the WhatsApp module,
+//! and the review of WhatsApp templates (`PUT
+//! /_simulator/accounts/{sid}/templates/{name}`) in its templates module.
 
 use axum::extract::{Path, State};
 use axum::http::{HeaderMap, StatusCode};

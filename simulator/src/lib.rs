@@ -9,8 +9,17 @@
 //! voice status callbacks, flows (Greeting, Gather, Passthru, Connect to a
 //! fixed number or to one a URL names) and call recordings; SMS
 //! (`Sms/send`, `Sms/bulksend`, SMS details and status callbacks); WhatsApp
-//! (v2 `messages`, delivery reports, incoming messages); ExoPhones, number
-//! metadata and the customer whitelist; Lead Assist number masking.
+//! (v2 `messages`, delivery reports, incoming messages, and v2 message
+//! `templates`: listing with filters and cursors, bulk create, edit and
+//! delete per WABA, review scripted through `PUT
+//! /_simulator/accounts/{sid}/templates/{name}`, and template messages
+//! whose receipts fail when the template is missing, not approved or not
+//! filled); ExoPhones, number metadata and the customer whitelist; Lead
+//! Assist number masking.
+//!
+//! The sandbox account (`sandbox`, key `sandbox-key`, token
+//! `sandbox-token`) has the WABA [`SANDBOX_WABA`] with two approved
+//! templates, `order_update` and `delivery_photo`.
 
 mod admin;
 mod callbacks;
@@ -31,6 +40,7 @@ use std::sync::Arc;
 use tokio::net::TcpListener;
 
 pub use state::{Account, Scenario, Segment, SimState, Speaker};
+pub use whatsapp::SANDBOX_WABA;
 
 /// A simulator serving on a local address.
 pub struct RunningSimulator {

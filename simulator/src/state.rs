@@ -1,5 +1,6 @@
 //! What the simulator remembers: accounts and their ExoPhones, calls, SMS,
-//! the scripted behaviour of each number, and every request it received.
+//! WhatsApp templates, the scripted behaviour of each number, and every
+//! request it received.
 
 use serde::{Deserialize, Serialize};
 use std::collections::{HashMap, VecDeque};
@@ -259,6 +260,8 @@ pub struct SimState {
     pub(crate) numbers: crate::numbers::Registry,
     /// Lead Assist allocations and the calls made to them.
     pub(crate) masking: crate::masking::Leases,
+    /// WhatsApp message templates, per account and WABA.
+    pub(crate) templates: crate::whatsapp::Templates,
 }
 
 /// Voice requests an account may make per minute (Exotel's documented limit).
@@ -283,7 +286,8 @@ impl SimState {
         }
     }
 
-    /// One account — SID `sandbox`, key `sandbox-key`, token `sandbox-token` — with two ExoPhones.
+    /// One account — SID `sandbox`, key `sandbox-key`, token `sandbox-token` — with two ExoPhones,
+    /// and WABA `sandbox-waba` holding two approved templates (`order_update`, `delivery_photo`).
     pub fn with_sandbox() -> Self {
         let sandbox = Account {
             sid: "sandbox".into(),
@@ -310,6 +314,7 @@ impl SimState {
                 .unwrap_or_default(),
             numbers: Default::default(),
             masking: Default::default(),
+            templates: crate::whatsapp::Templates::sandbox(),
         }
     }
 

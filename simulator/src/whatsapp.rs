@@ -1,7 +1,9 @@
 //! WhatsApp (v2): `POST /v2/accounts/{sid}/messages` with the body wrapped
 //! in its channel (`{"whatsapp":{"messages":[…]}}`), per-message results,
 //! delivery reports to `status_callback`, and incoming messages injected
-//! through `/_simulator/whatsapp/incoming`.
+//! through `/_simulator/whatsapp/incoming`; and message templates (v2
+//! `templates`, with the simulator's own review route), whose verdict
+//! decides the receipts of a template message.
 //!
 //! A request whose messages are all invalid gets a 400 in the v2 error
 //! envelope; one with some valid messages gets a 202 in which each invalid
@@ -10,6 +12,7 @@
 mod content;
 mod dlr;
 mod incoming;
+mod templates;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -20,6 +23,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub use dlr::valid_script;
+pub use templates::{SANDBOX_WABA, Templates};
 
 use crate::request::{Fault, Received, is_http_url, scripted_fault};
 use crate::state::{Account, SimState, national};
@@ -37,18 +41,14 @@ pub fn routes() -> Router<Arc<SimState>> {
     Router::new()
         .route("/v2/accounts/{sid}/messages", post(send))
         .route("/_simulator/whatsapp/incoming", post(incoming::inject))
+        .merge(templates::routes())
 }
 
 /// `POST /v2/accounts/{sid}/messages`.
 pub async fn send(State(state): State<Arc<SimState>>, Path(sid): Path<String>, request: Received) -> Response {
     let method = &request.method;
     let Some(account) = request.account(&state, &sid) else {
-        let error = error_data(
-            1010,
-            "Authentication failed",
-            "The API key and token do not open this account",
-        );
-        return v2_error(StatusCode::UNAUTHORIZED, method, error);
+        return unauthorized(method);
     };
     let body = match unwrap_request(&request.body) {
         Ok(body) => body,
@@ -62,9 +62,19 @@ pub async fn send(State(state): State<Arc<SimState>>, Path(sid): Path<String>, r
     let results: Vec<Result<Accepted, String>> = messages
         .iter()
         .enumerate()
-        .map(|(i, m)| check(&account, &body, m).map_err(|e| format!("whatsapp.messages[{i}]: {e}")))
+        .map(|(i, m)| check(&state, &account, &body, m).map_err(|e| format!("whatsapp.messages[{i}]: {e}")))
         .collect();
     answer(&state, method, results)
+}
+
+/// 401 in the v2 error envelope: the credentials do not open the account.
+fn unauthorized(method: &Method) -> Response {
+    let error = error_data(
+        1010,
+        "Authentication failed",
+        "The API key and token do not open this account",
+    );
+    v2_error(StatusCode::UNAUTHORIZED, method, error)
 }
 
 /// The request as JSON, once its channel wrapper and message count pass.
@@ -105,8 +115,9 @@ fn fault_response(fault: Fault, method: &Method) -> Response {
     )
 }
 
-/// A message Exotel would take, or why not.
-fn check(account: &Account, request: &Value, message: &Value) -> Result<Accepted, String> {
+/// A message Exotel would take, or why not; a template message carries
+/// its template's verdict.
+fn check(state: &SimState, account: &Account, request: &Value, message: &Value) -> Result<Accepted, String> {
     let from = message.get("from").and_then(Value::as_str).ok_or("from is mandatory")?;
     if !account.owns(from) || national(from).is_empty() {
         return Err(format!("from {from} is not a WhatsApp number of this account"));
@@ -116,7 +127,8 @@ fn check(account: &Account, request: &Value, message: &Value) -> Result<Accepted
     if !(10..=15).contains(&digits) {
         return Err(format!("to {to} is not a phone number"));
     }
-    content::outgoing(message.get("content").unwrap_or(&Value::Null))?;
+    let content = message.get("content").unwrap_or(&Value::Null);
+    content::outgoing(content)?;
     let levels = [message, &request["whatsapp"], request];
     let inherited = |key: &str| levels.iter().find_map(|l| l.get(key).filter(|v| !v.is_null())).cloned();
     let status_callback = match inherited("status_callback") {
@@ -129,6 +141,7 @@ fn check(account: &Account, request: &Value, message: &Value) -> Result<Accepted
         to: to.to_string(),
         custom_data: inherited("custom_data"),
         status_callback,
+        template_failure: templates::verdict(&state.templates, &account.sid, content),
     })
 }
 

@@ -1,6 +1,8 @@
 //! Delivery reports (DLR) of a sent WhatsApp message: sent, delivered and
 //! read as separate callbacks, or a failure, as the recipient's script
-//! says, on the simulated clock.
+//! says, on the simulated clock. A template message whose template cannot
+//! be used fails with the template's code (30022–30024) whatever the
+//! script says.
 
 use chrono::{DateTime, Duration as Span, Utc};
 use serde_json::{Value, json};
@@ -71,6 +73,9 @@ pub struct Accepted {
     pub custom_data: Option<Value>,
     /// The message's `status_callback`, else the account's webhook.
     pub status_callback: Option<String>,
+    /// Why its template cannot be used (`exo_status_code` 30022–30024);
+    /// this failure takes precedence over the recipient's script.
+    pub template_failure: Option<u32>,
 }
 
 /// Whether a script's WhatsApp outcome exists and its code is a failure.
@@ -80,8 +85,12 @@ pub fn valid_script(script: &Scenario) -> bool {
     known && script.whatsapp_error_code.is_none_or(failure)
 }
 
-/// The receipts a script gives, in order.
-fn receipts(script: &Scenario) -> Vec<u32> {
+/// The receipts of a message, in order: its template's failure alone when
+/// there is one, else what the script gives.
+fn receipts(script: &Scenario, template_failure: Option<u32>) -> Vec<u32> {
+    if let Some(code) = template_failure {
+        return vec![code];
+    }
     match script.whatsapp.as_str() {
         "sent" => vec![SENT],
         "delivered" => vec![SENT, DELIVERED],
@@ -93,7 +102,7 @@ fn receipts(script: &Scenario) -> Vec<u32> {
 /// Sends a message's receipts, each `whatsapp_delay_seconds` after the last.
 pub async fn live(state: Arc<SimState>, message: Accepted) {
     let script = state.scenario(&message.to);
-    let codes = receipts(&script);
+    let codes = receipts(&script, message.template_failure);
     let mut callbacks = Callbacks::new(message.status_callback.clone(), Encoding::Json, &script);
     let start = Utc::now();
     let step = script.whatsapp_delay_seconds;
