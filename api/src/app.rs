@@ -18,8 +18,8 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    api_keys, audit, auth, calls, email_accounts, email_inbox, emails, integrations, masked_sessions, organisation,
-    phone_numbers, seed, sms, system, users, webhook_endpoints, webhooks, whatsapp,
+    api_keys, audit, auth, calls, email_accounts, email_inbox, emails, holidays, integrations, masked_sessions,
+    organisation, phone_numbers, seed, sms, system, users, webhook_endpoints, webhooks, whatsapp, whatsapp_templates,
 };
 use crate::state::AppState;
 
@@ -31,6 +31,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(auth::router())
         .merge(users::router())
         .merge(organisation::router())
+        .merge(holidays::router())
         .merge(api_keys::router())
         .merge(integrations::router())
         .merge(phone_numbers::router())
@@ -38,6 +39,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(masked_sessions::router())
         .merge(sms::router())
         .merge(whatsapp::router())
+        .merge(whatsapp_templates::router())
         .merge(email_accounts::router())
         .merge(emails::router(&state.settings))
         .merge(email_inbox::router())

@@ -153,6 +153,9 @@ impl Rule for OrganisationError {
             OrganisationError::InvalidName => {
                 rule(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("name")
             }
+            OrganisationError::InvalidHolidays => {
+                rule(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("holidays")
+            }
         }
     }
 }
@@ -703,6 +706,26 @@ impl From<application::messages::MessagesError> for ApiError {
             E::Store(e) => e.into(),
             E::Command(e) => e.into(),
             E::Template(e) => e.into(),
+            E::UnknownTemplate { .. } => ApiError::new(
+                StatusCode::UNPROCESSABLE_ENTITY,
+                "whatsapp_template_unknown",
+                error.to_string(),
+            )
+            .on_field("content.name"),
+            E::TemplateRule(rule) => {
+                let code = match rule {
+                    domain::whatsapp_template::TemplateRule::NotApproved { .. } => "whatsapp_template_not_approved",
+                    _ => "whatsapp_template_mismatch",
+                };
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, rule.to_string()).on_field(rule.field())
+            }
+            E::WhatsappTemplate(e) => e.into(),
         }
+    }
+}
+
+impl Rule for domain::whatsapp_template::WhatsappTemplateError {
+    fn to_api(&self) -> ApiError {
+        rule(StatusCode::CONFLICT, "whatsapp_template_conflict", self)
     }
 }

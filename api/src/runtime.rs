@@ -51,7 +51,7 @@ pub async fn start(state: Arc<AppState>, roles: Roles, listener: Option<TcpListe
     let mut tasks = JoinSet::new();
     if roles.workers {
         start_workers(&state, &shutdown, &mut tasks);
-        start_phone_sync(&state, &shutdown, &mut tasks);
+        start_provider_sync(&state, &shutdown, &mut tasks);
         start_mail_pollers(&state, &shutdown, &mut tasks);
         start_call_workers(&state, &shutdown, &mut tasks);
         start_message_workers(&state, &shutdown, &mut tasks);
@@ -150,14 +150,14 @@ fn start_workers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mu
     });
 }
 
-fn start_phone_sync(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {
+fn start_provider_sync(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {
     let interval = state.settings.phone_sync_interval_secs;
     if interval == 0 {
         return;
     }
     let state = state.clone();
-    supervise(tasks, "phone_sync", shutdown.clone(), move |stop| {
-        crate::phone_sync::run(state.clone(), Duration::from_secs(interval), stop)
+    supervise(tasks, "provider_sync", shutdown.clone(), move |stop| {
+        crate::provider_sync::run(state.clone(), Duration::from_secs(interval), stop)
     });
 }
 

@@ -114,7 +114,8 @@ fn sandbox_configurations(simulator: &str) -> [(IntegrationKind, Value); 3] {
         ),
         (
             IntegrationKind::ExotelWhatsapp,
-            with(json!({"whatsapp_number": SANDBOX_WHATSAPP, "business_name": "Sandbox"})),
+            with(json!({"whatsapp_number": SANDBOX_WHATSAPP, "business_name": "Sandbox",
+                "waba_id": simulator::SANDBOX_WABA})),
         ),
     ]
 }
@@ -156,6 +157,11 @@ pub async fn connect_simulator(state: &AppState, simulator: &str) -> Result<(), 
         .sync(SANDBOX_ORGANISATION, &integrations, &meta)
         .await
         .map_err(|e| InfraError::Config(format!("syncing the sandbox's numbers: {e}")))?;
+    state
+        .messages()
+        .sync_whatsapp_templates(SANDBOX_ORGANISATION, &meta)
+        .await
+        .map_err(|e| InfraError::Config(format!("syncing the sandbox's WhatsApp templates: {e}")))?;
     println!("Sandbox Exotel simulator on {simulator} (account {SIM_ACCOUNT}, key {SIM_KEY}, token {SIM_TOKEN})");
     Ok(())
 }
@@ -168,6 +174,8 @@ fn needs_simulator(current: Option<&Integration>, simulator: &str) -> bool {
     let host = match settings {
         IntegrationSettings::ExotelPhone(s) => s.api_host.as_deref(),
         IntegrationSettings::ExotelSms(s) => s.api_host.as_deref(),
+        // A sandbox configured before templates were synced gains its business account.
+        IntegrationSettings::ExotelWhatsapp(s) if s.waba_id.is_none() => return true,
         IntegrationSettings::ExotelWhatsapp(s) => s.api_host.as_deref(),
         IntegrationSettings::ZohoMail(_) => return false,
     };

@@ -59,6 +59,8 @@ pub struct AppState {
     pub message_directory: projections::messages::SqlMessages,
     pub sms_templates: EsStore<domain::sms_template::SmsTemplate>,
     pub sms_template_directory: projections::sms_templates::SqlSmsTemplates,
+    pub whatsapp_templates: EsStore<domain::whatsapp_template::WhatsappTemplate>,
+    pub whatsapp_template_directory: projections::whatsapp_templates::SqlWhatsappTemplates,
     pub dnd: application::messages::DndCache,
     pub inbound_messages: EsStore<domain::inbound_message::InboundMessage>,
     pub inbound_directory: projections::inbound_messages::SqlInboundMessages,
@@ -161,6 +163,8 @@ impl AppState {
             message_directory: projections::messages::SqlMessages(db.read.clone()),
             sms_templates: EsStore::new(&db, (), commits.clone()),
             sms_template_directory: projections::sms_templates::SqlSmsTemplates(db.read.clone()),
+            whatsapp_templates: EsStore::new(&db, (), commits.clone()),
+            whatsapp_template_directory: projections::whatsapp_templates::SqlWhatsappTemplates(db.read.clone()),
             dnd: application::messages::DndCache::new(
                 chrono::Duration::seconds(i64::try_from(settings.dnd_cache_secs).unwrap_or(i64::MAX / 1000)),
                 100_000,
@@ -253,6 +257,9 @@ impl AppState {
         application::messages::Messages {
             store: &self.message_store,
             templates: &self.sms_templates,
+            whatsapp_templates: &self.whatsapp_templates,
+            whatsapp_template_directory: &self.whatsapp_template_directory,
+            organisations: &self.organisations,
             access: self.access(),
             integrations: self.integrations(),
             provider: self.exotel.as_ref(),

@@ -132,6 +132,37 @@ impl Accounts<'_> {
         self.organisation(organisation_id).await
     }
 
+    /// The days the organisation's business is closed, by date.
+    pub async fn holidays(
+        &self,
+        organisation_id: OrganisationId,
+    ) -> Result<Vec<domain::organisation::Holiday>, CommandError<OrganisationError>> {
+        let loaded = self
+            .organisations
+            .load(&organisation_id.to_string())
+            .await
+            .map_err(|e| CommandError::Store(e.0))?
+            .ok_or(CommandError::Rejected(OrganisationError::NotFound))?;
+        Ok(loaded.aggregate.holidays)
+    }
+
+    /// Replaces the organisation's holidays (away auto-replies go on them).
+    pub async fn set_holidays(
+        &self,
+        organisation_id: OrganisationId,
+        holidays: Vec<domain::organisation::Holiday>,
+        meta: &EventMetadata,
+    ) -> Result<Vec<domain::organisation::Holiday>, CommandError<OrganisationError>> {
+        let command = OrganisationCommand::SetHolidays {
+            organisation_id,
+            holidays,
+        };
+        self.organisations
+            .execute(&organisation_id.to_string(), command, meta)
+            .await?;
+        self.holidays(organisation_id).await
+    }
+
     /// Registers a user in an existing organisation, as Switchboard itself
     /// (the CLI, the sandbox, tests).
     pub async fn register_user(&self, new: NewUser, meta: &EventMetadata) -> Result<Uuid, RegisterError> {

@@ -325,7 +325,19 @@ pub enum WhatsappOutcome {
     Refused { code: Option<i64>, message: String },
 }
 
-/// WhatsApp sending.
+/// One page of a WhatsApp Business Account's templates.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct TemplatePage {
+    /// The templates the page lists; an item the provider answered with an
+    /// error, or could not be read, is left out.
+    pub templates: Vec<domain::whatsapp_template::TemplateDefinition>,
+    /// How many items of the page were left out.
+    pub unreadable: usize,
+    /// The cursor of the next page, when there is one.
+    pub after: Option<String>,
+}
+
+/// WhatsApp sending, and the account's templates.
 #[async_trait]
 pub trait ExotelWhatsapp: Send + Sync {
     /// Waits until the account's WhatsApp rate has room for one more request.
@@ -335,6 +347,13 @@ pub trait ExotelWhatsapp: Send + Sync {
         account: &ExotelAccount,
         send: &SendWhatsapp,
     ) -> Result<Vec<WhatsappOutcome>, ExotelError>;
+    /// One page of the templates of the business account `waba_id`.
+    async fn whatsapp_templates(
+        &self,
+        account: &ExotelAccount,
+        waba_id: &str,
+        after: Option<&str>,
+    ) -> Result<TemplatePage, ExotelError>;
 }
 
 /// One ExoPhone (virtual number) of an account.

@@ -24,6 +24,7 @@ use crate::phone_numbers::{PhoneNumbers, PhoneNumbersEvent};
 use crate::sms_template::{SmsTemplate, SmsTemplateEvent};
 use crate::user::{User, UserEvent};
 use crate::webhook_endpoint::{WebhookEndpoint, WebhookEndpointEvent};
+use crate::whatsapp_template::{WhatsappTemplate, WhatsappTemplateEvent};
 
 const ID: &str = "00000000-0000-0000-0000-000000000001";
 const AT: &str = "2024-01-01T00:00:00Z";
@@ -55,6 +56,7 @@ fn aggregate_types_keep_their_stored_names() {
         OutboundMessage::TYPE,
         SmsTemplate::TYPE,
         InboundMessage::TYPE,
+        WhatsappTemplate::TYPE,
     ];
     let stored = [
         "user",
@@ -74,6 +76,7 @@ fn aggregate_types_keep_their_stored_names() {
         "outbound_message",
         "sms_template",
         "inbound_message",
+        "whatsapp_template",
     ];
     assert_eq!(types, stored);
 }
@@ -115,6 +118,8 @@ fn organisation_events_keep_their_stored_names_and_versions() {
     pinned::<OrganisationEvent>(created, "OrganisationCreated", "1.0");
     let renamed = json!({"OrganisationRenamed": {"name": "Acme India"}});
     pinned::<OrganisationEvent>(renamed, "OrganisationRenamed", "1.0");
+    let holidays = json!({"HolidaysSet": {"holidays": [{"date": "2026-12-25", "name": "Christmas"}]}});
+    pinned::<OrganisationEvent>(holidays, "HolidaysSet", "1.0");
 }
 
 #[test]
@@ -428,4 +433,25 @@ fn inbound_message_events_keep_their_stored_names_and_versions() {
         "custom_data": null, "not_before": null, "batch_id": null,
     }, "at": AT}});
     pinned::<MessageEvent>(whatsapp, "MessageRequested", "1.0");
+}
+
+#[test]
+fn whatsapp_template_events_keep_their_stored_names_and_versions() {
+    let synced = json!({"WhatsappTemplateSynced": {"organisation_id": ID, "definition": {
+        "provider_id": "1189", "name": "order_update", "language": "en", "category": "UTILITY",
+        "status": "approved", "rejected_reason": null,
+        "header": {"format": "image", "text": null}, "body": "Hi {{1}}", "footer": null,
+        "buttons": [{"kind": "quick_reply", "text": "Thanks", "url": null}]}, "at": AT}});
+    pinned::<WhatsappTemplateEvent>(synced, "WhatsappTemplateSynced", "1.0");
+    let removed = json!({"WhatsappTemplateRemoved": {"at": AT}});
+    pinned::<WhatsappTemplateEvent>(removed, "WhatsappTemplateRemoved", "1.0");
+    let template = json!({"MessageRequested": {"request": {
+        "organisation_id": ID, "requested_by": ID, "to": "+919800000002", "customer_id": null,
+        "content": {"channel": "whatsapp", "from": "+918047112233",
+            "content": {"type": "template", "name": "order_update", "language": "en",
+                "header": {"type": "media", "kind": "image", "url": "https://x.example/a.jpg", "filename": null},
+                "body": ["Asha"], "buttons": [{"index": 1, "text": "A-1"}]}},
+        "custom_data": null, "not_before": null, "batch_id": null,
+    }, "at": AT}});
+    pinned::<MessageEvent>(template, "MessageRequested", "1.0");
 }

@@ -63,6 +63,20 @@ pub enum InboundContent {
     },
 }
 
+impl InboundContent {
+    /// The text it shows: a text's body, a caption, a place's name or the
+    /// title of the reply chosen.
+    pub fn text(&self) -> Option<&str> {
+        match self {
+            Self::Text { body } => Some(body),
+            Self::Media { caption, .. } => caption.as_deref(),
+            Self::Location { name, .. } => name.as_deref(),
+            Self::ButtonReply { title, .. } | Self::ListReply { title, .. } => Some(title),
+            Self::Other { .. } => None,
+        }
+    }
+}
+
 /// A message as received.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct ReceivedMessage {

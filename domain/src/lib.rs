@@ -4,6 +4,7 @@
 //! commands by the application layer; aggregates only decide.
 
 pub mod api_key;
+pub mod auto_reply;
 pub mod call;
 pub mod customer;
 pub mod email;
@@ -28,6 +29,7 @@ pub mod sms_template;
 pub mod user;
 pub mod webhook_endpoint;
 pub mod whatsapp;
+pub mod whatsapp_template;
 
 pub use email::EmailAddress;
 pub use role::Role;

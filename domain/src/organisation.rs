@@ -7,6 +7,7 @@ use cqrs_es::{Aggregate, DomainEvent};
 use serde::{Deserialize, Serialize};
 
 use crate::OrganisationId;
+pub use crate::auto_reply::Holiday;
 
 /// Longest organisation name accepted.
 pub const MAX_NAME_LEN: usize = 200;
@@ -22,6 +23,11 @@ pub enum OrganisationCommand {
         organisation_id: OrganisationId,
         name: String,
     },
+    /// Replaces the days the business is closed; the same list again changes nothing.
+    SetHolidays {
+        organisation_id: OrganisationId,
+        holidays: Vec<Holiday>,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -34,6 +40,9 @@ pub enum OrganisationEvent {
     OrganisationRenamed {
         name: String,
     },
+    HolidaysSet {
+        holidays: Vec<Holiday>,
+    },
 }
 
 impl DomainEvent for OrganisationEvent {
@@ -41,6 +50,7 @@ impl DomainEvent for OrganisationEvent {
         match self {
             Self::OrganisationCreated { .. } => "OrganisationCreated",
             Self::OrganisationRenamed { .. } => "OrganisationRenamed",
+            Self::HolidaysSet { .. } => "HolidaysSet",
         }
         .to_string()
     }
@@ -62,13 +72,45 @@ pub enum OrganisationError {
     /// 422: blank, over-long, or holding control or bidirectional characters.
     #[error("the name must be 1 to {MAX_NAME_LEN} characters, without control or bidirectional-override characters")]
     InvalidName,
+    /// 422 on `holidays`: too many, a date twice, or a name blank or too long.
+    #[error("at most {MAX_HOLIDAYS} holidays, each date once, each named in 1 to {MAX_HOLIDAY_NAME_LEN} characters")]
+    InvalidHolidays,
 }
+
+/// Most holidays an organisation keeps.
+pub const MAX_HOLIDAYS: usize = 366;
+/// Longest holiday name.
+pub const MAX_HOLIDAY_NAME_LEN: usize = 100;
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct Organisation {
     pub id: Option<OrganisationId>,
     pub name: String,
     pub created_at: Option<DateTime<Utc>>,
+    /// The days the business is closed, by date.
+    #[serde(default)]
+    pub holidays: Vec<Holiday>,
+}
+
+/// The holidays sorted by date with their names trimmed, or the rule broken.
+fn valid_holidays(holidays: Vec<Holiday>) -> Result<Vec<Holiday>, OrganisationError> {
+    if holidays.len() > MAX_HOLIDAYS {
+        return Err(OrganisationError::InvalidHolidays);
+    }
+    let mut kept = Vec::with_capacity(holidays.len());
+    for holiday in holidays {
+        let name = holiday.name.trim().to_string();
+        let fits = (1..=MAX_HOLIDAY_NAME_LEN).contains(&name.chars().count()) && crate::user::is_safe_text(&name);
+        if !fits {
+            return Err(OrganisationError::InvalidHolidays);
+        }
+        kept.push(Holiday { name, ..holiday });
+    }
+    kept.sort_by_key(|h| h.date);
+    if kept.windows(2).any(|w| w[0].date == w[1].date) {
+        return Err(OrganisationError::InvalidHolidays);
+    }
+    Ok(kept)
 }
 
 fn valid_name(name: &str) -> Result<String, OrganisationError> {
@@ -112,6 +154,17 @@ impl Organisation {
                 }
                 Ok(vec![OrganisationEvent::OrganisationRenamed { name }])
             }
+            OrganisationCommand::SetHolidays {
+                organisation_id,
+                holidays,
+            } => {
+                self.ensure_owned_by(organisation_id)?;
+                let holidays = valid_holidays(holidays)?;
+                if holidays == self.holidays {
+                    return Ok(vec![]);
+                }
+                Ok(vec![OrganisationEvent::HolidaysSet { holidays }])
+            }
         }
     }
 }
@@ -146,6 +199,7 @@ impl Aggregate for Organisation {
                 self.created_at = Some(created_at);
             }
             OrganisationEvent::OrganisationRenamed { name } => self.name = name,
+            OrganisationEvent::HolidaysSet { holidays } => self.holidays = holidays,
         }
     }
 }
@@ -301,5 +355,74 @@ mod tests {
         assert_eq!(renamed.event_type(), "OrganisationRenamed");
         assert_eq!(created(Uuid::nil()).event_version(), "1.0");
         assert_eq!(renamed.event_version(), "1.0");
+    }
+
+    fn holiday(date: &str, name: &str) -> Holiday {
+        Holiday {
+            date: date.parse().unwrap(),
+            name: name.into(),
+        }
+    }
+
+    fn set(id: Uuid, holidays: Vec<Holiday>) -> OrganisationCommand {
+        OrganisationCommand::SetHolidays {
+            organisation_id: id,
+            holidays,
+        }
+    }
+
+    #[tokio::test]
+    async fn holidays_are_kept_by_date_with_their_names_trimmed() {
+        let id = Uuid::new_v4();
+        let given = vec![holiday("2026-12-25", " Christmas "), holiday("2026-10-20", "Diwali")];
+        let kept = vec![holiday("2026-10-20", "Diwali"), holiday("2026-12-25", "Christmas")];
+        Given::with(())
+            .given(vec![created(id)])
+            .when_async(set(id, given))
+            .await
+            .then_expect_events(vec![OrganisationEvent::HolidaysSet { holidays: kept.clone() }]);
+        let mut organisation = Organisation::default();
+        organisation.apply(created(id));
+        organisation.apply(OrganisationEvent::HolidaysSet { holidays: kept.clone() });
+        assert_eq!(organisation.holidays, kept);
+        assert_eq!(
+            organisation.decide(set(id, kept.clone())),
+            Ok(vec![]),
+            "the same list again changes nothing"
+        );
+        assert_eq!(
+            organisation.decide(set(Uuid::new_v4(), kept)),
+            Err(OrganisationError::NotFound)
+        );
+    }
+
+    #[tokio::test]
+    async fn holidays_with_a_date_twice_a_blank_name_or_too_many_are_refused() {
+        let id = Uuid::new_v4();
+        let mut organisation = Organisation::default();
+        organisation.apply(created(id));
+        let twice = vec![holiday("2026-12-25", "Christmas"), holiday("2026-12-25", "Again")];
+        let blank = vec![holiday("2026-12-25", " ")];
+        let long = vec![holiday("2026-12-25", &"x".repeat(101))];
+        let first = chrono::NaiveDate::from_ymd_opt(2026, 1, 1).unwrap();
+        let many: Vec<Holiday> = (0..367)
+            .map(|d| Holiday {
+                date: first + chrono::Duration::days(d),
+                name: "Day".into(),
+            })
+            .collect();
+        for holidays in [twice, blank, long, many] {
+            assert_eq!(
+                organisation.decide(set(id, holidays)),
+                Err(OrganisationError::InvalidHolidays)
+            );
+        }
+        let most: Vec<Holiday> = (0..366)
+            .map(|d| Holiday {
+                date: first + chrono::Duration::days(d),
+                name: "x".repeat(100),
+            })
+            .collect();
+        assert_eq!(organisation.decide(set(id, most)).map(|e| e.len()), Ok(1));
     }
 }

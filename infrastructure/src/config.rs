@@ -63,7 +63,7 @@ pub struct Settings {
     pub login_rate_limit_per_address: u32,
     /// How long an `Idempotency-Key` is remembered, in hours (`SWITCHBOARD_IDEMPOTENCY_TTL_HOURS`).
     pub idempotency_ttl_hours: u32,
-    /// Seconds between syncs of every organisation's ExoPhones; 0 turns the
+    /// Seconds between syncs of every organisation's ExoPhones and WhatsApp templates; 0 turns the
     /// periodic sync off (`SWITCHBOARD_PHONE_SYNC_INTERVAL_SECS`).
     pub phone_sync_interval_secs: u64,
     /// Where the embedded default's sandbox runs its Exotel simulator; port 0

@@ -33,6 +33,7 @@ pub const ALL_TYPES: &[&str] = &[
     "outbound_message",
     "sms_template",
     "inbound_message",
+    "whatsapp_template",
 ];
 
 fn organisation_of(event: &StoredEvent) -> String {
@@ -312,6 +313,7 @@ mod tests {
             domain::outbound_message::OutboundMessage::TYPE,
             domain::sms_template::SmsTemplate::TYPE,
             domain::inbound_message::InboundMessage::TYPE,
+            domain::whatsapp_template::WhatsappTemplate::TYPE,
         ];
         let mut listed: Vec<&str> = ALL_TYPES.to_vec();
         let mut expected = every.to_vec();

@@ -19,14 +19,15 @@ pub struct InboundMessagesView;
 
 /// The kind of content and the text it shows.
 fn kind_and_text(content: &InboundContent) -> (&'static str, Option<String>) {
-    match content {
-        InboundContent::Text { body } => ("text", Some(body.clone())),
-        InboundContent::Media { caption, .. } => ("media", caption.clone()),
-        InboundContent::Location { name, .. } => ("location", name.clone()),
-        InboundContent::ButtonReply { title, .. } => ("button_reply", Some(title.clone())),
-        InboundContent::ListReply { title, .. } => ("list_reply", Some(title.clone())),
-        InboundContent::Other { .. } => ("other", None),
-    }
+    let kind = match content {
+        InboundContent::Text { .. } => "text",
+        InboundContent::Media { .. } => "media",
+        InboundContent::Location { .. } => "location",
+        InboundContent::ButtonReply { .. } => "button_reply",
+        InboundContent::ListReply { .. } => "list_reply",
+        InboundContent::Other { .. } => "other",
+    };
+    (kind, content.text().map(str::to_string))
 }
 
 #[async_trait]
@@ -135,6 +136,26 @@ impl InboundDirectory for SqlInboundMessages {
             .map(|r| r.try_get::<String, _>("last_inbound_at").map_err(store))
             .transpose()?
             .and_then(|t| time(Some(t))))
+    }
+
+    async fn first_inbound(
+        &self,
+        organisation_id: OrganisationId,
+        channel: &str,
+        contact: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MIN(received_at) AS first FROM inbound_messages_view \
+             WHERE organisation_id = $1 AND from_number = $2 AND channel = $3",
+        )
+        .bind(organisation_id.to_string())
+        .bind(contact)
+        .bind(channel)
+        .fetch_one(&self.0)
+        .await
+        .map_err(store)?;
+        let first: Option<String> = row.try_get("first").map_err(store)?;
+        Ok(time(first))
     }
 
     async fn list(

@@ -19,6 +19,7 @@ pub mod sms_templates;
 pub mod store;
 pub mod users;
 pub mod webhook_outbox;
+pub mod whatsapp_templates;
 
 use application::feed::StoredEvent;
 use async_trait::async_trait;
@@ -76,6 +77,7 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(masked_sessions::MaskedSessionsView),
         Arc::new(messages::MessagesView),
         Arc::new(sms_templates::SmsTemplatesView),
+        Arc::new(whatsapp_templates::WhatsappTemplatesView),
         Arc::new(inbound_messages::InboundMessagesView),
         Arc::new(webhook_outbox::WebhookOutboxView),
         Arc::new(audit_chain::AuditChain),

@@ -17,6 +17,16 @@ use crate::{ProjectionError, Projector, decode};
 
 pub struct MessagesView;
 
+/// The kind of rule an auto-reply fired: `keyword`, `welcome` or `away`.
+fn auto_reply_word(rule: &domain::auto_reply::AutoReplyRule) -> &'static str {
+    use domain::auto_reply::AutoReplyRule as R;
+    match rule {
+        R::Keyword { .. } => "keyword",
+        R::Welcome => "welcome",
+        R::Away { .. } => "away",
+    }
+}
+
 async fn set(
     conn: &mut AnyConnection,
     id: &str,
@@ -64,8 +74,8 @@ impl Projector for MessagesView {
                     .await?;
                 sqlx::query(
                     "INSERT INTO messages_view (message_id, organisation_id, channel, to_number, status, dispatch, \
-                     sender_id, sms_type, segments, requested_by, batch_id, requested_at, not_before, updated_at) \
-                     VALUES ($1, $2, $3, $4, 'requested', 'pending', $5, $6, $7, $8, $9, $10, $11, $10)",
+                     sender_id, sms_type, segments, requested_by, batch_id, requested_at, not_before, updated_at, \
+                     auto_reply) VALUES ($1, $2, $3, $4, 'requested', 'pending', $5, $6, $7, $8, $9, $10, $11, $10, $12)",
                 )
                 .bind(id)
                 .bind(request.organisation_id.to_string())
@@ -78,6 +88,7 @@ impl Projector for MessagesView {
                 .bind(request.batch_id.map(|u| u.to_string()))
                 .bind(stamp(at))
                 .bind(request.not_before.map(stamp))
+                .bind(request.auto_reply.as_ref().map(auto_reply_word))
                 .execute(conn)
                 .await?;
             }
@@ -317,5 +328,23 @@ impl MessageDirectory for SqlMessages {
             .await
             .map_err(store)?;
         Ok(ids(&rows)?.into_iter().next())
+    }
+
+    async fn last_auto_reply(
+        &self,
+        organisation_id: OrganisationId,
+        to: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError> {
+        let row = sqlx::query(
+            "SELECT MAX(requested_at) AS last FROM messages_view \
+             WHERE organisation_id = $1 AND to_number = $2 AND auto_reply IS NOT NULL",
+        )
+        .bind(organisation_id.to_string())
+        .bind(to)
+        .fetch_one(&self.0)
+        .await
+        .map_err(store)?;
+        let last: Option<String> = row.try_get("last").map_err(store)?;
+        Ok(time(last))
     }
 }

@@ -53,6 +53,8 @@ impl Projector for OrganisationsView {
                     .execute(conn)
                     .await?;
             }
+            // Holidays are read from the organisation itself.
+            OrganisationEvent::HolidaysSet { .. } => {}
         }
         Ok(())
     }

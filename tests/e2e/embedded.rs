@@ -128,6 +128,7 @@ async fn the_binary_serves_the_embedded_default_with_no_configuration_and_stops_
         .to_string();
     the_sandbox_is_ready_to_call(&http, &base, &token).await;
     the_sandbox_sends_an_sms_from_its_dlt_template(&http, &base, &token).await;
+    the_sandbox_sends_a_whatsapp_template_to_anyone(&http, &base, &token).await;
     let ready: Value = http
         .get(format!("{base}/ready"))
         .send()
@@ -156,18 +157,27 @@ async fn the_binary_serves_the_embedded_default_with_no_configuration_and_stops_
     assert!(String::from_utf8_lossy(&output.stdout).contains("Sandbox ready"));
 }
 
-/// A newcomer's sandbox: the three Exotel integrations active and verified
-/// against the in-process simulator, and its numbers synced with a primary.
-async fn the_sandbox_is_ready_to_call(http: &reqwest::Client, base: &str, token: &str) {
-    let integrations: Value = http
-        .get(format!("{base}/api/v1/settings/integrations"))
+/// `GET url` with the token; the answer's JSON.
+async fn get_json(http: &reqwest::Client, url: &str, token: &str) -> Value {
+    http.get(url)
         .bearer_auth(token)
         .send()
         .await
         .unwrap()
         .json()
         .await
-        .unwrap();
+        .unwrap()
+}
+
+/// `POST url` with the token and a JSON body.
+async fn post_json(http: &reqwest::Client, url: &str, token: &str, body: &Value) -> reqwest::Response {
+    http.post(url).bearer_auth(token).json(body).send().await.unwrap()
+}
+
+/// A newcomer's sandbox: the three Exotel integrations active and verified
+/// against the in-process simulator, and its numbers synced with a primary.
+async fn the_sandbox_is_ready_to_call(http: &reqwest::Client, base: &str, token: &str) {
+    let integrations: Value = get_json(http, &format!("{base}/api/v1/settings/integrations"), token).await;
     let listed = data(&integrations).as_array().unwrap();
     for kind in ["exotel_phone", "exotel_sms", "exotel_whatsapp"] {
         let found = listed.iter().find(|i| i["type"] == kind).unwrap();
@@ -178,15 +188,7 @@ async fn the_sandbox_is_ready_to_call(http: &reqwest::Client, base: &str, token:
         );
     }
     eventually(Duration::from_secs(10), "the sandbox's numbers are listed", || async {
-        let numbers: Value = http
-            .get(format!("{base}/api/v1/settings/phone-numbers"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let numbers: Value = get_json(http, &format!("{base}/api/v1/settings/phone-numbers"), token).await;
         numbers["count"] == 2
             && numbers["data"][0]["phone_number"] == "+918047112233"
             && numbers["data"][0]["is_primary"] == true
@@ -200,28 +202,40 @@ async fn the_sandbox_is_ready_to_call(http: &reqwest::Client, base: &str, token:
 async fn the_sandbox_sends_an_sms_from_its_dlt_template(http: &reqwest::Client, base: &str, token: &str) {
     let sms =
         json!({"to": ["+919812300002"], "template_id": api::sandbox::SANDBOX_DLT_TEMPLATE, "variables": ["4711"]});
-    let response = http
-        .post(format!("{base}/api/v1/sms"))
-        .bearer_auth(token)
-        .json(&sms)
-        .send()
-        .await
-        .unwrap();
+    let response = post_json(http, &format!("{base}/api/v1/sms"), token, &sms).await;
     assert_eq!(response.status(), StatusCode::ACCEPTED);
     let body: Value = response.json().await.unwrap();
     let id = data(&body)["messages"][0]["id"].as_str().unwrap().to_string();
     eventually(Duration::from_secs(30), "the sandbox's SMS is delivered", || async {
-        let message: Value = http
-            .get(format!("{base}/api/v1/sms/{id}"))
-            .bearer_auth(token)
-            .send()
-            .await
-            .unwrap()
-            .json()
-            .await
-            .unwrap();
+        let message: Value = get_json(http, &format!("{base}/api/v1/sms/{id}"), token).await;
         data(&message)["status"] == "delivered"
     })
+    .await;
+}
+
+/// The sandbox's synced templates reach a customer who never wrote.
+async fn the_sandbox_sends_a_whatsapp_template_to_anyone(http: &reqwest::Client, base: &str, token: &str) {
+    let templates: Value = get_json(
+        http,
+        &format!("{base}/api/v1/whatsapp/templates?status=approved"),
+        token,
+    )
+    .await;
+    assert_eq!(templates["count"], 2, "{templates}");
+    let message = json!({"to": "+919812300003", "content": {"type": "template", "name": "order_update",
+        "language": "en", "body": ["Asha", "A-1042"]}});
+    let response = post_json(http, &format!("{base}/api/v1/whatsapp/messages"), token, &message).await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let body: Value = response.json().await.unwrap();
+    let id = data(&body)["id"].as_str().unwrap().to_string();
+    eventually(
+        Duration::from_secs(30),
+        "the sandbox's template is delivered",
+        || async {
+            let message: Value = get_json(http, &format!("{base}/api/v1/whatsapp/messages/{id}"), token).await;
+            ["delivered", "read"].contains(&data(&message)["status"].as_str().unwrap_or_default())
+        },
+    )
     .await;
 }
 

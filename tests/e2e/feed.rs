@@ -374,7 +374,7 @@ async fn commands_keep_succeeding_while_nats_is_down_and_projections_catch_up_af
 
 /// Every table a projector writes: the read models of all of
 /// `projections::all()`, each with its full rows.
-const TABLES: [&str; 17] = [
+const TABLES: [&str; 18] = [
     "organisations_view",
     "users_view",
     "api_keys_view",
@@ -390,6 +390,7 @@ const TABLES: [&str; 17] = [
     "masked_sessions_view",
     "messages_view",
     "sms_templates_view",
+    "whatsapp_templates_view",
     "inbound_messages_view",
     "message_windows",
 ];
@@ -561,7 +562,8 @@ async fn exercise_every_view(app: &TestApp, sim: &simulator::RunningSimulator) {
     assert_eq!(delivered["status"], "delivered", "{delivered}");
     // A customer writes on WhatsApp.
     let whatsapp = json!({"account_sid": "sandbox", "api_key": crate::support::sim::KEY, "api_token": crate::support::sim::TOKEN,
-        "api_host": sim.base_url(), "whatsapp_number": "+918047112233"});
+        "api_host": sim.base_url(), "whatsapp_number": "+918047112233", "waba_id": simulator::SANDBOX_WABA,
+        "auto_reply_enabled": true, "welcome_message": "Welcome!"});
     admin_call(
         app,
         Method::POST,
@@ -570,6 +572,41 @@ async fn exercise_every_view(app: &TestApp, sim: &simulator::RunningSimulator) {
         StatusCode::OK,
     )
     .await;
+    // Its templates synced, one paused and one deleted at the provider, synced again.
+    let sync = "/api/v1/settings/integrations/exotel_whatsapp/sync-templates";
+    let first = admin_call(app, Method::POST, sync, json!({}), StatusCode::OK).await;
+    assert_eq!(first["changed"], 2, "{first}");
+    let (paused, _) = crate::support::sim::admin_request(
+        sim,
+        Method::PUT,
+        "accounts/sandbox/templates/order_update",
+        json!({"status": "PAUSED"}),
+    )
+    .await;
+    assert_eq!(paused, StatusCode::OK);
+    let deleted = reqwest::Client::new()
+        .delete(format!(
+            "{}/v2/accounts/sandbox/templates?waba_id={}&name=delivery_photo",
+            sim.base_url(),
+            simulator::SANDBOX_WABA
+        ))
+        .basic_auth(crate::support::sim::KEY, Some(crate::support::sim::TOKEN))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(deleted.status(), StatusCode::OK);
+    // The removal waits for the view to list what the first sync kept.
+    let (mut changed, mut removed) = (0, 0);
+    for _ in 0..100 {
+        let again = admin_call(app, Method::POST, sync, json!({}), StatusCode::OK).await;
+        changed += again["changed"].as_u64().unwrap();
+        removed += again["removed"].as_u64().unwrap();
+        if removed > 0 {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    assert_eq!((changed, removed), (1, 1), "the pause recorded once, the deletion once");
     let integration = domain::integration::integration_id(
         app.organisation_id,
         domain::integration::IntegrationKind::ExotelWhatsapp,
@@ -633,7 +670,7 @@ async fn caught_up(app: &TestApp) -> bool {
 
 async fn rebuilt_equals_live(app: TestApp) {
     let names: Vec<&str> = projections::all().iter().map(|p| p.name()).collect();
-    assert_eq!(names.len(), 13, "a new projector's tables join TABLES: {names:?}");
+    assert_eq!(names.len(), 14, "a new projector's tables join TABLES: {names:?}");
     let sim = crate::support::sim::start().await;
     exercise_every_view(&app, &sim).await;
     eventually(Duration::from_secs(20), "live projections caught up", || {

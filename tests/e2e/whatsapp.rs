@@ -15,8 +15,11 @@ use simulator::RunningSimulator;
 
 use crate::support::{TestApp, assert_problem, data, eventually, launch_with_clock, sim};
 
+mod auto_replies;
+mod templates;
+
 pub const CUSTOMER: &str = "+919812300061";
-const NUMBER: &str = "+918047112233";
+pub(crate) const NUMBER: &str = "+918047112233";
 
 /// The app's WhatsApp callback URL.
 fn callback_url(app: &TestApp) -> String {
@@ -31,8 +34,17 @@ fn callback_url(app: &TestApp) -> String {
 /// Configures the app's WhatsApp integration on the simulator, whose
 /// sandbox account then posts customers' messages to the app.
 pub async fn configure(app: &TestApp, sim: &RunningSimulator) {
-    let body = json!({"account_sid": "sandbox", "api_key": sim::KEY, "api_token": sim::TOKEN,
-        "api_host": sim.base_url(), "whatsapp_number": NUMBER, "business_name": "Acme Foods"});
+    configure_with(app, sim, json!({})).await;
+}
+
+/// [`configure`], with more settings (auto-replies).
+pub async fn configure_with(app: &TestApp, sim: &RunningSimulator, extra: Value) {
+    let mut body = json!({"account_sid": "sandbox", "api_key": sim::KEY, "api_token": sim::TOKEN,
+        "api_host": sim.base_url(), "whatsapp_number": NUMBER, "business_name": "Acme Foods",
+        "waba_id": simulator::SANDBOX_WABA});
+    if let (Some(body), Some(extra)) = (body.as_object_mut(), extra.as_object()) {
+        body.extend(extra.clone());
+    }
     let saved = app
         .post_json(
             "/api/v1/settings/integrations/exotel_whatsapp",
@@ -90,7 +102,7 @@ pub async fn send(app: &TestApp, to: &str, content: Value) -> reqwest::Response 
     .await
 }
 
-async fn message(app: &TestApp, id: &str) -> Value {
+pub(crate) async fn message(app: &TestApp, id: &str) -> Value {
     let response = app
         .get(&format!("/api/v1/whatsapp/messages/{id}"), Some(&app.admin_token))
         .await;
@@ -100,7 +112,7 @@ async fn message(app: &TestApp, id: &str) -> Value {
 }
 
 /// The WhatsApp sends the simulator received naming `id` as custom data.
-async fn sends_for(sim: &RunningSimulator, id: &str) -> usize {
+pub(crate) async fn sends_for(sim: &RunningSimulator, id: &str) -> usize {
     sim::requests(sim)
         .await
         .iter()
@@ -109,7 +121,7 @@ async fn sends_for(sim: &RunningSimulator, id: &str) -> usize {
         .count()
 }
 
-async fn all_sends(sim: &RunningSimulator) -> usize {
+pub(crate) async fn all_sends(sim: &RunningSimulator) -> usize {
     sim::requests(sim)
         .await
         .iter()

@@ -7,6 +7,7 @@ pub mod calls;
 pub mod email_accounts;
 pub mod email_inbox;
 pub mod emails;
+pub mod holidays;
 pub mod integrations;
 pub mod masked_sessions;
 pub mod organisation;
@@ -18,6 +19,7 @@ pub mod users;
 pub mod webhook_endpoints;
 pub mod webhooks;
 pub mod whatsapp;
+pub mod whatsapp_templates;
 
 use serde::Deserialize;
 use uuid::Uuid;

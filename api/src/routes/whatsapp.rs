@@ -1,6 +1,7 @@
 //! WhatsApp: `POST /api/v1/whatsapp/messages` records a free-form message
 //! (text, media by URL, a location, reply buttons or a list) inside the
-//! customer's 24-hour window and answers 202 (the dispatcher hands it to
+//! customer's 24-hour window, or an approved template at any time, and
+//! answers 202 (the dispatcher hands it to
 //! Exotel); the list and one message; and the messages customers sent.
 
 use axum::extract::{Path, State};
@@ -14,8 +15,12 @@ use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
 
 use application::messages::{InboundSummary, MessageFilter, MessageSummary, WhatsappInput};
+use domain::auto_reply::AutoReplyRule;
 use domain::outbound_message::{MessageContent, MessageStatus, OutboundMessage};
-use domain::whatsapp::{Interactive, ListRow, ListSection, Location, Media, MediaKind, ReplyButton, WhatsappContent};
+use domain::whatsapp::{
+    Interactive, ListRow, ListSection, Location, Media, MediaKind, ReplyButton, TemplateButtonValue,
+    TemplateHeaderValue, TemplateMessage, WhatsappContent,
+};
 
 use crate::auth::Caller;
 use crate::envelope::{self, Data, List};
@@ -112,6 +117,25 @@ pub enum ContentBody {
         footer: Option<String>,
         buttons: Vec<ButtonBody>,
     },
+    /// An approved template, filled in: the one kind of message that may go
+    /// outside the customer-service window. Checked against the template
+    /// as last synced.
+    Template {
+        /// The template's name.
+        #[schema(max_length = 512)]
+        name: String,
+        /// Its language code (`en`, `hi`, `en_US`).
+        #[schema(max_length = 15)]
+        language: String,
+        /// The value of a text header's variable, or a media header's file.
+        header: Option<TemplateHeaderBody>,
+        /// The body's variables, `{{1}}` first.
+        #[serde(default)]
+        body: Vec<String>,
+        /// Values of URL buttons that end in a variable.
+        #[serde(default)]
+        buttons: Vec<TemplateButtonBody>,
+    },
     /// Up to ten rows in all, in up to ten sections.
     List {
         body: String,
@@ -121,6 +145,51 @@ pub enum ContentBody {
         button: String,
         sections: Vec<SectionBody>,
     },
+}
+
+/// A template message's header, by `type`.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(tag = "type", rename_all = "snake_case", deny_unknown_fields)]
+pub enum TemplateHeaderBody {
+    /// The value of a text header's `{{1}}`.
+    Text {
+        #[schema(max_length = 60)]
+        text: String,
+    },
+    Image {
+        url: String,
+    },
+    Video {
+        url: String,
+    },
+    Document {
+        url: String,
+        filename: Option<String>,
+    },
+}
+
+impl From<TemplateHeaderBody> for TemplateHeaderValue {
+    fn from(body: TemplateHeaderBody) -> Self {
+        let media = |kind, url, filename| TemplateHeaderValue::Media { kind, url, filename };
+        match body {
+            TemplateHeaderBody::Text { text } => TemplateHeaderValue::Text { text },
+            TemplateHeaderBody::Image { url } => media(MediaKind::Image, url, None),
+            TemplateHeaderBody::Video { url } => media(MediaKind::Video, url, None),
+            TemplateHeaderBody::Document { url, filename } => media(MediaKind::Document, url, filename),
+        }
+    }
+}
+
+/// The value of a template's URL button.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TemplateButtonBody {
+    /// The button's position in the template, from 0.
+    #[schema(maximum = 9)]
+    pub index: usize,
+    /// What completes its URL.
+    #[schema(max_length = 2000)]
+    pub text: String,
 }
 
 fn media(kind: MediaKind, url: String, caption: Option<String>, filename: Option<String>) -> WhatsappContent {
@@ -166,6 +235,25 @@ impl From<ContentBody> for WhatsappContent {
                     .map(|b| ReplyButton {
                         id: b.id,
                         title: b.title,
+                    })
+                    .collect(),
+            }),
+            ContentBody::Template {
+                name,
+                language,
+                header,
+                body,
+                buttons,
+            } => WhatsappContent::Template(TemplateMessage {
+                name,
+                language,
+                header: header.map(TemplateHeaderValue::from),
+                body,
+                buttons: buttons
+                    .into_iter()
+                    .map(|b| TemplateButtonValue {
+                        index: b.index,
+                        text: b.text,
                     })
                     .collect(),
             }),
@@ -250,6 +338,55 @@ pub struct WhatsappMessageResponse {
     /// Exotel's `exo_status_code` and status of a failure.
     pub failure: Option<WhatsappProblemResponse>,
     pub refusal: Option<WhatsappProblemResponse>,
+    /// The auto-reply rule that sent it, when Switchboard answered by itself.
+    pub auto_reply: Option<AutoReplyResponse>,
+}
+
+/// The auto-reply rule that fired.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct AutoReplyResponse {
+    /// `keyword`, `welcome` or `away`.
+    pub rule: String,
+    pub keyword: Option<String>,
+    /// `exact`, `contains` or `regex`.
+    pub match_type: Option<String>,
+    pub priority: Option<i32>,
+    /// The holiday an away message was sent on.
+    pub holiday: Option<String>,
+}
+
+impl From<&AutoReplyRule> for AutoReplyResponse {
+    fn from(rule: &AutoReplyRule) -> Self {
+        let none = Self {
+            rule: String::new(),
+            keyword: None,
+            match_type: None,
+            priority: None,
+            holiday: None,
+        };
+        match rule {
+            AutoReplyRule::Keyword {
+                keyword,
+                match_type,
+                priority,
+            } => Self {
+                rule: "keyword".into(),
+                keyword: Some(keyword.clone()),
+                match_type: Some(word(match_type)),
+                priority: Some(*priority),
+                ..none
+            },
+            AutoReplyRule::Welcome => Self {
+                rule: "welcome".into(),
+                ..none
+            },
+            AutoReplyRule::Away { holiday } => Self {
+                rule: "away".into(),
+                holiday: holiday.clone(),
+                ..none
+            },
+        }
+    }
 }
 
 impl WhatsappMessageResponse {
@@ -283,6 +420,7 @@ impl WhatsappMessageResponse {
                 code: r.code,
                 message: Some(r.message.clone()),
             }),
+            auto_reply: request.auto_reply.as_ref().map(AutoReplyResponse::from),
         })
     }
 }
@@ -303,7 +441,7 @@ fn message_id(caller: &Caller, given: Option<Uuid>, headers: &HeaderMap) -> Uuid
     request_body = WhatsappBody,
     responses((status = 202, body = Data<WhatsappMessageResponse>), (status = 403, body = Problem),
         (status = 409, body = Problem, description = "Exotel WhatsApp is not configured or is disabled"),
-        (status = 422, body = Problem, description = "a WhatsApp limit, or the customer-service window, is broken")))]
+        (status = 422, body = Problem, description = "a WhatsApp limit, the customer-service window or the template is broken")))]
 pub async fn create(
     State(state): State<Arc<AppState>>,
     caller: Caller,

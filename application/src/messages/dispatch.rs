@@ -69,6 +69,14 @@ pub(super) async fn sms_account(
     provider_account(organisation_id, IntegrationKind::ExotelSms, integrations).await
 }
 
+/// The organisation's active Exotel WhatsApp account.
+pub(super) async fn whatsapp_account(
+    organisation_id: OrganisationId,
+    integrations: &Integrations<'_>,
+) -> Result<(domain::integration::Integration, ExotelAccount), MessagesError> {
+    provider_account(organisation_id, IntegrationKind::ExotelWhatsapp, integrations).await
+}
+
 /// The organisation's active Exotel account of a messaging integration.
 async fn provider_account(
     organisation_id: OrganisationId,

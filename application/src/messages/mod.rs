@@ -4,12 +4,14 @@
 //! window; the dispatcher that hands each recorded message to Exotel once
 //! (and never before its time); the delivery reports; customers' messages.
 
+mod auto_reply;
 mod dispatch;
 mod dnd;
 mod report;
 mod request;
 mod templates;
 mod whatsapp;
+mod whatsapp_templates;
 
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
@@ -30,6 +32,7 @@ use crate::integrations::{Integrations, IntegrationsError};
 use crate::policy::Denied;
 use crate::store::AggregateStore;
 
+pub use auto_reply::auto_reply_id;
 pub use dispatch::Attempt;
 pub use dnd::DndCache;
 pub use report::{SmsCallback, callback_report};
@@ -39,6 +42,7 @@ pub use whatsapp::{
     InboundDirectory, InboundSummary, MediaFacts, MediaProbe, SERVICE_WINDOW_HOURS, WhatsappInput, WhatsappItem,
     meta_content,
 };
+pub use whatsapp_templates::{MAX_SYNC_PAGES, TemplateSync, WhatsappTemplateDirectory, WhatsappTemplateSummary};
 
 /// Most recipients of one request (Exotel's own limit for one send).
 pub const MAX_RECIPIENTS: usize = 100;
@@ -112,6 +116,12 @@ pub trait MessageDirectory: Send + Sync {
     async fn unreported(&self, between: (DateTime<Utc>, DateTime<Utc>), limit: u32) -> Result<Vec<Uuid>, StoreError>;
     /// The organisation's message the provider knows by `sid`.
     async fn by_sid(&self, organisation_id: OrganisationId, sid: &str) -> Result<Option<Uuid>, StoreError>;
+    /// When `to` last had an auto-reply from the organisation.
+    async fn last_auto_reply(
+        &self,
+        organisation_id: OrganisationId,
+        to: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
 }
 
 /// What the DLT templates' read model answers.
@@ -190,6 +200,26 @@ pub enum MessagesError {
     Command(#[from] CommandError<MessageError>),
     #[error(transparent)]
     Template(#[from] CommandError<SmsTemplateError>),
+    /// 422 on `content.name`: no template of that name and language was
+    /// synced from the provider (or it was removed there).
+    #[error(
+        "no WhatsApp template {name} in language {language} is known: sync the templates, or check the name and language"
+    )]
+    UnknownTemplate { name: String, language: String },
+    /// 422 naming the field: the message is not what its synced template
+    /// takes, or the template is not approved.
+    #[error(transparent)]
+    TemplateRule(#[from] domain::whatsapp_template::TemplateRule),
+    #[error(transparent)]
+    WhatsappTemplate(#[from] CommandError<domain::whatsapp_template::WhatsappTemplateError>),
+}
+
+/// A 422 naming the field at fault.
+pub(super) fn invalid(field: &str, reason: impl Into<String>) -> MessagesError {
+    MessagesError::Invalid(SettingsError {
+        field: field.into(),
+        reason: reason.into(),
+    })
 }
 
 impl From<crate::access::AccessError> for MessagesError {
@@ -209,6 +239,10 @@ impl From<crate::access::AccessError> for MessagesError {
 pub struct Messages<'a> {
     pub store: &'a dyn AggregateStore<OutboundMessage>,
     pub templates: &'a dyn AggregateStore<SmsTemplate>,
+    pub whatsapp_templates: &'a dyn AggregateStore<domain::whatsapp_template::WhatsappTemplate>,
+    pub whatsapp_template_directory: &'a dyn WhatsappTemplateDirectory,
+    /// The organisations, for their holidays.
+    pub organisations: &'a dyn AggregateStore<domain::organisation::Organisation>,
     pub access: IntegrationAccess<'a>,
     pub integrations: Integrations<'a>,
     pub provider: &'a dyn ExotelSms,

@@ -8,13 +8,13 @@ use chrono::{DateTime, Utc};
 use uuid::Uuid;
 
 use domain::OrganisationId;
-use domain::integration::settings::{ExotelSms as SmsSettings, IntegrationSettings, SettingsError, phone_number};
+use domain::integration::settings::{ExotelSms as SmsSettings, IntegrationSettings, phone_number};
 use domain::integration::{IntegrationKind, IntegrationStatus};
 use domain::outbound_message::{MessageCommand, MessageContent, MessageRequest, OutboundMessage, SmsContent, SmsType};
 use domain::sms::{dlt, encoding, window};
 use domain::sms_template::{SmsTemplateSpec, sms_template_id};
 
-use super::{MAX_CUSTOM_DATA_BYTES, MAX_RECIPIENTS, Messages, MessagesError};
+use super::{MAX_CUSTOM_DATA_BYTES, MAX_RECIPIENTS, Messages, MessagesError, invalid};
 use crate::metadata::EventMetadata;
 use crate::policy;
 use crate::users::Acting;
@@ -55,13 +55,6 @@ pub struct SmsInput {
     /// By default the integration's.
     pub dlt_entity_id: Option<String>,
     pub custom_data: Option<String>,
-}
-
-fn invalid(field: &str, reason: impl Into<String>) -> MessagesError {
-    MessagesError::Invalid(SettingsError {
-        field: field.into(),
-        reason: reason.into(),
-    })
 }
 
 fn is_indian(number: &str) -> bool {
@@ -131,6 +124,7 @@ impl Messages<'_> {
                 custom_data: input.custom_data.clone(),
                 not_before,
                 batch_id: Some(input.batch_id),
+                auto_reply: None,
             };
             if let Some(kept) = found.as_ref().and_then(|m| m.request.as_deref()) {
                 // A retry keeps the time the first request was given.

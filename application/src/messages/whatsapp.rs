@@ -17,9 +17,11 @@ use domain::outbound_message::{
     Channel, MessageCommand, MessageContent, MessageError, MessageReport, MessageRequest, MessageStatus,
     OutboundMessage, ReportSource, WhatsappOut,
 };
-use domain::whatsapp::{Interactive, Media, MediaKind, WhatsappContent, WhatsappRule};
+use domain::whatsapp::{
+    Interactive, Media, MediaKind, TemplateHeaderValue, TemplateMessage, WhatsappContent, WhatsappRule,
+};
 
-use super::{MAX_CUSTOM_DATA_BYTES, Messages, MessagesError};
+use super::{MAX_CUSTOM_DATA_BYTES, Messages, MessagesError, invalid};
 use crate::calls::Callback;
 use crate::error::{CommandError, StoreError};
 use crate::metadata::EventMetadata;
@@ -50,6 +52,13 @@ pub struct InboundSummary {
 pub trait InboundDirectory: Send + Sync {
     /// When `contact` last wrote to the organisation on `channel`.
     async fn last_inbound(
+        &self,
+        organisation_id: OrganisationId,
+        channel: &str,
+        contact: &str,
+    ) -> Result<Option<DateTime<Utc>>, StoreError>;
+    /// When `contact` first wrote to the organisation on `channel`.
+    async fn first_inbound(
         &self,
         organisation_id: OrganisationId,
         channel: &str,
@@ -117,13 +126,6 @@ pub enum WhatsappItem {
     },
 }
 
-fn invalid(field: &str, reason: impl Into<String>) -> MessagesError {
-    MessagesError::Invalid(domain::integration::settings::SettingsError {
-        field: field.into(),
-        reason: reason.into(),
-    })
-}
-
 impl Messages<'_> {
     /// Records a WhatsApp message and returns it as recorded.
     pub async fn request_whatsapp(
@@ -161,16 +163,7 @@ impl Messages<'_> {
             .map_err(|rule| invalid(rule.field(), rule.to_string()))?;
         let now = self.clock.now();
         if !replay {
-            let last = self
-                .inbound_directory
-                .last_inbound(organisation_id, "whatsapp", &to)
-                .await?;
-            if last.is_none_or(|at| at <= now - Duration::hours(SERVICE_WINDOW_HOURS)) {
-                return Err(MessagesError::WindowClosed(to));
-            }
-            if let WhatsappContent::Media(media) = &input.content {
-                self.check_media_file(media).await?;
-            }
+            self.check_whatsapp(organisation_id, &to, &input.content, now).await?;
         }
         let request = MessageRequest {
             organisation_id,
@@ -184,6 +177,7 @@ impl Messages<'_> {
             custom_data: input.custom_data,
             not_before: None,
             batch_id: None,
+            auto_reply: None,
         };
         let command = MessageCommand::Request {
             request: Box::new(request),
@@ -191,6 +185,46 @@ impl Messages<'_> {
         };
         self.store.execute(&input.message_id.to_string(), command, meta).await?;
         self.get(organisation_id, input.message_id).await
+    }
+
+    /// What only a new message is checked for: a template against the one
+    /// synced (it may go outside the window), anything else against the
+    /// customer-service window; the file behind a media URL.
+    async fn check_whatsapp(
+        &self,
+        organisation_id: OrganisationId,
+        to: &str,
+        content: &WhatsappContent,
+        now: DateTime<Utc>,
+    ) -> Result<(), MessagesError> {
+        if let WhatsappContent::Template(template) = content {
+            self.check_template(organisation_id, template).await?;
+        } else {
+            let last = self
+                .inbound_directory
+                .last_inbound(organisation_id, "whatsapp", to)
+                .await?;
+            if last.is_none_or(|at| at <= now - Duration::hours(SERVICE_WINDOW_HOURS)) {
+                return Err(MessagesError::WindowClosed(to.to_string()));
+            }
+        }
+        let media = match content {
+            WhatsappContent::Media(media) => Some(media.clone()),
+            WhatsappContent::Template(TemplateMessage {
+                header: Some(TemplateHeaderValue::Media { kind, url, filename }),
+                ..
+            }) => Some(Media {
+                kind: *kind,
+                url: url.clone(),
+                caption: None,
+                filename: filename.clone(),
+            }),
+            _ => None,
+        };
+        match media {
+            Some(media) => self.check_media_file(&media).await,
+            None => Ok(()),
+        }
     }
 
     /// The file behind a media URL is of a type and size WhatsApp takes.
@@ -312,12 +346,13 @@ impl Messages<'_> {
                         received_at,
                     };
                     let command = InboundMessageCommand::Receive {
-                        message: Box::new(message),
+                        message: Box::new(message.clone()),
                     };
                     self.inbound
                         .execute(&id.to_string(), command, meta)
                         .await
                         .map_err(|e| MessagesError::Store(StoreError(e.to_string())))?;
+                    self.auto_reply(&message, meta).await?;
                     Callback::Recorded(id)
                 }
             };
@@ -381,13 +416,7 @@ pub fn meta_content(content: &WhatsappContent) -> Value {
             json!({"recipient_type": "individual", "type": "text", "text": {"preview_url": preview_url, "body": body}})
         }
         WhatsappContent::Media(media) => {
-            let kind = match media.kind {
-                MediaKind::Image => "image",
-                MediaKind::Document => "document",
-                MediaKind::Audio => "audio",
-                MediaKind::Video => "video",
-                MediaKind::Sticker => "sticker",
-            };
+            let kind = media_word(media.kind);
             let mut object = json!({"link": media.url});
             if let Some(caption) = &media.caption {
                 object["caption"] = json!(caption);
@@ -403,7 +432,53 @@ pub fn meta_content(content: &WhatsappContent) -> Value {
         WhatsappContent::Interactive(interactive) => {
             json!({"type": "interactive", "interactive": interactive_json(interactive)})
         }
+        WhatsappContent::Template(template) => json!({"type": "template", "template": template_json(template)}),
     }
+}
+
+fn media_word(kind: MediaKind) -> &'static str {
+    match kind {
+        MediaKind::Image => "image",
+        MediaKind::Document => "document",
+        MediaKind::Audio => "audio",
+        MediaKind::Video => "video",
+        MediaKind::Sticker => "sticker",
+    }
+}
+
+/// A template message as Exotel takes it (name plus language object, lower-case
+/// component types: `header`, `body`, and one `button` per value by index).
+fn template_json(template: &TemplateMessage) -> Value {
+    let mut components = Vec::new();
+    match &template.header {
+        Some(TemplateHeaderValue::Text { text }) => {
+            components.push(json!({"type": "header", "parameters": [{"type": "text", "text": text}]}));
+        }
+        Some(TemplateHeaderValue::Media { kind, url, filename }) => {
+            let word = media_word(*kind);
+            let mut object = json!({"link": url});
+            if let Some(filename) = filename {
+                object["filename"] = json!(filename);
+            }
+            components.push(json!({"type": "header", "parameters": [{"type": word, word: object}]}));
+        }
+        None => {}
+    }
+    if !template.body.is_empty() {
+        let parameters: Vec<Value> = template
+            .body
+            .iter()
+            .map(|v| json!({"type": "text", "text": v}))
+            .collect();
+        components.push(json!({"type": "body", "parameters": parameters}));
+    }
+    for button in &template.buttons {
+        components.push(
+            json!({"type": "button", "sub_type": "url", "index": button.index.to_string(),
+            "parameters": [{"type": "text", "text": button.text}]}),
+        );
+    }
+    json!({"name": template.name, "language": {"code": template.language}, "components": components})
 }
 
 fn frame(body: &str, header: &Option<String>, footer: &Option<String>) -> Value {

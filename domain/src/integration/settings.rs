@@ -153,6 +153,9 @@ fn default_timezone() -> String {
 pub struct ExotelWhatsapp {
     pub account_sid: String,
     pub whatsapp_number: String,
+    /// The WhatsApp Business Account whose templates are synced.
+    #[serde(default)]
+    pub waba_id: Option<String>,
     #[serde(default)]
     pub business_name: Option<String>,
     #[serde(default)]
@@ -161,6 +164,15 @@ pub struct ExotelWhatsapp {
     pub auto_reply_message: Option<String>,
     #[serde(default)]
     pub business_hours: Option<BusinessHours>,
+    /// Sent once to a contact who never wrote before, when auto-replies are on.
+    #[serde(default)]
+    pub welcome_message: Option<String>,
+    /// Tried before the welcome and away messages, lowest priority first.
+    #[serde(default)]
+    pub keyword_rules: Vec<crate::auto_reply::KeywordRule>,
+    /// At most one auto-reply per contact within this many minutes (60 when unset).
+    #[serde(default)]
+    pub auto_reply_cooldown_minutes: Option<u32>,
     #[serde(default)]
     pub api_host: Option<String>,
 }
@@ -290,6 +302,21 @@ fn validated_sms(s: ExotelSms) -> Result<ExotelSms, SettingsError> {
     })
 }
 
+/// A WhatsApp Business Account id: 1 to 64 letters, digits, `-` or `_`.
+fn waba_id(id: Option<String>) -> Result<Option<String>, SettingsError> {
+    let Some(id) = id.map(|i| i.trim().to_string()) else {
+        return Ok(None);
+    };
+    let ok = (1..=64).contains(&id.len()) && id.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-' || b == b'_');
+    match ok {
+        true => Ok(Some(id)),
+        false => Err(invalid(
+            "waba_id",
+            "a WhatsApp Business Account id is 1 to 64 letters, digits, - or _",
+        )),
+    }
+}
+
 fn validated_whatsapp(s: ExotelWhatsapp) -> Result<ExotelWhatsapp, SettingsError> {
     if !s.whatsapp_number.trim().starts_with('+') {
         return Err(invalid(
@@ -298,21 +325,74 @@ fn validated_whatsapp(s: ExotelWhatsapp) -> Result<ExotelWhatsapp, SettingsError
         ));
     }
     let message = optional_text("auto_reply_message", s.auto_reply_message, MAX_MESSAGE_LEN)?;
-    if s.auto_reply_enabled && message.is_none() {
+    let welcome = optional_text("welcome_message", s.welcome_message, MAX_MESSAGE_LEN)?;
+    let keyword_rules = validated_keywords(s.keyword_rules)?;
+    if s.auto_reply_enabled && message.is_none() && welcome.is_none() && keyword_rules.is_empty() {
         return Err(invalid(
             "auto_reply_message",
-            "is required when auto_reply_enabled is true",
+            "is required when auto_reply_enabled is true, unless a welcome message or keyword rules are given",
         ));
     }
     Ok(ExotelWhatsapp {
         account_sid: account_sid(&s.account_sid)?,
         whatsapp_number: phone_number("whatsapp_number", &s.whatsapp_number)?,
+        waba_id: waba_id(s.waba_id)?,
         business_name: optional_text("business_name", s.business_name, 255)?,
         auto_reply_enabled: s.auto_reply_enabled,
         auto_reply_message: message,
         business_hours: s.business_hours.map(validated_hours).transpose()?,
+        welcome_message: welcome,
+        keyword_rules,
+        auto_reply_cooldown_minutes: match s.auto_reply_cooldown_minutes {
+            Some(m) if !(1..=crate::auto_reply::MAX_COOLDOWN_MINUTES).contains(&m) => {
+                return Err(invalid("auto_reply_cooldown_minutes", "is 1 to 10080 minutes (a week)"));
+            }
+            other => other,
+        },
         api_host: Some(exotel_host(&s.api_host)?),
     })
+}
+
+/// Keyword rules with their keywords and replies trimmed, or the first at fault.
+fn validated_keywords(
+    rules: Vec<crate::auto_reply::KeywordRule>,
+) -> Result<Vec<crate::auto_reply::KeywordRule>, SettingsError> {
+    use crate::auto_reply::{KeywordMatch, MAX_KEYWORD_CHARS, MAX_KEYWORD_RULES, compile};
+    if rules.len() > MAX_KEYWORD_RULES {
+        return Err(invalid("keyword_rules", "at most 50 keyword rules"));
+    }
+    let mut kept = Vec::with_capacity(rules.len());
+    for (i, rule) in rules.into_iter().enumerate() {
+        let keyword = required(&format!("keyword_rules[{i}].keyword"), &rule.keyword, MAX_KEYWORD_CHARS)?;
+        if rule.match_type == KeywordMatch::Regex
+            && let Err(error) = compile(&keyword)
+        {
+            let reason = match error {
+                regex::Error::CompiledTooBig(_) => "the pattern is larger than 64 KiB compiled".to_string(),
+                other => format!(
+                    "not a valid regular expression: {}",
+                    other.to_string().lines().last().unwrap_or_default()
+                ),
+            };
+            return Err(invalid(&format!("keyword_rules[{i}].keyword"), &reason));
+        }
+        let reply = required(&format!("keyword_rules[{i}].reply"), &rule.reply, MAX_MESSAGE_LEN)?;
+        kept.push(crate::auto_reply::KeywordRule { keyword, reply, ..rule });
+    }
+    Ok(kept)
+}
+
+/// The settings' name of a weekday (`monday` …).
+pub fn weekday_name(day: chrono::Weekday) -> &'static str {
+    WEEKDAYS[day.num_days_from_monday() as usize]
+}
+
+/// Whether two phone numbers are the same number, in whatever form.
+pub fn same_number(a: &str, b: &str) -> bool {
+    match (phone_number("", a), phone_number("", b)) {
+        (Ok(a), Ok(b)) => a == b,
+        _ => a.trim() == b.trim(),
+    }
 }
 
 const WEEKDAYS: [&str; 7] = [

@@ -27,10 +27,14 @@ fn whatsapp(number: &str) -> ExotelWhatsapp {
     ExotelWhatsapp {
         account_sid: "acme1".into(),
         whatsapp_number: number.into(),
+        waba_id: None,
         business_name: None,
         auto_reply_enabled: false,
         auto_reply_message: None,
         business_hours: None,
+        welcome_message: None,
+        keyword_rules: Vec::new(),
+        auto_reply_cooldown_minutes: None,
         api_host: None,
     }
 }
@@ -326,8 +330,10 @@ fn given_whatsapp_settings_then_they_are_normalised_and_kept() {
         auto_reply_enabled: true,
         auto_reply_message: Some(" We are closed ".into()),
         api_host: Some("http://127.0.0.1:9/".into()),
+        waba_id: Some(" 1029384756 ".into()),
         ..whatsapp(" +91 98765 43210")
     });
+    assert_eq!(w.waba_id.as_deref(), Some("1029384756"));
     assert_eq!(w.account_sid, "acme1");
     assert_eq!(w.whatsapp_number, "+919876543210");
     assert_eq!(w.business_name.as_deref(), Some("Acme"));
@@ -362,7 +368,16 @@ fn given_whatsapp_settings_that_break_a_rule_then_the_field_is_named() {
         timezone: "Mars/Olympus".into(),
         days: BTreeMap::new(),
     });
+    let mut waba = whatsapp("+919876543210");
+    waba.waba_id = Some("waba id".into());
+    let mut empty_waba = whatsapp("+919876543210");
+    empty_waba.waba_id = Some(" ".into());
+    let mut long_waba = whatsapp("+919876543210");
+    long_waba.waba_id = Some("1".repeat(65));
     for (settings, field) in [
+        (waba, "waba_id"),
+        (empty_waba, "waba_id"),
+        (long_waba, "waba_id"),
         (whatsapp("919876543210"), "whatsapp_number"),
         (whatsapp("+91123"), "whatsapp_number"),
         (long, "auto_reply_message"),
@@ -576,4 +591,82 @@ fn given_a_settings_error_then_it_reads_as_its_field_and_reason() {
         invalid("smtp_port", "must be a port number").to_string(),
         "smtp_port: must be a port number"
     );
+}
+
+#[test]
+fn keyword_rules_are_trimmed_and_a_bad_or_oversized_pattern_names_its_rule() {
+    use crate::auto_reply::{KeywordMatch, KeywordRule};
+    let keyword = |keyword: &str, match_type| KeywordRule {
+        keyword: keyword.into(),
+        match_type,
+        reply: " Track it at acme.in ".into(),
+        priority: 1,
+    };
+    let kept = valid_whatsapp(ExotelWhatsapp {
+        auto_reply_enabled: true,
+        keyword_rules: vec![keyword(" order ", KeywordMatch::Contains)],
+        auto_reply_cooldown_minutes: Some(10_080),
+        ..whatsapp("+919876543210")
+    });
+    assert_eq!(kept.keyword_rules[0].keyword, "order");
+    assert_eq!(kept.keyword_rules[0].reply, "Track it at acme.in");
+    assert_eq!(kept.auto_reply_cooldown_minutes, Some(10_080));
+    let welcome_only = valid_whatsapp(ExotelWhatsapp {
+        auto_reply_enabled: true,
+        welcome_message: Some(" Hi! ".into()),
+        ..whatsapp("+919876543210")
+    });
+    assert_eq!(welcome_only.welcome_message.as_deref(), Some("Hi!"));
+    let with = |rules: Vec<KeywordRule>, cooldown: Option<u32>| ExotelWhatsapp {
+        keyword_rules: rules,
+        auto_reply_cooldown_minutes: cooldown,
+        ..whatsapp("+919876543210")
+    };
+    let blank_reply = KeywordRule {
+        reply: " ".into(),
+        ..keyword("order", KeywordMatch::Exact)
+    };
+    for (settings, field) in [
+        (
+            with(
+                vec![keyword("ok", KeywordMatch::Exact), keyword("(", KeywordMatch::Regex)],
+                None,
+            ),
+            "keyword_rules[1].keyword",
+        ),
+        (
+            with(vec![keyword("(\\w{1,1000}){1,1000}", KeywordMatch::Regex)], None),
+            "keyword_rules[0].keyword",
+        ),
+        (
+            with(vec![keyword(" ", KeywordMatch::Contains)], None),
+            "keyword_rules[0].keyword",
+        ),
+        (
+            with(vec![keyword(&"k".repeat(201), KeywordMatch::Contains)], None),
+            "keyword_rules[0].keyword",
+        ),
+        (with(vec![blank_reply], None), "keyword_rules[0].reply"),
+        (with(vec![keyword("a", KeywordMatch::Exact); 51], None), "keyword_rules"),
+        (with(Vec::new(), Some(0)), "auto_reply_cooldown_minutes"),
+        (with(Vec::new(), Some(10_081)), "auto_reply_cooldown_minutes"),
+    ] {
+        assert_eq!(refused(IntegrationSettings::ExotelWhatsapp(settings)).field, field);
+    }
+    let regex = refused(IntegrationSettings::ExotelWhatsapp(with(
+        vec![keyword("(\\w{1,1000}){1,1000}", KeywordMatch::Regex)],
+        None,
+    )));
+    assert!(regex.reason.contains("64 KiB"), "{}", regex.reason);
+}
+
+#[test]
+fn numbers_are_the_same_in_any_form_and_weekdays_have_their_settings_names() {
+    assert!(same_number("+918047112233", "08047112233"));
+    assert!(same_number(" +91 80471 12233", "+918047112233"));
+    assert!(!same_number("+918047112233", "+918047112234"));
+    assert!(same_number("not a number", " not a number "));
+    assert!(!same_number("not a number", "+918047112233"));
+    assert_eq!(weekday_name(chrono::Weekday::Mon), "monday");
+    assert_eq!(weekday_name(chrono::Weekday::Sun), "sunday");
 }

@@ -55,10 +55,14 @@ fn a_whatsapp_number_must_be_e164_and_auto_replies_need_a_message() {
         IntegrationSettings::ExotelWhatsapp(ExotelWhatsapp {
             account_sid: "acme1".into(),
             whatsapp_number: number.into(),
+            waba_id: None,
             business_name: None,
             auto_reply_enabled: auto,
             auto_reply_message: None,
             business_hours: None,
+            welcome_message: None,
+            keyword_rules: Vec::new(),
+            auto_reply_cooldown_minutes: None,
             api_host: None,
         })
     };

@@ -114,6 +114,9 @@ pub struct MessageRequest {
     pub not_before: Option<DateTime<Utc>>,
     /// The request this message was one recipient of.
     pub batch_id: Option<Uuid>,
+    /// The auto-reply rule that sent it, when Switchboard answered by itself.
+    #[serde(default)]
+    pub auto_reply: Option<crate::auto_reply::AutoReplyRule>,
 }
 
 /// The provider's refusal of a request to send the message.

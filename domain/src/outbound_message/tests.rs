@@ -32,6 +32,7 @@ fn request_of(body: &str, not_before: Option<DateTime<Utc>>) -> Box<MessageReque
         custom_data: None,
         not_before,
         batch_id: None,
+        auto_reply: None,
     })
 }
 

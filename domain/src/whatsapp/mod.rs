@@ -156,6 +156,43 @@ pub enum Interactive {
     },
 }
 
+/// The header a template message sends: the value of a text header's
+/// variable, or the media of a media header.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(tag = "type", rename_all = "snake_case")]
+pub enum TemplateHeaderValue {
+    Text {
+        text: String,
+    },
+    Media {
+        kind: MediaKind,
+        url: String,
+        /// A document's file name, as the recipient sees it.
+        filename: Option<String>,
+    },
+}
+
+/// The value a template's button takes: a URL button's suffix.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateButtonValue {
+    /// The button's position in the template, from 0.
+    pub index: usize,
+    pub text: String,
+}
+
+/// An approved template, filled in: the one kind of message WhatsApp
+/// delivers outside the customer-service window.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct TemplateMessage {
+    pub name: String,
+    /// The template's language code (`en`, `hi`, `en_US`).
+    pub language: String,
+    pub header: Option<TemplateHeaderValue>,
+    /// The body's variables, `{{1}}` first.
+    pub body: Vec<String>,
+    pub buttons: Vec<TemplateButtonValue>,
+}
+
 /// What a WhatsApp message carries.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 #[serde(tag = "type", rename_all = "snake_case")]
@@ -164,7 +201,22 @@ pub enum WhatsappContent {
     Media(Media),
     Location(Location),
     Interactive(Interactive),
+    Template(TemplateMessage),
 }
+
+impl WhatsappContent {
+    /// Whether it may go outside the customer-service window.
+    pub fn is_template(&self) -> bool {
+        matches!(self, Self::Template(_))
+    }
+}
+
+/// Longest template name (Meta's limit).
+pub const MAX_TEMPLATE_NAME_CHARS: usize = 512;
+/// Longest variable value of a template's body.
+pub const MAX_TEMPLATE_VALUE_CHARS: usize = 1_024;
+/// Most body variables a message sends.
+pub const MAX_TEMPLATE_VALUES: usize = 100;
 
 /// One variant per limit; each names the field at fault.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
@@ -212,6 +264,20 @@ pub enum WhatsappRule {
     RowTitle,
     #[error("a row's description has at most {MAX_ROW_DESCRIPTION_CHARS} characters")]
     RowDescription,
+    #[error("a template's name has 1 to {MAX_TEMPLATE_NAME_CHARS} lower-case letters, digits and underscores")]
+    TemplateName,
+    #[error("a template's language is a code such as en, hi or en_US")]
+    TemplateLanguage,
+    #[error(
+        "a template's body takes at most {MAX_TEMPLATE_VALUES} values, each of 1 to {MAX_TEMPLATE_VALUE_CHARS} characters without new lines or tabs"
+    )]
+    TemplateValue,
+    #[error(
+        "a template's text header value has 1 to {MAX_HEADER_CHARS} characters, and a media header is an image, video or document"
+    )]
+    TemplateHeader,
+    #[error("a template's button values name each button once, each of 1 to 2,000 characters")]
+    TemplateButton,
 }
 
 impl WhatsappRule {
@@ -224,7 +290,11 @@ impl WhatsappRule {
             Self::Filename => "content.filename",
             Self::Latitude => "content.latitude",
             Self::Longitude => "content.longitude",
-            Self::Place => "content.name",
+            Self::Place | Self::TemplateName => "content.name",
+            Self::TemplateLanguage => "content.language",
+            Self::TemplateValue => "content.body",
+            Self::TemplateHeader => "content.header",
+            Self::TemplateButton => "content.buttons",
             Self::HeaderOrFooter => "content.header",
             Self::ButtonCount | Self::ButtonTitle => "content.buttons",
             Self::Id => "content",
@@ -273,8 +343,58 @@ impl WhatsappContent {
             Self::Media(media) => check_media(media),
             Self::Location(location) => check_location(location),
             Self::Interactive(interactive) => check_interactive(interactive),
+            Self::Template(template) => check_template(template),
         }
     }
+}
+
+fn check_template(template: &TemplateMessage) -> Result<(), WhatsappRule> {
+    let name = &template.name;
+    rule(
+        within(name, 1, MAX_TEMPLATE_NAME_CHARS)
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'_'),
+        WhatsappRule::TemplateName,
+    )?;
+    let language = &template.language;
+    rule(
+        within(language, 2, 15)
+            && language
+                .bytes()
+                .all(|b| b.is_ascii_alphabetic() || b == b'_' || b == b'-'),
+        WhatsappRule::TemplateLanguage,
+    )?;
+    // WhatsApp refuses a variable with a new line, a tab or nothing in it.
+    let value_ok =
+        |v: &String| within(v, 1, MAX_TEMPLATE_VALUE_CHARS) && !v.trim().is_empty() && !v.contains(['\n', '\t']);
+    rule(
+        template.body.len() <= MAX_TEMPLATE_VALUES && template.body.iter().all(value_ok),
+        WhatsappRule::TemplateValue,
+    )?;
+    let header_ok = match &template.header {
+        None => true,
+        Some(TemplateHeaderValue::Text { text }) => within(text, 1, MAX_HEADER_CHARS) && !text.trim().is_empty(),
+        Some(TemplateHeaderValue::Media { kind, url, filename }) => {
+            let media = Media {
+                kind: *kind,
+                url: url.clone(),
+                caption: None,
+                filename: filename.clone(),
+            };
+            matches!(kind, MediaKind::Image | MediaKind::Video | MediaKind::Document) && check_media(&media).is_ok()
+        }
+    };
+    rule(header_ok, WhatsappRule::TemplateHeader)?;
+    let mut seen: Vec<usize> = Vec::new();
+    for button in &template.buttons {
+        rule(
+            !seen.contains(&button.index) && within(&button.text, 1, 2_000),
+            WhatsappRule::TemplateButton,
+        )?;
+        seen.push(button.index);
+    }
+    Ok(())
 }
 
 fn check_media(media: &Media) -> Result<(), WhatsappRule> {

@@ -11,6 +11,7 @@ pub mod parse;
 mod sms;
 mod voice;
 pub use voice::callback_info;
+mod templates;
 mod whatsapp;
 mod window;
 

@@ -5,13 +5,15 @@ use async_trait::async_trait;
 use reqwest::Method;
 use serde_json::{Map, Value, json};
 
-use application::exotel::{ExotelAccount, ExotelError, ExotelWhatsapp, SendWhatsapp, WhatsappOutcome};
+use application::exotel::{ExotelAccount, ExotelError, ExotelWhatsapp, SendWhatsapp, TemplatePage, WhatsappOutcome};
 
 use super::parse::{code, text};
 use super::{Body, ExotelClient, Family};
 
 /// Most messages Exotel takes in one request.
 pub const MAX_MESSAGES: usize = 100;
+/// Templates asked for per page (production clients ask for 100 to 400).
+const TEMPLATE_PAGE: usize = 100;
 
 fn envelope(send: &SendWhatsapp) -> Value {
     let messages: Vec<Value> = send
@@ -63,6 +65,17 @@ fn outcome(message: &Value) -> Result<WhatsappOutcome, ExotelError> {
     })
 }
 
+/// `/v2/accounts/{sid}/templates` with the account, page size and cursor.
+fn templates_path(sid: &str, waba_id: &str, after: Option<&str>) -> String {
+    let mut query = url::form_urlencoded::Serializer::new(String::new());
+    query.append_pair("waba_id", waba_id);
+    query.append_pair("limit", &TEMPLATE_PAGE.to_string());
+    if let Some(after) = after {
+        query.append_pair("after", after);
+    }
+    format!("/v2/accounts/{sid}/templates?{}", query.finish())
+}
+
 #[async_trait]
 impl ExotelWhatsapp for ExotelClient {
     async fn whatsapp_capacity(&self, account: &ExotelAccount) {
@@ -93,6 +106,20 @@ impl ExotelWhatsapp for ExotelClient {
             )
             .await?;
         outcomes(&answer)
+    }
+
+    #[tracing::instrument(skip_all, fields(account = %account.account_sid), err(level = "warn"))]
+    async fn whatsapp_templates(
+        &self,
+        account: &ExotelAccount,
+        waba_id: &str,
+        after: Option<&str>,
+    ) -> Result<TemplatePage, ExotelError> {
+        let path = templates_path(&account.account_sid, waba_id, after);
+        let answer = self
+            .request(account, Family::Whatsapp, Method::GET, &path, Body::Empty)
+            .await?;
+        super::templates::page(&answer)
     }
 }
 

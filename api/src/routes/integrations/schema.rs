@@ -70,13 +70,65 @@ pub struct ExotelWhatsappConfiguration {
     pub api_token: String,
     /// E.164.
     pub whatsapp_number: String,
+    /// The WhatsApp Business Account whose templates are synced.
+    pub waba_id: Option<String>,
     pub business_name: Option<String>,
     pub auto_reply_enabled: Option<bool>,
-    /// Required when `auto_reply_enabled`.
+    /// The away message, sent outside business hours and on holidays.
+    /// With auto replies on, this, a welcome message or a keyword rule is required.
     pub auto_reply_message: Option<String>,
     pub business_hours: Option<Box<BusinessHoursBody>>,
+    /// Sent once to a contact who never wrote before.
+    pub welcome_message: Option<String>,
+    /// Tried before the welcome and away messages, lowest `priority` first; the first match answers.
+    #[schema(max_items = 50)]
+    pub keyword_rules: Option<Vec<KeywordRuleBody>>,
+    /// At most one auto-reply per contact within this many minutes (default 60).
+    #[schema(minimum = 1, maximum = 10080)]
+    pub auto_reply_cooldown_minutes: Option<u32>,
     pub api_host: Option<String>,
     pub save_unverified: Option<bool>,
+}
+
+/// How a keyword rule matches a customer's text.
+#[derive(Debug, Clone, Copy, Serialize, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum KeywordMatchBody {
+    /// The whole text, ignoring case and surrounding space.
+    Exact,
+    /// Anywhere in the text, ignoring case.
+    Contains,
+    /// A case-insensitive regular expression of at most 64 KiB compiled.
+    Regex,
+}
+
+/// A keyword auto-reply.
+#[derive(Debug, Serialize, Deserialize, ToSchema)]
+#[serde(deny_unknown_fields)]
+pub struct KeywordRuleBody {
+    #[schema(max_length = 200)]
+    pub keyword: String,
+    /// `contains` when not given.
+    pub match_type: Option<KeywordMatchBody>,
+    pub reply: String,
+    /// Lower numbers are tried first (0 when not given).
+    pub priority: Option<i32>,
+}
+
+impl From<&domain::auto_reply::KeywordRule> for KeywordRuleBody {
+    fn from(rule: &domain::auto_reply::KeywordRule) -> Self {
+        use domain::auto_reply::KeywordMatch as M;
+        Self {
+            keyword: rule.keyword.clone(),
+            match_type: Some(match rule.match_type {
+                M::Exact => KeywordMatchBody::Exact,
+                M::Contains => KeywordMatchBody::Contains,
+                M::Regex => KeywordMatchBody::Regex,
+            }),
+            reply: rule.reply.clone(),
+            priority: Some(rule.priority),
+        }
+    }
 }
 
 /// A mailbox over SMTP and IMAP (Zoho's servers by default): settings and passwords.
@@ -217,10 +269,14 @@ pub struct ExotelSmsSettings {
 pub struct ExotelWhatsappSettings {
     pub account_sid: String,
     pub whatsapp_number: String,
+    pub waba_id: Option<String>,
     pub business_name: Option<String>,
     pub auto_reply_enabled: bool,
     pub auto_reply_message: Option<String>,
     pub business_hours: Option<Box<BusinessHoursBody>>,
+    pub welcome_message: Option<String>,
+    pub keyword_rules: Vec<KeywordRuleBody>,
+    pub auto_reply_cooldown_minutes: Option<u32>,
     pub api_host: Option<String>,
 }
 
@@ -281,10 +337,14 @@ fn whatsapp(s: &ExotelWhatsapp) -> ExotelWhatsappSettings {
     ExotelWhatsappSettings {
         account_sid: s.account_sid.clone(),
         whatsapp_number: s.whatsapp_number.clone(),
+        waba_id: s.waba_id.clone(),
         business_name: s.business_name.clone(),
         auto_reply_enabled: s.auto_reply_enabled,
         auto_reply_message: s.auto_reply_message.clone(),
         business_hours: s.business_hours.as_ref().map(|h| Box::new(BusinessHoursBody::from(h))),
+        welcome_message: s.welcome_message.clone(),
+        keyword_rules: s.keyword_rules.iter().map(KeywordRuleBody::from).collect(),
+        auto_reply_cooldown_minutes: s.auto_reply_cooldown_minutes,
         api_host: s.api_host.clone(),
     }
 }
