@@ -31,7 +31,7 @@ use crate::routes;
         routes::webhook_endpoints::list, routes::webhook_endpoints::create, routes::webhook_endpoints::one,
         routes::webhook_endpoints::update, routes::webhook_endpoints::remove, routes::webhook_endpoints::rotate_secret,
         routes::webhook_endpoints::deliveries, routes::webhook_endpoints::delivery, routes::webhook_endpoints::redeliver,
-        routes::seed::health, routes::seed::config, routes::seed::set_config, routes::seed::click_to_call, routes::seed::number_masking, routes::seed::send_sms,
+        routes::seed::health, routes::seed::config, routes::seed::set_config, routes::seed::click_to_call, routes::seed::number_masking, routes::seed::send_sms, routes::seed::send_whatsapp,
         routes::email_inbox::poll_now, routes::email_inbox::list_threads, routes::email_inbox::get_thread,
         routes::audit::events, routes::audit::history, routes::audit::state_at, routes::audit::verify,
         routes::system::health, routes::system::ready,

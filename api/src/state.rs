@@ -260,6 +260,7 @@ impl AppState {
             whatsapp_templates: &self.whatsapp_templates,
             whatsapp_template_directory: &self.whatsapp_template_directory,
             organisations: &self.organisations,
+            customers: &self.receiving.customers,
             access: self.access(),
             integrations: self.integrations(),
             provider: self.exotel.as_ref(),

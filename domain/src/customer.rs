@@ -1,7 +1,7 @@
-//! A customer of an organisation, known by an e-mail address. The id is
-//! derived from the organisation and the normalised address, so the same
-//! sender is the same customer however many messages, accounts or processes
-//! see them.
+//! A customer of an organisation, known by an e-mail address or by a phone
+//! number. The id is derived from the organisation and the normalised
+//! address or E.164 number, so the same sender is the same customer however
+//! many messages, calls, accounts or processes see them.
 
 use chrono::{DateTime, Utc};
 use cqrs_es::event_sink::EventSink;
@@ -20,6 +20,11 @@ pub fn customer_id(organisation_id: OrganisationId, email: &EmailAddress) -> Uui
     Uuid::new_v5(&CUSTOMER_NAMESPACE, format!("{organisation_id}/{email}").as_bytes())
 }
 
+/// The customer id of a phone number (E.164) in an organisation.
+pub fn phone_customer_id(organisation_id: OrganisationId, phone: &str) -> Uuid {
+    Uuid::new_v5(&CUSTOMER_NAMESPACE, format!("{organisation_id}/tel:{phone}").as_bytes())
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum CustomerCommand {
     /// A new customer, first seen as the sender of an e-mail (the aggregate
@@ -28,6 +33,15 @@ pub enum CustomerCommand {
         customer_id: Uuid,
         organisation_id: OrganisationId,
         email: EmailAddress,
+        name: Option<String>,
+        at: DateTime<Utc>,
+    },
+    /// A new customer, first seen by a phone number (the aggregate must be new).
+    CreateForPhone {
+        customer_id: Uuid,
+        organisation_id: OrganisationId,
+        /// E.164.
+        phone: String,
         name: Option<String>,
         at: DateTime<Utc>,
     },
@@ -42,12 +56,20 @@ pub enum CustomerEvent {
         name: Option<String>,
         at: DateTime<Utc>,
     },
+    CustomerCreatedForPhone {
+        customer_id: Uuid,
+        organisation_id: OrganisationId,
+        phone: String,
+        name: Option<String>,
+        at: DateTime<Utc>,
+    },
 }
 
 impl DomainEvent for CustomerEvent {
     fn event_type(&self) -> String {
         match self {
             Self::CustomerCreated { .. } => "CustomerCreated",
+            Self::CustomerCreatedForPhone { .. } => "CustomerCreatedForPhone",
         }
         .to_string()
     }
@@ -63,8 +85,8 @@ pub enum CustomerError {
     /// 409: a customer with this address exists already.
     #[error("the customer exists already")]
     AlreadyExists,
-    /// 422: the id is not the one derived from the organisation and address.
-    #[error("the customer id does not match its address")]
+    /// 422: the id is not the one derived from the organisation and address or number.
+    #[error("the customer id does not match its address or number")]
     IdNotDerivedFromAddress,
 }
 
@@ -73,6 +95,9 @@ pub struct Customer {
     pub id: Option<Uuid>,
     pub organisation_id: Option<OrganisationId>,
     pub email: Option<EmailAddress>,
+    /// E.164, for a customer first seen by number.
+    #[serde(default)]
+    pub phone: Option<String>,
     pub name: Option<String>,
     pub created_at: Option<DateTime<Utc>>,
 }
@@ -88,26 +113,47 @@ fn clean_name(name: Option<String>) -> Option<String> {
 
 impl Customer {
     fn decide(&self, command: CustomerCommand) -> Result<Vec<CustomerEvent>, CustomerError> {
-        let CustomerCommand::Create {
-            customer_id: id,
-            organisation_id,
-            email,
-            name,
-            at,
-        } = command;
         if self.id.is_some() {
             return Err(CustomerError::AlreadyExists);
         }
-        if id != customer_id(organisation_id, &email) {
-            return Err(CustomerError::IdNotDerivedFromAddress);
+        match command {
+            CustomerCommand::Create {
+                customer_id: id,
+                organisation_id,
+                email,
+                name,
+                at,
+            } => {
+                if id != customer_id(organisation_id, &email) {
+                    return Err(CustomerError::IdNotDerivedFromAddress);
+                }
+                Ok(vec![CustomerEvent::CustomerCreated {
+                    customer_id: id,
+                    organisation_id,
+                    email,
+                    name: clean_name(name),
+                    at,
+                }])
+            }
+            CustomerCommand::CreateForPhone {
+                customer_id: id,
+                organisation_id,
+                phone,
+                name,
+                at,
+            } => {
+                if id != phone_customer_id(organisation_id, &phone) {
+                    return Err(CustomerError::IdNotDerivedFromAddress);
+                }
+                Ok(vec![CustomerEvent::CustomerCreatedForPhone {
+                    customer_id: id,
+                    organisation_id,
+                    phone,
+                    name: clean_name(name),
+                    at,
+                }])
+            }
         }
-        Ok(vec![CustomerEvent::CustomerCreated {
-            customer_id: id,
-            organisation_id,
-            email,
-            name: clean_name(name),
-            at,
-        }])
     }
 }
 
@@ -124,16 +170,30 @@ impl Aggregate for Customer {
     }
 
     fn apply(&mut self, event: Self::Event) {
-        let CustomerEvent::CustomerCreated {
-            customer_id,
-            organisation_id,
-            email,
-            name,
-            at,
-        } = event;
+        let (customer_id, organisation_id, name, at) = match event {
+            CustomerEvent::CustomerCreated {
+                customer_id,
+                organisation_id,
+                email,
+                name,
+                at,
+            } => {
+                self.email = Some(email);
+                (customer_id, organisation_id, name, at)
+            }
+            CustomerEvent::CustomerCreatedForPhone {
+                customer_id,
+                organisation_id,
+                phone,
+                name,
+                at,
+            } => {
+                self.phone = Some(phone);
+                (customer_id, organisation_id, name, at)
+            }
+        };
         self.id = Some(customer_id);
         self.organisation_id = Some(organisation_id);
-        self.email = Some(email);
         self.name = name;
         self.created_at = Some(at);
     }
@@ -201,7 +261,10 @@ mod tests {
             name,
             at,
             ..
-        } = create(None);
+        } = create(None)
+        else {
+            unreachable!("create() builds a Create");
+        };
         let command = CustomerCommand::Create {
             customer_id: Uuid::from_u128(9),
             organisation_id,
@@ -238,5 +301,62 @@ mod tests {
         assert_eq!(customer.email, Some(asha()));
         assert_eq!(customer.name.as_deref(), Some("Asha"));
         assert_eq!(customer.created_at, Some(DateTime::<Utc>::UNIX_EPOCH));
+    }
+
+    const ASHA_PHONE: &str = "+919812300061";
+
+    fn for_phone(id: Uuid) -> CustomerCommand {
+        CustomerCommand::CreateForPhone {
+            customer_id: id,
+            organisation_id: ORG,
+            phone: ASHA_PHONE.into(),
+            name: Some(" Asha ".into()),
+            at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
+    fn created_for_phone() -> CustomerEvent {
+        CustomerEvent::CustomerCreatedForPhone {
+            customer_id: phone_customer_id(ORG, ASHA_PHONE),
+            organisation_id: ORG,
+            phone: ASHA_PHONE.into(),
+            name: Some("Asha".into()),
+            at: DateTime::<Utc>::UNIX_EPOCH,
+        }
+    }
+
+    #[test]
+    fn a_number_is_its_own_customer_apart_from_any_address() {
+        let id = phone_customer_id(ORG, ASHA_PHONE);
+        assert_eq!(id, phone_customer_id(ORG, ASHA_PHONE));
+        assert_ne!(id, phone_customer_id(Uuid::from_u128(2), ASHA_PHONE));
+        assert_ne!(id, phone_customer_id(ORG, "+919812300062"));
+        let address = EmailAddress::parse("tel:+919812300061@x.in").unwrap();
+        assert_ne!(id, customer_id(ORG, &address));
+    }
+
+    #[test]
+    fn a_new_number_creates_a_customer_once_with_its_derived_id() {
+        let id = phone_customer_id(ORG, ASHA_PHONE);
+        TestFramework::<Customer>::with(())
+            .given_no_previous_events()
+            .when(for_phone(id))
+            .then_expect_events(vec![created_for_phone()]);
+        TestFramework::<Customer>::with(())
+            .given(vec![created_for_phone()])
+            .when(for_phone(id))
+            .then_expect_error(CustomerError::AlreadyExists);
+        TestFramework::<Customer>::with(())
+            .given_no_previous_events()
+            .when(for_phone(Uuid::from_u128(9)))
+            .then_expect_error(CustomerError::IdNotDerivedFromAddress);
+        let mut customer = Customer::default();
+        customer.apply(created_for_phone());
+        assert_eq!(customer.id, Some(id));
+        assert_eq!(customer.phone.as_deref(), Some(ASHA_PHONE));
+        assert_eq!(customer.email, None);
+        assert_eq!(customer.name.as_deref(), Some("Asha"));
+        assert_eq!(customer.organisation_id, Some(ORG));
+        assert_eq!(created_for_phone().event_type(), "CustomerCreatedForPhone");
     }
 }

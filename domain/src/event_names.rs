@@ -136,6 +136,10 @@ fn customer_events_keep_their_stored_names_and_versions() {
         "customer_id": ID, "organisation_id": ID, "email": "ravi@example.com", "name": null, "at": AT,
     }});
     pinned::<CustomerEvent>(created, "CustomerCreated", "1.0");
+    let by_phone = json!({"CustomerCreatedForPhone": {
+        "customer_id": ID, "organisation_id": ID, "phone": "+919812300061", "name": "Asha", "at": AT,
+    }});
+    pinned::<CustomerEvent>(by_phone, "CustomerCreatedForPhone", "1.0");
 }
 
 #[test]

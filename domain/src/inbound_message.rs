@@ -87,6 +87,9 @@ pub struct ReceivedMessage {
     pub from: String,
     /// The organisation's number it reached, E.164.
     pub to: String,
+    /// The customer the number is, when linked.
+    #[serde(default)]
+    pub customer_id: Option<Uuid>,
     /// The customer's name as their profile shows it.
     pub profile_name: Option<String>,
     pub content: InboundContent,
@@ -172,6 +175,7 @@ mod tests {
             provider_sid: "wamid-1".into(),
             from: "+919812300002".into(),
             to: "+918047112233".into(),
+            customer_id: None,
             profile_name: Some("Asha".into()),
             content: InboundContent::Text { body: body.into() },
             context_sid: None,

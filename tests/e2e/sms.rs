@@ -81,6 +81,12 @@ pub async fn send_order(app: &TestApp, to: &str, order: &str) -> String {
     let body: Value = response.json().await.unwrap();
     let message = &data(&body)["messages"][0];
     assert_eq!(message["status"], "requested");
+    let customer = domain::customer::phone_customer_id(app.organisation_id, to);
+    assert_eq!(
+        message["customer_id"],
+        customer.to_string(),
+        "the number is linked to its customer"
+    );
     message["id"].as_str().unwrap().to_string()
 }
 

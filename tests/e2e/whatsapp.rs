@@ -10,6 +10,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use api::runtime::Roles;
+use application::AggregateStore;
 use application::clock::ManualClock;
 use simulator::RunningSimulator;
 
@@ -165,6 +166,14 @@ async fn a_customer_who_wrote_gets_a_reply_that_is_sent_once_and_ends_read() {
         "{read}"
     );
     assert_eq!(sends_for(&sim, &id).await, 1);
+    // The number is one customer: created when it wrote, linked to the reply.
+    let customer = domain::customer::phone_customer_id(app.organisation_id, CUSTOMER);
+    assert_eq!(read["customer_id"], customer.to_string());
+    let known = app.state.receiving.customers.load(&customer.to_string()).await.unwrap();
+    let known = known.map(|l| l.aggregate).unwrap_or_default();
+    assert_eq!(known.phone.as_deref(), Some(CUSTOMER));
+    assert_eq!(known.name.as_deref(), Some("Asha"));
+    assert_eq!(known.organisation_id, Some(app.organisation_id));
     let listed: Value = app
         .get("/api/v1/whatsapp/messages", Some(&app.admin_token))
         .await

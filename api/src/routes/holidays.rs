@@ -30,7 +30,7 @@ pub struct HolidayBody {
     /// The date, in the business's own time zone (`YYYY-MM-DD`).
     pub date: NaiveDate,
     /// 1 to 100 characters.
-    #[schema(max_length = 100)]
+    #[schema(min_length = 1, max_length = 100)]
     pub name: String,
 }
 

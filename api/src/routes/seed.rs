@@ -33,6 +33,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/click-to-call", post(click_to_call))
         .route("/number-masking", post(number_masking))
         .route("/sms/send", post(send_sms))
+        .route("/whatsapp/send", post(send_whatsapp))
 }
 
 /// Where the organisation's Exotel phone integration stands.
@@ -427,6 +428,137 @@ pub async fn send_sms(
         encoding: message.encoding,
         segments: message.segments,
         scheduled_for: message.not_before,
+    };
+    Ok((StatusCode::ACCEPTED, envelope::data(response)))
+}
+
+/// The kind of media `POST /api/exotel/whatsapp/send` sends by URL.
+#[derive(Debug, Clone, Copy, Deserialize, ToSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum SeedMediaType {
+    Image,
+    Document,
+    Audio,
+    Video,
+    Sticker,
+}
+
+/// `POST /api/exotel/whatsapp/send`, in the module's names: an approved
+/// template (`templateName`), media by URL (`mediaUrl`), or a text
+/// (`message`) inside the customer's 24-hour window.
+#[derive(Debug, Deserialize, ToSchema)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct SendWhatsappBody {
+    /// One number, in E.164 or the `0`-prefixed national form.
+    #[schema(max_length = 32)]
+    pub to: String,
+    /// A free-form text, when neither a template nor media is named.
+    #[schema(max_length = 4096)]
+    pub message: Option<String>,
+    /// An approved template's name.
+    #[schema(max_length = 512)]
+    pub template_name: Option<String>,
+    /// The template's language code (default `en`).
+    #[schema(max_length = 15)]
+    pub language: Option<String>,
+    /// The template's body variables, `{{1}}` first.
+    pub variables: Option<Vec<String>>,
+    pub media_url: Option<String>,
+    /// The media's kind (default `image`).
+    pub media_type: Option<SeedMediaType>,
+    pub caption: Option<String>,
+    #[schema(max_length = 2000)]
+    pub custom_field: Option<String>,
+}
+
+/// The WhatsApp message as recorded; the dispatcher sends it.
+#[derive(Debug, Serialize, ToSchema)]
+#[serde(rename_all = "camelCase")]
+pub struct SendWhatsappResponse {
+    pub message_id: Uuid,
+    pub status: String,
+    pub to: String,
+    /// `text`, `media` or `template`.
+    pub kind: String,
+}
+
+impl SendWhatsappBody {
+    fn content(self) -> (domain::whatsapp::WhatsappContent, &'static str) {
+        use domain::whatsapp::{Media, MediaKind, TemplateMessage, WhatsappContent};
+        if let Some(name) = self.template_name {
+            let template = TemplateMessage {
+                name,
+                language: self.language.unwrap_or_else(|| "en".into()),
+                header: None,
+                body: self.variables.unwrap_or_default(),
+                buttons: Vec::new(),
+            };
+            return (WhatsappContent::Template(template), "template");
+        }
+        if let Some(url) = self.media_url {
+            let kind = match self.media_type.unwrap_or(SeedMediaType::Image) {
+                SeedMediaType::Image => MediaKind::Image,
+                SeedMediaType::Document => MediaKind::Document,
+                SeedMediaType::Audio => MediaKind::Audio,
+                SeedMediaType::Video => MediaKind::Video,
+                SeedMediaType::Sticker => MediaKind::Sticker,
+            };
+            let media = Media {
+                kind,
+                url,
+                caption: self.caption,
+                filename: None,
+            };
+            return (WhatsappContent::Media(media), "media");
+        }
+        let body = self.message.unwrap_or_default();
+        (
+            WhatsappContent::Text {
+                body,
+                preview_url: false,
+            },
+            "text",
+        )
+    }
+}
+
+/// Records a WhatsApp message exactly as `POST /api/v1/whatsapp/messages`
+/// does, from the module's fields; 202 with the message.
+#[utoipa::path(post, path = "/api/exotel/whatsapp/send", tag = "exotel module", security(("bearer" = [])),
+    request_body = SendWhatsappBody,
+    responses((status = 202, body = Data<SendWhatsappResponse>), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "Exotel WhatsApp is not configured or is disabled"),
+        (status = 422, body = Problem, description = "a WhatsApp limit, the customer-service window or the template is broken")))]
+pub async fn send_whatsapp(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    headers: HeaderMap,
+    ApiJson(body): ApiJson<SendWhatsappBody>,
+) -> Result<(StatusCode, Json<Data<SendWhatsappResponse>>), ApiError> {
+    let message_id = crate::routes::whatsapp::message_id(&caller, None, &headers);
+    let to = body.to.clone();
+    let custom_data = body.custom_field.clone();
+    let (content, kind) = body.content();
+    let input = application::messages::WhatsappInput {
+        message_id,
+        to,
+        content,
+        custom_data,
+    };
+    let message = state
+        .messages()
+        .request_whatsapp(&caller.acting(), input, &caller.metadata())
+        .await?;
+    let request = message.request.as_deref().ok_or_else(ApiError::internal)?;
+    let response = SendWhatsappResponse {
+        message_id,
+        status: crate::routes::word(
+            message
+                .status
+                .unwrap_or(domain::outbound_message::MessageStatus::Requested),
+        ),
+        to: request.to.clone(),
+        kind: kind.into(),
     };
     Ok((StatusCode::ACCEPTED, envelope::data(response)))
 }

@@ -151,6 +151,8 @@ pub struct SmsResponse {
     /// Parts it is sent (and billed) in.
     pub segments: u32,
     pub requested_by: Option<Uuid>,
+    /// The customer the number is linked to.
+    pub customer_id: Option<Uuid>,
     pub custom_data: Option<String>,
     /// Not handed to Exotel before this time (promotional hours).
     pub not_before: Option<DateTime<Utc>>,
@@ -189,6 +191,7 @@ impl SmsResponse {
             encoding: word(sms.encoding),
             segments: sms.segments,
             requested_by: request.requested_by,
+            customer_id: request.customer_id,
             custom_data: request.custom_data.clone(),
             not_before: request.not_before,
             requested_at: message.requested_at,

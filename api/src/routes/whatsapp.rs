@@ -329,6 +329,8 @@ pub struct WhatsappMessageResponse {
     pub content: serde_json::Value,
     pub custom_data: Option<String>,
     pub requested_by: Option<Uuid>,
+    /// The customer the number is linked to.
+    pub customer_id: Option<Uuid>,
     pub requested_at: Option<DateTime<Utc>>,
     pub submitted_at: Option<DateTime<Utc>>,
     pub sent_at: Option<DateTime<Utc>>,
@@ -406,6 +408,7 @@ impl WhatsappMessageResponse {
             content: serde_json::to_value(&out.content).unwrap_or_default(),
             custom_data: request.custom_data.clone(),
             requested_by: request.requested_by,
+            customer_id: request.customer_id,
             requested_at: message.requested_at,
             submitted_at: message.submitted_at,
             sent_at: message.sent_at,
@@ -425,7 +428,7 @@ impl WhatsappMessageResponse {
     }
 }
 
-fn message_id(caller: &Caller, given: Option<Uuid>, headers: &HeaderMap) -> Uuid {
+pub(crate) fn message_id(caller: &Caller, given: Option<Uuid>, headers: &HeaderMap) -> Uuid {
     let key = headers.get("idempotency-key").and_then(|v| v.to_str().ok());
     match (given, key) {
         (Some(id), _) => id,

@@ -79,6 +79,7 @@ pub async fn sync(
 #[into_params(parameter_in = Query)]
 pub struct TemplateQuery {
     /// Only templates of this status.
+    #[param(inline)]
     pub status: Option<TemplateStatusParam>,
 }
 

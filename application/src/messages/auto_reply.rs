@@ -92,7 +92,7 @@ impl Messages<'_> {
             organisation_id,
             requested_by: None,
             to: message.from.clone(),
-            customer_id: None,
+            customer_id: message.customer_id,
             content: MessageContent::Whatsapp(WhatsappOut {
                 from: settings.whatsapp_number.clone(),
                 content: WhatsappContent::Text {

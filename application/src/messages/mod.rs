@@ -241,6 +241,8 @@ pub struct Messages<'a> {
     pub templates: &'a dyn AggregateStore<SmsTemplate>,
     pub whatsapp_templates: &'a dyn AggregateStore<domain::whatsapp_template::WhatsappTemplate>,
     pub whatsapp_template_directory: &'a dyn WhatsappTemplateDirectory,
+    /// The customers numbers are linked to.
+    pub customers: &'a dyn AggregateStore<domain::customer::Customer>,
     /// The organisations, for their holidays.
     pub organisations: &'a dyn AggregateStore<domain::organisation::Organisation>,
     pub access: IntegrationAccess<'a>,

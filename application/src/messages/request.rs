@@ -118,8 +118,8 @@ impl Messages<'_> {
             let mut request = MessageRequest {
                 organisation_id,
                 requested_by: acting.user_id,
+                customer_id: Some(domain::customer::phone_customer_id(organisation_id, &to)),
                 to,
-                customer_id: None,
                 content: MessageContent::Sms(content.clone()),
                 custom_data: input.custom_data.clone(),
                 not_before,

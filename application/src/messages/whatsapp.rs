@@ -10,6 +10,7 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use domain::OrganisationId;
+use domain::customer::{CustomerCommand, CustomerError, phone_customer_id};
 use domain::inbound_message::{InboundContent, InboundMessageCommand, ReceivedMessage, inbound_message_id};
 use domain::integration::settings::{IntegrationSettings, phone_number};
 use domain::integration::{IntegrationKind, IntegrationStatus};
@@ -168,8 +169,8 @@ impl Messages<'_> {
         let request = MessageRequest {
             organisation_id,
             requested_by: acting.user_id,
+            customer_id: Some(phone_customer_id(organisation_id, &to)),
             to,
-            customer_id: None,
             content: MessageContent::Whatsapp(WhatsappOut {
                 from,
                 content: input.content,
@@ -338,6 +339,7 @@ impl Messages<'_> {
                         organisation_id,
                         channel: Channel::Whatsapp,
                         provider_sid: sid,
+                        customer_id: Some(phone_customer_id(organisation_id, &from)),
                         from,
                         to,
                         profile_name,
@@ -352,6 +354,7 @@ impl Messages<'_> {
                         .execute(&id.to_string(), command, meta)
                         .await
                         .map_err(|e| MessagesError::Store(StoreError(e.to_string())))?;
+                    self.know_customer(&message, meta).await?;
                     self.auto_reply(&message, meta).await?;
                     Callback::Recorded(id)
                 }
@@ -359,6 +362,24 @@ impl Messages<'_> {
             outcomes.push(outcome);
         }
         Ok(outcomes)
+    }
+
+    /// Creates the customer a message came from, the first time the number writes.
+    async fn know_customer(&self, message: &ReceivedMessage, meta: &EventMetadata) -> Result<(), MessagesError> {
+        let Some(customer_id) = message.customer_id else {
+            return Ok(());
+        };
+        let command = CustomerCommand::CreateForPhone {
+            customer_id,
+            organisation_id: message.organisation_id,
+            phone: message.from.clone(),
+            name: message.profile_name.clone(),
+            at: message.received_at,
+        };
+        match self.customers.execute(&customer_id.to_string(), command, meta).await {
+            Ok(()) | Err(CommandError::Rejected(CustomerError::AlreadyExists)) => Ok(()),
+            Err(other) => Err(MessagesError::Store(StoreError(other.to_string()))),
+        }
     }
 
     /// Records a report on the message it names (by our id, else by the

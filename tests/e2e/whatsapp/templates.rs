@@ -214,3 +214,35 @@ async fn a_sync_without_a_business_account_says_which_field_is_missing_and_remov
         "a sync that could not run removes nothing"
     );
 }
+
+#[tokio::test]
+async fn the_modules_whatsapp_send_route_sends_a_template_and_keeps_the_window_rule() {
+    let (app, sim) = app_and_simulator().await;
+    sync(&app).await;
+    listed(&app, "order_update", "approved").await;
+    let text = json!({"to": STRANGER, "message": "Hello"});
+    let response = app
+        .post_json("/api/exotel/whatsapp/send", Some(&app.admin_token), text)
+        .await;
+    refused(response, "whatsapp_window_closed", "to").await;
+    let template = json!({"to": "09812300071", "templateName": "order_update", "variables": ["Asha", "A-1042"]});
+    let response = app
+        .post_json("/api/exotel/whatsapp/send", Some(&app.admin_token), template)
+        .await;
+    assert_eq!(response.status(), StatusCode::ACCEPTED);
+    let body: Value = response.json().await.unwrap();
+    let sent = data(&body);
+    assert_eq!(
+        (&sent["kind"], &sent["to"]),
+        (&json!("template"), &json!(STRANGER)),
+        "{sent}"
+    );
+    let id = sent["messageId"].as_str().unwrap().to_string();
+    eventually(
+        Duration::from_secs(15),
+        "the module's template is delivered",
+        || async { ["delivered", "read"].contains(&message(&app, &id).await["status"].as_str().unwrap_or_default()) },
+    )
+    .await;
+    assert_eq!(sends_for(&sim, &id).await, 1);
+}
