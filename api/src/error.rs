@@ -720,6 +720,7 @@ impl From<application::messages::MessagesError> for ApiError {
                 ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, code, rule.to_string()).on_field(rule.field())
             }
             E::WhatsappTemplate(e) => e.into(),
+            E::MediaUnavailable => ApiError::new(StatusCode::NOT_FOUND, "media_unavailable", error.to_string()),
         }
     }
 }

@@ -104,6 +104,21 @@ async fn send_in_order(state: &AppState, queue: Vec<Uuid>, stop: &CancellationTo
     }
 }
 
+/// Fetches customers' media files still at the provider, every dispatch
+/// poll, until `stop`.
+pub async fn run_media_fetcher(state: Arc<AppState>, stop: CancellationToken) -> Result<(), String> {
+    let every = Duration::from_millis(state.settings.message_dispatch_poll_ms.max(50));
+    loop {
+        tokio::select! {
+            _ = stop.cancelled() => return Ok(()),
+            _ = tokio::time::sleep(every) => {}
+        }
+        if let Err(error) = state.inbound_media().fetch_pending(BATCH).await {
+            tracing::warn!(%error, "reading the media to fetch failed");
+        }
+    }
+}
+
 /// Reconciles every 30 seconds until `stop`.
 pub async fn run_reconciler(state: Arc<AppState>, stop: CancellationToken) -> Result<(), String> {
     loop {

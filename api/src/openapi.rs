@@ -24,7 +24,7 @@ use crate::routes;
         routes::emails::send, routes::emails::get,
         routes::calls::create, routes::calls::list, routes::calls::one, routes::calls::recording,
         routes::webhooks::exotel_calls, routes::webhooks::exotel_passthru, routes::webhooks::exotel_connect, routes::webhooks::exotel_sms, routes::webhooks::exotel_whatsapp,
-        routes::whatsapp::create, routes::whatsapp::list, routes::whatsapp::one, routes::whatsapp::inbound,
+        routes::whatsapp::create, routes::whatsapp::list, routes::whatsapp::one, routes::whatsapp::inbound, routes::whatsapp::inbound_media,
         routes::whatsapp_templates::sync, routes::whatsapp_templates::list,
         routes::sms::create, routes::sms::list, routes::sms::one, routes::sms::templates, routes::sms::register_template, routes::sms::remove_template,
         routes::masked_sessions::create, routes::masked_sessions::list, routes::masked_sessions::one, routes::masked_sessions::end,

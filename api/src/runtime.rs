@@ -200,6 +200,10 @@ fn start_message_workers(state: &Arc<AppState>, shutdown: &CancellationToken, ta
     supervise(tasks, "message_reconciler", shutdown.clone(), move |stop| {
         crate::message_dispatcher::run_reconciler(reconciler.clone(), stop)
     });
+    let fetcher = state.clone();
+    supervise(tasks, "media_fetcher", shutdown.clone(), move |stop| {
+        crate::message_dispatcher::run_media_fetcher(fetcher.clone(), stop)
+    });
 }
 
 fn start_webhook_workers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {

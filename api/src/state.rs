@@ -69,6 +69,7 @@ pub struct AppState {
     pub webhook_outbox: projections::webhook_outbox::SqlWebhookOutbox,
     pub webhook_transport: infrastructure::webhooks::HttpWebhooks,
     pub recordings: infrastructure::recordings::RecordingStore,
+    pub media_files: infrastructure::media::MediaStore,
     pub mail_directory: infrastructure::mail::send::EventDirectory,
     pub smtp: SmtpClient,
     pub imap: ImapClient,
@@ -176,6 +177,7 @@ impl AppState {
             webhook_outbox: projections::webhook_outbox::SqlWebhookOutbox(db.read.clone()),
             webhook_transport,
             recordings: infrastructure::recordings::RecordingStore::new(&settings.data_dir),
+            media_files: infrastructure::media::MediaStore::new(&settings.data_dir),
             mail_directory: infrastructure::mail::send::EventDirectory(db.read.clone()),
             receiving: crate::receiving::Receiving::new(&db, &settings, ImapClient { tls: mail_tls.clone() }, &commits),
             smtp: SmtpClient { tls: mail_tls.clone() },
@@ -279,6 +281,18 @@ impl AppState {
                 report_wait: std::time::Duration::from_secs(settings.message_report_wait_secs),
                 look_up_after: std::time::Duration::from_secs(settings.message_look_up_after_secs),
             },
+        }
+    }
+
+    /// Customers' media files: fetched from the provider and kept.
+    pub fn inbound_media(&self) -> application::messages::InboundMedia<'_> {
+        application::messages::InboundMedia {
+            inbound: &self.inbound_messages,
+            integrations: self.integrations(),
+            downloader: self.exotel.as_ref(),
+            files: &self.media_files,
+            pending: &self.inbound_directory,
+            clock: self.clock.as_ref(),
         }
     }
 

@@ -429,6 +429,11 @@ fn inbound_message_events_keep_their_stored_names_and_versions() {
         "provider_sid": "sid", "from": "+919812300002", "to": "+918047112233", "profile_name": "Asha",
         "content": {"type": "text", "body": "Hi"}, "context_sid": null, "received_at": AT}}});
     pinned::<InboundMessageEvent>(received, "InboundMessageReceived", "1.0");
+    let kept = json!({"InboundMediaKept": {"file": {"sha256": "ab", "content_type": "image/jpeg", "size_bytes": 12},
+        "at": AT}});
+    pinned::<InboundMessageEvent>(kept, "InboundMediaKept", "1.0");
+    let gone = json!({"InboundMediaUnavailable": {"reason": "404", "at": AT}});
+    pinned::<InboundMessageEvent>(gone, "InboundMediaUnavailable", "1.0");
     let whatsapp = json!({"MessageRequested": {"request": {
         "organisation_id": ID, "requested_by": ID, "to": "+919800000002", "customer_id": null,
         "content": {"channel": "whatsapp", "from": "+918047112233",

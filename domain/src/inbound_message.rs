@@ -98,21 +98,38 @@ pub struct ReceivedMessage {
     pub received_at: DateTime<Utc>,
 }
 
+/// A customer's media file, fetched from the provider and kept by content.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+pub struct MediaFile {
+    /// Lower-case hex; where the file is kept.
+    pub sha256: String,
+    pub content_type: String,
+    pub size_bytes: u64,
+}
+
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum InboundMessageCommand {
     /// Records the message; once recorded, the same message again changes nothing.
     Receive { message: Box<ReceivedMessage> },
+    /// Records the media file fetched for a media message; kept once.
+    KeepMedia { file: MediaFile, at: DateTime<Utc> },
+    /// Records that the provider no longer has the media (it is not asked again).
+    MediaUnavailable { reason: String, at: DateTime<Utc> },
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub enum InboundMessageEvent {
     InboundMessageReceived { message: Box<ReceivedMessage> },
+    InboundMediaKept { file: MediaFile, at: DateTime<Utc> },
+    InboundMediaUnavailable { reason: String, at: DateTime<Utc> },
 }
 
 impl DomainEvent for InboundMessageEvent {
     fn event_type(&self) -> String {
         match self {
             Self::InboundMessageReceived { .. } => "InboundMessageReceived".to_string(),
+            Self::InboundMediaKept { .. } => "InboundMediaKept".to_string(),
+            Self::InboundMediaUnavailable { .. } => "InboundMediaUnavailable".to_string(),
         }
     }
 
@@ -121,16 +138,64 @@ impl DomainEvent for InboundMessageEvent {
     }
 }
 
-/// No command of this aggregate is refused: a repeat is a no-op.
+/// A repeat is a no-op; only media commands can be refused.
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
-pub enum InboundMessageError {}
+pub enum InboundMessageError {
+    /// No message was received under this id.
+    #[error("no such message")]
+    NotFound,
+    /// The message carries no media.
+    #[error("the message carries no media")]
+    NoMedia,
+}
 
 #[derive(Debug, Default, Clone, PartialEq, Serialize, Deserialize)]
 pub struct InboundMessage {
     pub message: Option<Box<ReceivedMessage>>,
+    /// Its media file, once fetched and kept.
+    #[serde(default)]
+    pub media: Option<MediaFile>,
+    /// Why the media could not be fetched, once the provider said it is gone.
+    #[serde(default)]
+    pub media_unavailable: Option<String>,
 }
 
 impl InboundMessage {
+    /// The provider's URL of the message's media, while it has to be fetched.
+    pub fn media_to_fetch(&self) -> Option<&str> {
+        match &self.message.as_deref()?.content {
+            InboundContent::Media { url: Some(url), .. }
+                if self.media.is_none() && self.media_unavailable.is_none() =>
+            {
+                Some(url)
+            }
+            _ => None,
+        }
+    }
+
+    fn decide(&self, command: InboundMessageCommand) -> Result<Vec<InboundMessageEvent>, InboundMessageError> {
+        if let InboundMessageCommand::Receive { message } = command {
+            return Ok(match self.message {
+                Some(_) => Vec::new(),
+                None => vec![InboundMessageEvent::InboundMessageReceived { message }],
+            });
+        }
+        let message = self.message.as_deref().ok_or(InboundMessageError::NotFound)?;
+        if !matches!(message.content, InboundContent::Media { .. }) {
+            return Err(InboundMessageError::NoMedia);
+        }
+        let settled = self.media.is_some() || self.media_unavailable.is_some();
+        Ok(match (command, settled) {
+            (_, true) | (InboundMessageCommand::Receive { .. }, _) => Vec::new(),
+            (InboundMessageCommand::KeepMedia { file, at }, false) => {
+                vec![InboundMessageEvent::InboundMediaKept { file, at }]
+            }
+            (InboundMessageCommand::MediaUnavailable { reason, at }, false) => {
+                vec![InboundMessageEvent::InboundMediaUnavailable { reason, at }]
+            }
+        })
+    }
+
     /// The organisation's message, if this is one.
     pub fn of(&self, organisation_id: OrganisationId) -> Option<&ReceivedMessage> {
         self.message.as_deref().filter(|m| m.organisation_id == organisation_id)
@@ -145,18 +210,17 @@ impl Aggregate for InboundMessage {
     type Services = ();
 
     async fn handle(&mut self, command: Self::Command, _: &(), sink: &EventSink<Self>) -> Result<(), Self::Error> {
-        let InboundMessageCommand::Receive { message } = command;
-        let events = match self.message {
-            Some(_) => Vec::new(),
-            None => vec![InboundMessageEvent::InboundMessageReceived { message }],
-        };
+        let events = self.decide(command)?;
         crate::write_all(self, sink, events).await;
         Ok(())
     }
 
     fn apply(&mut self, event: Self::Event) {
-        let InboundMessageEvent::InboundMessageReceived { message } = event;
-        self.message = Some(message);
+        match event {
+            InboundMessageEvent::InboundMessageReceived { message } => self.message = Some(message),
+            InboundMessageEvent::InboundMediaKept { file, .. } => self.media = Some(file),
+            InboundMessageEvent::InboundMediaUnavailable { reason, .. } => self.media_unavailable = Some(reason),
+        }
     }
 }
 
@@ -218,5 +282,109 @@ mod tests {
             (event.event_type(), event.event_version()),
             ("InboundMessageReceived".into(), "1.0".into())
         );
+    }
+
+    fn photo() -> Box<ReceivedMessage> {
+        let mut photo = message("");
+        photo.content = InboundContent::Media {
+            kind: "image".into(),
+            url: Some("https://media.exotel.example/m/1".into()),
+            caption: None,
+            mime_type: Some("image/jpeg".into()),
+        };
+        photo
+    }
+
+    fn file() -> MediaFile {
+        MediaFile {
+            sha256: "ab".repeat(32),
+            content_type: "image/jpeg".into(),
+            size_bytes: 12,
+        }
+    }
+
+    fn at() -> DateTime<Utc> {
+        Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 5).unwrap()
+    }
+
+    fn received(message: Box<ReceivedMessage>) -> InboundMessageEvent {
+        InboundMessageEvent::InboundMessageReceived { message }
+    }
+
+    #[test]
+    fn a_media_message_keeps_its_file_once_and_is_then_no_longer_to_fetch() {
+        let keep = || InboundMessageCommand::KeepMedia { file: file(), at: at() };
+        TestFramework::<InboundMessage>::with(())
+            .given(vec![received(photo())])
+            .when(keep())
+            .then_expect_events(vec![InboundMessageEvent::InboundMediaKept { file: file(), at: at() }]);
+        let kept = InboundMessageEvent::InboundMediaKept { file: file(), at: at() };
+        TestFramework::<InboundMessage>::with(())
+            .given(vec![received(photo()), kept.clone()])
+            .when(keep())
+            .then_expect_events(vec![]);
+        let mut inbound = InboundMessage::default();
+        inbound.apply(received(photo()));
+        assert_eq!(inbound.media_to_fetch(), Some("https://media.exotel.example/m/1"));
+        inbound.apply(kept);
+        assert_eq!(inbound.media, Some(file()));
+        assert_eq!(inbound.media_to_fetch(), None);
+        assert_eq!(kept_type(), ("InboundMediaKept".into(), "1.0".into()));
+    }
+
+    fn kept_type() -> (String, String) {
+        let event = InboundMessageEvent::InboundMediaKept { file: file(), at: at() };
+        (event.event_type(), event.event_version())
+    }
+
+    #[test]
+    fn media_the_provider_no_longer_has_is_recorded_once_and_not_fetched_again() {
+        let gone = || InboundMessageCommand::MediaUnavailable {
+            reason: "404".into(),
+            at: at(),
+        };
+        let unavailable = InboundMessageEvent::InboundMediaUnavailable {
+            reason: "404".into(),
+            at: at(),
+        };
+        TestFramework::<InboundMessage>::with(())
+            .given(vec![received(photo())])
+            .when(gone())
+            .then_expect_events(vec![unavailable.clone()]);
+        TestFramework::<InboundMessage>::with(())
+            .given(vec![received(photo()), unavailable.clone()])
+            .when(InboundMessageCommand::KeepMedia { file: file(), at: at() })
+            .then_expect_events(vec![]);
+        let mut inbound = InboundMessage::default();
+        inbound.apply(received(photo()));
+        inbound.apply(unavailable.clone());
+        assert_eq!(inbound.media_unavailable.as_deref(), Some("404"));
+        assert_eq!(inbound.media_to_fetch(), None);
+        assert_eq!(unavailable.event_type(), "InboundMediaUnavailable");
+    }
+
+    #[test]
+    fn only_a_received_media_message_takes_a_file() {
+        TestFramework::<InboundMessage>::with(())
+            .given_no_previous_events()
+            .when(InboundMessageCommand::KeepMedia { file: file(), at: at() })
+            .then_expect_error(InboundMessageError::NotFound);
+        TestFramework::<InboundMessage>::with(())
+            .given(vec![received(message("Hi"))])
+            .when(InboundMessageCommand::KeepMedia { file: file(), at: at() })
+            .then_expect_error(InboundMessageError::NoMedia);
+        let mut text = InboundMessage::default();
+        text.apply(received(message("Hi")));
+        assert_eq!(text.media_to_fetch(), None);
+        let mut linkless = InboundMessage::default();
+        let mut photo = photo();
+        photo.content = InboundContent::Media {
+            kind: "image".into(),
+            url: None,
+            caption: None,
+            mime_type: None,
+        };
+        linkless.apply(received(photo));
+        assert_eq!(linkless.media_to_fetch(), None);
     }
 }

@@ -13,6 +13,7 @@ pub mod feed;
 pub mod files;
 pub mod idempotency;
 pub mod mail;
+pub mod media;
 pub mod media_probe;
 pub mod nats;
 pub mod outbound;

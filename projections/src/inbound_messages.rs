@@ -42,8 +42,28 @@ impl Projector for InboundMessagesView {
 
     async fn apply(&self, conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
         let id = event.aggregate_id.as_str();
-        let InboundMessageEvent::InboundMessageReceived { message } = decode::<InboundMessageEvent>(event)?;
+        let message = match decode::<InboundMessageEvent>(event)? {
+            InboundMessageEvent::InboundMessageReceived { message } => message,
+            InboundMessageEvent::InboundMediaKept { file, .. } => {
+                sqlx::query(
+                    "UPDATE inbound_messages_view SET media_state = 'kept', media_sha256 = $1 WHERE message_id = $2",
+                )
+                .bind(file.sha256)
+                .bind(id)
+                .execute(conn)
+                .await?;
+                return Ok(());
+            }
+            InboundMessageEvent::InboundMediaUnavailable { .. } => {
+                sqlx::query("UPDATE inbound_messages_view SET media_state = 'unavailable' WHERE message_id = $1")
+                    .bind(id)
+                    .execute(conn)
+                    .await?;
+                return Ok(());
+            }
+        };
         let (kind, text) = kind_and_text(&message.content);
+        let media_state = matches!(message.content, InboundContent::Media { url: Some(_), .. }).then_some("pending");
         let organisation = message.organisation_id.to_string();
         let channel = word(message.channel);
         let received = stamp(message.received_at);
@@ -53,8 +73,8 @@ impl Projector for InboundMessagesView {
             .await?;
         sqlx::query(
             "INSERT INTO inbound_messages_view (message_id, organisation_id, channel, from_number, to_number, \
-             profile_name, kind, text_content, provider_sid, context_sid, received_at) \
-             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11)",
+             profile_name, kind, text_content, provider_sid, context_sid, received_at, media_state) \
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $12)",
         )
         .bind(id)
         .bind(organisation.clone())
@@ -67,6 +87,7 @@ impl Projector for InboundMessagesView {
         .bind(message.provider_sid.clone())
         .bind(message.context_sid.clone())
         .bind(received.clone())
+        .bind(media_state)
         .execute(&mut *conn)
         .await?;
         sqlx::query(
@@ -183,5 +204,24 @@ impl InboundDirectory for SqlInboundMessages {
         }
         let rows = query.fetch_all(&self.0).await.map_err(store)?;
         rows.iter().map(summary).collect::<Result<_, _>>().map_err(store)
+    }
+}
+
+#[async_trait]
+impl application::messages::PendingMedia for SqlInboundMessages {
+    async fn pending_media(&self, limit: u32) -> Result<Vec<Uuid>, StoreError> {
+        let rows = sqlx::query(
+            "SELECT message_id FROM inbound_messages_view WHERE media_state = 'pending' ORDER BY received_at LIMIT $1",
+        )
+        .bind(i64::from(limit))
+        .fetch_all(&self.0)
+        .await
+        .map_err(store)?;
+        rows.iter()
+            .map(|r| {
+                let id: String = r.try_get("message_id").map_err(store)?;
+                Uuid::try_parse(&id).map_err(|e| StoreError(e.to_string()))
+            })
+            .collect()
     }
 }

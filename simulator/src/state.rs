@@ -262,6 +262,8 @@ pub struct SimState {
     pub(crate) masking: crate::masking::Leases,
     /// WhatsApp message templates, per account and WABA.
     pub(crate) templates: crate::whatsapp::Templates,
+    /// Customers' media files, served to their account.
+    pub(crate) media: crate::whatsapp::MediaFiles,
 }
 
 /// Voice requests an account may make per minute (Exotel's documented limit).
@@ -315,6 +317,7 @@ impl SimState {
             numbers: Default::default(),
             masking: Default::default(),
             templates: crate::whatsapp::Templates::sandbox(),
+            media: Default::default(),
         }
     }
 

@@ -12,6 +12,7 @@
 mod content;
 mod dlr;
 mod incoming;
+mod media;
 mod templates;
 
 use axum::Router;
@@ -23,6 +24,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub use dlr::valid_script;
+pub use media::MediaFiles;
 pub use templates::{SANDBOX_WABA, Templates};
 
 use crate::request::{Fault, Received, is_http_url, scripted_fault};
@@ -41,6 +43,8 @@ pub fn routes() -> Router<Arc<SimState>> {
     Router::new()
         .route("/v2/accounts/{sid}/messages", post(send))
         .route("/_simulator/whatsapp/incoming", post(incoming::inject))
+        .route("/v2/accounts/{sid}/media/{id}", axum::routing::get(media::get))
+        .route("/_simulator/accounts/{sid}/media/{id}", axum::routing::put(media::put))
         .merge(templates::routes())
 }
 

@@ -17,6 +17,7 @@ use simulator::RunningSimulator;
 use crate::support::{TestApp, assert_problem, data, eventually, launch_with_clock, sim};
 
 mod auto_replies;
+mod media;
 mod templates;
 
 pub const CUSTOMER: &str = "+919812300061";

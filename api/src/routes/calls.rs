@@ -579,20 +579,11 @@ pub async fn recording(
     Path(id): Path<String>,
     request: axum::extract::Request,
 ) -> Result<axum::response::Response, ApiError> {
-    use tower::ServiceExt;
     caller.require(domain::Role::can_read_directory)?;
     let id = parse_id(&id)?;
     let kept = state
         .calls()
         .recording(caller.organisation_id, id, &caller.metadata())
         .await?;
-    let served = tower_http::services::ServeFile::new(&kept.path)
-        .oneshot(request)
-        .await
-        .map_err(|_| ApiError::internal())?;
-    let mut response = served.map(axum::body::Body::new);
-    if let Ok(value) = axum::http::HeaderValue::from_str(&kept.file.content_type) {
-        response.headers_mut().insert(axum::http::header::CONTENT_TYPE, value);
-    }
-    Ok(response)
+    crate::routes::serve_kept(&kept.path, &kept.file.content_type, request).await
 }

@@ -32,6 +32,24 @@ pub(crate) fn stamp(at: chrono::DateTime<chrono::Utc>) -> String {
 }
 
 /// A unit enum's wire word (`no_answer`), as serde writes it.
+/// A file kept by content, served with ranges under its content type.
+pub(crate) async fn serve_kept(
+    path: &std::path::Path,
+    content_type: &str,
+    request: axum::extract::Request,
+) -> Result<axum::response::Response, crate::error::ApiError> {
+    use tower::ServiceExt;
+    let served = tower_http::services::ServeFile::new(path)
+        .oneshot(request)
+        .await
+        .map_err(|_| crate::error::ApiError::internal())?;
+    let mut response = served.map(axum::body::Body::new);
+    if let Ok(value) = axum::http::HeaderValue::from_str(content_type) {
+        response.headers_mut().insert(axum::http::header::CONTENT_TYPE, value);
+    }
+    Ok(response)
+}
+
 pub(crate) fn word<T: serde::Serialize>(value: T) -> String {
     match serde_json::to_value(value) {
         Ok(serde_json::Value::String(s)) => s,

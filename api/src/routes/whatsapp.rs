@@ -37,6 +37,7 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/whatsapp/messages", get(list).post(create))
         .route("/whatsapp/messages/{id}", get(one))
         .route("/whatsapp/inbound", get(inbound))
+        .route("/whatsapp/inbound/{id}/media", get(inbound_media))
 }
 
 /// A reply button.
@@ -629,4 +630,33 @@ pub async fn inbound(
     Ok(envelope::list(
         messages.into_iter().map(InboundResponse::from).collect(),
     ))
+}
+
+/// A customer's media file (image, document, audio, video or sticker),
+/// served from where it is kept, with ranges. Fetched from Exotel with the
+/// integration's credentials when it arrived (or now, on first use); the
+/// provider's URL is never handed out. 404 `media_unavailable` when the
+/// provider no longer had it.
+#[utoipa::path(get, path = "/api/v1/whatsapp/inbound/{id}/media", tag = "whatsapp", security(("bearer" = [])),
+    params(("id" = String, Path, description = "the received message's id"),
+        ("Range" = Option<String>, Header, description = "bytes=START-END")),
+    responses(
+        (status = 200, description = "the whole file", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 206, description = "the range asked for", content_type = "application/octet-stream", body = Vec<u8>),
+        (status = 403, body = Problem), (status = 404, body = Problem),
+        (status = 416, description = "the range lies outside the file"),
+        (status = 502, body = Problem, description = "Exotel failed or could not be reached")))]
+pub async fn inbound_media(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+    Path(id): Path<String>,
+    request: axum::extract::Request,
+) -> Result<axum::response::Response, ApiError> {
+    caller.require(domain::Role::can_read_directory)?;
+    let id = parse_id(&id)?;
+    let kept = state
+        .inbound_media()
+        .media(caller.organisation_id, id, &caller.metadata())
+        .await?;
+    crate::routes::serve_kept(&kept.path, &kept.file.content_type, request).await
 }

@@ -7,6 +7,7 @@
 mod auto_reply;
 mod dispatch;
 mod dnd;
+mod media;
 mod report;
 mod request;
 mod templates;
@@ -35,6 +36,7 @@ use crate::store::AggregateStore;
 pub use auto_reply::auto_reply_id;
 pub use dispatch::Attempt;
 pub use dnd::DndCache;
+pub use media::{Fetched, InboundMedia, KeptMedia, MAX_MEDIA_BYTES, MediaDownloader, MediaFiles, PendingMedia};
 pub use report::{SmsCallback, callback_report};
 pub use request::{SmsInput, message_id};
 pub use templates::{SmsTemplateInput, SmsTemplateSummary};
@@ -210,6 +212,9 @@ pub enum MessagesError {
     /// takes, or the template is not approved.
     #[error(transparent)]
     TemplateRule(#[from] domain::whatsapp_template::TemplateRule),
+    /// 404: the provider no longer has the customer's media file.
+    #[error("the provider no longer has this media file")]
+    MediaUnavailable,
     #[error(transparent)]
     WhatsappTemplate(#[from] CommandError<domain::whatsapp_template::WhatsappTemplateError>),
 }
@@ -294,3 +299,6 @@ impl Messages<'_> {
         Ok(self.directory.list(organisation_id, filter, after, limit).await?)
     }
 }
+
+#[cfg(test)]
+mod tests;

@@ -6,6 +6,7 @@
 //! nothing it logs carries them.
 
 mod masking;
+mod media;
 mod numbers;
 pub mod parse;
 mod sms;

@@ -1,0 +1,1 @@
+//! The messaging use cases over in-memory stores and scripted ports.
