@@ -9,7 +9,7 @@
 use chrono::Duration as Span;
 use std::collections::{BTreeMap, HashSet};
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
+use std::time::{Duration, Instant};
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 use uuid::Uuid;
@@ -105,19 +105,40 @@ async fn send_in_order(state: &AppState, queue: Vec<Uuid>, stop: &CancellationTo
 }
 
 /// Fetches customers' media files still at the provider, every dispatch
-/// poll, until `stop`.
+/// poll, until `stop`. A file that could not be fetched is tried again
+/// after 2 s, doubling to 10 minutes, so a failing provider is not hammered.
 pub async fn run_media_fetcher(state: Arc<AppState>, stop: CancellationToken) -> Result<(), String> {
     let every = Duration::from_millis(state.settings.message_dispatch_poll_ms.max(50));
+    let mut backoff: BTreeMap<Uuid, (u32, Instant)> = BTreeMap::new();
     loop {
         tokio::select! {
             _ = stop.cancelled() => return Ok(()),
             _ = tokio::time::sleep(every) => {}
         }
-        if let Err(error) = state.inbound_media().fetch_pending(BATCH).await {
-            tracing::warn!(%error, "reading the media to fetch failed");
+        let now = Instant::now();
+        let waiting = |id| backoff.get(&id).is_some_and(|(_, until)| *until > now);
+        let outcomes = match state.inbound_media().fetch_pending(BATCH, &waiting).await {
+            Ok(outcomes) => outcomes,
+            Err(error) => {
+                tracing::warn!(%error, "reading the media to fetch failed");
+                continue;
+            }
+        };
+        for (message_id, outcome) in outcomes {
+            let Err(error) = outcome else {
+                backoff.remove(&message_id);
+                continue;
+            };
+            let failures = backoff.get(&message_id).map_or(0, |(n, _)| *n) + 1;
+            let wait = Duration::from_secs(2u64.saturating_pow(failures.min(10))).min(MEDIA_BACKOFF_CAP);
+            tracing::warn!(%message_id, %error, failures, "a media file could not be fetched");
+            backoff.insert(message_id, (failures, now + wait));
         }
     }
 }
+
+/// The longest wait before a media file is tried again.
+const MEDIA_BACKOFF_CAP: Duration = Duration::from_secs(600);
 
 /// Reconciles every 30 seconds until `stop`.
 pub async fn run_reconciler(state: Arc<AppState>, stop: CancellationToken) -> Result<(), String> {

@@ -136,19 +136,23 @@ impl InboundMedia<'_> {
         Ok(Fetched::Kept(file))
     }
 
-    /// Fetches the media of up to `limit` messages still waiting, as
-    /// Switchboard's media fetcher; how many were settled.
-    pub async fn fetch_pending(&self, limit: u32) -> Result<usize, MessagesError> {
+    /// Fetches the media of up to `limit` messages still waiting, except
+    /// those `waiting` says to leave for now, as Switchboard's media
+    /// fetcher; what each attempt came to.
+    pub async fn fetch_pending(
+        &self,
+        limit: u32,
+        waiting: &(dyn Fn(Uuid) -> bool + Sync),
+    ) -> Result<Vec<(Uuid, Result<Fetched, MessagesError>)>, MessagesError> {
         let meta = |organisation_id| EventMetadata::system("media-fetcher", Some(organisation_id));
-        let mut settled = 0;
+        let mut outcomes = Vec::new();
         for message_id in self.pending.pending_media(limit).await? {
-            match self.fetch(message_id, &meta).await {
-                Ok(Fetched::Kept(_) | Fetched::Unavailable(_)) => settled += 1,
-                Ok(Fetched::Nothing) => {}
-                Err(error) => tracing::warn!(%message_id, %error, "a media file could not be fetched"),
+            if waiting(message_id) {
+                continue;
             }
+            outcomes.push((message_id, self.fetch(message_id, &meta).await));
         }
-        Ok(settled)
+        Ok(outcomes)
     }
 
     /// The organisation's message's media file, fetched on first use.

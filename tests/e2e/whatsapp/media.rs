@@ -102,3 +102,59 @@ async fn media_the_provider_no_longer_has_is_recorded_gone_and_not_asked_for_aga
     tokio::time::sleep(Duration::from_millis(600)).await;
     assert_eq!(fetches(&sim, path).await.len(), 1, "a lost file is not asked for again");
 }
+
+/// A media host that fails its first `failing` requests with a 500, then
+/// serves the file; it counts every request.
+async fn flaky_host(failing: usize) -> (std::net::SocketAddr, std::sync::Arc<std::sync::atomic::AtomicUsize>) {
+    use std::sync::atomic::{AtomicUsize, Ordering};
+    let hits = std::sync::Arc::new(AtomicUsize::new(0));
+    let counted = hits.clone();
+    let app = axum::Router::new().route(
+        "/m/photo",
+        axum::routing::get(move || {
+            let counted = counted.clone();
+            async move {
+                let hit = counted.fetch_add(1, Ordering::SeqCst);
+                match hit < failing {
+                    true => (
+                        StatusCode::INTERNAL_SERVER_ERROR,
+                        [("content-type", "text/plain")],
+                        b"down".to_vec(),
+                    ),
+                    false => (StatusCode::OK, [("content-type", "image/png")], b"png bytes".to_vec()),
+                }
+            }
+        }),
+    );
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let addr = listener.local_addr().unwrap();
+    tokio::spawn(async move { axum::serve(listener, app).await.unwrap() });
+    (addr, hits)
+}
+
+#[tokio::test]
+async fn a_media_host_that_fails_is_asked_again_later_not_at_every_poll_and_the_file_is_kept_once_it_answers() {
+    use std::sync::atomic::Ordering;
+    let (app, sim) = app_and_simulator().await;
+    let (host, hits) = flaky_host(2).await;
+    app.state.exotel.outbound().permit(host);
+    customer_writes(&app, &sim, ASHA, photo(&format!("http://{host}/m/photo"))).await;
+    eventually(Duration::from_secs(5), "the first attempt fails", || async {
+        hits.load(Ordering::SeqCst) >= 1
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(1500)).await;
+    assert_eq!(
+        hits.load(Ordering::SeqCst),
+        1,
+        "no second attempt within two seconds of a failure"
+    );
+    let sha256 = infrastructure::mail::attachments::sha256_hex(b"png bytes");
+    eventually(
+        Duration::from_secs(15),
+        "the file is kept once the host answers",
+        || async { app.state.media_files.find(&sha256).is_some() },
+    )
+    .await;
+    assert_eq!(hits.load(Ordering::SeqCst), 3, "two failures, then the file");
+}
