@@ -165,9 +165,12 @@ impl Subject {
             }
             Self::Inbound(inbound) => {
                 let event = decode::<InboundMessageEvent>(event)?;
-                // A repeat records nothing, so every event is a new message.
+                // A repeat records nothing, so every receipt is a new
+                // message; keeping its media file tells nobody anything new.
+                let told = matches!(event, InboundMessageEvent::InboundMessageReceived { .. })
+                    .then_some(WebhookEventType::WhatsappReceived);
                 inbound.apply(event);
-                Some(WebhookEventType::WhatsappReceived)
+                told
             }
         })
     }

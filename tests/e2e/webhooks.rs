@@ -725,3 +725,41 @@ async fn a_customers_whatsapp_message_and_the_replys_delivery_and_reading_are_to
     assert_eq!(received["content"]["body"], "Is my order ready?");
     assert_eq!(received["profile_name"], "Asha");
 }
+
+#[tokio::test]
+async fn a_customers_photo_is_told_once_when_it_arrives_and_not_again_when_its_file_is_kept() {
+    let (app, sim) = crate::whatsapp::app_and_simulator().await;
+    let (receiver, address) = Receiver::start(&[]).await;
+    let (endpoint, secret) = register(&app, &format!("http://{address}/hook"), &["whatsapp.received"]).await;
+    listed(&app, &endpoint).await;
+    let put = reqwest::Client::new()
+        .put(format!(
+            "{}/_simulator/accounts/sandbox/media/hook-photo",
+            sim.base_url()
+        ))
+        .header("content-type", "image/jpeg")
+        .body(b"photo bytes".to_vec())
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(put.status(), StatusCode::CREATED);
+    let url = format!("{}/v2/accounts/sandbox/media/hook-photo", sim.base_url());
+    let photo = json!({"type": "image", "image": {"url": url, "mime_type": "image/jpeg"}});
+    crate::whatsapp::customer_writes(&app, &sim, crate::whatsapp::CUSTOMER, photo).await;
+    let sha256 = infrastructure::mail::attachments::sha256_hex(b"photo bytes");
+    eventually(Duration::from_secs(10), "the photo is kept", || async {
+        application::messages::MediaFiles::find(&app.state.media_files, &sha256).is_some()
+    })
+    .await;
+    eventually(Duration::from_secs(30), "the arrival is told", || async {
+        !receiver.got().is_empty()
+    })
+    .await;
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    let got = receiver.got();
+    assert_eq!(got.len(), 1, "one webhook for one message");
+    verify(&secret, &got[0]).unwrap();
+    let body: Value = serde_json::from_str(&got[0].body).unwrap();
+    assert_eq!(body["type"], "whatsapp.received");
+    assert_eq!(body["data"]["from"], crate::whatsapp::CUSTOMER);
+}
