@@ -387,4 +387,36 @@ mod tests {
         linkless.apply(received(photo));
         assert_eq!(linkless.media_to_fetch(), None);
     }
+
+    #[test]
+    fn the_text_a_message_shows_is_its_body_caption_place_or_reply_title() {
+        let text = InboundContent::Text { body: "Hi".into() };
+        assert_eq!(text.text(), Some("Hi"));
+        let captioned = InboundContent::Media {
+            kind: "image".into(),
+            url: None,
+            caption: Some("Torn".into()),
+            mime_type: None,
+        };
+        assert_eq!(captioned.text(), Some("Torn"));
+        let place = InboundContent::Location {
+            latitude: 12.9,
+            longitude: 77.6,
+            name: Some("Store".into()),
+            address: None,
+        };
+        assert_eq!(place.text(), Some("Store"));
+        let button = InboundContent::ButtonReply {
+            id: None,
+            title: "Yes".into(),
+        };
+        assert_eq!(button.text(), Some("Yes"));
+        let row = InboundContent::ListReply {
+            id: None,
+            title: "6 pm".into(),
+            description: None,
+        };
+        assert_eq!(row.text(), Some("6 pm"));
+        assert_eq!(InboundContent::Other { kind: "reaction".into() }.text(), None);
+    }
 }

@@ -204,13 +204,6 @@ pub enum WhatsappContent {
     Template(TemplateMessage),
 }
 
-impl WhatsappContent {
-    /// Whether it may go outside the customer-service window.
-    pub fn is_template(&self) -> bool {
-        matches!(self, Self::Template(_))
-    }
-}
-
 /// Longest template name (Meta's limit).
 pub const MAX_TEMPLATE_NAME_CHARS: usize = 512;
 /// Longest variable value of a template's body.
