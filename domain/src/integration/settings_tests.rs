@@ -670,3 +670,26 @@ fn numbers_are_the_same_in_any_form_and_weekdays_have_their_settings_names() {
     assert_eq!(weekday_name(chrono::Weekday::Mon), "monday");
     assert_eq!(weekday_name(chrono::Weekday::Sun), "sunday");
 }
+
+#[test]
+fn fifty_keyword_rules_and_business_account_ids_with_dashes_and_underscores_are_kept() {
+    use crate::auto_reply::{KeywordMatch, KeywordRule};
+    let rule = KeywordRule {
+        keyword: "order".into(),
+        match_type: KeywordMatch::Contains,
+        reply: "Track it".into(),
+        priority: 0,
+    };
+    let kept = valid_whatsapp(ExotelWhatsapp {
+        keyword_rules: vec![rule; 50],
+        waba_id: Some("sandbox-waba_2".into()),
+        ..whatsapp("+919876543210")
+    });
+    assert_eq!(kept.keyword_rules.len(), 50);
+    assert_eq!(kept.waba_id.as_deref(), Some("sandbox-waba_2"));
+    let longest = valid_whatsapp(ExotelWhatsapp {
+        waba_id: Some("1".repeat(64)),
+        ..whatsapp("+919876543210")
+    });
+    assert_eq!(longest.waba_id.map(|w| w.len()), Some(64));
+}
