@@ -417,6 +417,12 @@ mod tests {
             description: None,
         };
         assert_eq!(row.text(), Some("6 pm"));
-        assert_eq!(InboundContent::Other { kind: "reaction".into() }.text(), None);
+        assert_eq!(
+            InboundContent::Other {
+                kind: "reaction".into()
+            }
+            .text(),
+            None
+        );
     }
 }
