@@ -1,10 +1,18 @@
-//! Aggregates kept in memory through cqrs-es's own store, for the use
-//! cases' tests.
+//! Aggregates kept in memory through cqrs-es's own store, and a cipher and
+//! data-key store that keep nothing secret, for the use cases' tests.
 
 use async_trait::async_trait;
 use cqrs_es::mem_store::MemStore;
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
 
+use base64::Engine;
+use base64::engine::general_purpose::STANDARD;
+use domain::integration::SealedSecret;
+use std::sync::Mutex;
+use uuid::Uuid;
+use zeroize::Zeroizing;
+
+use crate::cipher::{CipherError, CredentialCipher, DataKeyStore, WrappedKey};
 use crate::error::StoreError;
 use crate::metadata::EventMetadata;
 use crate::store::{AggregateStore, Loaded};
@@ -51,5 +59,75 @@ where
             aggregate.apply(event.payload);
         }
         Ok((version > 0).then_some(Loaded { aggregate, version }))
+    }
+}
+
+/// Seals by writing the binding beside the plaintext: opening with another
+/// binding or key fails, as the real cipher's associated data makes it.
+pub(crate) struct BindingCipher;
+
+impl CredentialCipher for BindingCipher {
+    fn active_master_key_id(&self) -> &str {
+        "test"
+    }
+    fn new_data_key(&self, data_key_id: Uuid, integration_id: Uuid, _: &str) -> Result<WrappedKey, CipherError> {
+        Ok(WrappedKey {
+            data_key_id,
+            integration_id,
+            master_key_id: "test".into(),
+            wrapped: data_key_id.to_string(),
+        })
+    }
+    fn seal(&self, key: &WrappedKey, binding: &str, field: &str, plaintext: &str) -> Result<SealedSecret, CipherError> {
+        Ok(SealedSecret {
+            field: field.into(),
+            nonce: format!("{}|{binding}", key.wrapped),
+            ciphertext: STANDARD.encode(plaintext),
+            fingerprint: String::new(),
+        })
+    }
+    fn open(&self, key: &WrappedKey, binding: &str, sealed: &SealedSecret) -> Result<Zeroizing<String>, CipherError> {
+        if sealed.nonce != format!("{}|{binding}", key.wrapped) {
+            return Err(CipherError::CannotOpen);
+        }
+        let bytes = STANDARD
+            .decode(&sealed.ciphertext)
+            .map_err(|_| CipherError::Malformed)?;
+        Ok(Zeroizing::new(
+            String::from_utf8(bytes).map_err(|_| CipherError::Malformed)?,
+        ))
+    }
+    fn rewrap(&self, key: &WrappedKey, _: &str) -> Result<WrappedKey, CipherError> {
+        Ok(key.clone())
+    }
+}
+
+#[derive(Default)]
+pub(crate) struct Keys(Mutex<Vec<WrappedKey>>);
+
+#[async_trait]
+impl DataKeyStore for Keys {
+    async fn put(&self, key: &WrappedKey) -> Result<(), StoreError> {
+        self.0.lock().unwrap().push(key.clone());
+        Ok(())
+    }
+    async fn get(&self, data_key_id: Uuid) -> Result<Option<WrappedKey>, StoreError> {
+        let keys = self.0.lock().unwrap();
+        Ok(keys.iter().find(|k| k.data_key_id == data_key_id).cloned())
+    }
+    async fn replace(&self, key: &WrappedKey) -> Result<(), StoreError> {
+        let mut keys = self.0.lock().unwrap();
+        keys.retain(|k| k.data_key_id != key.data_key_id);
+        keys.push(key.clone());
+        Ok(())
+    }
+    async fn destroy_for(&self, integration_id: Uuid, keep: Option<Uuid>) -> Result<u64, StoreError> {
+        let mut keys = self.0.lock().unwrap();
+        let before = keys.len();
+        keys.retain(|k| k.integration_id != integration_id || Some(k.data_key_id) == keep);
+        Ok((before - keys.len()) as u64)
+    }
+    async fn all(&self) -> Result<Vec<WrappedKey>, StoreError> {
+        Ok(self.0.lock().unwrap().clone())
     }
 }

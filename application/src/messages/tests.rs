@@ -37,13 +37,14 @@ use domain::whatsapp::WhatsappContent;
 use domain::whatsapp_template::{TemplateDefinition, TemplateStatus, WhatsappTemplate};
 
 use self::directories::Listed;
-use self::ports::{BindingCipher, Exotel, Hooks, Keys, PassingTester, Probe};
+use self::ports::{Exotel, Hooks, PassingTester, Probe};
 use super::{DndCache, MessageTiming, Messages, MessagesError, TemplateSync, WhatsappInput, WhatsappItem};
 use crate::access::IntegrationAccess;
 use crate::calls::Callback;
 use crate::clock::{Clock, ManualClock};
 use crate::integrations::{Configuration, Integrations};
 use crate::memory::Memory;
+use crate::memory::{BindingCipher, Keys};
 use crate::metadata::EventMetadata;
 use crate::store::AggregateStore;
 use crate::users::Acting;

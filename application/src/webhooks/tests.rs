@@ -2,90 +2,14 @@
 //! binding, an outbox in memory and a scripted receiver.
 
 use super::*;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
-use domain::integration::SealedSecret;
 use domain::webhook_endpoint::WebhookEventType;
 use std::collections::VecDeque;
 use std::sync::Mutex;
 
-use crate::cipher::WrappedKey;
-use crate::memory::Memory;
+use crate::memory::{BindingCipher, Keys, Memory};
 
 const ORG: Uuid = Uuid::from_u128(1);
 const ADMIN: Uuid = Uuid::from_u128(2);
-
-/// Seals by writing the binding beside the plaintext: opening with another
-/// binding or key fails, as the real cipher's associated data makes it.
-struct BindingCipher;
-
-impl CredentialCipher for BindingCipher {
-    fn active_master_key_id(&self) -> &str {
-        "test"
-    }
-    fn new_data_key(&self, data_key_id: Uuid, integration_id: Uuid, _: &str) -> Result<WrappedKey, CipherError> {
-        Ok(WrappedKey {
-            data_key_id,
-            integration_id,
-            master_key_id: "test".into(),
-            wrapped: data_key_id.to_string(),
-        })
-    }
-    fn seal(&self, key: &WrappedKey, binding: &str, field: &str, plaintext: &str) -> Result<SealedSecret, CipherError> {
-        Ok(SealedSecret {
-            field: field.into(),
-            nonce: format!("{}|{binding}", key.wrapped),
-            ciphertext: STANDARD.encode(plaintext),
-            fingerprint: String::new(),
-        })
-    }
-    fn open(&self, key: &WrappedKey, binding: &str, sealed: &SealedSecret) -> Result<Zeroizing<String>, CipherError> {
-        if sealed.nonce != format!("{}|{binding}", key.wrapped) {
-            return Err(CipherError::CannotOpen);
-        }
-        let bytes = STANDARD
-            .decode(&sealed.ciphertext)
-            .map_err(|_| CipherError::Malformed)?;
-        Ok(Zeroizing::new(
-            String::from_utf8(bytes).map_err(|_| CipherError::Malformed)?,
-        ))
-    }
-    fn rewrap(&self, key: &WrappedKey, _: &str) -> Result<WrappedKey, CipherError> {
-        Ok(key.clone())
-    }
-}
-
-#[derive(Default)]
-struct Keys(Mutex<Vec<WrappedKey>>);
-
-#[async_trait]
-impl DataKeyStore for Keys {
-    async fn put(&self, key: &WrappedKey) -> Result<(), StoreError> {
-        self.0.lock().unwrap().push(key.clone());
-        Ok(())
-    }
-    async fn get(&self, data_key_id: Uuid) -> Result<Option<WrappedKey>, StoreError> {
-        Ok(self
-            .0
-            .lock()
-            .unwrap()
-            .iter()
-            .find(|k| k.data_key_id == data_key_id)
-            .cloned())
-    }
-    async fn replace(&self, _: &WrappedKey) -> Result<(), StoreError> {
-        Ok(())
-    }
-    async fn destroy_for(&self, integration_id: Uuid, keep: Option<Uuid>) -> Result<u64, StoreError> {
-        let mut keys = self.0.lock().unwrap();
-        let before = keys.len();
-        keys.retain(|k| k.integration_id != integration_id || Some(k.data_key_id) == keep);
-        Ok((before - keys.len()) as u64)
-    }
-    async fn all(&self) -> Result<Vec<WrappedKey>, StoreError> {
-        Ok(self.0.lock().unwrap().clone())
-    }
-}
 
 struct Kept {
     record: DeliveryRecord,

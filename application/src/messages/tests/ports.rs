@@ -4,95 +4,21 @@
 //! and callback URLs on a public address.
 
 use async_trait::async_trait;
-use base64::Engine;
-use base64::engine::general_purpose::STANDARD;
 use std::collections::{BTreeMap, HashMap, VecDeque};
 use std::sync::Mutex;
 use std::sync::atomic::{AtomicU32, Ordering};
 use uuid::Uuid;
 use zeroize::Zeroizing;
 
-use domain::integration::{IntegrationSettings, SealedSecret};
+use domain::integration::IntegrationSettings;
 
 use crate::calls::CallbackUrls;
-use crate::cipher::{CipherError, CredentialCipher, DataKeyStore, WrappedKey};
-use crate::error::StoreError;
 use crate::exotel::{
     ExoPhone, ExotelAccount, ExotelError, ExotelNumbers, ExotelSms, ExotelWhatsapp, NumberInfo, SendSms, SendWhatsapp,
     SmsInfo, TemplatePage, WhatsappOutcome, WhitelistStanding,
 };
 use crate::integrations::{ConnectionTester, TestResult};
 use crate::messages::{MediaFacts, MediaProbe};
-
-/// Seals by writing the binding beside the plaintext: opening with another
-/// binding or key fails, as the real cipher's associated data makes it.
-pub(super) struct BindingCipher;
-
-impl CredentialCipher for BindingCipher {
-    fn active_master_key_id(&self) -> &str {
-        "test"
-    }
-    fn new_data_key(&self, data_key_id: Uuid, integration_id: Uuid, _: &str) -> Result<WrappedKey, CipherError> {
-        Ok(WrappedKey {
-            data_key_id,
-            integration_id,
-            master_key_id: "test".into(),
-            wrapped: data_key_id.to_string(),
-        })
-    }
-    fn seal(&self, key: &WrappedKey, binding: &str, field: &str, plaintext: &str) -> Result<SealedSecret, CipherError> {
-        Ok(SealedSecret {
-            field: field.into(),
-            nonce: format!("{}|{binding}", key.wrapped),
-            ciphertext: STANDARD.encode(plaintext),
-            fingerprint: String::new(),
-        })
-    }
-    fn open(&self, key: &WrappedKey, binding: &str, sealed: &SealedSecret) -> Result<Zeroizing<String>, CipherError> {
-        if sealed.nonce != format!("{}|{binding}", key.wrapped) {
-            return Err(CipherError::CannotOpen);
-        }
-        let bytes = STANDARD
-            .decode(&sealed.ciphertext)
-            .map_err(|_| CipherError::Malformed)?;
-        Ok(Zeroizing::new(
-            String::from_utf8(bytes).map_err(|_| CipherError::Malformed)?,
-        ))
-    }
-    fn rewrap(&self, key: &WrappedKey, _: &str) -> Result<WrappedKey, CipherError> {
-        Ok(key.clone())
-    }
-}
-
-#[derive(Default)]
-pub(super) struct Keys(Mutex<Vec<WrappedKey>>);
-
-#[async_trait]
-impl DataKeyStore for Keys {
-    async fn put(&self, key: &WrappedKey) -> Result<(), StoreError> {
-        self.0.lock().unwrap().push(key.clone());
-        Ok(())
-    }
-    async fn get(&self, data_key_id: Uuid) -> Result<Option<WrappedKey>, StoreError> {
-        let keys = self.0.lock().unwrap();
-        Ok(keys.iter().find(|k| k.data_key_id == data_key_id).cloned())
-    }
-    async fn replace(&self, key: &WrappedKey) -> Result<(), StoreError> {
-        let mut keys = self.0.lock().unwrap();
-        keys.retain(|k| k.data_key_id != key.data_key_id);
-        keys.push(key.clone());
-        Ok(())
-    }
-    async fn destroy_for(&self, integration_id: Uuid, keep: Option<Uuid>) -> Result<u64, StoreError> {
-        let mut keys = self.0.lock().unwrap();
-        let before = keys.len();
-        keys.retain(|k| k.integration_id != integration_id || Some(k.data_key_id) == keep);
-        Ok((before - keys.len()) as u64)
-    }
-    async fn all(&self) -> Result<Vec<WrappedKey>, StoreError> {
-        Ok(self.0.lock().unwrap().clone())
-    }
-}
 
 /// Every connection test passes: configuring is not what is tested here.
 pub(super) struct PassingTester;
