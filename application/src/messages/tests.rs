@@ -9,6 +9,7 @@
 mod auto_replies;
 mod directories;
 mod dispatching;
+mod media;
 mod permissions;
 mod ports;
 mod provider_content;
