@@ -1,7 +1,7 @@
-//! The ports the harness scripts: a cipher that seals by binding, data keys
-//! in memory, a connection test that passes, Exotel answering what the test
-//! scripted and recording every request, a media probe with scripted facts,
-//! and callback URLs on a public address.
+//! The ports the harness scripts: a connection test that passes, Exotel
+//! answering what the test scripted and recording every request, a media
+//! probe with scripted facts, and callback URLs on a public address (the
+//! binding cipher and the data keys are `crate::memory`'s).
 
 use async_trait::async_trait;
 use std::collections::{BTreeMap, HashMap, VecDeque};
