@@ -118,7 +118,10 @@ impl Messages<'_> {
     }
 
     /// The organisation's active WhatsApp settings.
-    async fn active_whatsapp(&self, organisation_id: OrganisationId) -> Result<Option<ExotelWhatsapp>, MessagesError> {
+    pub(super) async fn active_whatsapp(
+        &self,
+        organisation_id: OrganisationId,
+    ) -> Result<Option<ExotelWhatsapp>, MessagesError> {
         let integration = self
             .integrations
             .current(organisation_id, IntegrationKind::ExotelWhatsapp)

@@ -12,8 +12,8 @@ use uuid::Uuid;
 use domain::OrganisationId;
 use domain::customer::{CustomerCommand, CustomerError, phone_customer_id};
 use domain::inbound_message::{InboundContent, InboundMessageCommand, ReceivedMessage, inbound_message_id};
-use domain::integration::settings::{IntegrationSettings, phone_number};
-use domain::integration::{IntegrationKind, IntegrationStatus};
+use domain::integration::IntegrationKind;
+use domain::integration::settings::phone_number;
 use domain::outbound_message::{
     Channel, MessageCommand, MessageContent, MessageError, MessageReport, MessageRequest, MessageStatus,
     OutboundMessage, ReportSource, WhatsappOut,
@@ -275,15 +275,10 @@ impl Messages<'_> {
 
     /// The organisation's active WhatsApp number.
     async fn whatsapp_number(&self, organisation_id: OrganisationId) -> Result<String, MessagesError> {
-        let integration = self
-            .integrations
-            .current(organisation_id, IntegrationKind::ExotelWhatsapp)
-            .await?
-            .filter(|i| i.status == IntegrationStatus::Active);
-        match integration.and_then(|i| i.settings).map(|s| *s) {
-            Some(IntegrationSettings::ExotelWhatsapp(settings)) => Ok(settings.whatsapp_number),
-            _ => Err(MessagesError::WhatsappNotConfigured),
-        }
+        let settings = self.active_whatsapp(organisation_id).await?;
+        settings
+            .map(|s| s.whatsapp_number)
+            .ok_or(MessagesError::WhatsappNotConfigured)
     }
 
     /// Records each item of a callback: receipts on the messages they name,

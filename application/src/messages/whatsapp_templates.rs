@@ -10,8 +10,6 @@ use std::collections::BTreeSet;
 use uuid::Uuid;
 
 use domain::OrganisationId;
-use domain::integration::settings::IntegrationSettings;
-use domain::integration::{IntegrationKind, IntegrationStatus};
 use domain::whatsapp::TemplateMessage;
 use domain::whatsapp_template::{
     TemplateDefinition, TemplateStatus, WhatsappTemplateCommand, WhatsappTemplateError, whatsapp_template_id,
@@ -166,15 +164,8 @@ impl Messages<'_> {
 
     /// The business account the organisation's WhatsApp integration names.
     async fn waba_id(&self, organisation_id: OrganisationId) -> Result<String, MessagesError> {
-        let integration = self
-            .integrations
-            .current(organisation_id, IntegrationKind::ExotelWhatsapp)
-            .await?
-            .filter(|i| i.status == IntegrationStatus::Active);
-        let settings = integration.and_then(|i| i.settings).map(|s| *s);
-        let Some(IntegrationSettings::ExotelWhatsapp(settings)) = settings else {
-            return Err(MessagesError::WhatsappNotConfigured);
-        };
+        let settings = self.active_whatsapp(organisation_id).await?;
+        let settings = settings.ok_or(MessagesError::WhatsappNotConfigured)?;
         settings.waba_id.ok_or_else(|| {
             super::invalid(
                 "waba_id",
