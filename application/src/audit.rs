@@ -12,34 +12,87 @@ pub const GENESIS: &str = "genesis";
 /// JSON with object keys sorted at every level, so the same event always
 /// reads the same whichever database stored it.
 pub fn canonical_json(value: &Value) -> String {
+    let mut out = Vec::with_capacity(256);
+    write_canonical(&mut out, value);
+    into_string(out)
+}
+
+/// Writes `value` in canonical form into `out`: keys sorted, no spaces,
+/// strings and numbers as serde_json writes them.
+fn write_canonical(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Object(map) => {
-            let mut keys: Vec<&String> = map.keys().collect();
-            keys.sort();
-            let fields: Vec<String> = keys
-                .iter()
-                .map(|k| format!("{}:{}", Value::String((*k).clone()), canonical_json(&map[*k])))
-                .collect();
-            format!("{{{}}}", fields.join(","))
+            let mut fields: Vec<(&String, &Value)> = map.iter().collect();
+            if !fields.is_sorted_by(|a, b| a.0 <= b.0) {
+                fields.sort_by(|a, b| a.0.cmp(b.0));
+            }
+            out.push(b'{');
+            for (i, (key, value)) in fields.into_iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_plain(out, key.as_str());
+                out.push(b':');
+                write_canonical(out, value);
+            }
+            out.push(b'}');
         }
-        Value::Array(items) => format!("[{}]", items.iter().map(canonical_json).collect::<Vec<_>>().join(",")),
-        other => other.to_string(),
+        Value::Array(items) => {
+            out.push(b'[');
+            for (i, item) in items.iter().enumerate() {
+                if i > 0 {
+                    out.push(b',');
+                }
+                write_canonical(out, item);
+            }
+            out.push(b']');
+        }
+        other => write_plain(out, other),
     }
 }
 
-/// The event's hash, chained to the hash of its aggregate's previous event.
+/// A string, number, boolean or null, written as serde_json writes it.
+fn write_plain<T: serde::Serialize + ?Sized>(out: &mut Vec<u8>, value: &T) {
+    // Writing to a Vec cannot fail, and these values always serialise.
+    let _ = serde_json::to_writer(&mut *out, value);
+}
+
+fn into_string(bytes: Vec<u8>) -> String {
+    // Only serde_json's output and ASCII punctuation were written: UTF-8.
+    String::from_utf8(bytes).unwrap_or_else(|e| String::from_utf8_lossy(e.as_bytes()).into_owned())
+}
+
+/// The event's hash, chained to the hash of its aggregate's previous event:
+/// of the canonical form of `[type, id, sequence, event type, version,
+/// payload, metadata]`.
 pub fn event_hash(previous: &str, event: &StoredEvent) -> String {
-    let metadata = serde_json::to_value(&event.metadata).unwrap_or(Value::Null);
-    let canonical = canonical_json(&serde_json::json!([
-        event.aggregate_type,
-        event.aggregate_id,
-        event.sequence,
-        event.event_type,
-        event.event_version,
-        event.payload,
-        metadata,
-    ]));
-    sha256_hex(&[previous.as_bytes(), b"\n", canonical.as_bytes()])
+    let mut canonical = Vec::with_capacity(512);
+    canonical.push(b'[');
+    write_plain(&mut canonical, event.aggregate_type.as_str());
+    canonical.push(b',');
+    write_plain(&mut canonical, event.aggregate_id.as_str());
+    canonical.push(b',');
+    write_plain(&mut canonical, &event.sequence);
+    canonical.push(b',');
+    write_plain(&mut canonical, event.event_type.as_str());
+    canonical.push(b',');
+    write_plain(&mut canonical, event.event_version.as_str());
+    canonical.push(b',');
+    write_canonical(&mut canonical, &event.payload);
+    canonical.push(b',');
+    let mut metadata: Vec<(&String, &String)> = event.metadata.iter().collect();
+    metadata.sort_by(|a, b| a.0.cmp(b.0));
+    canonical.push(b'{');
+    for (i, (key, value)) in metadata.into_iter().enumerate() {
+        if i > 0 {
+            canonical.push(b',');
+        }
+        write_plain(&mut canonical, key.as_str());
+        canonical.push(b':');
+        write_plain(&mut canonical, value.as_str());
+    }
+    canonical.extend_from_slice(b"}]");
+    sha256_hex(&[previous.as_bytes(), b"\n", &canonical])
 }
 
 /// The next link of an organisation's chain.
@@ -109,6 +162,57 @@ mod tests {
             payload,
             metadata: HashMap::from([("actor".to_string(), "system:test".to_string())]),
         }
+    }
+
+    /// The canonical form as first defined: every hash sealed so far was
+    /// made from it, so the fast writer must give the same bytes.
+    fn reference_canonical(value: &Value) -> String {
+        match value {
+            Value::Object(map) => {
+                let mut keys: Vec<&String> = map.keys().collect();
+                keys.sort();
+                let fields: Vec<String> = keys
+                    .iter()
+                    .map(|k| format!("{}:{}", Value::String((*k).clone()), reference_canonical(&map[*k])))
+                    .collect();
+                format!("{{{}}}", fields.join(","))
+            }
+            Value::Array(items) => format!(
+                "[{}]",
+                items.iter().map(reference_canonical).collect::<Vec<_>>().join(",")
+            ),
+            other => other.to_string(),
+        }
+    }
+
+    fn reference_hash(previous: &str, event: &StoredEvent) -> String {
+        let metadata = serde_json::to_value(&event.metadata).unwrap();
+        let canonical = reference_canonical(&json!([
+            event.aggregate_type,
+            event.aggregate_id,
+            event.sequence,
+            event.event_type,
+            event.event_version,
+            event.payload,
+            metadata,
+        ]));
+        sha256_hex(&[previous.as_bytes(), b"\n", canonical.as_bytes()])
+    }
+
+    #[test]
+    fn the_canonical_form_and_the_hash_are_those_every_sealed_event_was_hashed_with() {
+        let payload: Value = serde_json::from_str(
+            r#"{"z":[1,-2.5,1e300,null,true,"\u00e9\"\n\\"],"A":{"b":{},"a":[]},"é":"ü","":0,"k\u0001":"\t"}"#,
+        )
+        .unwrap();
+        assert_eq!(canonical_json(&payload), reference_canonical(&payload));
+        let mut stored = event(payload);
+        stored
+            .metadata
+            .insert("occurred_at".into(), "2026-12-02T00:00:00Z".into());
+        stored.metadata.insert("Zed \"quoted\"".into(), "ä\u{7f}".into());
+        stored.sequence = 9_007_199_254_740_993;
+        assert_eq!(event_hash("prev", &stored), reference_hash("prev", &stored));
     }
 
     #[test]

@@ -33,6 +33,20 @@ impl EventStream {
     }
 }
 
+impl EventStream {
+    /// The aggregate-type token of one of this stream's subjects, as
+    /// [`Self::subject`] wrote it; `None` for a subject of another shape.
+    pub fn type_token<'s>(&self, subject: &'s str) -> Option<&'s str> {
+        let rest = subject.strip_prefix(self.subject_prefix.as_str())?.strip_prefix('.')?;
+        rest.split_once('.').map(|(token, _)| token)
+    }
+
+    /// The token an aggregate type has in subjects.
+    pub fn token_of_type(aggregate_type: &str) -> String {
+        token(aggregate_type)
+    }
+}
+
 fn token(part: &str) -> String {
     part.chars()
         .map(|c| {
@@ -91,5 +105,18 @@ mod tests {
         };
         assert_eq!(events.subject("user", "a.b*c>d e"), "sb.events.user.a_b_c_d_e");
         assert_eq!(events.subjects_of_type("user"), "sb.events.user.>");
+    }
+
+    #[test]
+    fn the_type_token_is_read_back_from_a_subject_of_the_stream_only() {
+        let events = EventStream {
+            name: "E".into(),
+            subject_prefix: "sb.events".into(),
+        };
+        let subject = events.subject("api_key", "a.b");
+        assert_eq!(events.type_token(&subject), Some("api_key"));
+        assert_eq!(events.type_token("sb.eventsx.api_key.a"), None);
+        assert_eq!(events.type_token("other.api_key.a"), None);
+        assert_eq!(events.type_token("sb.events.api_key"), None);
     }
 }

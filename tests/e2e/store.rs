@@ -150,3 +150,132 @@ async fn an_aggregate_loaded_after_several_commands_has_applied_each_event_once(
     let user = app.state.users.load(&user_id).await.unwrap().unwrap();
     assert_eq!(user.version, 1, "logins never grow the user's own history");
 }
+
+/// A store of its own, as another process would have: nothing remembered.
+fn cold_users(app: &TestApp) -> infrastructure::event_store::EsStore<User> {
+    infrastructure::event_store::EsStore::new(&app.state.db, (), tokio::sync::watch::channel(0).0)
+}
+
+async fn renamed_through_the_api(app: &TestApp, user_id: &str, name: &str) {
+    let response = app
+        .http
+        .patch(app.url(&format!("/api/v1/users/{user_id}")))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"display_name": name}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "rename to {name}");
+}
+
+/// What a store holds for a user, comparable with another store's.
+async fn state_of(store: &impl AggregateStore<User>, user_id: &str) -> (usize, serde_json::Value) {
+    let loaded = store.load(user_id).await.unwrap().expect("the user exists");
+    (loaded.version, serde_json::to_value(&loaded.aggregate).unwrap())
+}
+
+async fn remembered_aggregates_follow_other_writers(app: &TestApp) {
+    let email = app.add_user(app.organisation_id, Role::Agent).await;
+    let user_id =
+        domain::user::user_id_for(app.organisation_id, &domain::EmailAddress::parse(&email).unwrap()).to_string();
+    assert_eq!(
+        state_of(&app.state.users, &user_id).await.0,
+        1,
+        "remembered at its first event"
+    );
+
+    // Another process appends behind this one's back.
+    AnyRepo::new(&app.state.db)
+        .persist::<User>(&[user_renamed(&user_id, 2, "renamed elsewhere")], None)
+        .await
+        .unwrap();
+    let loaded = app.state.users.load(&user_id).await.unwrap().unwrap();
+    assert_eq!(
+        (loaded.version, loaded.aggregate.display_name.as_str()),
+        (2, "renamed elsewhere"),
+        "a load reads the events after the remembered version"
+    );
+
+    // This process commits on top of it, then the other process's events again.
+    renamed_through_the_api(app, &user_id, "renamed here").await;
+    AnyRepo::new(&app.state.db)
+        .persist::<User>(&[user_renamed(&user_id, 4, "renamed elsewhere again")], None)
+        .await
+        .unwrap();
+    let remembered = state_of(&app.state.users, &user_id).await;
+    assert_eq!(remembered.0, 4);
+    assert_eq!(remembered.1["display_name"], "renamed elsewhere again");
+    assert_eq!(
+        remembered,
+        state_of(&cold_users(app), &user_id).await,
+        "the remembered state is the state a full replay builds"
+    );
+    assert_eq!(
+        stored_renames(app, &user_id).await,
+        ["renamed elsewhere", "renamed here", "renamed elsewhere again"],
+        "each rename stored once, in order"
+    );
+}
+
+#[tokio::test]
+async fn a_remembered_aggregate_sees_what_another_writer_committed_since_on_postgres() {
+    let app = TestApp::distributed().await;
+    remembered_aggregates_follow_other_writers(&app).await;
+}
+
+#[tokio::test]
+async fn a_remembered_aggregate_sees_what_another_writer_committed_since_on_sqlite() {
+    let app = TestApp::embedded().await;
+    remembered_aggregates_follow_other_writers(&app).await;
+}
+
+/// The double-apply trap of cqrs-es 0.5.0's snapshots: a state carried over
+/// from a commit must not apply the committed events a second time.
+#[tokio::test]
+async fn a_state_remembered_across_many_commands_equals_a_full_replay() {
+    let app = TestApp::embedded().await;
+    let email = app.add_user(app.organisation_id, Role::Agent).await;
+    let user_id =
+        domain::user::user_id_for(app.organisation_id, &domain::EmailAddress::parse(&email).unwrap()).to_string();
+    for i in 0..12 {
+        renamed_through_the_api(&app, &user_id, &format!("name {i}")).await;
+    }
+    let response = app
+        .http
+        .patch(app.url(&format!("/api/v1/users/{user_id}")))
+        .bearer_auth(&app.admin_token)
+        .json(&json!({"role": "manager"}))
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK);
+    let remembered = state_of(&app.state.users, &user_id).await;
+    assert_eq!(remembered.0, 14, "the first event, twelve renames and a role change");
+    assert_eq!(remembered.1["display_name"], "name 11");
+    assert_eq!(remembered, state_of(&cold_users(&app), &user_id).await);
+}
+
+#[tokio::test]
+async fn a_store_remembers_at_most_its_capacity_and_still_loads_the_rest() {
+    let app = TestApp::embedded().await;
+    let store: infrastructure::event_store::CachingEventStore<User> =
+        infrastructure::event_store::CachingEventStore::with_capacity(&app.state.db, 2);
+    let mut ids = Vec::new();
+    for _ in 0..3 {
+        let email = app.add_user(app.organisation_id, Role::Agent).await;
+        ids.push(
+            domain::user::user_id_for(app.organisation_id, &domain::EmailAddress::parse(&email).unwrap()).to_string(),
+        );
+    }
+    for id in ids.iter().chain(ids.iter()) {
+        let context = cqrs_es::EventStore::load_aggregate(&store, id).await.unwrap();
+        assert_eq!(context.current_sequence, 1, "{id} loaded whole");
+        assert_eq!(context.aggregate.organisation_id, Some(app.organisation_id));
+    }
+    assert_eq!(store.remembered(), 2);
+    let nobody = cqrs_es::EventStore::load_aggregate(&store, "no such user")
+        .await
+        .unwrap();
+    assert_eq!(nobody.current_sequence, 0);
+    assert_eq!(store.remembered(), 2, "an aggregate without events is not remembered");
+}

@@ -1,13 +1,13 @@
 //! cqrs-es in event-sourced mode on PostgreSQL (postgres-es) or SQLite
 //! (sqlite-es), chosen at run time.
 //!
-//! Only `new_event_store` is used: the snapshot and aggregate-store modes of
-//! cqrs-es 0.5.0 apply every new event twice, and no snapshot table exists.
+//! The snapshot and aggregate-store modes of cqrs-es 0.5.0 apply every new
+//! event twice, and no snapshot table exists: aggregates are rebuilt from
+//! their events, remembered in memory and brought up to date with the
+//! events after the remembered version ([`cached`]).
 
 use async_trait::async_trait;
-use cqrs_es::persist::{
-    PersistedEventRepository, PersistedEventStore, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot,
-};
+use cqrs_es::persist::{PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
 use postgres_es::PostgresEventRepository;
 use serde_json::Value;
@@ -21,6 +21,9 @@ use application::{AggregateStore, EventMetadata, Loaded};
 use crate::database::{Database, EventDb};
 
 mod append;
+mod cached;
+
+pub use cached::{CachingEventStore, REMEMBERED_PER_TYPE};
 
 /// The event repository of whichever database is configured. Loading is
 /// the crates' (on [`Database::loads`]); appending is one statement of our
@@ -98,16 +101,16 @@ impl PersistedEventRepository for AnyRepo {
 pub type CommitSignal = watch::Sender<u64>;
 
 /// The store of one aggregate type.
-pub struct EsStore<A: Aggregate> {
-    cqrs: CqrsFramework<A, PersistedEventStore<AnyRepo, A>>,
-    loader: PersistedEventStore<AnyRepo, A>,
+pub struct EsStore<A: Aggregate + Clone + 'static> {
+    cqrs: CqrsFramework<A, CachingEventStore<A>>,
+    loader: CachingEventStore<A>,
     committed: CommitSignal,
 }
 
-impl<A: Aggregate> EsStore<A> {
+impl<A: Aggregate + Clone + 'static> EsStore<A> {
     pub fn new(db: &Database, services: A::Services, committed: CommitSignal) -> Self {
-        let cqrs = CqrsFramework::new(PersistedEventStore::new_event_store(AnyRepo::new(db)), vec![], services);
-        let loader = PersistedEventStore::new_event_store(AnyRepo::new(db));
+        let loader = CachingEventStore::new(db);
+        let cqrs = CqrsFramework::new(loader.clone(), vec![], services);
         Self {
             cqrs,
             loader,
@@ -119,7 +122,7 @@ impl<A: Aggregate> EsStore<A> {
 #[async_trait]
 impl<A> AggregateStore<A> for EsStore<A>
 where
-    A: Aggregate + 'static,
+    A: Aggregate + Clone + 'static,
     A::Command: Send + Sync,
     A::Services: Send + Sync,
 {

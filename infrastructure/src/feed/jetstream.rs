@@ -23,6 +23,9 @@ const RETRY_DELAY: Duration = Duration::from_millis(200);
 pub struct JetStreamSource {
     messages: pull::Stream,
     types: Vec<String>,
+    events: EventStream,
+    /// The subject tokens of `types`.
+    tokens: Vec<String>,
 }
 
 impl JetStreamSource {
@@ -62,12 +65,27 @@ impl JetStreamSource {
         Ok(Self {
             messages,
             types: types.iter().map(|t| t.to_string()).collect(),
+            events: events.clone(),
+            tokens: types.iter().map(|t| EventStream::token_of_type(t)).collect(),
         })
+    }
+
+    /// Whether the subject may carry an event this projector reads: the
+    /// type is in the subject, so the rest are dropped without decoding.
+    fn subject_wanted(&self, subject: &str) -> bool {
+        match self.events.type_token(subject) {
+            Some(token) => self.tokens.iter().any(|t| t == token),
+            None => true,
+        }
     }
 
     /// The delivery of a message, or `None` (and the message acknowledged)
     /// when it carries an aggregate type this projector does not read.
     async fn wanted(&self, message: jetstream::Message) -> Result<Option<Delivery>, StoreError> {
+        if !self.subject_wanted(&message.subject) {
+            message.ack().await.map_err(|e| StoreError(e.to_string()))?;
+            return Ok(None);
+        }
         let event: StoredEvent = match serde_json::from_slice(&message.payload) {
             Ok(event) => event,
             Err(error) => return Self::poison(message, error).await,
