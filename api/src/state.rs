@@ -187,7 +187,7 @@ impl AppState {
             tester: ProviderConnectionTests { exotel: exotel.clone() },
             exotel,
             limits: RateLimits::new(settings.rate_limit_per_actor, settings.rate_limit_per_organisation),
-            projections: ProjectionStore::new(db.read.clone()),
+            projections: ProjectionStore::new(db.read.clone()).with_write_gate(db.write_gate.clone()),
             settings,
             db,
             tokens,

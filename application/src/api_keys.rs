@@ -66,7 +66,7 @@ impl Accounts<'_> {
             issuer_role: Some(acting.role),
             at: Utc::now(),
         };
-        self.api_keys.execute(&key_id.to_string(), command, meta).await?;
+        crate::store::execute_new(self.api_keys, &key_id.to_string(), command, meta).await?;
         Ok(IssuedKey {
             key_id,
             name: name.trim().to_string(),

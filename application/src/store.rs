@@ -30,6 +30,21 @@ pub trait AggregateStore<A: Aggregate>: Send + Sync {
         metadata: &EventMetadata,
     ) -> Result<(), AggregateError<A::Error>>;
 
+    /// Decides against the empty aggregate and appends from version 1,
+    /// reading nothing first; a taken version 1 is `AggregateConflict`.
+    /// Stores that cannot skip the load run the command as usual.
+    async fn execute_new_once(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &EventMetadata,
+    ) -> Result<(), AggregateError<A::Error>>
+    where
+        A::Command: Send + 'static,
+    {
+        self.execute_once(aggregate_id, command, metadata).await
+    }
+
     /// The aggregate rebuilt from all its events; `None` if it has none.
     async fn load(&self, aggregate_id: &str) -> Result<Option<Loaded<A>>, StoreError>;
 
@@ -57,6 +72,32 @@ pub trait AggregateStore<A: Aggregate>: Send + Sync {
                 outcome => return outcome.map_err(CommandError::from),
             }
         }
+    }
+}
+
+/// Runs a command on an aggregate whose id the caller has just drawn at
+/// random (a new API key, say), so it has no events yet: nothing is read
+/// before the append. Should the id have been taken after all, the append
+/// finds version 1 taken and the command is run again the usual way,
+/// against what is stored.
+pub async fn execute_new<A, S>(
+    store: &S,
+    aggregate_id: &str,
+    command: A::Command,
+    metadata: &EventMetadata,
+) -> Result<(), CommandError<A::Error>>
+where
+    A: Aggregate,
+    A::Command: Clone + Send + 'static,
+    A::Error: Send + 'static,
+    S: AggregateStore<A> + ?Sized,
+{
+    match store
+        .execute_new_once(aggregate_id, command.clone(), &metadata.restamped())
+        .await
+    {
+        Err(AggregateError::AggregateConflict) => store.execute(aggregate_id, command, metadata).await,
+        outcome => outcome.map_err(CommandError::from),
     }
 }
 

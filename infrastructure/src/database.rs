@@ -35,7 +35,15 @@ pub struct Database {
     /// (a write still fails on a version taken since the load).
     pub loads: EventDb,
     pub read: AnyPool,
+    /// On SQLite, the turn every in-process writer of the file takes
+    /// first (the event store and the projectors), so writers queue here
+    /// in order instead of sleeping in SQLite's busy handler. `None` on
+    /// PostgreSQL, which takes concurrent writers.
+    pub write_gate: Option<WriteGate>,
 }
+
+/// One writer of the SQLite file at a time within this process.
+pub type WriteGate = std::sync::Arc<tokio::sync::Mutex<()>>;
 
 impl Database {
     /// Connects to the database the settings select, creating the SQLite
@@ -49,19 +57,25 @@ impl Database {
     }
 
     async fn connect_postgres(url: &str, max_connections: u32) -> Result<Self, InfraError> {
+        // No ping before each use of a pooled connection: it is a round trip
+        // per statement. A connection that broke fails its next statement
+        // instead, and the pool drops it.
         let pool = PgPoolOptions::new()
             .max_connections(max_connections)
             .acquire_timeout(Duration::from_secs(5))
+            .test_before_acquire(false)
             .connect(url)
             .await?;
         let read = AnyPoolOptions::new()
             .max_connections(max_connections)
+            .test_before_acquire(false)
             .connect(url)
             .await?;
         Ok(Self {
             events: EventDb::Postgres(pool.clone()),
             loads: EventDb::Postgres(pool),
             read,
+            write_gate: None,
         })
     }
 
@@ -86,6 +100,7 @@ impl Database {
         // queueing in the pool is fairer and faster than SQLite's busy sleeps.
         let pool = SqlitePoolOptions::new()
             .max_connections(1)
+            .test_before_acquire(false)
             .connect_with(options)
             .await?;
         let reader = SqliteConnectOptions::new()
@@ -94,11 +109,13 @@ impl Database {
             .busy_timeout(SQLITE_BUSY_TIMEOUT);
         let loads = SqlitePoolOptions::new()
             .max_connections(settings.db_max_connections.clamp(1, 8))
+            .test_before_acquire(false)
             .connect_with(reader)
             .await?;
         let url = format!("sqlite://{}", path.display());
         let read = AnyPoolOptions::new()
             .max_connections(settings.db_max_connections)
+            .test_before_acquire(false)
             .after_connect(|conn, _| {
                 Box::pin(async move {
                     conn.execute("PRAGMA busy_timeout = 10000; PRAGMA synchronous = NORMAL;")
@@ -112,6 +129,7 @@ impl Database {
             events: EventDb::Sqlite(pool),
             loads: EventDb::Sqlite(loads),
             read,
+            write_gate: Some(WriteGate::default()),
         })
     }
 

@@ -279,3 +279,62 @@ async fn a_store_remembers_at_most_its_capacity_and_still_loads_the_rest() {
     assert_eq!(nobody.current_sequence, 0);
     assert_eq!(store.remembered(), 2, "an aggregate without events is not remembered");
 }
+
+fn issue_key(key_id: uuid::Uuid, organisation_id: uuid::Uuid, name: &str) -> domain::api_key::ApiKeyCommand {
+    domain::api_key::ApiKeyCommand::Issue {
+        key_id,
+        organisation_id,
+        name: name.into(),
+        role: Role::Agent,
+        secret_digest: "00".repeat(32),
+        created_by: None,
+        issuer_role: None,
+        at: chrono::Utc::now(),
+    }
+}
+
+async fn a_new_aggregate_whose_id_was_taken_is_decided_against_what_is_stored(app: &TestApp) {
+    let key_id = uuid::Uuid::new_v4();
+    let meta = application::EventMetadata::system("test", Some(app.organisation_id));
+    let first = issue_key(key_id, app.organisation_id, "first");
+    application::store::execute_new(&app.state.api_keys, &key_id.to_string(), first, &meta)
+        .await
+        .expect("a fresh id takes version 1 without a load");
+    let loaded = app.state.api_keys.load(&key_id.to_string()).await.unwrap().unwrap();
+    assert_eq!((loaded.version, loaded.aggregate.name.as_str()), (1, "first"));
+
+    // Another store, which never saw the key, is told the id is new: the
+    // append finds version 1 taken, and the command is run against the key.
+    let other: infrastructure::event_store::EsStore<domain::api_key::ApiKey> =
+        infrastructure::event_store::EsStore::new(&app.state.db, (), tokio::sync::watch::channel(0).0);
+    let again = issue_key(key_id, app.organisation_id, "second");
+    let refused = application::store::execute_new(&other, &key_id.to_string(), again, &meta).await;
+    assert!(
+        matches!(
+            refused,
+            Err(application::CommandError::Rejected(
+                domain::api_key::ApiKeyError::AlreadyIssued
+            ))
+        ),
+        "{refused:?}"
+    );
+    let stored: i64 =
+        sqlx::query_scalar("SELECT COUNT(*) FROM events WHERE aggregate_type = 'api_key' AND aggregate_id = $1")
+            .bind(key_id.to_string())
+            .fetch_one(&app.state.db.read)
+            .await
+            .unwrap();
+    assert_eq!(stored, 1, "nothing appended by the refused command");
+}
+
+#[tokio::test]
+async fn a_command_on_a_new_aggregate_whose_id_was_taken_is_refused_as_stored_on_postgres() {
+    let app = TestApp::distributed().await;
+    a_new_aggregate_whose_id_was_taken_is_decided_against_what_is_stored(&app).await;
+}
+
+#[tokio::test]
+async fn a_command_on_a_new_aggregate_whose_id_was_taken_is_refused_as_stored_on_sqlite() {
+    let app = TestApp::embedded().await;
+    a_new_aggregate_whose_id_was_taken_is_decided_against_what_is_stored(&app).await;
+}

@@ -16,6 +16,7 @@
 
 use cqrs_es::persist::{EventStoreAggregateContext, PersistedEventRepository, PersistenceError, SerializedEvent};
 use cqrs_es::{Aggregate, AggregateError, EventEnvelope, EventStore};
+use futures::TryStreamExt;
 use lru::LruCache;
 use sqlx::Row;
 use sqlx::types::Json;
@@ -91,6 +92,17 @@ impl<A: Aggregate + Clone> CachingEventStore<A> {
         }
     }
 
+    /// The context of an aggregate without events, for a command on a new
+    /// aggregate: its commit appends from version 1.
+    pub fn new_aggregate(&self, aggregate_id: &str) -> EventStoreAggregateContext<A> {
+        EventStoreAggregateContext {
+            aggregate_id: aggregate_id.to_string(),
+            aggregate: A::default(),
+            current_sequence: 0,
+            current_snapshot: None,
+        }
+    }
+
     /// How many aggregates are remembered now.
     pub fn remembered(&self) -> usize {
         self.lock().len()
@@ -114,36 +126,44 @@ impl<A: Aggregate + Clone> CachingEventStore<A> {
         }
     }
 
-    /// The aggregate's events after `version`, in order.
-    async fn events_after(
+    /// Applies the aggregate's events after `version` to `aggregate`, in
+    /// order, as they are read (a long history is never held in memory
+    /// whole), and returns the version reached.
+    async fn apply_after(
         &self,
         aggregate_id: &str,
+        aggregate: &mut A,
         version: usize,
-    ) -> Result<Vec<(usize, A::Event)>, PersistenceError> {
+    ) -> Result<usize, PersistenceError> {
         let after = i64::try_from(version).map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
-        let events = match &self.shared.loads {
+        let mut reached = version;
+        match &self.shared.loads {
             EventDb::Postgres(pool) => {
-                let rows = sqlx::query(PG_EVENTS_AFTER)
+                let mut rows = sqlx::query(PG_EVENTS_AFTER)
                     .bind(A::TYPE)
                     .bind(aggregate_id)
                     .bind(after)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(load_error)?;
-                rows.iter().map(|row| decode!(A, row)).collect()
+                    .fetch(pool);
+                while let Some(row) = rows.try_next().await.map_err(load_error)? {
+                    let (sequence, event) = decode!(A, &row)?;
+                    aggregate.apply(event);
+                    reached = sequence;
+                }
             }
             EventDb::Sqlite(pool) => {
-                let rows = sqlx::query(SQLITE_EVENTS_AFTER)
+                let mut rows = sqlx::query(SQLITE_EVENTS_AFTER)
                     .bind(A::TYPE)
                     .bind(aggregate_id)
                     .bind(after)
-                    .fetch_all(pool)
-                    .await
-                    .map_err(load_error)?;
-                rows.iter().map(|row| decode!(A, row)).collect()
+                    .fetch(pool);
+                while let Some(row) = rows.try_next().await.map_err(load_error)? {
+                    let (sequence, event) = decode!(A, &row)?;
+                    aggregate.apply(event);
+                    reached = sequence;
+                }
             }
-        };
-        events
+        }
+        Ok(reached)
     }
 }
 
@@ -180,12 +200,7 @@ where
             Some(r) => (r.aggregate, r.version),
             None => (A::default(), 0),
         };
-        let newer = self.events_after(aggregate_id, from).await?;
-        let mut version = from;
-        for (sequence, event) in newer {
-            aggregate.apply(event);
-            version = sequence;
-        }
+        let version = self.apply_after(aggregate_id, &mut aggregate, from).await?;
         if version > from {
             self.remember(aggregate_id, aggregate.clone(), version);
         }

@@ -7,6 +7,7 @@
 //! events after the remembered version ([`cached`]).
 
 use async_trait::async_trait;
+use cqrs_es::event_sink::EventSink;
 use cqrs_es::persist::{PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot};
 use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
 use postgres_es::PostgresEventRepository;
@@ -18,7 +19,7 @@ use tokio::sync::watch;
 use application::error::StoreError;
 use application::{AggregateStore, EventMetadata, Loaded};
 
-use crate::database::{Database, EventDb};
+use crate::database::{Database, EventDb, WriteGate};
 
 mod append;
 mod cached;
@@ -30,7 +31,7 @@ pub use cached::{CachingEventStore, REMEMBERED_PER_TYPE};
 /// own ([`append`]) on the writing pool.
 pub enum AnyRepo {
     Postgres(PostgresEventRepository, PgPool),
-    Sqlite(SqliteEventRepository, SqlitePool),
+    Sqlite(SqliteEventRepository, SqlitePool, Option<WriteGate>),
 }
 
 impl AnyRepo {
@@ -39,13 +40,19 @@ impl AnyRepo {
             (EventDb::Postgres(write), EventDb::Postgres(load)) => {
                 AnyRepo::Postgres(PostgresEventRepository::new(load.clone()), write.clone())
             }
-            (EventDb::Sqlite(write), EventDb::Sqlite(load)) => {
-                AnyRepo::Sqlite(SqliteEventRepository::new(load.clone()), write.clone())
-            }
+            (EventDb::Sqlite(write), EventDb::Sqlite(load)) => AnyRepo::Sqlite(
+                SqliteEventRepository::new(load.clone()),
+                write.clone(),
+                db.write_gate.clone(),
+            ),
             (EventDb::Postgres(write), _) => {
                 AnyRepo::Postgres(PostgresEventRepository::new(write.clone()), write.clone())
             }
-            (EventDb::Sqlite(write), _) => AnyRepo::Sqlite(SqliteEventRepository::new(write.clone()), write.clone()),
+            (EventDb::Sqlite(write), _) => AnyRepo::Sqlite(
+                SqliteEventRepository::new(write.clone()),
+                write.clone(),
+                db.write_gate.clone(),
+            ),
         }
     }
 }
@@ -54,7 +61,7 @@ macro_rules! delegate {
     ($self:ident, $repo:ident => $call:expr) => {
         match $self {
             AnyRepo::Postgres($repo, _) => $call.await,
-            AnyRepo::Sqlite($repo, _) => $call.await,
+            AnyRepo::Sqlite($repo, ..) => $call.await,
         }
     };
 }
@@ -83,7 +90,13 @@ impl PersistedEventRepository for AnyRepo {
     ) -> Result<(), PersistenceError> {
         match (self, snapshot) {
             (AnyRepo::Postgres(_, pool), None) => append::append_postgres(pool, A::TYPE, events).await,
-            (AnyRepo::Sqlite(_, pool), None) => append::append_sqlite(pool, A::TYPE, events).await,
+            (AnyRepo::Sqlite(_, pool, gate), None) => {
+                let _turn = match gate {
+                    Some(gate) => Some(gate.lock().await),
+                    None => None,
+                };
+                append::append_sqlite(pool, A::TYPE, events).await
+            }
             (repo, snapshot) => delegate!(repo, r => r.persist::<A>(events, snapshot)),
         }
     }
@@ -104,16 +117,21 @@ pub type CommitSignal = watch::Sender<u64>;
 pub struct EsStore<A: Aggregate + Clone + 'static> {
     cqrs: CqrsFramework<A, CachingEventStore<A>>,
     loader: CachingEventStore<A>,
+    services: A::Services,
     committed: CommitSignal,
 }
 
-impl<A: Aggregate + Clone + 'static> EsStore<A> {
+impl<A: Aggregate + Clone + 'static> EsStore<A>
+where
+    A::Services: Clone,
+{
     pub fn new(db: &Database, services: A::Services, committed: CommitSignal) -> Self {
         let loader = CachingEventStore::new(db);
-        let cqrs = CqrsFramework::new(loader.clone(), vec![], services);
+        let cqrs = CqrsFramework::new(loader.clone(), vec![], services.clone());
         Self {
             cqrs,
             loader,
+            services,
             committed,
         }
     }
@@ -135,6 +153,31 @@ where
         self.cqrs
             .execute_with_metadata(aggregate_id, command, metadata.to_map())
             .await?;
+        self.committed.send_modify(|count| *count += 1);
+        Ok(())
+    }
+
+    async fn execute_new_once(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &EventMetadata,
+    ) -> Result<(), AggregateError<A::Error>>
+    where
+        A::Command: Send + 'static,
+    {
+        let mut context = self.loader.new_aggregate(aggregate_id);
+        let sink = EventSink::default();
+        context
+            .aggregate
+            .handle(command, &self.services, &sink)
+            .await
+            .map_err(AggregateError::UserError)?;
+        let events = sink.collect().await;
+        if events.is_empty() {
+            return Ok(());
+        }
+        self.loader.commit(events, context, metadata.to_map()).await?;
         self.committed.send_modify(|count| *count += 1);
         Ok(())
     }
