@@ -110,24 +110,47 @@ struct SealRow<'a> {
     chain: String,
 }
 
-/// The last sealed hash of each aggregate in the batch, before the batch.
+/// The last sealed hash of each aggregate in the batch, before the batch:
+/// the hash of the version just before the aggregate's first event in it
+/// (batches arrive in order and without gaps), looked up by primary key,
+/// so the cost does not grow with the aggregate's history.
 async fn previous_hashes(
     conn: &mut AnyConnection,
     events: &[&StoredEvent],
 ) -> Result<HashMap<(String, String), (i64, String)>, ProjectionError> {
-    let (keys, condition) = crate::aggregate_keys(events, 1);
-    let sql = format!("SELECT aggregate_type, aggregate_id, sequence, hash FROM event_hashes WHERE {condition}");
-    let mut query = sqlx::query(&sql);
-    for key in keys {
-        query = query.bind(key);
+    let mut wanted: HashMap<(&str, &str), i64> = HashMap::new();
+    for event in events {
+        let key = (event.aggregate_type.as_str(), event.aggregate_id.as_str());
+        let before = event.sequence - 1;
+        wanted
+            .entry(key)
+            .and_modify(|s| *s = (*s).min(before))
+            .or_insert(before);
     }
-    let mut latest: HashMap<(String, String), (i64, String)> = HashMap::new();
+    wanted.retain(|_, before| *before > 0);
+    if wanted.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let keys = (0..wanted.len())
+        .map(|i| {
+            let n = i * 3;
+            format!("(${}, ${}, ${})", n + 1, n + 2, n + 3)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    let sql = format!(
+        "SELECT h.aggregate_type, h.aggregate_id, h.sequence, h.hash FROM event_hashes h \
+         JOIN (VALUES {keys}) AS k \
+         ON h.aggregate_type = k.column1 AND h.aggregate_id = k.column2 AND h.sequence = k.column3"
+    );
+    let mut query = sqlx::query(&sql);
+    for ((aggregate_type, aggregate_id), before) in &wanted {
+        query = query.bind(*aggregate_type).bind(*aggregate_id).bind(*before);
+    }
+    let mut latest = HashMap::new();
     for row in query.fetch_all(conn).await? {
         let key = (row.try_get(0)?, row.try_get(1)?);
-        let (sequence, hash): (i64, String) = (row.try_get(2)?, row.try_get(3)?);
-        if latest.get(&key).is_none_or(|(seen, _)| sequence > *seen) {
-            latest.insert(key, (sequence, hash));
-        }
+        latest.insert(key, (row.try_get(2)?, row.try_get(3)?));
     }
     Ok(latest)
 }

@@ -112,9 +112,10 @@ impl Rows {
             return Ok(());
         }
         let per_statement = (MAX_VALUES / self.width).max(1) * self.width;
+        let marker = Marker::of(conn);
         let values = std::mem::take(&mut self.values);
         for chunk in values.chunks(per_statement) {
-            let sql = self.sql(chunk.len() / self.width);
+            let sql = self.sql(chunk.len() / self.width, marker);
             let mut query = sqlx::query(&sql);
             for value in chunk {
                 query = match value {
@@ -127,7 +128,7 @@ impl Rows {
         Ok(())
     }
 
-    fn sql(&self, rows: usize) -> String {
+    fn sql(&self, rows: usize, marker: Marker) -> String {
         let mut sql = String::with_capacity(self.head.len() + self.tail.len() + rows * self.width * 6 + 16);
         sql.push_str(self.head);
         sql.push_str(" VALUES ");
@@ -137,7 +138,7 @@ impl Rows {
                 if column > 0 {
                     sql.push_str(", ");
                 }
-                sql.push('$');
+                sql.push(marker as u8 as char);
                 sql.push_str(&(row * self.width + column + 1).to_string());
             }
             sql.push(')');
@@ -147,6 +148,27 @@ impl Rows {
             sql.push_str(self.tail);
         }
         sql
+    }
+}
+
+/// How a statement numbers its values. SQLite reads `$N` as a *named*
+/// parameter and looks each name up among those seen before, which makes
+/// a statement of thousands of values quadratic to prepare; `?N` is its
+/// numbered form. PostgreSQL knows only `$N`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[repr(u8)]
+enum Marker {
+    Dollar = b'$',
+    Question = b'?',
+}
+
+impl Marker {
+    fn of(conn: &AnyConnection) -> Self {
+        if conn.backend_name() == <sqlx::Sqlite as sqlx::Database>::NAME {
+            Marker::Question
+        } else {
+            Marker::Dollar
+        }
     }
 }
 
@@ -160,8 +182,12 @@ mod tests {
         rows.push(["x".into(), 1_i64.into()]);
         rows.push(["y".into(), 2_i64.into()]);
         assert_eq!(
-            rows.sql(2),
+            rows.sql(2, Marker::Dollar),
             "INSERT INTO t (a, b) VALUES ($1, $2), ($3, $4) ON CONFLICT DO NOTHING"
+        );
+        assert_eq!(
+            rows.sql(2, Marker::Question),
+            "INSERT INTO t (a, b) VALUES (?1, ?2), (?3, ?4) ON CONFLICT DO NOTHING"
         );
     }
 

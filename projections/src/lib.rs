@@ -84,32 +84,28 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
     ]
 }
 
-/// `aggregate_type IN (…) AND aggregate_id IN (…)` over the distinct types
-/// and ids of a batch, numbered from `$first`, and the values to bind in
-/// order: one look-up that an index on `(…, aggregate_type, aggregate_id, …)`
-/// serves (it may also match other pairs of those types and ids; callers
-/// look rows up by their pair).
-pub(crate) fn aggregate_keys<'a>(events: &[&'a StoredEvent], first: usize) -> (Vec<&'a str>, String) {
-    let distinct = |field: fn(&'a StoredEvent) -> &'a str| {
-        let mut values: Vec<&str> = events.iter().copied().map(field).collect();
-        values.sort_unstable();
-        values.dedup();
-        values
-    };
-    let types = distinct(|e| e.aggregate_type.as_str());
-    let ids = distinct(|e| e.aggregate_id.as_str());
-    let list = |from: usize, count: usize| -> String {
-        (from..from + count)
-            .map(|i| format!("${i}"))
-            .collect::<Vec<_>>()
-            .join(", ")
-    };
-    let condition = format!(
-        "aggregate_type IN ({}) AND aggregate_id IN ({})",
-        list(first, types.len()),
-        list(first + types.len(), ids.len())
-    );
-    (types.into_iter().chain(ids).collect(), condition)
+/// The distinct `(aggregate_type, aggregate_id)` pairs of a batch, in
+/// order, and a `VALUES` list of them (placeholders from `$first`) to join
+/// a table on: each pair is one probe of an index on `(…, aggregate_type,
+/// aggregate_id, …)`, and the statement is as cheap to plan for 500 pairs
+/// as for one. (Two `IN` lists were read by PostgreSQL's generic plan as a
+/// scan of the projector's whole range with a filter; 500 `OR`ed pairs
+/// took 200 ms to plan.)
+pub(crate) fn aggregate_pairs<'a>(events: &[&'a StoredEvent], first: usize) -> (Vec<(&'a str, &'a str)>, String) {
+    let mut pairs: Vec<(&str, &str)> = events
+        .iter()
+        .map(|e| (e.aggregate_type.as_str(), e.aggregate_id.as_str()))
+        .collect();
+    pairs.sort_unstable();
+    pairs.dedup();
+    let rows = (0..pairs.len())
+        .map(|i| {
+            let n = first + 2 * i;
+            format!("(${n}, ${})", n + 1)
+        })
+        .collect::<Vec<_>>()
+        .join(", ");
+    (pairs, format!("VALUES {rows}"))
 }
 
 /// Decodes an event payload into the aggregate's event enum.
@@ -118,4 +114,37 @@ pub(crate) fn decode<E: serde::de::DeserializeOwned>(event: &StoredEvent) -> Res
         event_type: event.event_type.clone(),
         reason: e.to_string(),
     })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::collections::HashMap;
+
+    fn event(aggregate_type: &str, aggregate_id: &str, sequence: i64) -> StoredEvent {
+        StoredEvent {
+            position: sequence,
+            aggregate_type: aggregate_type.into(),
+            aggregate_id: aggregate_id.into(),
+            sequence,
+            event_type: "Happened".into(),
+            event_version: "1.0".into(),
+            payload: serde_json::Value::Null,
+            metadata: HashMap::new(),
+        }
+    }
+
+    #[test]
+    fn a_batch_is_looked_up_by_its_distinct_pairs_each_matched_exactly() {
+        let events = [
+            event("user", "b", 1),
+            event("login", "a", 1),
+            event("user", "b", 2),
+            event("user", "a", 1),
+        ];
+        let refs: Vec<&StoredEvent> = events.iter().collect();
+        let (pairs, condition) = aggregate_pairs(&refs, 2);
+        assert_eq!(pairs, [("login", "a"), ("user", "a"), ("user", "b")]);
+        assert_eq!(condition, "VALUES ($2, $3), ($4, $5), ($6, $7)");
+    }
 }

@@ -4,6 +4,8 @@ use application::feed::{EventLog, StoredEvent};
 use chrono::{SecondsFormat, Utc};
 use sqlx::{AnyConnection, AnyPool, Row};
 use std::collections::HashMap;
+use std::sync::Arc;
+use tokio::sync::{Mutex, MutexGuard};
 
 use crate::bulk::Rows;
 use crate::{ProjectionError, Projector};
@@ -34,13 +36,29 @@ pub struct Checkpoint {
 #[derive(Debug, Clone)]
 pub struct ProjectionStore {
     pool: AnyPool,
+    /// Taken before each write transaction when the database needs its
+    /// writers in one queue (SQLite).
+    gate: Option<Arc<Mutex<()>>>,
 }
 
 const REBUILD_PAGE: usize = 2_000;
 
 impl ProjectionStore {
     pub fn new(pool: AnyPool) -> Self {
-        Self { pool }
+        Self { pool, gate: None }
+    }
+
+    /// Writes only while holding `gate`, which the database's other
+    /// in-process writers take too.
+    pub fn with_write_gate(self, gate: Option<Arc<Mutex<()>>>) -> Self {
+        Self { gate, ..self }
+    }
+
+    async fn turn(&self) -> Option<MutexGuard<'_, ()>> {
+        match &self.gate {
+            Some(gate) => Some(gate.lock().await),
+            None => None,
+        }
     }
 
     pub fn pool(&self) -> &AnyPool {
@@ -55,6 +73,7 @@ impl ProjectionStore {
         projector: &dyn Projector,
         events: &[&StoredEvent],
     ) -> Result<Vec<Outcome>, ProjectionError> {
+        let _turn = self.turn().await;
         let mut tx = self.pool.begin().await?;
         claim(&mut tx, projector.name()).await?;
         let mut sequences = last_sequences(&mut tx, projector.name(), events).await?;
@@ -107,6 +126,7 @@ impl ProjectionStore {
         log: &dyn EventLog,
         on_progress: &(dyn Fn(i64) + Sync),
     ) -> Result<Vec<u64>, ProjectionError> {
+        let _turn = self.turn().await;
         let mut tx = self.pool.begin().await?;
         let mut claim_order: Vec<&str> = projectors.iter().map(|p| p.name()).collect();
         claim_order.sort_unstable();
@@ -240,13 +260,14 @@ async fn last_sequences(
     if events.is_empty() {
         return Ok(Sequences::new());
     }
-    let (keys, condition) = crate::aggregate_keys(events, 2);
+    let (pairs, keys) = crate::aggregate_pairs(events, 2);
     let sql = format!(
-        "SELECT aggregate_type, aggregate_id, last_sequence FROM projection_sequences WHERE projector = $1 AND {condition}"
+        "SELECT s.aggregate_type, s.aggregate_id, s.last_sequence FROM projection_sequences s \
+         JOIN ({keys}) AS k ON s.projector = $1 AND s.aggregate_type = k.column1 AND s.aggregate_id = k.column2"
     );
     let mut query = sqlx::query(&sql).bind(projector);
-    for key in keys {
-        query = query.bind(key);
+    for (aggregate_type, aggregate_id) in pairs {
+        query = query.bind(aggregate_type).bind(aggregate_id);
     }
     let rows = query.fetch_all(conn).await?;
     rows.iter()
