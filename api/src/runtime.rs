@@ -132,12 +132,15 @@ fn start_workers(state: &Arc<AppState>, shutdown: &CancellationToken, tasks: &mu
     if !state.settings.relay_enabled {
         return;
     }
-    let relay = Arc::new(Relay::new(
-        pool.clone(),
-        nats.js.clone(),
-        nats.events.clone(),
-        Duration::from_millis(state.settings.relay_poll_ms),
-    ));
+    let relay = Arc::new(
+        Relay::new(
+            pool.clone(),
+            nats.js.clone(),
+            nats.events.clone(),
+            Duration::from_millis(state.settings.relay_poll_ms),
+        )
+        .woken_by(state.commits.subscribe()),
+    );
     let nats = nats.clone();
     supervise(tasks, "relay", shutdown.clone(), move |stop| {
         let (relay, nats) = (relay.clone(), nats.clone());

@@ -13,6 +13,8 @@ use async_nats::jetstream::{self, context::PublishAckFuture, message::PublishMes
 use sqlx::postgres::PgConnection;
 use sqlx::{Connection, PgPool, Row};
 use std::time::Duration;
+use tokio::sync::watch;
+use tokio::time::Instant;
 use tokio_util::sync::CancellationToken;
 
 use application::feed::StoredEvent;
@@ -48,16 +50,41 @@ impl Default for Checkpoint {
     }
 }
 
+/// How long the relay keeps polling every `poll` after it last saw events
+/// or a commit of this process: a commit can become readable only once
+/// older transactions end, which signal nothing.
+const HOT: Duration = Duration::from_millis(250);
+/// The poll when nothing happened for [`HOT`] (other processes' commits
+/// are seen within it).
+const IDLE_POLL: Duration = Duration::from_millis(250);
+
 pub struct Relay {
     pool: PgPool,
     js: jetstream::Context,
     events: EventStream,
     poll: Duration,
+    commits: Option<watch::Receiver<u64>>,
 }
 
 impl Relay {
+    /// A relay polling every `poll`.
     pub fn new(pool: PgPool, js: jetstream::Context, events: EventStream, poll: Duration) -> Self {
-        Self { pool, js, events, poll }
+        Self {
+            pool,
+            js,
+            events,
+            poll,
+            commits: None,
+        }
+    }
+
+    /// Polls every `poll` only while this process commits (and for [`HOT`]
+    /// after), otherwise every [`IDLE_POLL`]; a commit wakes it at once.
+    pub fn woken_by(self, commits: watch::Receiver<u64>) -> Self {
+        Self {
+            commits: Some(commits),
+            ..self
+        }
     }
 
     /// Stands by until elected, then relays until cancelled or its lock
@@ -93,8 +120,13 @@ impl Relay {
 
     async fn relay(&self, conn: &mut PgConnection, shutdown: &CancellationToken) -> Result<(), InfraError> {
         let mut checkpoint = load_checkpoint(conn, &self.events.name).await?;
+        let mut commits = self.commits.clone();
+        let mut hot_until = Instant::now() + HOT;
         while !shutdown.is_cancelled() {
             let batch = pending(conn, &checkpoint, BATCH).await?;
+            if !batch.is_empty() {
+                hot_until = Instant::now() + HOT;
+            }
             if let Some((last, last_tx)) = batch.last().map(|(e, tx)| (e.position, tx.clone())) {
                 self.publish_all(batch.iter().map(|(e, _)| e)).await?;
                 checkpoint = Checkpoint {
@@ -105,13 +137,49 @@ impl Relay {
                 metrics::counter!("switchboard_relay_published_total").increment(batch.len() as u64);
             }
             if (batch.len() as i64) < BATCH {
-                tokio::select! {
-                    _ = shutdown.cancelled() => {}
-                    _ = tokio::time::sleep(self.poll) => {}
-                }
+                self.pause(&mut commits, &mut hot_until, shutdown).await;
             }
         }
         Ok(())
+    }
+
+    /// Waits before the next pass: `poll` while hot; otherwise until a
+    /// commit of this process or [`IDLE_POLL`], whichever comes first.
+    async fn pause(
+        &self,
+        commits: &mut Option<watch::Receiver<u64>>,
+        hot_until: &mut Instant,
+        shutdown: &CancellationToken,
+    ) {
+        let Some(signal) = commits.as_mut() else {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(self.poll) => {}
+            }
+            return;
+        };
+        if signal.has_changed().unwrap_or(false) {
+            signal.borrow_and_update();
+            *hot_until = Instant::now() + HOT;
+        }
+        if Instant::now() < *hot_until {
+            tokio::select! {
+                _ = shutdown.cancelled() => {}
+                _ = tokio::time::sleep(self.poll) => {}
+            }
+            return;
+        }
+        tokio::select! {
+            _ = shutdown.cancelled() => {}
+            changed = signal.changed() => {
+                if changed.is_ok() {
+                    *hot_until = Instant::now() + HOT;
+                } else {
+                    *commits = None;
+                }
+            }
+            _ = tokio::time::sleep(IDLE_POLL) => {}
+        }
     }
 
     async fn publish_all<'a>(&self, events: impl Iterator<Item = &'a StoredEvent>) -> Result<(), InfraError> {
@@ -183,9 +251,22 @@ async fn save_checkpoint(conn: &mut PgConnection, name: &str, checkpoint: &Check
     Ok(())
 }
 
-/// How many committed events the relay has not yet published to `stream`.
+/// How many committed events the relay has not yet published to `stream`:
+/// the checkpoint first, then a count over the index from it, so the cost
+/// is the backlog's, not the table's.
 pub async fn backlog(pool: &PgPool, stream: &str) -> Result<i64, InfraError> {
-    let sql = "SELECT count(*) FROM events e WHERE (e.transaction_id, e.global_position) > \
-         COALESCE((SELECT (c.last_tx, c.last_pos) FROM relay_checkpoints c WHERE c.name = $1), ('0'::xid8, 0::bigint))";
-    Ok(sqlx::query_scalar(sql).bind(stream).fetch_one(pool).await?)
+    let checkpoint = sqlx::query("SELECT last_tx::text, last_pos FROM relay_checkpoints WHERE name = $1")
+        .bind(stream)
+        .fetch_optional(pool)
+        .await?;
+    let (last_tx, last_pos): (String, i64) = match checkpoint {
+        Some(row) => (row.try_get(0)?, row.try_get(1)?),
+        None => ("0".into(), 0),
+    };
+    let sql = "SELECT count(*) FROM events WHERE (transaction_id, global_position) > ($1::text::xid8, $2)";
+    Ok(sqlx::query_scalar(sql)
+        .bind(last_tx)
+        .bind(last_pos)
+        .fetch_one(pool)
+        .await?)
 }
