@@ -118,7 +118,9 @@ def stage_of(statements) -> str:
         return "commit"
     if any("idempotency_keys" in t for t in texts):
         return "idempotency"
-    if any(re.search(r"FROM events WHERE aggregate_type = \$1 AND aggregate_id = \$2 ORDER BY sequence", t) for t in texts):
+    # A full replay (`… ORDER BY sequence`), or the events after a remembered
+    # version (`… AND sequence > $3 ORDER BY sequence`).
+    if any(re.search(r"FROM events WHERE aggregate_type = \$1 AND aggregate_id = \$2 (AND sequence > \$3 )?ORDER BY sequence", t) for t in texts):
         return "auth" if re.match(r"\$1 = 'user'", params) else "aggregate load"
     if any(re.match(r"^(SELECT 1|SELECT projector, position)", t) for t in texts):
         return "probe (/ready)"

@@ -41,6 +41,8 @@
 #   READ_SIZES="10000 100000"      read-model table sizes ("" skips; add 1000000 for 10^6)
 #   READ_QUERIES=100    queries timed per route and size
 #   CALLGRIND=0         1: also run bench/callgrind.sh's measurement (slow, minutes)
+#   PERF=0              1: sample every process with perf (cpu-clock) during the
+#                       closed-loop command runs: CPU per process and per function
 #   CALLGRIND_COMMANDS=2000  commands under callgrind
 #   PORT=18090          first port tried for the switchboard API
 #   PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres    the PostgreSQL server
@@ -76,6 +78,7 @@ AGG_COMMANDS="${AGG_COMMANDS:-30}"
 READ_SIZES="${READ_SIZES-10000 100000}"
 READ_QUERIES="${READ_QUERIES:-100}"
 CALLGRIND="${CALLGRIND:-0}"
+PERF="${PERF:-0}"
 CALLGRIND_COMMANDS="${CALLGRIND_COMMANDS:-2000}"
 CALLGRIND_ONLY="${CALLGRIND_ONLY:-0}"
 PORT="${PORT:-18090}"
@@ -415,9 +418,19 @@ run_load() { # run_load LABEL ARGS...
     curl -fsS -o /dev/null "$BASE/metrics"
     start_scraper
     python3 "$BENCH_DIR/cpustat.py" snap "$SERVER_PID" "$NATS_PID" >"$WORK/cpu-$label-0.json"
+    local perf_pid=""
+    if [[ "$PERF" == 1 && "$label" == command-* ]]; then
+        perf record -e cpu-clock -F 499 -a -g -o "$RESULTS/perf-$label.data" >"$RESULTS/perf-$label.log" 2>&1 &
+        perf_pid=$!
+    fi
     "$LOADGEN" --url "$BASE/api/v1/api-keys" --header "authorization: Bearer $token" \
         --body '{"name":"bench-{n}","role":"agent"}' --label "$label" --out "$RESULTS/$label.json" "$@" >/dev/null
     python3 "$BENCH_DIR/cpustat.py" snap "$SERVER_PID" "$NATS_PID" >"$WORK/cpu-$label-1.json"
+    if [[ -n "$perf_pid" ]]; then
+        kill -INT "$perf_pid" 2>/dev/null || true
+        wait "$perf_pid" 2>/dev/null || true
+        perf_report "$label"
+    fi
     t1="$(now)"
     wait_caught_up "$label"
     t2="$(now)"
@@ -429,6 +442,30 @@ run_load() { # run_load LABEL ARGS...
         python3 -c 'import sys; print(f"drain_s={float(sys.argv[2]) - float(sys.argv[1]):.2f}")' "$t1" "$t2"
         echo "caught_up=$CAUGHT_UP"
     } >"$RESULTS/$label.server"
+}
+
+# Where the CPU went during a perf-sampled run: per process (and thread
+# name), then the hottest functions of PostgreSQL and of switchboard, self
+# time (no children), so the shares add up.
+perf_report() { # perf_report LABEL
+    local data="$RESULTS/perf-$1.data" out="$RESULTS/perf-$1.txt"
+    # `head` closes the pipes early: not a failure.
+    (
+        set +o pipefail
+        echo "## samples per process (perf record -e cpu-clock -F 499 -a, the whole load window)"
+        perf report -i "$data" --sort comm --stdio --no-children -g none 2>/dev/null | grep -v '^#' | grep '%' | head -20
+        echo
+        echo "## postgres: hottest functions (self)"
+        perf report -i "$data" --comm postgres --sort dso,sym --stdio --no-children -g none 2>/dev/null | grep -v '^#' | grep '%' | head -40
+        echo
+        echo "## switchboard (every thread): hottest functions (self)"
+        perf report -i "$data" --pid "$SERVER_PID" --sort sym --stdio --no-children -g none 2>/dev/null | grep -v '^#' | grep '%' | head -40
+        echo
+        echo "## postgres: callers of its time, by the statement's entry point (children)"
+        perf report -i "$data" --comm postgres --sort sym --stdio --children -g none 2>/dev/null | grep -v '^#' \
+            | grep -E 'exec_simple_query|exec_execute_message|exec_bind_message|exec_parse_message|PostgresMain|CommitTransaction|XLogFlush|pq_getbyte|secure_read|secure_write|be_tls|SSL_|ExecutorRun|standard_ExecutorRun|PortalRun' | head -30
+    ) >"$out" || true
+    rm -f "$data"
 }
 
 run_rebuild() { # run_rebuild MODE
