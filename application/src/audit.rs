@@ -22,10 +22,11 @@ pub fn canonical_json(value: &Value) -> String {
 fn write_canonical(out: &mut Vec<u8>, value: &Value) {
     match value {
         Value::Object(map) => {
+            // Already in order with serde_json's BTreeMap maps (the stable
+            // sort then only checks), in case a dependency turns on
+            // `preserve_order`.
             let mut fields: Vec<(&String, &Value)> = map.iter().collect();
-            if !fields.is_sorted_by(|a, b| a.0 <= b.0) {
-                fields.sort_by(|a, b| a.0.cmp(b.0));
-            }
+            fields.sort_by(|a, b| a.0.cmp(b.0));
             out.push(b'{');
             for (i, (key, value)) in fields.into_iter().enumerate() {
                 if i > 0 {
