@@ -137,31 +137,23 @@ impl<A: Aggregate + Clone> CachingEventStore<A> {
     ) -> Result<usize, PersistenceError> {
         let after = i64::try_from(version).map_err(|e| PersistenceError::UnknownError(Box::new(e)))?;
         let mut reached = version;
+        macro_rules! apply_rows {
+            ($sql:expr, $pool:expr) => {{
+                let mut rows = sqlx::query($sql)
+                    .bind(A::TYPE)
+                    .bind(aggregate_id)
+                    .bind(after)
+                    .fetch($pool);
+                while let Some(row) = rows.try_next().await.map_err(load_error)? {
+                    let (sequence, event) = decode!(A, &row)?;
+                    aggregate.apply(event);
+                    reached = sequence;
+                }
+            }};
+        }
         match &self.shared.loads {
-            EventDb::Postgres(pool) => {
-                let mut rows = sqlx::query(PG_EVENTS_AFTER)
-                    .bind(A::TYPE)
-                    .bind(aggregate_id)
-                    .bind(after)
-                    .fetch(pool);
-                while let Some(row) = rows.try_next().await.map_err(load_error)? {
-                    let (sequence, event) = decode!(A, &row)?;
-                    aggregate.apply(event);
-                    reached = sequence;
-                }
-            }
-            EventDb::Sqlite(pool) => {
-                let mut rows = sqlx::query(SQLITE_EVENTS_AFTER)
-                    .bind(A::TYPE)
-                    .bind(aggregate_id)
-                    .bind(after)
-                    .fetch(pool);
-                while let Some(row) = rows.try_next().await.map_err(load_error)? {
-                    let (sequence, event) = decode!(A, &row)?;
-                    aggregate.apply(event);
-                    reached = sequence;
-                }
-            }
+            EventDb::Postgres(pool) => apply_rows!(PG_EVENTS_AFTER, pool),
+            EventDb::Sqlite(pool) => apply_rows!(SQLITE_EVENTS_AFTER, pool),
         }
         Ok(reached)
     }
