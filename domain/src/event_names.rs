@@ -22,6 +22,7 @@ use crate::outbound_email::{OutboundEmail, OutboundEmailEvent};
 use crate::outbound_message::{MessageEvent, OutboundMessage};
 use crate::phone_numbers::{PhoneNumbers, PhoneNumbersEvent};
 use crate::sms_template::{SmsTemplate, SmsTemplateEvent};
+use crate::thread::{Thread, ThreadEvent};
 use crate::user::{User, UserEvent};
 use crate::webhook_endpoint::{WebhookEndpoint, WebhookEndpointEvent};
 use crate::whatsapp_template::{WhatsappTemplate, WhatsappTemplateEvent};
@@ -57,6 +58,7 @@ fn aggregate_types_keep_their_stored_names() {
         SmsTemplate::TYPE,
         InboundMessage::TYPE,
         WhatsappTemplate::TYPE,
+        Thread::TYPE,
     ];
     let stored = [
         "user",
@@ -77,6 +79,7 @@ fn aggregate_types_keep_their_stored_names() {
         "sms_template",
         "inbound_message",
         "whatsapp_template",
+        "thread",
     ];
     assert_eq!(types, stored);
 }
@@ -140,6 +143,38 @@ fn customer_events_keep_their_stored_names_and_versions() {
         "customer_id": ID, "organisation_id": ID, "phone": "+919812300061", "name": "Asha", "at": AT,
     }});
     pinned::<CustomerEvent>(by_phone, "CustomerCreatedForPhone", "1.0");
+    let updated = json!({"CustomerUpdated": {"name": "Asha Rao", "notes": "Prefers calls\nafter 6", "at": AT}});
+    pinned::<CustomerEvent>(updated, "CustomerUpdated", "1.0");
+    let merged = json!({"CustomerMerged": {"into": ID, "at": AT}});
+    pinned::<CustomerEvent>(merged, "CustomerMerged", "1.0");
+    let absorbed = json!({"CustomerAbsorbed": {"source": ID, "points": [
+        {"kind": "email", "value": "ravi@example.com"}, {"kind": "phone", "value": "+919812300061"},
+    ], "at": AT}});
+    pinned::<CustomerEvent>(absorbed, "CustomerAbsorbed", "1.0");
+    let unmerged = json!({"CustomerUnmerged": {"from": ID, "at": AT}});
+    pinned::<CustomerEvent>(unmerged, "CustomerUnmerged", "1.0");
+    let released = json!({"CustomerReleased": {"source": ID, "at": AT}});
+    pinned::<CustomerEvent>(released, "CustomerReleased", "1.0");
+}
+
+#[test]
+fn thread_events_keep_their_stored_names_and_versions() {
+    let assigned = json!({"ThreadAssigned": {
+        "thread_id": ID, "organisation_id": ID, "assignee": ID, "previous": null, "at": AT,
+    }});
+    pinned::<ThreadEvent>(assigned, "ThreadAssigned", "1.0");
+    let closed = json!({"ThreadClosed": {"thread_id": ID, "organisation_id": ID, "at": AT}});
+    pinned::<ThreadEvent>(closed, "ThreadClosed", "1.0");
+    let reopened = json!({"ThreadReopened": {
+        "thread_id": ID, "organisation_id": ID, "reason": "customer_wrote", "at": AT,
+    }});
+    pinned::<ThreadEvent>(reopened, "ThreadReopened", "1.0");
+    let by_agent = json!({"ThreadReopened": {"thread_id": ID, "organisation_id": ID, "reason": "agent", "at": AT}});
+    pinned::<ThreadEvent>(by_agent, "ThreadReopened", "1.0");
+    let read = json!({"ThreadRead": {
+        "thread_id": ID, "organisation_id": ID, "user_id": ID, "through": AT, "at": AT,
+    }});
+    pinned::<ThreadEvent>(read, "ThreadRead", "1.0");
 }
 
 #[test]

@@ -96,6 +96,9 @@ pub struct ReceivedMessage {
     /// The provider id of the message this one answers.
     pub context_sid: Option<String>,
     pub received_at: DateTime<Utc>,
+    /// The thread it joined, chosen when it was received.
+    #[serde(default)]
+    pub thread_id: Option<Uuid>,
 }
 
 /// A customer's media file, fetched from the provider and kept by content.
@@ -244,6 +247,7 @@ mod tests {
             content: InboundContent::Text { body: body.into() },
             context_sid: None,
             received_at: Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap(),
+            thread_id: None,
         })
     }
 

@@ -26,6 +26,7 @@ pub mod phone_numbers;
 pub mod role;
 pub mod sms;
 pub mod sms_template;
+pub mod thread;
 pub mod user;
 pub mod webhook_endpoint;
 pub mod whatsapp;

@@ -81,6 +81,9 @@ pub struct CallRequest {
     /// What a verified call shows; present exactly when `verified`.
     #[serde(default)]
     pub verification: Option<Verification>,
+    /// The thread the call is on (its customer's conversation).
+    #[serde(default)]
+    pub thread_id: Option<Uuid>,
 }
 
 /// A call's recording as kept by Switchboard, by content.

@@ -29,6 +29,7 @@ fn request() -> Box<CallRequest> {
         verified: false,
         masked_session_id: None,
         verification: None,
+        thread_id: None,
     })
 }
 

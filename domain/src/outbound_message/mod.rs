@@ -117,6 +117,9 @@ pub struct MessageRequest {
     /// The auto-reply rule that sent it, when Switchboard answered by itself.
     #[serde(default)]
     pub auto_reply: Option<crate::auto_reply::AutoReplyRule>,
+    /// The thread the message is on (its customer's conversation).
+    #[serde(default)]
+    pub thread_id: Option<Uuid>,
 }
 
 /// The provider's refusal of a request to send the message.

@@ -33,6 +33,7 @@ fn request_of(body: &str, not_before: Option<DateTime<Utc>>) -> Box<MessageReque
         not_before,
         batch_id: None,
         auto_reply: None,
+        thread_id: None,
     })
 }
 
