@@ -8,6 +8,7 @@ pub mod audit;
 pub mod calls;
 pub mod cipher;
 pub mod clock;
+pub mod customers;
 pub mod email_accounts;
 pub mod error;
 pub mod exotel;
@@ -25,8 +26,10 @@ pub mod outbound_email;
 pub mod passwords;
 pub mod phone_numbers;
 pub mod policy;
+pub mod realtime;
 pub mod receiving;
 pub mod store;
+pub mod threads;
 pub mod users;
 pub mod webhooks;
 

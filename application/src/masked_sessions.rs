@@ -358,6 +358,7 @@ impl MaskedSessions<'_> {
             verified: false,
             masked_session_id,
             verification: None,
+            thread_id: None,
         };
         let command = CallCommand::RecordInbound {
             request: Box::new(request),

@@ -131,3 +131,25 @@ impl DataKeyStore for Keys {
         Ok(self.0.lock().unwrap().clone())
     }
 }
+
+/// A thread directory that knows no thread: every message starts its own.
+pub(crate) struct NoThreads;
+
+#[async_trait]
+impl crate::threads::ThreadDirectory for NoThreads {
+    async fn find(
+        &self,
+        _: domain::OrganisationId,
+        _: Uuid,
+    ) -> Result<Option<crate::threads::ThreadState>, StoreError> {
+        Ok(None)
+    }
+
+    async fn latest_of_customer(
+        &self,
+        _: domain::OrganisationId,
+        _: Uuid,
+    ) -> Result<Option<crate::threads::ThreadState>, StoreError> {
+        Ok(None)
+    }
+}

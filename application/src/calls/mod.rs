@@ -228,6 +228,8 @@ pub struct Calls<'a> {
     pub recordings: &'a dyn RecordingFiles,
     pub verified: &'a dyn verified::VerifiedCalls,
     pub timing: CallTiming,
+    /// Where calls go on threads.
+    pub threads: crate::threads::ThreadLinks<'a>,
 }
 
 impl Calls<'_> {

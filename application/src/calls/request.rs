@@ -35,6 +35,9 @@ pub struct CallInput {
     pub verified: bool,
     /// What a verified call shows as its reason; needed when `verified`.
     pub verification_reason: Option<String>,
+    /// The thread the call goes on (a thread's own route gives it); by
+    /// default the customer's open thread, or a new one.
+    pub thread_id: Option<Uuid>,
 }
 
 impl Calls<'_> {
@@ -83,6 +86,11 @@ impl Calls<'_> {
         }
         let numbers = self.numbers_of(organisation_id).await?;
         let caller_id = caller_id(&numbers, input.caller_id.as_deref(), input.agent_user_id)?;
+        let customer_id = domain::customer::phone_customer_id(organisation_id, &customer_phone);
+        let thread_id = self
+            .threads
+            .for_outbound(organisation_id, customer_id, input.thread_id, input.call_id)
+            .await?;
         let request = CallRequest {
             organisation_id,
             direction: Direction::Outbound,
@@ -90,7 +98,7 @@ impl Calls<'_> {
             agent_user_id: agent.and(input.agent_user_id),
             agent_phone,
             customer_phone,
-            customer_id: None,
+            customer_id: Some(customer_id),
             caller_id,
             time_limit_secs: input.time_limit_secs,
             record: input.record,
@@ -100,6 +108,7 @@ impl Calls<'_> {
             verified: input.verified,
             masked_session_id: None,
             verification: input.verification_reason.map(|reason| Verification { reason }),
+            thread_id: Some(thread_id),
         };
         let command = CallCommand::Request {
             request: Box::new(request),

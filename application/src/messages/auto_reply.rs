@@ -104,6 +104,7 @@ impl Messages<'_> {
             not_before: None,
             batch_id: None,
             auto_reply: Some(rule),
+            thread_id: message.thread_id,
         };
         let command = MessageCommand::Request {
             request: Box::new(request),

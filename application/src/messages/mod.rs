@@ -266,6 +266,8 @@ pub struct Messages<'a> {
     pub callbacks: &'a dyn CallbackUrls,
     pub clock: &'a dyn Clock,
     pub timing: MessageTiming,
+    /// Where messages go on threads.
+    pub threads: crate::threads::ThreadLinks<'a>,
 }
 
 impl Messages<'_> {

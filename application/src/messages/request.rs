@@ -55,6 +55,9 @@ pub struct SmsInput {
     /// By default the integration's.
     pub dlt_entity_id: Option<String>,
     pub custom_data: Option<String>,
+    /// The thread the messages go on (a thread's own route gives it); by
+    /// default each recipient's open thread, or a new one.
+    pub thread_id: Option<Uuid>,
 }
 
 fn is_indian(number: &str) -> bool {
@@ -115,16 +118,26 @@ impl Messages<'_> {
         let mut planned = Vec::with_capacity(recipients.len());
         for (to, found) in recipients.into_iter().zip(existing) {
             let id = message_id(organisation_id, input.batch_id, &to);
+            let customer_id = domain::customer::phone_customer_id(organisation_id, &to);
+            let thread_id = match found.as_ref().and_then(|m| m.request.as_deref()) {
+                Some(kept) => kept.thread_id,
+                None => Some(
+                    self.threads
+                        .for_outbound(organisation_id, customer_id, input.thread_id, id)
+                        .await?,
+                ),
+            };
             let mut request = MessageRequest {
                 organisation_id,
                 requested_by: acting.user_id,
-                customer_id: Some(domain::customer::phone_customer_id(organisation_id, &to)),
+                customer_id: Some(customer_id),
                 to,
                 content: MessageContent::Sms(content.clone()),
                 custom_data: input.custom_data.clone(),
                 not_before,
                 batch_id: Some(input.batch_id),
                 auto_reply: None,
+                thread_id,
             };
             if let Some(kept) = found.as_ref().and_then(|m| m.request.as_deref()) {
                 // A retry keeps the time the first request was given.
@@ -346,6 +359,7 @@ mod tests {
             sender_id: None,
             dlt_entity_id: None,
             custom_data: None,
+            thread_id: None,
         }
     }
 

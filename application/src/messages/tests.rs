@@ -153,6 +153,7 @@ struct Harness {
     templates: Listed<SmsTemplate>,
     whatsapp_templates: Listed<WhatsappTemplate>,
     customers: Memory<Customer>,
+    threads: Memory<domain::thread::Thread>,
     organisations: Memory<Organisation>,
     permissions: Memory<IntegrationPermission>,
     users: Memory<User>,
@@ -175,6 +176,7 @@ impl Harness {
             templates: Listed::new(),
             whatsapp_templates: Listed::new(),
             customers: Memory::new(),
+            threads: Memory::new(),
             organisations: Memory::new(),
             permissions: Memory::new(),
             users: Memory::new(),
@@ -234,6 +236,11 @@ impl Harness {
             callbacks: &self.hooks,
             clock: &self.clock,
             timing: MessageTiming::default(),
+            threads: crate::threads::ThreadLinks {
+                directory: &crate::memory::NoThreads,
+                store: &self.threads,
+                reopen_within: chrono::Duration::days(7),
+            },
         }
     }
 
@@ -347,6 +354,7 @@ fn text(message_id: u128, to: &str, body: &str) -> WhatsappInput {
             preview_url: false,
         },
         custom_data: None,
+        thread_id: None,
     }
 }
 

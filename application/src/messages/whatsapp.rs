@@ -27,6 +27,7 @@ use crate::calls::Callback;
 use crate::error::{CommandError, StoreError};
 use crate::metadata::EventMetadata;
 use crate::policy;
+use crate::threads::Placement;
 use crate::users::Acting;
 
 /// How long a customer's message keeps the free-form window open.
@@ -98,6 +99,9 @@ pub struct WhatsappInput {
     pub to: String,
     pub content: WhatsappContent,
     pub custom_data: Option<String>,
+    /// The thread it goes on (a thread's own route gives it); by default
+    /// the customer's open thread, or a new one.
+    pub thread_id: Option<Uuid>,
 }
 
 /// One item of Exotel's WhatsApp callback envelope.
@@ -166,10 +170,19 @@ impl Messages<'_> {
         if !replay {
             self.check_whatsapp(organisation_id, &to, &input.content, now).await?;
         }
+        let customer_id = phone_customer_id(organisation_id, &to);
+        let thread_id = match existing.as_ref().and_then(|m| m.request.as_deref()) {
+            Some(kept) => kept.thread_id,
+            None => Some(
+                self.threads
+                    .for_outbound(organisation_id, customer_id, input.thread_id, input.message_id)
+                    .await?,
+            ),
+        };
         let request = MessageRequest {
             organisation_id,
             requested_by: acting.user_id,
-            customer_id: Some(phone_customer_id(organisation_id, &to)),
+            customer_id: Some(customer_id),
             to,
             content: MessageContent::Whatsapp(WhatsappOut {
                 from,
@@ -179,6 +192,7 @@ impl Messages<'_> {
             not_before: None,
             batch_id: None,
             auto_reply: None,
+            thread_id,
         };
         let command = MessageCommand::Request {
             request: Box::new(request),
@@ -330,11 +344,21 @@ impl Messages<'_> {
                     // ours is taken as now).
                     let now = self.clock.now();
                     let received_at = sent_at.filter(|at| *at <= now).unwrap_or(now);
+                    let customer_id = phone_customer_id(organisation_id, &from);
+                    let recorded = self.inbound.load(&id.to_string()).await?;
+                    let placement = match recorded.as_ref().and_then(|l| l.aggregate.message.as_deref()) {
+                        Some(kept) => kept.thread_id.map(|thread_id| Placement {
+                            thread_id,
+                            reopens: false,
+                        }),
+                        None => Some(self.threads.for_inbound(organisation_id, customer_id, id, now).await?),
+                    };
                     let message = ReceivedMessage {
+                        thread_id: placement.map(|p| p.thread_id),
                         organisation_id,
                         channel: Channel::Whatsapp,
                         provider_sid: sid,
-                        customer_id: Some(phone_customer_id(organisation_id, &from)),
+                        customer_id: Some(customer_id),
                         from,
                         to,
                         profile_name,
@@ -350,6 +374,12 @@ impl Messages<'_> {
                         .await
                         .map_err(|e| MessagesError::Store(StoreError(e.to_string())))?;
                     self.know_customer(&message, meta).await?;
+                    if let Some(placement) = placement.filter(|p| p.reopens) {
+                        self.threads
+                            .reopen(organisation_id, placement.thread_id, meta)
+                            .await
+                            .map_err(|e| MessagesError::Store(StoreError(e.to_string())))?;
+                    }
                     self.auto_reply(&message, meta).await?;
                     Callback::Recorded(id)
                 }

@@ -202,6 +202,7 @@ mod tests {
                 verified: false,
                 masked_session_id: None,
                 verification: None,
+                thread_id: None,
             }),
             at: at(0),
         }

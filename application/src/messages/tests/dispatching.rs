@@ -22,6 +22,7 @@ fn order(batch: u128, sms_type: SmsType) -> SmsInput {
         sender_id: None,
         dlt_entity_id: None,
         custom_data: None,
+        thread_id: None,
     }
 }
 

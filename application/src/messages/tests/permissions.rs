@@ -16,6 +16,7 @@ fn order(batch: u128, to: &[&str]) -> SmsInput {
         sender_id: None,
         dlt_entity_id: None,
         custom_data: None,
+        thread_id: None,
     }
 }
 

@@ -23,6 +23,7 @@ fn order(to: &[&str], order: &str) -> SmsInput {
         sender_id: None,
         dlt_entity_id: None,
         custom_data: None,
+        thread_id: None,
     }
 }
 
