@@ -7,6 +7,7 @@ pub mod audit_chain;
 pub mod audit_log;
 pub mod bulk;
 pub mod calls;
+pub mod customers;
 pub mod email_accounts;
 pub mod email_threads;
 pub mod inbound_messages;
@@ -17,6 +18,7 @@ pub mod phone_numbers;
 pub mod runner;
 pub mod sms_templates;
 pub mod store;
+pub mod threads;
 pub mod users;
 pub mod webhook_outbox;
 pub mod whatsapp_templates;
@@ -37,6 +39,12 @@ pub enum ProjectionError {
     UndecodableEvent { event_type: String, reason: String },
     #[error("event source: {0}")]
     Source(#[from] application::error::StoreError),
+}
+
+impl From<ProjectionError> for application::error::StoreError {
+    fn from(e: ProjectionError) -> Self {
+        application::error::StoreError(e.to_string())
+    }
 }
 
 /// One read model, fed by the events of some aggregate types.
@@ -74,6 +82,8 @@ pub fn all() -> Vec<Arc<dyn Projector>> {
         Arc::new(calls::CallsView),
         Arc::new(email_accounts::EmailAccountsView),
         Arc::new(email_threads::EmailThreadsView),
+        Arc::new(threads::ThreadsView),
+        Arc::new(customers::CustomersView),
         Arc::new(masked_sessions::MaskedSessionsView),
         Arc::new(messages::MessagesView),
         Arc::new(sms_templates::SmsTemplatesView),
