@@ -18,8 +18,9 @@ use utoipa_swagger_ui::SwaggerUi;
 use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
-    api_keys, audit, auth, calls, email_accounts, email_inbox, emails, holidays, integrations, masked_sessions,
-    organisation, phone_numbers, seed, sms, system, users, webhook_endpoints, webhooks, whatsapp, whatsapp_templates,
+    api_keys, audit, auth, calls, customers, email_accounts, email_inbox, emails, holidays, integrations,
+    masked_sessions, organisation, phone_numbers, seed, sms, system, threads, users, webhook_endpoints, webhooks,
+    whatsapp, whatsapp_templates,
 };
 use crate::state::AppState;
 
@@ -43,8 +44,11 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(email_accounts::router())
         .merge(emails::router(&state.settings))
         .merge(email_inbox::router())
+        .merge(threads::router())
+        .merge(customers::router())
         .merge(audit::router())
         .merge(webhook_endpoints::router())
+        .merge(crate::realtime::router())
         .layer(middleware::from_fn_with_state(state.clone(), crate::guard::guard));
     let exotel_module = seed::router().layer(middleware::from_fn_with_state(state.clone(), crate::guard::guard));
     let timeout = Duration::from_secs(state.settings.request_timeout_secs);

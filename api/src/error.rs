@@ -12,6 +12,7 @@
 //! | body over the limit | 413 |
 //! | wrong content type | 415 |
 //! | a broken rule, an invalid field | 422 |
+//! | a WebSocket route without a handshake | 426 |
 //! | too many attempts | 429 |
 //! | store or broker unreachable | 503 |
 //! | anything else | 500 |
@@ -728,5 +729,85 @@ impl From<application::messages::MessagesError> for ApiError {
 impl Rule for domain::whatsapp_template::WhatsappTemplateError {
     fn to_api(&self) -> ApiError {
         rule(StatusCode::CONFLICT, "whatsapp_template_conflict", self)
+    }
+}
+
+// Threads and customers.
+
+impl Rule for domain::thread::ThreadError {
+    fn to_api(&self) -> ApiError {
+        use domain::thread::ThreadError as E;
+        match self {
+            E::OtherOrganisation => ApiError::not_found(),
+            E::OtherThread => rule(StatusCode::UNPROCESSABLE_ENTITY, "other_thread", self),
+        }
+    }
+}
+
+impl From<application::threads::ThreadsError> for ApiError {
+    fn from(error: application::threads::ThreadsError) -> Self {
+        use application::threads::ThreadsError as E;
+        match error {
+            E::NotFound => ApiError::not_found(),
+            E::AssignOthers => ApiError::new(StatusCode::FORBIDDEN, "forbidden", error.to_string()).on_field("user_id"),
+            E::UnknownUser => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "unknown_user", error.to_string()).on_field("user_id")
+            }
+            E::NoReader => ApiError::new(StatusCode::FORBIDDEN, "no_reader", error.to_string()),
+            E::Command(e) => e.into(),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
+impl Rule for domain::customer::CustomerError {
+    fn to_api(&self) -> ApiError {
+        use domain::customer::CustomerError as E;
+        match self {
+            E::Unknown => ApiError::not_found(),
+            E::AlreadyExists => rule(StatusCode::CONFLICT, "customer_exists", self),
+            E::IdNotDerivedFromAddress => rule(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", self).on_field("id"),
+            E::MergeIntoItself => rule(StatusCode::UNPROCESSABLE_ENTITY, "merge_into_itself", self).on_field("value"),
+            E::AlreadyMerged { .. } | E::Merged { .. } => rule(StatusCode::CONFLICT, "customer_merged", self),
+            E::NotMerged => rule(StatusCode::CONFLICT, "customer_not_merged", self),
+        }
+    }
+}
+
+impl From<application::customers::CustomersError> for ApiError {
+    fn from(error: application::customers::CustomersError) -> Self {
+        use application::customers::CustomersError as E;
+        match error {
+            E::NotFound => ApiError::not_found(),
+            E::Merged(_) => ApiError::new(StatusCode::CONFLICT, "customer_merged", error.to_string()),
+            E::MayNotUnmerge => ApiError::new(StatusCode::FORBIDDEN, "forbidden", error.to_string()),
+            E::InvalidPoint(_) => {
+                ApiError::new(StatusCode::UNPROCESSABLE_ENTITY, "invalid_field", error.to_string()).on_field("value")
+            }
+            E::Command(e) => e.into(),
+            E::Store(e) => e.into(),
+        }
+    }
+}
+
+/// A realtime WebSocket request that is not a WebSocket handshake: 426
+/// `websocket_upgrade_required` (the route adds `Upgrade: websocket`); a
+/// handshake without its key or with another protocol version is 400
+/// `invalid_websocket_handshake`.
+impl From<axum::extract::ws::rejection::WebSocketUpgradeRejection> for ApiError {
+    fn from(error: axum::extract::ws::rejection::WebSocketUpgradeRejection) -> Self {
+        use axum::extract::ws::rejection::WebSocketUpgradeRejection as R;
+        match error {
+            R::InvalidWebSocketVersionHeader(_) | R::WebSocketKeyHeaderMissing(_) => ApiError::new(
+                StatusCode::BAD_REQUEST,
+                "invalid_websocket_handshake",
+                "a WebSocket handshake needs Sec-WebSocket-Key and Sec-WebSocket-Version: 13",
+            ),
+            _ => ApiError::new(
+                StatusCode::UPGRADE_REQUIRED,
+                "websocket_upgrade_required",
+                "this route is a WebSocket: send the handshake (Connection: Upgrade, Upgrade: websocket)",
+            ),
+        }
     }
 }

@@ -32,11 +32,17 @@ use crate::routes;
         routes::webhook_endpoints::update, routes::webhook_endpoints::remove, routes::webhook_endpoints::rotate_secret,
         routes::webhook_endpoints::deliveries, routes::webhook_endpoints::delivery, routes::webhook_endpoints::redeliver,
         routes::seed::health, routes::seed::config, routes::seed::set_config, routes::seed::click_to_call, routes::seed::number_masking, routes::seed::send_sms, routes::seed::send_whatsapp,
-        routes::email_inbox::poll_now, routes::email_inbox::list_threads, routes::email_inbox::get_thread,
+        routes::email_inbox::poll_now,
+        routes::threads::list, routes::threads::counts, routes::threads::one, routes::threads::send::message,
+        routes::threads::send::call, routes::threads::assign, routes::threads::close, routes::threads::reopen,
+        routes::threads::read,
+        routes::customers::list, routes::customers::one, routes::customers::update, routes::customers::link,
+        routes::customers::unmerge,
         routes::audit::events, routes::audit::history, routes::audit::state_at, routes::audit::verify,
         routes::system::health, routes::system::ready,
+        crate::realtime::socket_route, crate::realtime::events_route,
     ),
-    components(schemas(crate::error::Problem)),
+    components(schemas(crate::error::Problem, crate::realtime::message::RealtimeMessage)),
     modifiers(&BearerAuth, &Problems)
 )]
 pub struct ApiDoc;

@@ -192,7 +192,7 @@ pub struct RecordingResponse {
 }
 
 impl CallResponse {
-    fn of(id: Uuid, call: &Call) -> Option<Self> {
+    pub(crate) fn of(id: Uuid, call: &Call) -> Option<Self> {
         let request = call.request.as_deref()?;
         let details = &call.details;
         Some(Self {
@@ -300,6 +300,7 @@ impl CallBody {
             },
             verified: self.verified,
             verification_reason: self.verification_reason,
+            thread_id: None,
         }
     }
 }

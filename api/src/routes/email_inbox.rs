@@ -1,9 +1,10 @@
-//! Received e-mail: polling an account now, and the threads it filled.
-//! Both need the caller to be allowed to use the `zoho_mail` integration
-//! (admins always are), like sending does.
+//! Received e-mail: polling an account now, and how a thread shows its
+//! e-mails (`routes::threads` serves the threads). Polling needs the
+//! caller to be allowed to use the `zoho_mail` integration (admins always
+//! are), like sending does.
 
 use axum::extract::{Path, State};
-use axum::routing::{get, post};
+use axum::routing::post;
 use axum::{Json, Router};
 use serde::Serialize;
 use std::sync::Arc;
@@ -12,22 +13,18 @@ use utoipa::ToSchema;
 use domain::inbound_email::{AttachmentStorage, MailAddress};
 use domain::integration::IntegrationKind;
 use infrastructure::mail::poll::PollReport;
-use projections::email_threads::{MessageRow, ThreadRow, TimelineAttachment};
+use projections::email_threads::{MessageRow, TimelineAttachment};
 
 use crate::auth::Caller;
-use crate::envelope::{self, Data, List};
+use crate::envelope::{self, Data};
 use crate::error::{ApiError, Problem};
-use crate::extract::ApiQuery;
 use crate::pollers::StateSink;
-use crate::routes::{Page, parse_id};
+use crate::routes::parse_id;
 use crate::state::AppState;
 
 /// The polling and thread routes, relative to `/api/v1`.
 pub fn router() -> Router<Arc<AppState>> {
-    Router::new()
-        .route("/settings/email-accounts/{id}/poll-now", post(poll_now))
-        .route("/communications/threads", get(list_threads))
-        .route("/communications/threads/{id}", get(get_thread))
+    Router::new().route("/settings/email-accounts/{id}/poll-now", post(poll_now))
 }
 
 /// What one poll of an account found.
@@ -76,33 +73,6 @@ pub async fn poll_now(
     let receiver = &state.receiving.receiver;
     let report = receiver.poll_now(&sink, account_id, caller.organisation_id).await?;
     Ok(envelope::data(report.into()))
-}
-
-/// One thread.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ThreadResponse {
-    pub id: String,
-    pub customer_id: Option<String>,
-    /// The customer's address; none when no customer is linked.
-    pub customer_email: Option<String>,
-    pub subject: Option<String>,
-    pub message_count: i64,
-    pub last_message_at: String,
-    pub created_at: String,
-}
-
-impl From<ThreadRow> for ThreadResponse {
-    fn from(r: ThreadRow) -> Self {
-        Self {
-            id: r.id,
-            customer_id: r.customer_id,
-            customer_email: r.customer_email,
-            subject: r.subject,
-            message_count: r.message_count,
-            last_message_at: r.last_message_at,
-            created_at: r.created_at,
-        }
-    }
 }
 
 /// A sender or recipient; a sender without an address shows as written.
@@ -205,58 +175,4 @@ impl From<MessageRow> for ThreadMessageResponse {
             received_at: m.received_at,
         }
     }
-}
-
-/// A thread with its timeline.
-#[derive(Debug, Serialize, ToSchema)]
-pub struct ThreadDetailResponse {
-    #[serde(flatten)]
-    pub thread: ThreadResponse,
-    /// Oldest first: by time, then arrival in the mailbox, then id.
-    pub messages: Vec<ThreadMessageResponse>,
-}
-
-/// The organisation's e-mail threads, latest first.
-#[utoipa::path(get, path = "/api/v1/communications/threads", params(Page), tag = "e-mail", security(("bearer" = [])),
-    responses((status = 200, body = List<ThreadResponse>), (status = 403, body = Problem)))]
-pub async fn list_threads(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    ApiQuery(page): ApiQuery<Page>,
-) -> Result<Json<List<ThreadResponse>>, ApiError> {
-    state
-        .access()
-        .may_use(&caller.acting(), IntegrationKind::ZohoMail)
-        .await?;
-    let (limit, offset) = page.bounds()?;
-    let organisation = caller.organisation_id.to_string();
-    let (threads, total) = projections::email_threads::list(&state.db.read, &organisation, limit, offset).await?;
-    let Json(mut listed) = envelope::list(threads.into_iter().map(Into::into).collect());
-    listed.total = Some(total);
-    Ok(Json(listed))
-}
-
-/// One thread with its messages, oldest first.
-#[utoipa::path(get, path = "/api/v1/communications/threads/{id}", tag = "e-mail", security(("bearer" = [])),
-    params(("id" = String, Path, description = "the thread's id")),
-    responses((status = 200, body = Data<ThreadDetailResponse>), (status = 403, body = Problem), (status = 404, body = Problem)))]
-pub async fn get_thread(
-    State(state): State<Arc<AppState>>,
-    caller: Caller,
-    Path(id): Path<String>,
-) -> Result<Json<Data<ThreadDetailResponse>>, ApiError> {
-    state
-        .access()
-        .may_use(&caller.acting(), IntegrationKind::ZohoMail)
-        .await?;
-    let thread_id = parse_id(&id)?.to_string();
-    let organisation = caller.organisation_id.to_string();
-    let thread = projections::email_threads::get(&state.db.read, &organisation, &thread_id)
-        .await?
-        .ok_or_else(ApiError::not_found)?;
-    let messages = projections::email_threads::messages(&state.db.read, &organisation, &thread_id).await?;
-    Ok(envelope::data(ThreadDetailResponse {
-        thread: thread.into(),
-        messages: messages.into_iter().map(Into::into).collect(),
-    }))
 }

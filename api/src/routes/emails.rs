@@ -25,7 +25,7 @@ use crate::error::{ApiError, Problem};
 use crate::extract::ApiJson;
 use crate::routes::parse_id;
 use crate::state::AppState;
-pub use body::{EmailResponse, SendEmailBody, SentEmailResponse};
+pub use body::{EmailResponse, Recipients, SendEmailBody, SentEmailResponse, describe};
 
 const INTENT_NAMESPACE: Uuid = Uuid::from_u128(0x5b1c_0a2e_7d41_4e3a_9f10_8c3e_2a9d_0008);
 
@@ -43,7 +43,7 @@ fn intent_id(caller: &Caller, given: Option<Uuid>, headers: &HeaderMap) -> Uuid 
     }
 }
 
-async fn permission(state: &AppState, caller: &Caller) -> Result<Permission, ApiError> {
+pub(crate) async fn permission(state: &AppState, caller: &Caller) -> Result<Permission, ApiError> {
     let grant = state
         .access()
         .grant(&caller.acting(), IntegrationKind::ZohoMail)

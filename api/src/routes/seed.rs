@@ -265,6 +265,7 @@ pub async fn click_to_call(
         },
         verified: false,
         verification_reason: None,
+        thread_id: None,
     };
     let call = state
         .calls()
@@ -418,6 +419,7 @@ pub async fn send_sms(
         sender_id: body.sender_id,
         dlt_entity_id: body.dlt_entity_id,
         custom_data: body.custom_field,
+        thread_id: None,
     };
     let recorded = crate::routes::sms::record(&state, &caller, input).await?;
     let message = recorded.messages.into_iter().next().ok_or_else(ApiError::internal)?;
@@ -544,6 +546,7 @@ pub async fn send_whatsapp(
         to,
         content,
         custom_data,
+        thread_id: None,
     };
     let message = state
         .messages()

@@ -170,7 +170,7 @@ pub struct SmsResponse {
 }
 
 impl SmsResponse {
-    fn of(id: Uuid, message: &OutboundMessage) -> Option<Self> {
+    pub(crate) fn of(id: Uuid, message: &OutboundMessage) -> Option<Self> {
         let request = message.request.as_deref()?;
         let MessageContent::Sms(sms) = &request.content else {
             return None;
@@ -269,6 +269,7 @@ impl SmsBody {
             sender_id: self.sender_id,
             dlt_entity_id: self.dlt_entity_id,
             custom_data: self.custom_data,
+            thread_id: None,
         }
     }
 }

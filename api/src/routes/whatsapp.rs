@@ -393,7 +393,7 @@ impl From<&AutoReplyRule> for AutoReplyResponse {
 }
 
 impl WhatsappMessageResponse {
-    fn of(id: Uuid, message: &OutboundMessage) -> Option<Self> {
+    pub(crate) fn of(id: Uuid, message: &OutboundMessage) -> Option<Self> {
         let request = message.request.as_deref()?;
         let MessageContent::Whatsapp(out) = &request.content else {
             return None;
@@ -458,6 +458,7 @@ pub async fn create(
         to: body.to,
         content: body.content.into(),
         custom_data: body.custom_data,
+        thread_id: None,
     };
     let message = state
         .messages()
