@@ -15,6 +15,7 @@ pub mod middleware;
 pub mod openapi;
 pub mod pollers;
 pub mod provider_sync;
+pub mod realtime;
 pub mod receiving;
 pub mod routes;
 pub mod runtime;

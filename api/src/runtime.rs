@@ -12,6 +12,7 @@ use tokio_util::sync::CancellationToken;
 use application::feed::EventSource;
 use infrastructure::database::EventDb;
 use infrastructure::feed::jetstream::JetStreamSource;
+use infrastructure::feed::live::LiveFeed;
 use infrastructure::feed::tail::{StoreFeed, StoreTail};
 use infrastructure::relay::Relay;
 use projections::Projector;
@@ -57,8 +58,8 @@ pub async fn start(state: Arc<AppState>, roles: Roles, listener: Option<TcpListe
         start_message_workers(&state, &shutdown, &mut tasks);
         start_webhook_workers(&state, &shutdown, &mut tasks);
     }
+    let feed = StoreFeed::new(state.db.read.clone(), &state.commits);
     if roles.projectors {
-        let feed = StoreFeed::new(state.db.read.clone(), &state.commits);
         for projector in projections::all() {
             start_projector(&state, projector, &feed, &shutdown, &mut tasks);
         }
@@ -68,6 +69,7 @@ pub async fn start(state: Arc<AppState>, roles: Roles, listener: Option<TcpListe
         let local = listener.local_addr()?;
         addr = Some(local);
         state.callback_tokens.listening_on(local);
+        start_realtime(&state, &feed, &shutdown, &mut tasks);
         let app = crate::app::router(state.clone());
         spawn_server(&mut tasks, listener, app, &state, &shutdown);
         if let Some(metrics_addr) = state.settings.metrics_listen {
@@ -216,6 +218,27 @@ fn start_webhook_workers(state: &Arc<AppState>, shutdown: &CancellationToken, ta
     let state = state.clone();
     supervise(tasks, "webhook_sender", shutdown.clone(), move |stop| {
         crate::webhook_sender::run(state.clone(), stop)
+    });
+}
+
+/// The realtime hub: reads the live feed (a JetStream consumer of its own
+/// when distributed, the store's tail when embedded) and, at shutdown,
+/// ends every realtime connection so none holds the server open.
+fn start_realtime(state: &Arc<AppState>, feed: &StoreFeed, shutdown: &CancellationToken, tasks: &mut JoinSet<()>) {
+    let types = crate::realtime::hub::THREAD_TYPES;
+    let live = match &state.nats {
+        Some(Nats { js, events, .. }) => LiveFeed::jetstream(js.clone(), events.clone(), &types),
+        None => LiveFeed::embedded(feed.clone(), state.db.clone(), &types),
+    };
+    let hub = state.realtime.clone();
+    supervise(tasks, "realtime_hub", shutdown.clone(), move |stop| {
+        let (hub, live) = (hub.clone(), live.clone());
+        async move { hub.run(&live, stop).await }
+    });
+    let (hub, stop) = (state.realtime.clone(), shutdown.clone());
+    tasks.spawn(async move {
+        stop.cancelled().await;
+        hub.close();
     });
 }
 

@@ -3,13 +3,16 @@
 //! a kept-alive connection) and an idle timeout (a connection with no byte
 //! read or written for that long is closed), and a graceful shutdown that
 //! stops accepting and lets requests in flight finish. `axum::serve` has
-//! no such settings, hence this loop.
+//! no such settings, hence this loop. Connections may be upgraded (the
+//! realtime WebSocket); an upgraded connection leaves hyper, and the
+//! realtime hub ends it at shutdown. hyper-util's `GracefulShutdown` does
+//! not watch upgradeable HTTP/1 connections, so each connection's task
+//! starts its own graceful shutdown on `stop`.
 
 use axum::Router;
 use axum::extract::ConnectInfo;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
 use hyper_util::service::TowerToHyperService;
 use std::future::Future;
 use std::io;
@@ -35,7 +38,9 @@ pub struct ConnectionLimits {
 /// Serves `app` on `listener` until `stop`, then waits for the open
 /// connections to finish their requests.
 pub async fn serve(listener: TcpListener, app: Router, limits: ConnectionLimits, stop: CancellationToken) {
-    let graceful = GracefulShutdown::new();
+    // Each connection's task holds a sender: once all are dropped, every
+    // connection has finished.
+    let (open, mut all_closed) = tokio::sync::mpsc::channel::<()>(1);
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder.timer(TokioTimer::new()).header_read_timeout(limits.header_read);
     loop {
@@ -54,15 +59,28 @@ pub async fn serve(listener: TcpListener, app: Router, limits: ConnectionLimits,
         let busy = Arc::new(AtomicUsize::new(0));
         let service = connection_service(app.clone(), remote, busy.clone());
         let io = TokioIo::new(IdleTimeout::new(stream, limits.idle, busy));
-        let connection = graceful.watch(builder.serve_connection(io, TowerToHyperService::new(service)));
+        let connection = builder
+            .serve_connection(io, TowerToHyperService::new(service))
+            .with_upgrades();
+        let (open, stop) = (open.clone(), stop.clone());
         tokio::spawn(async move {
-            if let Err(error) = connection.await {
+            let _open = open;
+            let mut connection = std::pin::pin!(connection);
+            let outcome = tokio::select! {
+                outcome = connection.as_mut() => outcome,
+                _ = stop.cancelled() => {
+                    connection.as_mut().graceful_shutdown();
+                    connection.as_mut().await
+                }
+            };
+            if let Err(error) = outcome {
                 tracing::debug!(%error, %remote, "connection ended with an error");
             }
         });
     }
     drop(listener);
-    graceful.shutdown().await;
+    drop(open);
+    let _ = all_closed.recv().await;
 }
 
 /// `app` for one connection: each request carries the peer's address, and

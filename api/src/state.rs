@@ -64,6 +64,11 @@ pub struct AppState {
     pub dnd: application::messages::DndCache,
     pub inbound_messages: EsStore<domain::inbound_message::InboundMessage>,
     pub inbound_directory: projections::inbound_messages::SqlInboundMessages,
+    pub thread_store: EsStore<domain::thread::Thread>,
+    pub thread_directory: projections::threads::SqlThreadDirectory,
+    pub customer_directory: projections::customers::SqlCustomerDirectory,
+    /// What events mean to threads, for realtime push.
+    pub thread_changes: Arc<dyn application::realtime::ThreadChanges>,
     pub media_probe: infrastructure::media_probe::HttpMediaProbe,
     pub clock: Arc<dyn application::clock::Clock>,
     pub webhook_outbox: projections::webhook_outbox::SqlWebhookOutbox,
@@ -84,6 +89,8 @@ pub struct AppState {
     pub commits: CommitSignal,
     pub metrics: Option<PrometheusHandle>,
     pub receiving: crate::receiving::Receiving,
+    /// Realtime push: this process's hub of thread changes.
+    pub realtime: Arc<crate::realtime::hub::Hub>,
 }
 
 /// The JetStream side of the distributed mode.
@@ -135,6 +142,10 @@ impl AppState {
             std::time::Duration::from_secs(settings.exotel_timeout_secs.max(1)),
         )?;
         let exotel = Arc::new(ExotelClient::new(exotel_config).map_err(|e| InfraError::Config(e.to_string()))?);
+        let realtime = Arc::new(crate::realtime::hub::Hub::new(
+            Arc::new(projections::threads::SqlThreadChanges::new(db.read.clone())),
+            Arc::new(infrastructure::feed::live::StoreBacklog(db.clone())),
+        ));
         let state = Arc::new(Self {
             organisations: EsStore::new(&db, (), commits.clone()),
             users: EsStore::new(&db, (), commits.clone()),
@@ -172,6 +183,10 @@ impl AppState {
             ),
             inbound_messages: EsStore::new(&db, (), commits.clone()),
             inbound_directory: projections::inbound_messages::SqlInboundMessages(db.read.clone()),
+            thread_store: EsStore::new(&db, (), commits.clone()),
+            thread_directory: projections::threads::SqlThreadDirectory::new(db.read.clone()),
+            customer_directory: projections::customers::SqlCustomerDirectory::new(db.read.clone()),
+            thread_changes: Arc::new(projections::threads::SqlThreadChanges::new(db.read.clone())),
             media_probe,
             clock,
             webhook_outbox: projections::webhook_outbox::SqlWebhookOutbox(db.read.clone()),
@@ -188,6 +203,7 @@ impl AppState {
             exotel,
             limits: RateLimits::new(settings.rate_limit_per_actor, settings.rate_limit_per_organisation),
             projections: ProjectionStore::new(db.read.clone()).with_write_gate(db.write_gate.clone()),
+            realtime,
             settings,
             db,
             tokens,
@@ -231,6 +247,32 @@ impl AppState {
         }
     }
 
+    /// Where new messages and calls go on threads.
+    pub fn thread_links(&self) -> application::threads::ThreadLinks<'_> {
+        application::threads::ThreadLinks {
+            directory: &self.thread_directory,
+            store: &self.thread_store,
+            reopen_within: chrono::Duration::days(i64::from(self.settings.thread_reopen_days)),
+        }
+    }
+
+    /// The thread use cases: assignment, closing, reading.
+    pub fn threads(&self) -> application::threads::Threads<'_> {
+        application::threads::Threads {
+            store: &self.thread_store,
+            directory: &self.thread_directory,
+            users: &self.users,
+        }
+    }
+
+    /// The customer use cases: linking, merging, editing.
+    pub fn customers(&self) -> application::customers::Customers<'_> {
+        application::customers::Customers {
+            store: &self.receiving.customers,
+            directory: &self.customer_directory,
+        }
+    }
+
     /// The call use cases over this state's stores and Exotel client.
     pub fn calls(&self) -> application::calls::Calls<'_> {
         let settings = &self.settings;
@@ -250,6 +292,7 @@ impl AppState {
                 settle: std::time::Duration::from_secs(settings.call_settle_secs),
                 ring_timeout_secs: settings.call_ring_timeout_secs,
             },
+            threads: self.thread_links(),
         }
     }
 
@@ -281,6 +324,7 @@ impl AppState {
                 report_wait: std::time::Duration::from_secs(settings.message_report_wait_secs),
                 look_up_after: std::time::Duration::from_secs(settings.message_look_up_after_secs),
             },
+            threads: self.thread_links(),
         }
     }
 

@@ -169,6 +169,12 @@ pub struct Settings {
     /// Seconds an answer of Exotel's number metadata on the DND registry is
     /// kept (`SWITCHBOARD_DND_CACHE_SECS`).
     pub dnd_cache_secs: u64,
+    /// Days after it was closed that a customer's message reopens a thread
+    /// instead of starting a new one (`SWITCHBOARD_THREAD_REOPEN_DAYS`).
+    pub thread_reopen_days: u32,
+    /// Seconds between heartbeats on a realtime connection; each one checks
+    /// the connection's credential again (`SWITCHBOARD_REALTIME_HEARTBEAT_SECS`).
+    pub realtime_heartbeat_secs: u64,
 }
 
 /// How log lines are written.
@@ -226,6 +232,8 @@ struct Defaults {
     message_report_wait_secs: u64,
     message_look_up_after_secs: u64,
     dnd_cache_secs: u64,
+    thread_reopen_days: u32,
+    realtime_heartbeat_secs: u64,
 }
 
 impl Default for Defaults {
@@ -276,6 +284,8 @@ impl Default for Defaults {
             message_report_wait_secs: 6 * 3600,
             message_look_up_after_secs: 15 * 60,
             dnd_cache_secs: 24 * 3600,
+            thread_reopen_days: 7,
+            realtime_heartbeat_secs: 20,
         }
     }
 }
@@ -351,6 +361,11 @@ impl Settings {
         if limits.contains(&0) {
             return Err(InfraError::Config(
                 "rate limits must be at least 1 request a minute".into(),
+            ));
+        }
+        if self.realtime_heartbeat_secs == 0 {
+            return Err(InfraError::Config(
+                "SWITCHBOARD_REALTIME_HEARTBEAT_SECS must be at least 1".into(),
             ));
         }
         if self.header_read_timeout_secs == 0 || self.idle_timeout_secs == 0 {

@@ -1,6 +1,7 @@
 //! Event sources for projectors, and reading the store in order.
 
 pub mod jetstream;
+pub mod live;
 pub mod scan;
 pub mod tail;
 
