@@ -19,6 +19,7 @@ mod integrations;
 mod outbound;
 mod phone_numbers;
 mod projection_batches;
+mod realtime;
 mod simulator;
 mod simulator_flows;
 mod simulator_messaging;
