@@ -27,5 +27,6 @@ mod simulator_numbers;
 mod sms;
 mod store;
 mod support;
+mod threads;
 mod webhooks;
 mod whatsapp;

@@ -127,6 +127,16 @@ pub enum ClosedReason {
     Unavailable,
 }
 
+/// The header `EventSource` resumes with.
+#[derive(Debug, IntoParams)]
+#[into_params(parameter_in = Header)]
+pub struct ResumeHeader {
+    /// The last id received (sent by `EventSource` when it reconnects);
+    /// wins over `last_event_id`.
+    #[param(rename = "Last-Event-ID", pattern = "^[0-9]{1,18}$")]
+    pub last_event_id: Option<String>,
+}
+
 /// The realtime routes' query.
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]

@@ -44,6 +44,7 @@ pub struct CustomerQuery {
     #[param(max_length = 200)]
     pub q: Option<String>,
     /// From the previous page's `next_cursor`.
+    #[param(pattern = r"^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub cursor: Option<String>,
     /// 1–500, default 100.
     #[param(minimum = 1, maximum = 500)]
@@ -200,9 +201,13 @@ pub async fn list(
 }
 
 fn parse_cursor(text: &str) -> Result<String, ApiError> {
-    Uuid::try_parse(text).map(|id| id.to_string()).map_err(|_| {
-        ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "not a cursor from this list").on_field("cursor")
-    })
+    Uuid::try_parse(text)
+        .ok()
+        .filter(|_| text.len() == 36)
+        .map(|id| id.to_string())
+        .ok_or_else(|| {
+            ApiError::new(StatusCode::BAD_REQUEST, "invalid_query", "not a cursor from this list").on_field("cursor")
+        })
 }
 
 /// One customer; the id of a customer merged into another finds that one.

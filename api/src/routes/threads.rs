@@ -66,22 +66,57 @@ pub enum ChannelFilter {
 #[derive(Debug, Deserialize, IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ThreadQuery {
+    #[param(inline)]
     pub status: Option<ThreadStatusFilter>,
     /// `me`, `nobody`, or a user's id.
+    #[param(pattern = r"^(me|nobody|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
     pub assignee: Option<String>,
+    #[param(inline)]
     pub channel: Option<ChannelFilter>,
     /// The customer's id (any id merged into them finds them too).
     pub customer_id: Option<Uuid>,
     /// Only threads with a customer's message the caller has not read.
     pub unread: Option<bool>,
-    /// Text in the subject or the last message.
+    /// Text in the subject, the last message, or the address or number
+    /// the thread began with.
     #[param(max_length = 200)]
     pub q: Option<String>,
     /// From the previous page's `next_cursor`.
+    #[param(pattern = r"^[0-9T:.Z+-]{1,40}_[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$")]
     pub cursor: Option<String>,
     /// 1–500, default 100.
     #[param(minimum = 1, maximum = 500)]
     pub limit: Option<i64>,
+}
+
+/// The inbox's filters, for the counts of each status.
+#[derive(Debug, Deserialize, IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ThreadCountsQuery {
+    /// `me`, `nobody`, or a user's id.
+    #[param(pattern = r"^(me|nobody|[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12})$")]
+    pub assignee: Option<String>,
+    #[param(inline)]
+    pub channel: Option<ChannelFilter>,
+    pub customer_id: Option<Uuid>,
+    pub unread: Option<bool>,
+    #[param(max_length = 200)]
+    pub q: Option<String>,
+}
+
+impl From<ThreadCountsQuery> for ThreadQuery {
+    fn from(q: ThreadCountsQuery) -> Self {
+        Self {
+            status: None,
+            assignee: q.assignee,
+            channel: q.channel,
+            customer_id: q.customer_id,
+            unread: q.unread,
+            q: q.q,
+            cursor: None,
+            limit: None,
+        }
+    }
 }
 
 /// A page of a thread's timeline.
@@ -89,6 +124,7 @@ pub struct ThreadQuery {
 #[into_params(parameter_in = Query)]
 pub struct TimelineQuery {
     /// From the previous answer's `timeline_next_cursor`.
+    #[param(pattern = r"^[0-9T:.Z+-]{1,40}_[0-9]{1,18}$")]
     pub timeline_cursor: Option<String>,
     /// 1–500, default 200.
     #[param(minimum = 1, maximum = 500)]
@@ -110,14 +146,16 @@ fn limit_of(limit: Option<i64>, default: i64, field: &str) -> Result<i64, ApiErr
 impl ThreadQuery {
     fn filter(&self, caller: &Caller) -> Result<ThreadFilter, ApiError> {
         let me = caller.acting_user_id;
-        let assignee = match self.assignee.as_deref().map(str::trim) {
-            None | Some("") => None,
+        let assignee = match self.assignee.as_deref() {
+            None => None,
             Some("nobody") => Some(AssigneeFilter::Nobody),
             Some("me") => Some(me.map_or(AssigneeFilter::Nobody, AssigneeFilter::User)),
             Some(id) => {
-                Some(AssigneeFilter::User(Uuid::try_parse(id).map_err(|_| {
-                    invalid_query("assignee", "assignee is me, nobody or a user's id")
-                })?))
+                let user = Uuid::try_parse(id)
+                    .ok()
+                    .filter(|_| id.len() == 36)
+                    .ok_or_else(|| invalid_query("assignee", "assignee is me, nobody or a user's id"))?;
+                Some(AssigneeFilter::User(user))
             }
         };
         let text = self.q.as_deref().map(str::trim).filter(|t| !t.is_empty());
@@ -301,7 +339,10 @@ fn thread_cursor(row: &ThreadRow) -> String {
 fn read_thread_cursor(text: &str) -> Result<(String, String), ApiError> {
     let bad = || invalid_query("cursor", "not a cursor this route gave");
     let (at, id) = text.rsplit_once('_').ok_or_else(bad)?;
-    chrono::DateTime::parse_from_rfc3339(at).map_err(|_| bad())?;
+    let stamp_like = (1..=40).contains(&at.len()) && at.bytes().all(|b| b"0123456789T:.Z+-".contains(&b));
+    if !stamp_like || id.len() != 36 {
+        return Err(bad());
+    }
     Uuid::try_parse(id).map_err(|_| bad())?;
     Ok((at.to_string(), id.to_string()))
 }
@@ -314,7 +355,11 @@ fn item_cursor(item: &ItemRow) -> String {
 fn read_item_cursor(text: &str) -> Result<(String, i64), ApiError> {
     let bad = || invalid_query("timeline_cursor", "not a cursor this route gave");
     let (at, position) = text.rsplit_once('_').ok_or_else(bad)?;
-    chrono::DateTime::parse_from_rfc3339(at).map_err(|_| bad())?;
+    let stamp_like = (1..=40).contains(&at.len()) && at.bytes().all(|b| b"0123456789T:.Z+-".contains(&b));
+    let digits = (1..=18).contains(&position.len()) && position.bytes().all(|b| b.is_ascii_digit());
+    if !stamp_like || !digits {
+        return Err(bad());
+    }
     Ok((at.to_string(), position.parse().map_err(|_| bad())?))
 }
 
@@ -359,15 +404,15 @@ pub async fn list(
 }
 
 /// How many threads of each status the caller may see, under the filters.
-#[utoipa::path(get, path = "/api/v1/communications/threads/counts", params(ThreadQuery), tag = "threads", security(("bearer" = [])),
+#[utoipa::path(get, path = "/api/v1/communications/threads/counts", params(ThreadCountsQuery), tag = "threads", security(("bearer" = [])),
     responses((status = 200, body = Data<ThreadCountsResponse>), (status = 400, body = Problem), (status = 403, body = Problem)))]
 pub async fn counts(
     State(state): State<Arc<AppState>>,
     caller: Caller,
-    ApiQuery(query): ApiQuery<ThreadQuery>,
+    ApiQuery(query): ApiQuery<ThreadCountsQuery>,
 ) -> Result<Json<Data<ThreadCountsResponse>>, ApiError> {
     may_use_threads(&caller)?;
-    let filter = query.filter(&caller)?;
+    let filter = ThreadQuery::from(query).filter(&caller)?;
     let organisation = caller.organisation_id.to_string();
     let counts = projections::threads::counts(&state.db.read, &organisation, &filter).await?;
     Ok(envelope::data(ThreadCountsResponse {

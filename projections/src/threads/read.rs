@@ -188,7 +188,8 @@ fn conditions(organisation_id: &str, filter: &ThreadFilter, with_status: bool) -
         let pattern = format!("%{}%", text.to_lowercase().replace(['%', '_'], ""));
         add(
             &mut sql,
-            "(LOWER(COALESCE(t.subject, '')) LIKE ? OR LOWER(COALESCE(t.last_preview, '')) LIKE ?)",
+            "(LOWER(COALESCE(t.subject, '')) LIKE ? OR LOWER(COALESCE(t.last_preview, '')) LIKE ? \
+             OR LOWER(COALESCE(t.customer_point, '')) LIKE ?)",
             pattern,
         );
     }

@@ -14,10 +14,12 @@ use utoipa::ToSchema;
 use uuid::Uuid;
 
 use application::calls::CallInput;
+use application::customers::CustomersError;
 use application::messages::{SmsInput, WhatsappInput};
 use application::outbound_email::SendRequest;
 use application::threads::may_see;
 use domain::call::Purpose;
+use domain::customer::ContactPoint;
 use domain::outbound_email::{Draft, Priority};
 use domain::outbound_message::SmsType;
 use projections::threads::ThreadRow;
@@ -133,27 +135,42 @@ async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<ThreadRo
         .ok_or_else(ApiError::not_found)
 }
 
-/// The customer's number or address the thread knows, for `channel`.
+/// The customer's number or address the thread knows, for the channel:
+/// the one the thread began with, else one of the customer's points as
+/// recorded (merges followed), so a point linked a moment ago is used.
 async fn customer_point(
     state: &AppState,
     caller: &Caller,
     thread: &ThreadRow,
     email: bool,
 ) -> Result<Option<String>, ApiError> {
-    let wanted = |point: &str| point.contains('@') == email;
-    if let Some(point) = thread.customer_point.as_deref().filter(|p| wanted(p)) {
+    if let Some(point) = thread.customer_point.as_deref().filter(|p| p.contains('@') == email) {
         return Ok(Some(point.to_string()));
     }
-    let Some(customer) = thread.customer_id.clone() else {
+    let Some(id) = thread.customer_id.as_deref().and_then(|c| Uuid::try_parse(c).ok()) else {
         return Ok(None);
     };
-    let organisation = caller.organisation_id.to_string();
-    let Some(row) = projections::customers::get(&state.db.read, &organisation, &customer).await? else {
-        return Ok(None);
+    let customers = state.customers();
+    let mut customer = match customers.get(caller.organisation_id, id).await {
+        Ok(customer) => customer,
+        Err(CustomersError::NotFound) => return Ok(None),
+        Err(error) => return Err(error.into()),
     };
-    let points = projections::customers::points_of(&state.db.read, &organisation, &[row.canonical_id]).await?;
-    Ok(points.into_iter().find_map(|p| if email { p.email } else { p.phone }))
+    for _ in 0..MAX_MERGES_FOLLOWED {
+        match customer.merged_into {
+            Some(into) => customer = customers.get(caller.organisation_id, into).await?,
+            None => break,
+        }
+    }
+    Ok(customer.contact_points().into_iter().find_map(|point| match point {
+        ContactPoint::Email(address) if email => Some(address.to_string()),
+        ContactPoint::Phone(number) if !email => Some(number),
+        _ => None,
+    }))
 }
+
+/// Merges followed from a thread's customer to the one standing on its own.
+const MAX_MERGES_FOLLOWED: usize = 64;
 
 fn missing_to(channel: &str) -> ApiError {
     ApiError::invalid("to", format!("the thread's customer has no {channel} known: give `to`"))

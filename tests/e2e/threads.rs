@@ -1,0 +1,508 @@
+//! Omnichannel threads: the seed's Test 10 (an e-mail answered on WhatsApp
+//! from its thread, on one timeline, pushed to the agent in order), one
+//! customer across channels with merges that lose and double nothing, and
+//! the inbox's role rules with closing, reopening and reading.
+
+use reqwest::StatusCode;
+use serde_json::{Value, json};
+use std::time::Duration;
+use uuid::Uuid;
+
+use domain::Role;
+
+use crate::email_receive::{Folder, add_account, mail_settings, message, new_id};
+use crate::realtime::{Socket, member, new_customer};
+use crate::support::{self, TestApp, assert_problem, eventually, sim};
+
+const WAIT: Duration = Duration::from_secs(20);
+const MAILBOX: &str = "load4@switchboard.test";
+const MAILBOX_PASSWORD: &str = "load-password";
+
+/// A request with `token` that must answer `status`; its `data`.
+async fn call(
+    app: &TestApp,
+    method: reqwest::Method,
+    path: &str,
+    token: &str,
+    body: Option<Value>,
+    status: StatusCode,
+) -> Value {
+    let mut request = app.http.request(method, app.url(path)).bearer_auth(token);
+    if let Some(body) = body {
+        request = request.json(&body);
+    }
+    let response = request.send().await.unwrap();
+    let got = response.status();
+    let text = response.text().await.unwrap();
+    assert_eq!(got, status, "{path}: {text}");
+    let body: Value = serde_json::from_str(&text).unwrap_or(Value::Null);
+    body.get("data").cloned().unwrap_or(body)
+}
+
+async fn get(app: &TestApp, path: &str, token: &str) -> Value {
+    call(app, reqwest::Method::GET, path, token, None, StatusCode::OK).await
+}
+
+async fn post(app: &TestApp, path: &str, token: &str, body: Value, status: StatusCode) -> Value {
+    call(app, reqwest::Method::POST, path, token, Some(body), status).await
+}
+
+/// The threads the token's user may see under `query`.
+async fn listed(app: &TestApp, token: &str, query: &str) -> Vec<Value> {
+    let page = get(app, &format!("/api/v1/communications/threads?{query}"), token).await;
+    page.as_array().cloned().unwrap_or_default()
+}
+
+async fn thread(app: &TestApp, token: &str, id: &str) -> Value {
+    get(app, &format!("/api/v1/communications/threads/{id}"), token).await
+}
+
+/// The one thread of the customer writing from `point`, once it shows.
+async fn thread_of(app: &TestApp, token: &str, point: &str) -> Value {
+    let query = format!("q={}", point.replace('+', "%2B"));
+    let field = if point.contains('@') {
+        "customer_email"
+    } else {
+        "customer_phone"
+    };
+    let find = || async {
+        listed(app, token, &query)
+            .await
+            .into_iter()
+            .filter(|t| t[field] == point)
+            .collect::<Vec<_>>()
+    };
+    eventually(WAIT, &format!("a thread of {point}"), || async {
+        !find().await.is_empty()
+    })
+    .await;
+    let found = find().await;
+    assert_eq!(found.len(), 1, "one thread of {point}: {found:?}");
+    found[0].clone()
+}
+
+/// A customer's WhatsApp text through the simulator, as Exotel posts it.
+async fn customer_writes_whatsapp(app: &TestApp, sim: &simulator::RunningSimulator, from: &str, text: &str) {
+    crate::whatsapp::customer_writes(app, sim, from, json!({"type": "text", "text": {"body": text}})).await;
+}
+
+/// Grants `user_id` the use of an integration.
+async fn grant(app: &TestApp, kind: &str, user_id: Uuid) {
+    let path = format!("/api/v1/settings/integrations/{kind}/permissions/{user_id}");
+    let grant = json!({"can_use": true, "can_configure": false, "daily_limit": null});
+    let response = app
+        .http
+        .put(app.url(&path))
+        .bearer_auth(&app.admin_token)
+        .json(&grant)
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(response.status(), StatusCode::OK, "{}", response.text().await.unwrap());
+}
+
+/// A customer's e-mail delivered to the support mailbox and fetched now.
+async fn customer_emails(app: &TestApp, folder: &Folder, account: Uuid, from: &str, subject: &str, body: &str) {
+    folder.save(&message(Some(&new_id()), from, subject, "", body));
+    let path = format!("/api/v1/settings/email-accounts/{account}/poll-now");
+    // A background poll may have taken it first; either way it is recorded once.
+    post(app, &path, &app.admin_token, json!({}), StatusCode::OK).await;
+}
+
+/// The next change on the socket that is about `thread_id`.
+async fn change_on(socket: &mut Socket, thread_id: &str) -> Value {
+    loop {
+        let change = socket.change().await;
+        if change["thread_id"] == thread_id {
+            return change;
+        }
+    }
+}
+
+#[tokio::test]
+async fn the_seeds_test_10_an_email_answered_on_whatsapp_is_one_customer_on_one_timeline_pushed_in_order() {
+    let (settings, dir) = support::distributed(support::DEFAULT_NATS).await;
+    let mut settings = mail_settings(settings);
+    crate::sms::quick(&mut settings);
+    let app = TestApp::start(settings, Some(dir)).await;
+    let sim = sim::fast(100.0).await;
+    crate::whatsapp::configure(&app, &sim).await;
+    let synced = post(
+        &app,
+        "/api/v1/settings/integrations/exotel_whatsapp/sync-templates",
+        &app.admin_token,
+        json!({}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(synced["listed"], 2, "{synced}");
+    let folder = Folder::new(MAILBOX);
+    let account = add_account(
+        &app.state,
+        app.organisation_id,
+        MAILBOX,
+        MAILBOX_PASSWORD,
+        &[&folder.name],
+    )
+    .await;
+    let (agent_id, agent) = member(&app, Role::Agent).await;
+    grant(&app, "exotel_whatsapp", agent_id).await;
+    let mut socket = Socket::connect(&app.base, &agent, "").await;
+    socket.ready().await;
+
+    // A customer e-mails the support address: a thread with a new customer.
+    let address = format!("asha.{}@example.in", &Uuid::new_v4().simple().to_string()[..8]);
+    let subject = format!("Order A-{} not delivered", &Uuid::new_v4().simple().to_string()[..6]);
+    customer_emails(&app, &folder, account, &address, &subject, "Where is my order?").await;
+    let listed_thread = thread_of(&app, &agent, &address).await;
+    let thread_id = listed_thread["id"].as_str().unwrap().to_string();
+    assert_eq!(listed_thread["subject"], subject.as_str());
+    assert_eq!(listed_thread["status"], "open");
+    assert_eq!(
+        listed_thread["assignee_id"],
+        Value::Null,
+        "unassigned, so the agent sees it"
+    );
+    let customer_id = listed_thread["customer_id"].as_str().unwrap().to_string();
+    let pushed = change_on(&mut socket, &thread_id).await;
+    assert_eq!(pushed["type"], "thread.message", "{pushed}");
+    assert_eq!(pushed["data"]["channel"], "email", "{pushed}");
+    assert_eq!(pushed["data"]["direction"], "inbound", "{pushed}");
+
+    // The agent adds the customer's WhatsApp number and replies from the
+    // thread: a template, as the customer has not written on WhatsApp.
+    let phone = new_customer();
+    let linked = post(
+        &app,
+        &format!("/api/v1/customers/{customer_id}/contact-points"),
+        &agent,
+        json!({"kind": "phone", "value": phone}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(linked["id"], customer_id.as_str(), "{linked}");
+    assert_eq!(linked["phones"], json!([phone]), "{linked}");
+    assert_eq!(linked["emails"], json!([address]), "{linked}");
+    let merged_id = linked["merged"].as_str().unwrap().to_string();
+    assert_ne!(merged_id, customer_id, "the number's own customer was merged in");
+    let reply = json!({"channel": "WHATSAPP",
+        "whatsapp": {"type": "template", "name": "order_update", "language": "en", "body": ["Asha", "A-1042"]}});
+    let sent = post(
+        &app,
+        &format!("/api/v1/communications/threads/{thread_id}/messages"),
+        &agent,
+        reply,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    assert_eq!(sent["thread_id"], thread_id.as_str(), "{sent}");
+    assert_eq!(sent["channel"], "WHATSAPP", "{sent}");
+    assert_eq!(sent["to"], phone.as_str(), "the customer's number by default: {sent}");
+    let message_id = sent["message_id"].as_str().unwrap().to_string();
+
+    // The reply and its delivery report reach the agent's socket in order.
+    let out = change_on(&mut socket, &thread_id).await;
+    assert_eq!(out["type"], "thread.message", "{out}");
+    assert_eq!(out["data"]["channel"], "whatsapp", "{out}");
+    assert_eq!(out["data"]["direction"], "outbound", "{out}");
+    let mut statuses = Vec::new();
+    while !statuses.contains(&"delivered".to_string()) {
+        let status = change_on(&mut socket, &thread_id).await;
+        assert_eq!(status["type"], "thread.message_status", "{status}");
+        assert!(
+            status["id"].as_str().unwrap().parse::<i64>().unwrap()
+                > out["id"].as_str().unwrap().parse::<i64>().unwrap()
+        );
+        statuses.push(status["data"]["status"].as_str().unwrap().to_string());
+    }
+    let order: Vec<&str> = statuses.iter().map(String::as_str).collect();
+    let sent_at = order.iter().position(|s| *s == "sent");
+    let delivered_at = order.iter().position(|s| *s == "delivered");
+    assert!(
+        sent_at.is_none() || sent_at < delivered_at,
+        "never backwards: {order:?}"
+    );
+
+    // One timeline, one customer, no second thread.
+    eventually(WAIT, "the timeline shows the delivery", || async {
+        let detail = thread(&app, &agent, &thread_id).await;
+        detail["timeline"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|i| i["status"] == "delivered")
+    })
+    .await;
+    let detail = thread(&app, &agent, &thread_id).await;
+    let timeline = detail["timeline"].as_array().unwrap();
+    let items: Vec<(&str, &str)> = timeline
+        .iter()
+        .map(|i| (i["channel"].as_str().unwrap(), i["direction"].as_str().unwrap()))
+        .collect();
+    assert_eq!(items, [("email", "inbound"), ("whatsapp", "outbound")], "{detail}");
+    assert_eq!(timeline[1]["id"], message_id.as_str());
+    let status = timeline[1]["status"].as_str().unwrap();
+    assert!(
+        ["delivered", "read"].contains(&status),
+        "the report is on the item: {status}"
+    );
+    assert_eq!(detail["channels"], json!(["email", "whatsapp"]), "{detail}");
+    assert_eq!(detail["message_count"], 2);
+    assert_eq!(detail["messages"].as_array().unwrap().len(), 1, "the e-mail in full");
+    let of_customer = listed(&app, &app.admin_token, &format!("customer_id={customer_id}")).await;
+    assert_eq!(of_customer.len(), 1, "no duplicate thread: {of_customer:?}");
+    let of_merged = listed(&app, &app.admin_token, &format!("customer_id={merged_id}")).await;
+    assert_eq!(of_merged.len(), 1, "the merged id finds the same customer's thread");
+    assert_eq!(of_merged[0]["id"], thread_id.as_str());
+    let customers = get(
+        &app,
+        &format!("/api/v1/customers?q={}", phone.replace('+', "%2B")),
+        &agent,
+    )
+    .await;
+    let customers = customers.as_array().unwrap();
+    assert_eq!(customers.len(), 1, "{customers:?}");
+    assert_eq!(customers[0]["id"], customer_id.as_str());
+    assert_eq!(customers[0]["merged_from"], json!([merged_id]));
+    assert_eq!(crate::whatsapp::sends_for(&sim, &message_id).await, 1, "sent once");
+}
+
+#[tokio::test]
+async fn linking_a_number_that_wrote_on_whatsapp_merges_both_timelines_with_nothing_lost_or_doubled() {
+    let (mut settings, dir) = support::embedded();
+    crate::sms::quick(&mut settings);
+    let app = TestApp::start(mail_settings(settings), Some(dir)).await;
+    let sim = sim::fast(100.0).await;
+    crate::whatsapp::configure(&app, &sim).await;
+    let folder = Folder::new(MAILBOX);
+    let account = add_account(
+        &app.state,
+        app.organisation_id,
+        MAILBOX,
+        MAILBOX_PASSWORD,
+        &[&folder.name],
+    )
+    .await;
+    let admin = app.admin_token.clone();
+
+    let phone = new_customer();
+    customer_writes_whatsapp(&app, &sim, &phone, "Is the shop open on Sunday?").await;
+    let by_phone = thread_of(&app, &admin, &phone).await;
+    let address = format!("ravi.{}@example.in", &Uuid::new_v4().simple().to_string()[..8]);
+    let subject = format!("Invoice {}", &Uuid::new_v4().simple().to_string()[..6]);
+    customer_emails(&app, &folder, account, &address, &subject, "Please send the invoice").await;
+    let by_mail = thread_of(&app, &admin, &address).await;
+    let (phone_customer, mail_customer) = (
+        by_phone["customer_id"].as_str().unwrap().to_string(),
+        by_mail["customer_id"].as_str().unwrap().to_string(),
+    );
+    assert_ne!(phone_customer, mail_customer, "two customers before the link");
+
+    let linked = post(
+        &app,
+        &format!("/api/v1/customers/{mail_customer}/contact-points"),
+        &admin,
+        json!({"kind": "phone", "value": phone}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(linked["merged"], phone_customer.as_str(), "{linked}");
+    let again = post(
+        &app,
+        &format!("/api/v1/customers/{mail_customer}/contact-points"),
+        &admin,
+        json!({"kind": "phone", "value": phone}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(again["merged"], Value::Null, "linking again changes nothing: {again}");
+    let merges = app
+        .count("SELECT COUNT(*) FROM events WHERE event_type = 'CustomerMerged'")
+        .await;
+    assert_eq!(merges, 1, "the merge recorded once");
+
+    eventually(WAIT, "both threads are the one customer's", || async {
+        listed(&app, &admin, &format!("customer_id={mail_customer}"))
+            .await
+            .len()
+            == 2
+    })
+    .await;
+    let threads = listed(&app, &admin, &format!("customer_id={mail_customer}")).await;
+    let mut ids: Vec<&str> = threads.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    ids.sort();
+    let mut expected = vec![by_phone["id"].as_str().unwrap(), by_mail["id"].as_str().unwrap()];
+    expected.sort();
+    assert_eq!(ids, expected, "nothing lost");
+    for t in &threads {
+        assert_eq!(t["customer_id"], mail_customer.as_str(), "{t}");
+        assert_eq!(t["message_count"], 1, "nothing doubled: {t}");
+    }
+    let customer = get(&app, &format!("/api/v1/customers/{phone_customer}"), &admin).await;
+    assert_eq!(
+        customer["id"],
+        mail_customer.as_str(),
+        "the merged id finds the customer"
+    );
+    assert_eq!(customer["emails"], json!([address]));
+    assert_eq!(customer["phones"], json!([phone]));
+    let all = get(&app, "/api/v1/customers", &admin).await;
+    let matching: Vec<&Value> = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["phones"].as_array().unwrap().contains(&json!(phone))
+                || c["emails"].as_array().unwrap().contains(&json!(address))
+        })
+        .collect();
+    assert_eq!(matching.len(), 1, "one customer: {matching:?}");
+
+    // The customer writes again on WhatsApp: their open WhatsApp thread.
+    customer_writes_whatsapp(&app, &sim, &phone, "Also, do you deliver?").await;
+    eventually(WAIT, "the second message joins the first thread", || async {
+        thread(&app, &admin, by_phone["id"].as_str().unwrap()).await["message_count"] == 2
+    })
+    .await;
+    assert_eq!(
+        listed(&app, &admin, &format!("customer_id={mail_customer}"))
+            .await
+            .len(),
+        2,
+        "no new thread"
+    );
+
+    // An agent may not split customers; a manager may.
+    let (_, agent) = member(&app, Role::Agent).await;
+    let refused = app
+        .post_json(
+            &format!("/api/v1/customers/{phone_customer}/unmerge"),
+            Some(&agent),
+            json!({}),
+        )
+        .await;
+    assert_problem(refused, StatusCode::FORBIDDEN, "forbidden").await;
+    let (_, manager) = member(&app, Role::Manager).await;
+    let split = post(
+        &app,
+        &format!("/api/v1/customers/{phone_customer}/unmerge"),
+        &manager,
+        json!({}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(split["id"], phone_customer.as_str());
+    assert_eq!(split["phones"], json!([phone]), "{split}");
+    eventually(WAIT, "the phone's thread is its own customer's again", || async {
+        listed(&app, &admin, &format!("customer_id={mail_customer}"))
+            .await
+            .len()
+            == 1
+    })
+    .await;
+    let own = listed(&app, &admin, &format!("customer_id={phone_customer}")).await;
+    assert_eq!(own.len(), 1, "{own:?}");
+    assert_eq!(own[0]["id"], by_phone["id"]);
+    let twice = app
+        .post_json(
+            &format!("/api/v1/customers/{phone_customer}/unmerge"),
+            Some(&manager),
+            json!({}),
+        )
+        .await;
+    assert_problem(twice, StatusCode::CONFLICT, "customer_not_merged").await;
+}
+
+#[tokio::test]
+async fn agents_see_their_own_and_unassigned_threads_and_a_closed_thread_reopens_when_the_customer_writes() {
+    let (mut settings, dir) = support::embedded();
+    crate::sms::quick(&mut settings);
+    let app = TestApp::start(settings, Some(dir)).await;
+    let sim = sim::fast(100.0).await;
+    crate::whatsapp::configure(&app, &sim).await;
+    let (first_id, first) = member(&app, Role::Agent).await;
+    let (second_id, second) = member(&app, Role::Agent).await;
+    let (_, manager) = member(&app, Role::Manager).await;
+    let (_, auditor) = member(&app, Role::Auditor).await;
+
+    let phone = new_customer();
+    customer_writes_whatsapp(&app, &sim, &phone, "My parcel is damaged").await;
+    let listed_thread = thread_of(&app, &first, &phone).await;
+    let id = listed_thread["id"].as_str().unwrap().to_string();
+    assert_eq!(listed_thread["unread"], true, "{listed_thread}");
+    let path = |action: &str| format!("/api/v1/communications/threads/{id}/{action}");
+
+    // An agent assigns only themselves; a manager assigns anyone.
+    let other = app
+        .post_json(&path("assign"), Some(&first), json!({"user_id": second_id}))
+        .await;
+    assert_problem(other, StatusCode::FORBIDDEN, "forbidden").await;
+    let assigned = post(
+        &app,
+        &path("assign"),
+        &manager,
+        json!({"user_id": second_id}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(assigned["assignee_id"], second_id.to_string().as_str());
+    let nobody = app
+        .post_json(&path("assign"), Some(&manager), json!({"user_id": Uuid::new_v4()}))
+        .await;
+    let body = assert_problem(nobody, StatusCode::UNPROCESSABLE_ENTITY, "unknown_user").await;
+    assert_eq!(body["field"], "user_id");
+
+    eventually(WAIT, "the first agent no longer sees the thread", || async {
+        !listed(&app, &first, "").await.iter().any(|t| t["id"] == id.as_str())
+    })
+    .await;
+    let hidden = app
+        .get(&format!("/api/v1/communications/threads/{id}"), Some(&first))
+        .await;
+    assert_problem(hidden, StatusCode::NOT_FOUND, "not_found").await;
+    let take = app
+        .post_json(&path("assign"), Some(&first), json!({"user_id": first_id}))
+        .await;
+    assert_problem(take, StatusCode::NOT_FOUND, "not_found").await;
+    let mine = listed(&app, &second, "assignee=me").await;
+    assert!(mine.iter().any(|t| t["id"] == id.as_str()), "{mine:?}");
+    assert!(listed(&app, &manager, "").await.iter().any(|t| t["id"] == id.as_str()));
+    let denied = app.get("/api/v1/communications/threads", Some(&auditor)).await;
+    assert_problem(denied, StatusCode::FORBIDDEN, "forbidden").await;
+
+    // Reading, closing, and the customer's message reopening it.
+    let read = post(&app, &path("read"), &second, json!({}), StatusCode::OK).await;
+    assert!(read["read_through"].is_string(), "{read}");
+    eventually(WAIT, "the thread shows as read", || async {
+        thread(&app, &second, &id).await["unread"] == false
+    })
+    .await;
+    let closed = post(&app, &path("close"), &second, json!({}), StatusCode::OK).await;
+    assert_eq!(closed["status"], "closed");
+    eventually(WAIT, "the inbox counts it closed", || async {
+        get(&app, "/api/v1/communications/threads/counts", &manager).await["closed"] == 1
+    })
+    .await;
+    assert_eq!(listed(&app, &second, "status=closed").await.len(), 1);
+    customer_writes_whatsapp(&app, &sim, &phone, "Still waiting for a replacement").await;
+    eventually(WAIT, "the customer's message reopens the thread", || async {
+        let detail = thread(&app, &second, &id).await;
+        detail["status"] == "open" && detail["message_count"] == 2
+    })
+    .await;
+    let detail = thread(&app, &second, &id).await;
+    assert_eq!(detail["assignee_id"], second_id.to_string().as_str(), "still theirs");
+    assert_eq!(detail["unread"], true, "the new message is unread");
+    let reopenings = app
+        .count("SELECT COUNT(*) FROM events WHERE event_type = 'ThreadReopened'")
+        .await;
+    assert_eq!(reopenings, 1);
+    let threads = listed(&app, &manager, &format!("q={}", phone.replace('+', "%2B"))).await;
+    assert_eq!(threads.len(), 1, "the same thread, not a new one: {threads:?}");
+    let counts = get(&app, "/api/v1/communications/threads/counts", &manager).await;
+    assert_eq!(
+        (counts["open"].as_i64(), counts["closed"].as_i64()),
+        (Some(1), Some(0)),
+        "{counts}"
+    );
+}
