@@ -713,7 +713,8 @@ run_read_curve() {
             filled="$size"
         fi
         psql -X -At -F $'\n' -d "$SB_DB" -v org="$org" >"$RESULTS/read-$size.rows" <<'SQL'
-SELECT 'email_threads_rows=' || count(*), 'email_threads_org_rows=' || count(*) FILTER (WHERE organisation_id = :'org') FROM email_threads;
+SELECT 'threads_view_rows=' || count(*), 'threads_view_org_rows=' || count(*) FILTER (WHERE organisation_id = :'org') FROM threads_view;
+SELECT 'customers_view_rows=' || count(*), 'customers_view_org_rows=' || count(*) FILTER (WHERE organisation_id = :'org') FROM customers_view;
 SELECT 'phone_numbers_rows=' || count(*), 'phone_numbers_org_rows=' || count(*) FILTER (WHERE organisation_id = :'org') FROM phone_numbers_view;
 SELECT 'events_rows=' || count(*), 'events_org_rows=' || count(*) FILTER (WHERE organisation_id = :'org') FROM events;
 SQL

@@ -19,8 +19,8 @@ use crate::error::ApiError;
 use crate::openapi::ApiDoc;
 use crate::routes::{
     api_keys, audit, auth, calls, customers, email_accounts, email_inbox, emails, holidays, integrations,
-    masked_sessions, organisation, phone_numbers, seed, sms, system, threads, users, webhook_endpoints, webhooks,
-    whatsapp, whatsapp_templates,
+    masked_sessions, organisation, phone_numbers, seed, sms, system, thread_messages, threads, users,
+    webhook_endpoints, webhooks, whatsapp, whatsapp_templates,
 };
 use crate::state::AppState;
 
@@ -45,6 +45,7 @@ pub fn router(state: Arc<AppState>) -> Router {
         .merge(emails::router(&state.settings))
         .merge(email_inbox::router())
         .merge(threads::router())
+        .merge(thread_messages::router())
         .merge(customers::router())
         .merge(audit::router())
         .merge(webhook_endpoints::router())

@@ -35,7 +35,7 @@ use crate::routes;
         routes::email_inbox::poll_now,
         routes::threads::list, routes::threads::counts, routes::threads::one, routes::threads::send::message,
         routes::threads::send::call, routes::threads::assign, routes::threads::close, routes::threads::reopen,
-        routes::threads::read,
+        routes::threads::read, routes::thread_messages::send_media, routes::thread_messages::send_template,
         routes::customers::list, routes::customers::one, routes::customers::update, routes::customers::link,
         routes::customers::unmerge,
         routes::audit::events, routes::audit::history, routes::audit::state_at, routes::audit::verify,

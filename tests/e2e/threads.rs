@@ -251,6 +251,13 @@ async fn the_seeds_test_10_an_email_answered_on_whatsapp_is_one_customer_on_one_
     assert_eq!(detail["messages"].as_array().unwrap().len(), 1, "the e-mail in full");
     let of_customer = listed(&app, &app.admin_token, &format!("customer_id={customer_id}")).await;
     assert_eq!(of_customer.len(), 1, "no duplicate thread: {of_customer:?}");
+    eventually(WAIT, "the merge reaches the customers view", || async {
+        listed(&app, &app.admin_token, &format!("customer_id={merged_id}"))
+            .await
+            .len()
+            == 1
+    })
+    .await;
     let of_merged = listed(&app, &app.admin_token, &format!("customer_id={merged_id}")).await;
     assert_eq!(of_merged.len(), 1, "the merged id finds the same customer's thread");
     assert_eq!(of_merged[0]["id"], thread_id.as_str());
@@ -504,5 +511,101 @@ async fn agents_see_their_own_and_unassigned_threads_and_a_closed_thread_reopens
         (counts["open"].as_i64(), counts["closed"].as_i64()),
         (Some(1), Some(0)),
         "{counts}"
+    );
+}
+
+#[tokio::test]
+async fn the_seeds_send_media_and_send_template_land_on_the_thread_named_in_their_shapes() {
+    let (app, sim) = crate::whatsapp::app_and_simulator().await;
+    let files = crate::whatsapp::file_server().await;
+    let admin = app.admin_token.clone();
+    let synced = post(
+        &app,
+        "/api/v1/settings/integrations/exotel_whatsapp/sync-templates",
+        &admin,
+        json!({}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(synced["listed"], 2, "{synced}");
+    let phone = new_customer();
+    customer_writes_whatsapp(&app, &sim, &phone, "Send me a photo of the parcel").await;
+    let id = thread_of(&app, &admin, &phone).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let media = json!({"thread_id": id, "channel": "WHATSAPP", "media_type": "image",
+        "media_url": format!("{files}/photo.jpg"), "caption": "Your parcel"});
+    let sent_media = post(
+        &app,
+        "/api/v1/communications/messages/send-media",
+        &admin,
+        media,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    assert_eq!(sent_media["thread_id"], id.as_str(), "{sent_media}");
+    assert_eq!(sent_media["to"], phone.as_str(), "the thread's customer: {sent_media}");
+    assert_eq!(sent_media["channel"], "WHATSAPP");
+    let template = json!({"thread_id": id, "template_name": "order_update", "language": "en",
+        "variables": {"2": "A-1042", "1": "Asha"}});
+    let sent_template = post(
+        &app,
+        "/api/v1/communications/messages/send-template",
+        &admin,
+        template,
+        StatusCode::ACCEPTED,
+    )
+    .await;
+    assert_eq!(sent_template["thread_id"], id.as_str(), "{sent_template}");
+    let template_id = sent_template["message_id"].as_str().unwrap().to_string();
+
+    let gap = json!({"thread_id": id, "template_name": "order_update", "language": "en",
+        "variables": {"1": "Asha", "3": "A-1042"}});
+    let refused = app
+        .post_json("/api/v1/communications/messages/send-template", Some(&admin), gap)
+        .await;
+    let body = assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+    assert_eq!(body["field"], "variables", "{body}");
+    let nowhere = json!({"media_type": "image", "media_url": format!("{files}/photo.jpg")});
+    let refused = app
+        .post_json("/api/v1/communications/messages/send-media", Some(&admin), nowhere)
+        .await;
+    let body = assert_problem(refused, StatusCode::UNPROCESSABLE_ENTITY, "invalid_field").await;
+    assert_eq!(body["field"], "to", "{body}");
+    let unknown =
+        json!({"thread_id": Uuid::new_v4(), "media_type": "image", "media_url": format!("{files}/photo.jpg")});
+    let refused = app
+        .post_json("/api/v1/communications/messages/send-media", Some(&admin), unknown)
+        .await;
+    assert_problem(refused, StatusCode::NOT_FOUND, "not_found").await;
+
+    eventually(WAIT, "both replies are on the thread's timeline", || async {
+        thread(&app, &admin, &id).await["message_count"] == 3
+    })
+    .await;
+    let detail = thread(&app, &admin, &id).await;
+    let directions: Vec<&str> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| i["direction"].as_str().unwrap())
+        .collect();
+    assert_eq!(directions, ["inbound", "outbound", "outbound"], "{detail}");
+    eventually(WAIT, "the template reaches Exotel", || async {
+        crate::whatsapp::sends_for(&sim, &template_id).await == 1
+    })
+    .await;
+    let sent = sim::requests(&sim)
+        .await
+        .into_iter()
+        .find(|r| r["body"].as_str().is_some_and(|b| b.contains(&template_id)))
+        .unwrap();
+    let wire: Value = serde_json::from_str(sent["body"].as_str().unwrap()).unwrap();
+    let parameters = &wire["whatsapp"]["messages"][0]["content"]["template"]["components"][0]["parameters"];
+    assert_eq!(
+        (parameters[0]["text"].as_str(), parameters[1]["text"].as_str()),
+        (Some("Asha"), Some("A-1042"))
     );
 }

@@ -446,7 +446,7 @@ async fn without_a_whatsapp_integration_nothing_is_recorded() {
 /// A file server: `/photo.jpg` is a 100 KB JPEG, `/big.jpg` a 6 MB one,
 /// `/page.html` HTML, and `/menu.pdf` a 200 KB PDF whose `HEAD` is refused
 /// (its size comes from a ranged `GET`).
-async fn file_server() -> String {
+pub(crate) async fn file_server() -> String {
     use axum::http::{HeaderMap, Method, StatusCode as Status, header};
     use axum::response::IntoResponse;
     let serve = |method: Method, headers: HeaderMap, name: String| async move {

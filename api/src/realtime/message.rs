@@ -133,7 +133,7 @@ pub enum ClosedReason {
 pub struct ResumeHeader {
     /// The last id received (sent by `EventSource` when it reconnects);
     /// wins over `last_event_id`.
-    #[param(rename = "Last-Event-ID", pattern = "^[0-9]{1,18}$")]
+    #[param(rename = "Last-Event-ID", pattern = "^[0-9]{1,18}$", nullable = false)]
     pub last_event_id: Option<String>,
 }
 

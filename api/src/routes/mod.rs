@@ -16,6 +16,7 @@ pub mod phone_numbers;
 pub mod seed;
 pub mod sms;
 pub mod system;
+pub mod thread_messages;
 pub mod threads;
 pub mod users;
 pub mod webhook_endpoints;

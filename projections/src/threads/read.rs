@@ -174,7 +174,16 @@ fn conditions(organisation_id: &str, filter: &ThreadFilter, with_status: bool) -
         add(&mut sql, "t.channels LIKE ?", format!("%,{channel},%"));
     }
     if let Some(customer) = filter.customer_id {
-        add(&mut sql, &format!("{CUSTOMER} = ?"), customer.to_string());
+        // The id given may be of a customer merged into another: the
+        // customer it is part of now.
+        add(
+            &mut sql,
+            &format!(
+                "{CUSTOMER} = COALESCE((SELECT k.canonical_id FROM customers_view k WHERE k.customer_id = ? \
+                 AND k.organisation_id = t.organisation_id), ?)"
+            ),
+            customer.to_string(),
+        );
     }
     if let Some(user) = filter.unread_for {
         add(

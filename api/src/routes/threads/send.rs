@@ -120,7 +120,7 @@ pub struct ThreadCallBody {
 }
 
 /// The thread, when the caller may see it.
-async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<ThreadRow, ApiError> {
+pub(crate) async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<ThreadRow, ApiError> {
     caller.require(|role| role != domain::Role::Auditor)?;
     let thread_id = parse_id(id)?.to_string();
     let organisation = caller.organisation_id.to_string();
@@ -138,7 +138,7 @@ async fn visible(state: &AppState, caller: &Caller, id: &str) -> Result<ThreadRo
 /// The customer's number or address the thread knows, for the channel:
 /// the one the thread began with, else one of the customer's points as
 /// recorded (merges followed), so a point linked a moment ago is used.
-async fn customer_point(
+pub(crate) async fn customer_point(
     state: &AppState,
     caller: &Caller,
     thread: &ThreadRow,
@@ -172,7 +172,7 @@ async fn customer_point(
 /// Merges followed from a thread's customer to the one standing on its own.
 const MAX_MERGES_FOLLOWED: usize = 64;
 
-fn missing_to(channel: &str) -> ApiError {
+pub(crate) fn missing_to(channel: &str) -> ApiError {
     ApiError::invalid("to", format!("the thread's customer has no {channel} known: give `to`"))
 }
 
@@ -259,18 +259,37 @@ async fn whatsapp(
         }
     };
     let id = super::send_id(caller, body.message_id, headers);
+    record_whatsapp(state, caller, id, Some(thread_id), to, content).await
+}
+
+/// Records a WhatsApp message on `thread_id` (by default the customer's
+/// open thread, or a new one) and answers it as sent from a thread.
+pub(crate) async fn record_whatsapp(
+    state: &AppState,
+    caller: &Caller,
+    id: Uuid,
+    thread_id: Option<Uuid>,
+    to: String,
+    content: domain::whatsapp::WhatsappContent,
+) -> Result<(StatusCode, Json<Data<ThreadMessageSent>>), ApiError> {
     let input = WhatsappInput {
         message_id: id,
         to,
         content,
         custom_data: None,
-        thread_id: Some(thread_id),
+        thread_id,
     };
     let message = state
         .messages()
         .request_whatsapp(&caller.acting(), input, &caller.metadata())
         .await?;
     let sent = WhatsappMessageResponse::of(id, &message).ok_or_else(ApiError::internal)?;
+    let thread_id = message
+        .request
+        .as_deref()
+        .and_then(|r| r.thread_id)
+        .or(thread_id)
+        .ok_or_else(ApiError::internal)?;
     Ok((
         StatusCode::ACCEPTED,
         envelope::data(ThreadMessageSent {
