@@ -609,3 +609,47 @@ async fn the_seeds_send_media_and_send_template_land_on_the_thread_named_in_thei
         (Some("Asha"), Some("A-1042"))
     );
 }
+
+#[tokio::test]
+async fn calling_from_a_thread_puts_the_call_and_its_end_on_that_threads_timeline() {
+    let (app, sim) = crate::calls::app_and_simulator().await;
+    crate::whatsapp::configure(&app, &sim).await;
+    let admin = app.admin_token.clone();
+    let phone = new_customer();
+    customer_writes_whatsapp(&app, &sim, &phone, "Please call me about the refund").await;
+    let id = thread_of(&app, &admin, &phone).await["id"]
+        .as_str()
+        .unwrap()
+        .to_string();
+
+    let body = json!({"agent_phone": crate::calls::AGENT});
+    let path = format!("/api/v1/communications/threads/{id}/call");
+    let call = post(&app, &path, &admin, body, StatusCode::ACCEPTED).await;
+    assert_eq!(call["customer_phone"], phone.as_str(), "the thread's customer: {call}");
+    assert_eq!(call["status"], "requested", "{call}");
+    let call_id = call["id"].as_str().unwrap().to_string();
+    let ended = ["completed", "busy", "no_answer", "failed", "canceled"];
+    eventually(WAIT, "the call ends on the thread's timeline", || async {
+        let detail = thread(&app, &admin, &id).await;
+        let timeline = detail["timeline"].as_array().cloned().unwrap_or_default();
+        timeline
+            .iter()
+            .any(|i| i["id"] == call_id.as_str() && ended.contains(&i["status"].as_str().unwrap_or_default()))
+    })
+    .await;
+    let detail = thread(&app, &admin, &id).await;
+    let items: Vec<(&str, &str)> = detail["timeline"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|i| (i["channel"].as_str().unwrap(), i["direction"].as_str().unwrap()))
+        .collect();
+    assert_eq!(
+        items,
+        [("whatsapp", "inbound"), ("call", "outbound")],
+        "once each: {detail}"
+    );
+    assert_eq!(detail["channels"], json!(["whatsapp", "call"]), "{detail}");
+    let threads = listed(&app, &admin, &format!("q={}", phone.replace('+', "%2B"))).await;
+    assert_eq!(threads.len(), 1, "no second thread: {threads:?}");
+}
