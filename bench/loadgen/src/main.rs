@@ -31,6 +31,11 @@
 //!
 //! The body is sent as `application/json` unless a `--header 'content-type: …'`
 //! says otherwise (e.g. `application/x-www-form-urlencoded`).
+//!
+//! `sbload realtime …` is the realtime fan-out client instead (WebSocket
+//! clients and an open-loop WhatsApp callback load): see `realtime.rs`.
+
+mod realtime;
 
 use bytes::Bytes;
 use http_body_util::{BodyExt, Full};
@@ -332,6 +337,11 @@ fn own_cpu_seconds() -> Option<f64> {
 }
 
 fn main() {
+    let mut args = std::env::args().skip(1).peekable();
+    if args.peek().map(String::as_str) == Some("realtime") {
+        realtime::main(args.skip(1).collect());
+        return;
+    }
     let cfg = Arc::new(parse_args());
     let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(cfg.threads).enable_all().build().expect("tokio runtime");
     let report = runtime.block_on(async {
