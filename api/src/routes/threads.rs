@@ -497,6 +497,31 @@ pub async fn assign(
     Ok(envelope::data(state_of(&state, &caller, thread_id).await?))
 }
 
+/// What a user does to a thread without a body.
+enum Act {
+    Close,
+    Reopen,
+    Read,
+}
+
+/// Does `act` to the thread and answers its state after it.
+async fn act(
+    state: &AppState,
+    caller: &Caller,
+    id: &str,
+    act: Act,
+) -> Result<Json<Data<ThreadStateResponse>>, ApiError> {
+    may_use_threads(caller)?;
+    let thread_id = parse_id(id)?;
+    let (threads, acting, meta) = (state.threads(), caller.acting(), caller.metadata());
+    match act {
+        Act::Close => threads.close(&acting, thread_id, &meta).await?,
+        Act::Reopen => threads.reopen(&acting, thread_id, &meta).await?,
+        Act::Read => threads.mark_read(&acting, thread_id, &meta).await?,
+    }
+    Ok(envelope::data(state_of(state, caller, thread_id).await?))
+}
+
 /// Closes the thread; closing a closed thread changes nothing.
 #[utoipa::path(post, path = "/api/v1/communications/threads/{id}/close", tag = "threads", security(("bearer" = [])),
     params(("id" = String, Path, description = "the thread's id")),
@@ -506,13 +531,7 @@ pub async fn close(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Data<ThreadStateResponse>>, ApiError> {
-    may_use_threads(&caller)?;
-    let thread_id = parse_id(&id)?;
-    state
-        .threads()
-        .close(&caller.acting(), thread_id, &caller.metadata())
-        .await?;
-    Ok(envelope::data(state_of(&state, &caller, thread_id).await?))
+    act(&state, &caller, &id, Act::Close).await
 }
 
 /// Reopens the thread; reopening an open thread changes nothing.
@@ -524,13 +543,7 @@ pub async fn reopen(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Data<ThreadStateResponse>>, ApiError> {
-    may_use_threads(&caller)?;
-    let thread_id = parse_id(&id)?;
-    state
-        .threads()
-        .reopen(&caller.acting(), thread_id, &caller.metadata())
-        .await?;
-    Ok(envelope::data(state_of(&state, &caller, thread_id).await?))
+    act(&state, &caller, &id, Act::Reopen).await
 }
 
 /// Records that the caller has read the thread through its latest item.
@@ -542,13 +555,7 @@ pub async fn read(
     caller: Caller,
     Path(id): Path<String>,
 ) -> Result<Json<Data<ThreadStateResponse>>, ApiError> {
-    may_use_threads(&caller)?;
-    let thread_id = parse_id(&id)?;
-    state
-        .threads()
-        .mark_read(&caller.acting(), thread_id, &caller.metadata())
-        .await?;
-    Ok(envelope::data(state_of(&state, &caller, thread_id).await?))
+    act(&state, &caller, &id, Act::Read).await
 }
 
 /// The idempotency of a send from a thread: the body's id, else the
