@@ -353,6 +353,14 @@ async fn linking_a_number_that_wrote_on_whatsapp_merges_both_timelines_with_noth
     );
     assert_eq!(customer["emails"], json!([address]));
     assert_eq!(customer["phones"], json!([phone]));
+    let mut shown: Vec<&str> = customer["threads"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|t| t["id"].as_str().unwrap())
+        .collect();
+    shown.sort();
+    assert_eq!(shown, expected, "the customer shows both threads");
     let all = get(&app, "/api/v1/customers", &admin).await;
     let matching: Vec<&Value> = all
         .as_array()

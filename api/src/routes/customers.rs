@@ -141,6 +141,18 @@ pub struct ContactPointBody {
     pub value: String,
 }
 
+/// A customer with the threads the caller may see.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct CustomerDetail {
+    #[serde(flatten)]
+    pub customer: CustomerResponse,
+    /// Latest first, at most 100 (`GET /api/v1/communications/threads?customer_id=` pages them all).
+    pub threads: Vec<crate::routes::threads::ThreadResponse>,
+}
+
+/// Threads a customer's detail shows.
+const DETAIL_THREADS: i64 = 100;
+
 /// What linking did, and the customer after it.
 #[derive(Debug, Serialize, ToSchema)]
 pub struct LinkedResponse {
@@ -210,15 +222,16 @@ fn parse_cursor(text: &str) -> Result<String, ApiError> {
         })
 }
 
-/// One customer; the id of a customer merged into another finds that one.
+/// One customer with their contact points and threads; the id of a
+/// customer merged into another finds that one.
 #[utoipa::path(get, path = "/api/v1/customers/{id}", tag = "customers", security(("bearer" = [])),
     params(("id" = String, Path, description = "the customer's id")),
-    responses((status = 200, body = Data<CustomerResponse>), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
+    responses((status = 200, body = Data<CustomerDetail>), (status = 400, body = Problem), (status = 403, body = Problem), (status = 404, body = Problem)))]
 pub async fn one(
     State(state): State<Arc<AppState>>,
     caller: Caller,
     Path(id): Path<String>,
-) -> Result<Json<Data<CustomerResponse>>, ApiError> {
+) -> Result<Json<Data<CustomerDetail>>, ApiError> {
     may_read(&caller)?;
     let customer_id = parse_id(&id)?.to_string();
     let organisation = caller.organisation_id.to_string();
@@ -227,7 +240,12 @@ pub async fn one(
         .ok_or_else(ApiError::not_found)?;
     let rows = projections::customers::points_of(&state.db.read, &organisation, std::slice::from_ref(&top.customer_id))
         .await?;
-    Ok(envelope::data(CustomerResponse::of_rows(&top, &rows)))
+    let canonical = parse_id(&top.customer_id)?;
+    let threads = crate::routes::threads::of_customer(&state, &caller, canonical, DETAIL_THREADS).await?;
+    Ok(envelope::data(CustomerDetail {
+        customer: CustomerResponse::of_rows(&top, &rows),
+        threads,
+    }))
 }
 
 /// Edits the customer's name and notes.

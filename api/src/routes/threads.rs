@@ -403,6 +403,34 @@ pub async fn list(
     Ok(Json(page))
 }
 
+/// The customer's threads the caller may see, latest first (at most `limit`).
+pub(crate) async fn of_customer(
+    state: &AppState,
+    caller: &Caller,
+    customer_id: Uuid,
+    limit: i64,
+) -> Result<Vec<ThreadResponse>, ApiError> {
+    let query = ThreadQuery {
+        status: None,
+        assignee: None,
+        channel: None,
+        customer_id: Some(customer_id),
+        unread: None,
+        q: None,
+        cursor: None,
+        limit: None,
+    };
+    let filter = query.filter(caller)?;
+    let organisation = caller.organisation_id.to_string();
+    let rows = projections::threads::list(&state.db.read, &organisation, &filter, None, limit).await?;
+    let mut listed = Vec::with_capacity(rows.len());
+    for row in rows {
+        let read = read_through(state, caller, &row.thread_id).await?;
+        listed.push(ThreadResponse::of(row, read.as_deref()));
+    }
+    Ok(listed)
+}
+
 /// How many threads of each status the caller may see, under the filters.
 #[utoipa::path(get, path = "/api/v1/communications/threads/counts", params(ThreadCountsQuery), tag = "threads", security(("bearer" = [])),
     responses((status = 200, body = Data<ThreadCountsResponse>), (status = 400, body = Problem), (status = 403, body = Problem)))]
