@@ -274,3 +274,203 @@ fn seen_point(seen: &CustomerSummary) -> Option<ContactPoint> {
     }
     seen.phone.clone().map(ContactPoint::Phone)
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::memory::Memory;
+
+    struct NoCustomers;
+
+    #[async_trait]
+    impl CustomerDirectory for NoCustomers {
+        async fn find(&self, _: OrganisationId, _: Uuid) -> Result<Option<CustomerSummary>, StoreError> {
+            Ok(None)
+        }
+    }
+
+    const ORG: Uuid = Uuid::from_u128(7);
+
+    fn acting(role: Role) -> Acting {
+        Acting {
+            organisation_id: ORG,
+            role,
+            user_id: Some(Uuid::from_u128(70)),
+        }
+    }
+
+    fn meta() -> EventMetadata {
+        EventMetadata::system("test", Some(ORG))
+    }
+
+    fn email(address: &str) -> ContactPoint {
+        ContactPoint::Email(EmailAddress::parse(address).unwrap())
+    }
+
+    fn phone(number: &str) -> ContactPoint {
+        ContactPoint::Phone(number.to_string())
+    }
+
+    /// A store with the customer of `point` recorded; its id.
+    async fn recorded(store: &Memory<Customer>, point: &ContactPoint) -> Uuid {
+        let customers = Customers {
+            store,
+            directory: &NoCustomers,
+        };
+        customers.ensure_recorded(ORG, point, &meta()).await.unwrap();
+        point.customer_id(ORG)
+    }
+
+    #[tokio::test]
+    async fn linking_another_customers_point_merges_that_customer_in_and_linking_again_changes_nothing() {
+        let store = Memory::<Customer>::new();
+        let asha = recorded(&store, &email("asha@example.in")).await;
+        let number = recorded(&store, &phone("+919812300001")).await;
+        let customers = Customers {
+            store: &store,
+            directory: &NoCustomers,
+        };
+        let linked = customers
+            .link(&acting(Role::Agent), asha, phone("+919812300001"), &meta())
+            .await
+            .unwrap();
+        assert_eq!(linked.customer_id, asha);
+        assert_eq!(linked.merged, Some(number));
+        assert_eq!(linked.points, vec![email("asha@example.in"), phone("+919812300001")]);
+        assert_eq!(customers.get(ORG, number).await.unwrap().merged_into, Some(asha));
+        let again = customers
+            .link(&acting(Role::Agent), asha, phone("+919812300001"), &meta())
+            .await
+            .unwrap();
+        assert_eq!(again.merged, None, "linking again merges nothing");
+        assert_eq!(again.points, linked.points);
+    }
+
+    #[tokio::test]
+    async fn a_point_never_seen_is_recorded_as_its_own_customer_and_merged_in() {
+        let store = Memory::<Customer>::new();
+        let asha = recorded(&store, &email("asha@example.in")).await;
+        let customers = Customers {
+            store: &store,
+            directory: &NoCustomers,
+        };
+        let linked = customers
+            .link(&acting(Role::Agent), asha, phone("+919812300002"), &meta())
+            .await
+            .unwrap();
+        let number = phone("+919812300002").customer_id(ORG);
+        assert_eq!(linked.merged, Some(number));
+        let absorbed = customers.get(ORG, number).await.unwrap();
+        assert_eq!(absorbed.phone.as_deref(), Some("+919812300002"));
+        assert_eq!(absorbed.merged_into, Some(asha));
+    }
+
+    #[tokio::test]
+    async fn a_merged_customer_takes_no_link_and_says_which_customer_it_is_part_of() {
+        let store = Memory::<Customer>::new();
+        let asha = recorded(&store, &email("asha@example.in")).await;
+        let number = recorded(&store, &phone("+919812300003")).await;
+        let customers = Customers {
+            store: &store,
+            directory: &NoCustomers,
+        };
+        customers
+            .link(&acting(Role::Admin), asha, phone("+919812300003"), &meta())
+            .await
+            .unwrap();
+        let refused = customers
+            .link(&acting(Role::Admin), number, email("other@example.in"), &meta())
+            .await
+            .unwrap_err();
+        assert!(
+            matches!(refused, CustomersError::Merged(into) if into == asha),
+            "{refused:?}"
+        );
+        let unknown = customers.get(ORG, Uuid::from_u128(99)).await.unwrap_err();
+        assert!(matches!(unknown, CustomersError::NotFound), "{unknown:?}");
+        let other_org = customers.get(Uuid::from_u128(8), asha).await.unwrap_err();
+        assert!(matches!(other_org, CustomersError::NotFound), "{other_org:?}");
+    }
+
+    #[tokio::test]
+    async fn only_managers_and_admins_unmerge_and_the_point_goes_back_to_its_own_customer() {
+        let store = Memory::<Customer>::new();
+        let asha = recorded(&store, &email("asha@example.in")).await;
+        let number = recorded(&store, &phone("+919812300004")).await;
+        let customers = Customers {
+            store: &store,
+            directory: &NoCustomers,
+        };
+        customers
+            .link(&acting(Role::Agent), asha, phone("+919812300004"), &meta())
+            .await
+            .unwrap();
+        let refused = customers
+            .unmerge(&acting(Role::Agent), number, &meta())
+            .await
+            .unwrap_err();
+        assert!(matches!(refused, CustomersError::MayNotUnmerge), "{refused:?}");
+        customers
+            .unmerge(&acting(Role::Manager), number, &meta())
+            .await
+            .unwrap();
+        assert_eq!(customers.get(ORG, number).await.unwrap().merged_into, None);
+        let parent = customers.get(ORG, asha).await.unwrap();
+        assert_eq!(parent.contact_points(), vec![email("asha@example.in")]);
+        assert!(parent.absorbed.is_empty());
+    }
+
+    #[tokio::test]
+    async fn an_update_keeps_what_it_leaves_out_and_clears_what_it_empties() {
+        let store = Memory::<Customer>::new();
+        let asha = recorded(&store, &email("asha@example.in")).await;
+        let customers = Customers {
+            store: &store,
+            directory: &NoCustomers,
+        };
+        let named = customers
+            .update(
+                &acting(Role::Agent),
+                asha,
+                Some("Asha Rao".into()),
+                Some("Prefers calls".into()),
+                &meta(),
+            )
+            .await
+            .unwrap();
+        assert_eq!(
+            (named.name.as_deref(), named.notes.as_deref()),
+            (Some("Asha Rao"), Some("Prefers calls"))
+        );
+        let renamed = customers
+            .update(&acting(Role::Agent), asha, Some("Asha R.".into()), None, &meta())
+            .await
+            .unwrap();
+        assert_eq!(
+            (renamed.name.as_deref(), renamed.notes.as_deref()),
+            (Some("Asha R."), Some("Prefers calls"))
+        );
+        let cleared = customers
+            .update(&acting(Role::Agent), asha, None, Some(String::new()), &meta())
+            .await
+            .unwrap();
+        assert_eq!((cleared.name.as_deref(), cleared.notes), (Some("Asha R."), None));
+    }
+
+    #[test]
+    fn a_contact_point_is_an_address_or_a_number_by_its_kind() {
+        assert_eq!(
+            contact_point("email", "asha@example.in").unwrap(),
+            email("asha@example.in")
+        );
+        assert_eq!(contact_point("phone", "+919812300005").unwrap(), phone("+919812300005"));
+        assert!(matches!(
+            contact_point("email", "not an address"),
+            Err(CustomersError::InvalidPoint(_))
+        ));
+        assert!(matches!(
+            contact_point("phone", "12"),
+            Err(CustomersError::InvalidPoint(_))
+        ));
+    }
+}
