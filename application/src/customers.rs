@@ -457,6 +457,45 @@ mod tests {
         assert_eq!((cleared.name.as_deref(), cleared.notes), (Some("Asha R."), None));
     }
 
+    /// A read model that has seen one customer only on a message.
+    struct SeenOnce(CustomerSummary);
+
+    #[async_trait]
+    impl CustomerDirectory for SeenOnce {
+        async fn find(&self, _: OrganisationId, id: Uuid) -> Result<Option<CustomerSummary>, StoreError> {
+            Ok((id == self.0.customer_id).then(|| self.0.clone()))
+        }
+    }
+
+    #[tokio::test]
+    async fn a_customer_seen_only_on_a_message_is_recorded_when_first_edited() {
+        let store = Memory::<Customer>::new();
+        let number = phone("+919812300006").customer_id(ORG);
+        let seen = SeenOnce(CustomerSummary {
+            customer_id: number,
+            canonical_id: number,
+            email: None,
+            phone: Some("+919812300006".into()),
+            name: None,
+        });
+        let customers = Customers {
+            store: &store,
+            directory: &seen,
+        };
+        let named = customers
+            .update(&acting(Role::Agent), number, Some("Ravi".into()), None, &meta())
+            .await
+            .unwrap();
+        assert_eq!(named.phone.as_deref(), Some("+919812300006"));
+        assert_eq!(named.name.as_deref(), Some("Ravi"));
+        assert_eq!(named.contact_points(), vec![phone("+919812300006")]);
+        let never = customers
+            .update(&acting(Role::Agent), Uuid::from_u128(5), None, None, &meta())
+            .await
+            .unwrap_err();
+        assert!(matches!(never, CustomersError::NotFound), "{never:?}");
+    }
+
     #[test]
     fn a_contact_point_is_an_address_or_a_number_by_its_kind() {
         assert_eq!(
