@@ -360,4 +360,240 @@ mod tests {
             assert!(may_see(&acting, Some(other)));
         }
     }
+
+    mod use_cases {
+        use super::*;
+        use crate::memory::Memory;
+        use domain::EmailAddress;
+        use domain::user::UserCommand;
+
+        const ORG: Uuid = Uuid::from_u128(7);
+        const THREAD: Uuid = Uuid::from_u128(1);
+
+        /// A read model holding one thread, and that thread as a customer's latest.
+        struct Known(ThreadState);
+
+        #[async_trait]
+        impl ThreadDirectory for Known {
+            async fn find(&self, _: OrganisationId, id: Uuid) -> Result<Option<ThreadState>, StoreError> {
+                Ok((id == self.0.thread_id).then(|| self.0.clone()))
+            }
+
+            async fn latest_of_customer(&self, _: OrganisationId, _: Uuid) -> Result<Option<ThreadState>, StoreError> {
+                Ok(Some(self.0.clone()))
+            }
+        }
+
+        fn state(assignee_id: Option<Uuid>, closed: bool) -> Known {
+            let at = Utc::now() - Duration::minutes(5);
+            Known(ThreadState {
+                thread_id: THREAD,
+                customer_id: Some(Uuid::from_u128(3)),
+                closed,
+                closed_at: closed.then_some(at),
+                assignee_id,
+                last_item_at: Some(at),
+            })
+        }
+
+        fn meta() -> EventMetadata {
+            EventMetadata::system("test", Some(ORG))
+        }
+
+        fn acting(role: Role, user_id: Option<Uuid>) -> Acting {
+            Acting {
+                organisation_id: ORG,
+                role,
+                user_id,
+            }
+        }
+
+        /// A user store with `name`'s user registered in `organisation_id`; the user's id.
+        async fn member(users: &Memory<User>, organisation_id: OrganisationId, name: &str) -> Uuid {
+            let email = EmailAddress::parse(&format!("{name}@acme.test")).unwrap();
+            let user_id = domain::user::user_id_for(organisation_id, &email);
+            let register = UserCommand::Register {
+                user_id,
+                organisation_id,
+                email,
+                display_name: name.into(),
+                password_hash: "hash".into(),
+                role: Role::Agent,
+                registered_by: None,
+                at: Utc::now(),
+            };
+            users.execute(&user_id.to_string(), register, &meta()).await.unwrap();
+            user_id
+        }
+
+        async fn thread_of(store: &Memory<Thread>) -> Option<Thread> {
+            store.load(&THREAD.to_string()).await.unwrap().map(|l| l.aggregate)
+        }
+
+        #[tokio::test]
+        async fn an_agent_takes_an_unassigned_thread_for_themselves_but_never_for_a_colleague() {
+            let (store, users) = (Memory::<Thread>::new(), Memory::<User>::new());
+            let me = member(&users, ORG, "asha").await;
+            let colleague = member(&users, ORG, "ravi").await;
+            let directory = state(None, false);
+            let threads = Threads {
+                store: &store,
+                directory: &directory,
+                users: &users,
+            };
+            let agent = acting(Role::Agent, Some(me));
+            let refused = threads
+                .assign(&agent, THREAD, Some(colleague), &meta())
+                .await
+                .unwrap_err();
+            assert!(matches!(refused, ThreadsError::AssignOthers), "{refused:?}");
+            threads.assign(&agent, THREAD, None, &meta()).await.unwrap();
+            assert!(
+                thread_of(&store).await.is_none(),
+                "nothing to give up, nothing recorded"
+            );
+            threads.assign(&agent, THREAD, Some(me), &meta()).await.unwrap();
+            assert_eq!(thread_of(&store).await.unwrap().assignee, Some(me));
+        }
+
+        #[tokio::test]
+        async fn a_manager_assigns_only_active_members_of_the_organisation() {
+            let (store, users) = (Memory::<Thread>::new(), Memory::<User>::new());
+            let colleague = member(&users, ORG, "ravi").await;
+            let gone = member(&users, ORG, "gone").await;
+            let deactivate = UserCommand::Deactivate {
+                organisation_id: ORG,
+                acting_user_id: None,
+            };
+            users.execute(&gone.to_string(), deactivate, &meta()).await.unwrap();
+            let stranger = member(&users, Uuid::from_u128(8), "stranger").await;
+            let directory = state(None, false);
+            let threads = Threads {
+                store: &store,
+                directory: &directory,
+                users: &users,
+            };
+            let manager = acting(Role::Manager, Some(Uuid::from_u128(60)));
+            for user in [gone, stranger, Uuid::from_u128(61)] {
+                let refused = threads.assign(&manager, THREAD, Some(user), &meta()).await.unwrap_err();
+                assert!(matches!(refused, ThreadsError::UnknownUser), "{user}: {refused:?}");
+            }
+            assert!(thread_of(&store).await.is_none());
+            threads
+                .assign(&manager, THREAD, Some(colleague), &meta())
+                .await
+                .unwrap();
+            assert_eq!(thread_of(&store).await.unwrap().assignee, Some(colleague));
+        }
+
+        #[tokio::test]
+        async fn a_colleagues_thread_is_not_found_to_an_agent_whatever_they_do() {
+            let (store, users) = (Memory::<Thread>::new(), Memory::<User>::new());
+            let me = member(&users, ORG, "asha").await;
+            let directory = state(Some(Uuid::from_u128(62)), false);
+            let threads = Threads {
+                store: &store,
+                directory: &directory,
+                users: &users,
+            };
+            let agent = acting(Role::Agent, Some(me));
+            let outcomes = [
+                threads.assign(&agent, THREAD, Some(me), &meta()).await,
+                threads.close(&agent, THREAD, &meta()).await,
+                threads.reopen(&agent, THREAD, &meta()).await,
+                threads.mark_read(&agent, THREAD, &meta()).await,
+            ];
+            for outcome in outcomes {
+                assert!(matches!(outcome, Err(ThreadsError::NotFound)), "{outcome:?}");
+            }
+            let other = threads.close(&agent, Uuid::from_u128(2), &meta()).await;
+            assert!(matches!(other, Err(ThreadsError::NotFound)), "{other:?}");
+            assert!(thread_of(&store).await.is_none());
+        }
+
+        #[tokio::test]
+        async fn closing_reopening_and_reading_are_recorded_on_the_thread() {
+            let (store, users) = (Memory::<Thread>::new(), Memory::<User>::new());
+            let directory = state(None, false);
+            let threads = Threads {
+                store: &store,
+                directory: &directory,
+                users: &users,
+            };
+            let reader = Uuid::from_u128(63);
+            let manager = acting(Role::Manager, Some(reader));
+            threads.close(&manager, THREAD, &meta()).await.unwrap();
+            assert!(thread_of(&store).await.unwrap().is_closed());
+            threads.reopen(&manager, THREAD, &meta()).await.unwrap();
+            assert!(!thread_of(&store).await.unwrap().is_closed());
+            threads.mark_read(&manager, THREAD, &meta()).await.unwrap();
+            let read = thread_of(&store).await.unwrap().reads.get(&reader).copied();
+            assert_eq!(read, directory.0.last_item_at, "read through the last item");
+            let key = acting(Role::Admin, None);
+            let refused = threads.mark_read(&key, THREAD, &meta()).await.unwrap_err();
+            assert!(matches!(refused, ThreadsError::NoReader), "{refused:?}");
+        }
+
+        #[tokio::test]
+        async fn an_outbound_item_goes_where_it_is_sent_else_to_the_open_thread_else_to_a_new_one() {
+            let store = Memory::<Thread>::new();
+            let item = Uuid::from_u128(90);
+            let customer = Uuid::from_u128(3);
+            let (open, closed) = (state(None, false), state(None, true));
+            let links = |directory| ThreadLinks {
+                directory,
+                store: &store,
+                reopen_within: Duration::days(7),
+            };
+            let asked = Uuid::from_u128(4);
+            assert_eq!(
+                links(&open)
+                    .for_outbound(ORG, customer, Some(asked), item)
+                    .await
+                    .unwrap(),
+                asked
+            );
+            assert_eq!(
+                links(&open).for_outbound(ORG, customer, None, item).await.unwrap(),
+                THREAD
+            );
+            assert_eq!(
+                links(&closed).for_outbound(ORG, customer, None, item).await.unwrap(),
+                new_thread_id(item)
+            );
+            let placed = links(&closed)
+                .for_inbound(ORG, customer, item, Utc::now())
+                .await
+                .unwrap();
+            assert_eq!(
+                placed,
+                Placement {
+                    thread_id: THREAD,
+                    reopens: true
+                }
+            );
+        }
+
+        #[tokio::test]
+        async fn a_customers_message_reopens_their_closed_thread() {
+            let (store, users) = (Memory::<Thread>::new(), Memory::<User>::new());
+            let directory = state(None, false);
+            let threads = Threads {
+                store: &store,
+                directory: &directory,
+                users: &users,
+            };
+            threads
+                .close(&acting(Role::Admin, None), THREAD, &meta())
+                .await
+                .unwrap();
+            let links = ThreadLinks {
+                directory: &directory,
+                store: &store,
+                reopen_within: Duration::days(7),
+            };
+            links.reopen(ORG, THREAD, &meta()).await.unwrap();
+            assert!(!thread_of(&store).await.unwrap().is_closed());
+        }
+    }
 }
