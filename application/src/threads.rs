@@ -198,12 +198,9 @@ impl Threads<'_> {
         assignee: Option<Uuid>,
         meta: &EventMetadata,
     ) -> Result<(), ThreadsError> {
-        let thread = self.visible(acting, thread_id).await?;
+        self.visible(acting, thread_id).await?;
         if acting.role == Role::Agent && assignee.is_some_and(|a| Some(a) != acting.user_id) {
             return Err(ThreadsError::AssignOthers);
-        }
-        if acting.role == Role::Agent && assignee.is_none() && thread.assignee_id.is_none() {
-            return Ok(());
         }
         if let Some(user_id) = assignee {
             self.ensure_member(acting.organisation_id, user_id).await?;
