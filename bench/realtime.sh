@@ -13,7 +13,10 @@
 # WhatsApp provider the organisation's exotel_whatsapp integration is
 # configured against.
 #
-# `sbload realtime` (bench/loadgen) then:
+# First a reference in the same run (BASELINE s, 0 skips it): the same load
+# with one client per process (`sbload realtime --clients 2`, customers of
+# their own), what commit → client costs without the fan-out to 1,000.
+# Then `sbload realtime` (bench/loadgen):
 #   1. primes: one WebSocket per process, PRIME customer messages, closed again;
 #      the VmRSS of A and B ("before");
 #   2. opens CLIENTS WebSockets to GET /api/v1/realtime, alternately on A and B,
@@ -22,7 +25,7 @@
 #   3. posts customers' WhatsApp messages (`incoming_message`, text `sb-bench N`,
 #      from one of CUSTOMERS numbers) to the organisation's Exotel WhatsApp
 #      callback, alternately on A and B, open loop at RATE/s for DURATION s,
-#      VmRSS every second; then waits SETTLE s for the last changes;
+#      VmRSS every second; then waits (up to SETTLE s) for the last changes;
 #   4. for every (client, thread.message change) pair: arrival − the change's
 #      `occurred_at` (the server's clock when it began handling the callback,
 #      before the commit: an upper bound of commit → client), and arrival −
@@ -37,8 +40,11 @@
 # realtime.json from sbload, machine.txt, cpu-*.json, the server logs).
 #
 # Options (environment variables):
-#   CLIENTS=1000 RATE=200 DURATION=30 CUSTOMERS=1000 IDLE=5 SETTLE=10 PRIME=20
-#   POST_CONNECTIONS=32 CONNECT_PARALLEL=64 LOADGEN_THREADS=2
+#   CLIENTS=1000 RATE=200 DURATION=30 CUSTOMERS=1000 IDLE=5 PRIME=20 BASELINE=10
+#   SETTLE=60       at most this long after the load for the last changes (it ends sooner once
+#                   every client has every message, or 5 s pass without one)
+#   POST_CONNECTIONS=128 (the callbacks' connection pool: enough that a slow server, not the
+#   pool, queues the open loop) CONNECT_PARALLEL=64 LOADGEN_THREADS=2
 #   PORT_A=18310 PORT_B=18311 SIM_PORT=18312   (the next free ports are taken)
 #   PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres   BENCH_NATS_URL=nats://127.0.0.1:4222
 #     (when no JetStream answers there, a private nats-server is started)
@@ -46,6 +52,8 @@
 #     default /var/tmp/switchboard-target; built if missing)
 #   RESULTS_DIR=    where the results go (run.sh passes <run>/realtime)
 #   RUST_LOG=warn   KEEP=0 (1: keep the database, the stream and the work dir)
+#   WAIT_FOR_IDLE=0 wait up to this many seconds for the machine to be idle (< 15 % busy
+#                   over 3 s) before starting; 0: start at once
 set -euo pipefail
 
 BENCH_DIR="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
@@ -55,9 +63,10 @@ RATE="${RATE:-200}"
 DURATION="${DURATION:-30}"
 CUSTOMERS="${CUSTOMERS:-1000}"
 IDLE="${IDLE:-5}"
-SETTLE="${SETTLE:-10}"
+SETTLE="${SETTLE:-60}"
 PRIME="${PRIME:-20}"
-POST_CONNECTIONS="${POST_CONNECTIONS:-32}"
+BASELINE="${BASELINE:-10}"
+POST_CONNECTIONS="${POST_CONNECTIONS:-128}"
 CONNECT_PARALLEL="${CONNECT_PARALLEL:-64}"
 LOADGEN_THREADS="${LOADGEN_THREADS:-2}"
 PORT_A="${PORT_A:-18310}" PORT_B="${PORT_B:-18311}" SIM_PORT="${SIM_PORT:-18312}"
@@ -66,6 +75,7 @@ export PGHOST PGPORT PGUSER
 NATS="${BENCH_NATS_URL:-nats://127.0.0.1:4222}"
 SB_LOG="${RUST_LOG:-warn}"
 KEEP="${KEEP:-0}"
+WAIT_FOR_IDLE="${WAIT_FOR_IDLE:-0}"
 DEFAULT_SB="$ROOT/target/release/switchboard"
 [[ -x "$DEFAULT_SB" ]] || DEFAULT_SB="${CARGO_TARGET_DIR:-/var/tmp/switchboard-target}/release/switchboard"
 SB="${SWITCHBOARD_BIN:-$DEFAULT_SB}"
@@ -178,6 +188,23 @@ if ! python3 "$BENCH_DIR/nats_js.py" "$NATS" info >/dev/null 2>&1; then
     python3 "$BENCH_DIR/nats_js.py" "$NATS" info >/dev/null 2>&1 || die "the private nats-server does not answer"
 fi
 
+busy_pct() { # share of the machine busy over the next 3 seconds
+    python3 -c 'import time
+r = lambda: [int(v) for v in open("/proc/stat").readline().split()[1:9]]
+a = r(); time.sleep(3); b = r(); d = [y - x for x, y in zip(a, b)]; t = sum(d)
+print(round(100 * (t - d[3] - d[4]) / t) if t else 0)'
+}
+if (( WAIT_FOR_IDLE > 0 )); then
+    log "waiting up to ${WAIT_FOR_IDLE}s for the machine to be idle (< 15 % busy)"
+    deadline=$((SECONDS + WAIT_FOR_IDLE))
+    while :; do
+        busy="$(busy_pct)"
+        (( busy < 15 )) && break
+        (( SECONDS < deadline )) || { log "still ${busy}% busy; starting anyway"; break; }
+        sleep 5
+    done
+fi
+
 PORT_A="$(free_port "$PORT_A")"
 PORT_B="$(free_port "$PORT_B" "$PORT_A")"
 SIM_PORT="$(free_port "$SIM_PORT" "$PORT_B")"
@@ -196,11 +223,12 @@ BASE_A="http://127.0.0.1:$PORT_A" BASE_B="http://127.0.0.1:$PORT_B" SIM="http://
     echo "nats: $NATS, nats-server $(python3 "$BENCH_DIR/nats_js.py" "$NATS" server-version 2>/dev/null || echo unknown)$([[ -n "$NATS_PID" ]] && echo ' (private, started by the bench)')"
     echo "open_files_limit: $(ulimit -n)"
     echo "load_average_at_start: $(cut -d' ' -f1-3 /proc/loadavg)"
+    echo "busy_pct_at_start: $(busy_pct)"
     echo "busiest_processes_at_start: $(ps -eo pcpu=,comm= --sort=-pcpu | head -5 | awk '{printf "%s(%s%%) ", $2, $1}')"
     echo "builds_running_at_start: $(pgrep -cx 'rustc|cc1|cc1plus|ld|ld\.lld|cargo' || true)"
 } >"$RESULTS/machine.txt"
 {
-    echo "CLIENTS=$CLIENTS RATE=$RATE DURATION=$DURATION CUSTOMERS=$CUSTOMERS IDLE=$IDLE SETTLE=$SETTLE PRIME=$PRIME"
+    echo "CLIENTS=$CLIENTS RATE=$RATE DURATION=$DURATION CUSTOMERS=$CUSTOMERS IDLE=$IDLE SETTLE=$SETTLE PRIME=$PRIME BASELINE=$BASELINE"
     echo "POST_CONNECTIONS=$POST_CONNECTIONS CONNECT_PARALLEL=$CONNECT_PARALLEL LOADGEN_THREADS=$LOADGEN_THREADS"
     echo "BASE_A=$BASE_A BASE_B=$BASE_B SIM=$SIM DB=$DB STREAM=$STREAM"
 } >"$RESULTS/config.env"
@@ -274,15 +302,21 @@ log "callback /webhooks/exotel/$INTEGRATION/…/whatsapp answers on A and B"
 
 # ---------------------------------------------------------------- the run
 # The CPU of every process at each phase boundary (bench/cpustat.py's snapshot).
+WS_ARGS=(--ws "ws://127.0.0.1:$PORT_A/api/v1/realtime" --ws "ws://127.0.0.1:$PORT_B/api/v1/realtime"
+    --post "$BASE_A$CALLBACK_PATH" --post "$BASE_B$CALLBACK_PATH" --pid "$PID_A" --pid "$PID_B" --token "$TOKEN"
+    --rate "$RATE" --customers "$CUSTOMERS" --to "$WA_NUMBER" --post-connections "$POST_CONNECTIONS"
+    --threads "$LOADGEN_THREADS")
+if (( BASELINE > 0 )); then
+    log "reference: 2 clients (one per process), $RATE messages/s for ${BASELINE}s"
+    "$LOADGEN" realtime "${WS_ARGS[@]}" --clients 2 --duration "$BASELINE" --customer-base 50000000 \
+        --idle 1 --settle "$SETTLE" --prime "$PRIME" --label baseline --out "$RESULTS/baseline.json" \
+        >/dev/null 2>"$RESULTS/sbload-baseline.log" || { cat "$RESULTS/sbload-baseline.log" >&2; die "sbload realtime (baseline) failed"; }
+    tail -n1 "$RESULTS/sbload-baseline.log" >&2
+fi
 HOOK="sh -c 'python3 \"$BENCH_DIR/cpustat.py\" snap $PID_A ${NATS_PID:-} >\"$RESULTS/cpu-\$0.json\"'"
 log "$CLIENTS clients over A and B, then $RATE messages/s for ${DURATION}s over both callbacks"
-"$LOADGEN" realtime \
-    --ws "ws://127.0.0.1:$PORT_A/api/v1/realtime" --ws "ws://127.0.0.1:$PORT_B/api/v1/realtime" \
-    --post "$BASE_A$CALLBACK_PATH" --post "$BASE_B$CALLBACK_PATH" \
-    --pid "$PID_A" --pid "$PID_B" --token "$TOKEN" \
-    --clients "$CLIENTS" --rate "$RATE" --duration "$DURATION" --customers "$CUSTOMERS" --to "$WA_NUMBER" \
-    --post-connections "$POST_CONNECTIONS" --connect-parallel "$CONNECT_PARALLEL" \
-    --idle "$IDLE" --settle "$SETTLE" --prime "$PRIME" --threads "$LOADGEN_THREADS" \
+"$LOADGEN" realtime "${WS_ARGS[@]}" --clients "$CLIENTS" --duration "$DURATION" --connect-parallel "$CONNECT_PARALLEL" \
+    --idle "$IDLE" --settle "$SETTLE" --prime "$PRIME" \
     --hook "$HOOK" --label realtime --out "$RESULTS/realtime.json" >/dev/null 2>"$RESULTS/sbload.log" \
     || { cat "$RESULTS/sbload.log" >&2; die "sbload realtime failed"; }
 cat "$RESULTS/sbload.log" >&2
@@ -309,6 +343,7 @@ from pathlib import Path
 
 results, pid_a, pid_b = Path(sys.argv[1]), sys.argv[2], sys.argv[3]
 r = json.loads((results / "realtime.json").read_text())
+base = json.loads((results / "baseline.json").read_text()) if (results / "baseline.json").exists() else None
 HZ = os.sysconf("SC_CLK_TCK")
 P99_TARGET_MS, KB_TARGET = 500.0, 50.0
 
@@ -359,13 +394,16 @@ summary = {
     "clients": r["clients"], "clients_ready": r["clients_ready"], "connect_s": r["connect_s"],
     "messages_scheduled": r["messages_scheduled"], "messages_answered_2xx": r["messages_answered_2xx"],
     "messages_per_s": r["messages_per_s"], "target_rate": r["target_rate"],
-    "post_latency_ms": r["post_latency_ms"], "post_statuses": r["post_statuses"], "post_errors": r["post_errors"],
+    "post_latency_ms": r["post_latency_ms"], "post_service_ms": r.get("post_service_ms"), "post_statuses": r["post_statuses"], "post_errors": r["post_errors"],
     "pairs_expected": r["pairs_expected"], "pairs_received": r["pairs_received"], "pairs_missing": r["pairs_missing"],
-    "pairs_duplicated": r["pairs_duplicated"],
+    "pairs_duplicated": r["pairs_duplicated"], "settle_s": r.get("settle_s"),
     "fan_out_from_occurred_ms": occ, "fan_out_from_answer_ms": ans,
     "fan_out_p99_ratio_to_target": round(occ["p99"] / P99_TARGET_MS, 3) if occ.get("p99") is not None else None,
     "spread_first_to_last_client_ms": r["spread_first_to_last_client_ms"],
-    "resyncs": r["resyncs"], "closed": r["closed"], "ended_early": r["ended_early"], "connect_errors": r["connect_errors"],
+    "baseline": None if not base else {k: base.get(k) for k in ("clients_ready", "messages_per_s", "post_latency_ms",
+        "fan_out_from_occurred_ms", "fan_out_from_answer_ms", "pairs_missing", "resyncs", "duration_s")},
+    "resyncs": r["resyncs"], "resync_after_load_start_s": r.get("resync_after_load_start_s"),
+    "resynced_clients_per_process": r.get("resynced_clients_per_process"), "closed": r["closed"], "ended_early": r["ended_early"], "connect_errors": r["connect_errors"],
     "rss_kb": r["rss_kb"], "rss_growth_kb_per_idle_client": kb,
     "rss_growth_ratio_to_target": round(kb / KB_TARGET, 3) if kb is not None else None,
     "rss_growth_kb_per_client_under_load": r["rss_growth_kb_per_client_under_load"],
@@ -386,18 +424,23 @@ lines = [
     "| figure | value | target | ratio |", "|---|---|---|---|",
     f"| clients connected (ready) | {r['clients_ready']:,} of {r['clients']:,} in {r['connect_s']:.1f} s | | |",
     f"| messages committed (callbacks answered 2xx) | {r['messages_answered_2xx']:,} of {r['messages_scheduled']:,}, **{r['messages_per_s']:.1f}/s** | {r['target_rate']:.0f}/s | {r['messages_per_s'] / r['target_rate']:.2f} |",
-    f"| callback answer (from scheduled time) | {q(r['post_latency_ms'])} | | |",
+    f"| callback answer, from its scheduled time; from its sending ({r.get('post_connections')} connections) | {q(r['post_latency_ms'])}; {q(r.get('post_service_ms'))} | | |",
     f"| fan-out, occurred_at → client ({occ.get('count', 0):,} pairs) | **{q(occ)}** | p99 < 500 ms | {summary['fan_out_p99_ratio_to_target']} ({met(summary['fan_out_p99_ratio_to_target'])}) |",
     f"| fan-out, callback answered → client | {q(ans)} ({r['fan_out_from_answer_negative']} pairs before the answer) | | |",
     f"| spread, first → last client of one message | {q(r['spread_first_to_last_client_ms'])} | | |",
-    f"| pairs missing / duplicated | {r['pairs_missing']:,} / {r['pairs_duplicated']:,} of {r['pairs_expected']:,} | 0 | |",
+    f"| pairs missing / duplicated | {r['pairs_missing']:,} / {r['pairs_duplicated']:,} of {r['pairs_expected']:,} (waited {r.get('settle_s')} s after the load) | 0 | |",
     f"| resyncs / closed / ended early | {sum(r['resyncs'].values())} {r['resyncs'] or ''} / {sum(r['closed'].values())} / {sum(r['ended_early'].values())} {r['ended_early'] or ''} | 0 | |",
+    *([] if not base else [
+        f"| reference, 2 clients, {base['duration_s']:.0f} s: messages/s; callback answer; fan-out occurred_at → client | {base['messages_per_s']:.1f}/s; {q(base['post_latency_ms'])}; **{q(base['fan_out_from_occurred_ms'])}** ({base['pairs_missing']} missing, {sum(base['resyncs'].values())} resyncs) | | |",
+        f"| {r['clients_ready']:,} clients ÷ reference: fan-out p99; messages/s | {occ['p99'] / base['fan_out_from_occurred_ms']['p99']:.1f} ×; {r['messages_per_s'] / base['messages_per_s']:.2f} × | | |"
+        if occ.get('p99') and (base.get('fan_out_from_occurred_ms') or {}).get('p99') and base.get('messages_per_s') else f"| {r['clients_ready']:,} clients ÷ reference | - | | |"]),
+    f"| resynced clients per process; resync time after the load's start | {r.get('resynced_clients_per_process')}; {'-' if not r.get('resync_after_load_start_s') else 'first %.1f s, median %.1f s, last %.1f s' % (r['resync_after_load_start_s']['min'], r['resync_after_load_start_s']['p50'], r['resync_after_load_start_s']['max'])} | | |",
     f"| RSS growth per idle client (A + B) | **{kb} KB** | < 50 KB | {summary['rss_growth_ratio_to_target']} ({met(summary['rss_growth_ratio_to_target'])}) |",
     f"| VmRSS A / B: before, idle, load max | {rss['before']} / {rss['idle']} / {rss['load_max']} kB | | |",
     f"| peak RSS (VmHWM) A / B | {summary['vmhwm_kb']['A']} / {summary['vmhwm_kb']['B']} kB | | |",
 ]
 for p in r["per_process"]:
-    lines.append(f"| process {p['ws'].split('/')[2]}: clients, fan-out | {p['clients_ready']}, {q(p['fan_out_from_occurred_ms'])} | | |")
+    lines.append(f"| process {p['ws'].split('/')[2]}: clients; fan-out; spread over its clients | {p['clients_ready']}; {q(p['fan_out_from_occurred_ms'])}; {q(p.get('spread_first_to_last_client_ms'))} | | |")
 lines += ["", f"CPU during the load (cores): {summary['cpu_load']}", f"CPU while connecting: {summary['cpu_connect']}",
           f"sbload CPU during the load: {r.get('loadgen_cpu_s_load')} s", f"server log lines by level: {summary['server_log_levels']}", "",
           "p99 per second of sending: " + ", ".join(f"{s['second']}:{s['p99_ms']:.0f}" for s in r["by_second_sent"] if s.get("p99_ms") is not None), "",

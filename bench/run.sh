@@ -24,7 +24,8 @@
 # then 2, 3, 4 and 6 on the embedded store (SQLite, fresh data dir), as
 # ratios to the SQLite limits. Every switchboard process's peak RSS is kept.
 # With CALLGRIND=1, last: instructions per command and per stage under
-# valgrind --tool=callgrind (slow; see bench/callgrind.sh).
+# valgrind --tool=callgrind (slow; see bench/callgrind.sh). With REALTIME=1,
+# before it: the realtime fan-out bench (bench/realtime.sh) into <run>/realtime/.
 #
 # Options (environment variables):
 #   CONCURRENCY=16      client concurrency of pgbench and of the command-rate run
@@ -44,6 +45,9 @@
 #   PERF=0              1: sample every process with perf (cpu-clock) during the
 #                       closed-loop command runs: CPU per process and per function
 #   CALLGRIND_COMMANDS=2000  commands under callgrind
+#   REALTIME=0          1: also run bench/realtime.sh (two serve processes, WebSocket
+#                       clients, WhatsApp callbacks; about 2 minutes) into <run>/realtime/;
+#                       its CLIENTS, RATE and REALTIME_DURATION (30) apply
 #   PORT=18090          first port tried for the switchboard API
 #   PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres    the PostgreSQL server
 #   BENCH_NATS_URL=nats://127.0.0.1:4222   the machine's NATS with JetStream
@@ -81,6 +85,8 @@ CALLGRIND="${CALLGRIND:-0}"
 PERF="${PERF:-0}"
 CALLGRIND_COMMANDS="${CALLGRIND_COMMANDS:-2000}"
 CALLGRIND_ONLY="${CALLGRIND_ONLY:-0}"
+REALTIME="${REALTIME:-0}"
+REALTIME_DURATION="${REALTIME_DURATION:-30}"
 PORT="${PORT:-18090}"
 PGHOST="${PGHOST:-127.0.0.1}"
 PGPORT="${PGPORT:-5432}"
@@ -783,6 +789,13 @@ if [[ "$CALLGRIND_ONLY" != 1 ]]; then
         run_rebuild embedded
         run_aggregate_curve embedded
     fi
+fi
+
+if [[ "$REALTIME" == 1 ]]; then
+    log "realtime fan-out (bench/realtime.sh) into $RESULTS/realtime"
+    RESULTS_DIR="$RESULTS/realtime" BENCH_NATS_URL="$NATS" SWITCHBOARD_BIN="$SB" RUST_LOG="$SB_LOG" \
+        DURATION="$REALTIME_DURATION" KEEP="$KEEP" "$BENCH_DIR/realtime.sh" >"$RESULTS/realtime.log" 2>&1 \
+        || die "the realtime bench failed, see $RESULTS/realtime.log"
 fi
 
 if [[ "$CALLGRIND" == 1 ]]; then

@@ -380,6 +380,21 @@ def main() -> int:
             lines.append("\nRows at the largest size: " + ", ".join(f"{k} {int(v):,}" for k, v in counts.items()))
         sections.append("\n".join(lines))
 
+    rt = read_json(results / "realtime" / "summary.json")
+    if rt:
+        summary["realtime"] = rt
+        occ = rt.get("fan_out_from_occurred_ms") or {}
+        if occ.get("p99") is not None:
+            rows.append((f"realtime fan-out, {rt['clients_ready']:,} clients, {fmt(rt['messages_per_s'])} msg/s",
+                         f"p99 {occ['p99']:.0f} ms", f"p50 {occ['p50']:.0f} ms", "p99 < 500 ms",
+                         f"{rt['fan_out_p99_ratio_to_target']:.2f} x target  " + ("meets" if occ["p99"] < 500 else "misses")))
+        kb = rt.get("rss_growth_kb_per_idle_client")
+        if kb is not None:
+            rows.append(("realtime RSS growth per idle client", f"{kb:.1f} KB", "A + B", "< 50 KB",
+                         f"{rt['rss_growth_ratio_to_target']:.2f} x target  " + ("meets" if kb < 50 else "misses")))
+        details.append(f"- realtime: {sum(rt['resyncs'].values())} resyncs, {rt['pairs_missing']:,} pairs missing; "
+                       f"see {results / 'realtime' / 'summary.md'}")
+
     cg = read_json(results / "callgrind.json")
     if cg:
         summary["callgrind"] = cg

@@ -35,6 +35,8 @@
 //! `sbload realtime …` is the realtime fan-out client instead (WebSocket
 //! clients and an open-loop WhatsApp callback load): see `realtime.rs`.
 
+#![recursion_limit = "256"] // serde_json::json! for the realtime report
+
 mod realtime;
 
 use bytes::Bytes;

@@ -20,6 +20,8 @@
 //! connect (after a short priming round: one connection per process and
 //! `--prime` messages, closed again), after they are all ready and idle
 //! for `--idle` seconds, every second during the load, and after it.
+//! After the load it waits (at most `--settle` seconds, or until 5 s pass
+//! without an arrival) until every client has every answered message.
 //!
 //! One JSON object goes to stdout (and `--out`), a summary to stderr.
 
@@ -38,6 +40,10 @@ use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
 use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
+use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+
+/// The client's WebSocket read buffer (tungstenite's default is 128 KiB).
+const CLIENT_READ_BUFFER: usize = 8 * 1024;
 
 struct Config {
     ws: Vec<String>,
@@ -47,6 +53,7 @@ struct Config {
     rate: f64,
     duration: f64,
     customers: u64,
+    customer_base: u64,
     to: String,
     post_connections: usize,
     connect_parallel: usize,
@@ -64,8 +71,8 @@ fn usage(msg: &str) -> ! {
     eprintln!("sbload realtime: {msg}");
     eprintln!(
         "usage: sbload realtime --ws ws://HOST:PORT/api/v1/realtime [--ws …] --post http://HOST:PORT/webhooks/… [--post …] \
-         --token TOKEN [--clients 1000] [--rate 200] [--duration 30] [--customers 1000] [--to +918047112233] \
-         [--post-connections 32] [--connect-parallel 64] [--idle 5] [--settle 10] [--prime 20] [--pid PID]... \
+         --token TOKEN [--clients 1000] [--rate 200] [--duration 30] [--customers 1000] [--customer-base 0] [--to +918047112233] \
+         [--post-connections 32] [--connect-parallel 64] [--idle 5] [--settle 60] [--prime 20] [--pid PID]... \
          [--threads 2] [--label NAME] [--out FILE] [--hook CMD]"
     );
     std::process::exit(2);
@@ -80,11 +87,12 @@ fn parse_args(args: Vec<String>) -> Config {
         rate: 200.0,
         duration: 30.0,
         customers: 1000,
+        customer_base: 0,
         to: "+918047112233".into(),
         post_connections: 32,
         connect_parallel: 64,
         idle: 5.0,
-        settle: 10.0,
+        settle: 60.0,
         prime: 20,
         pids: Vec::new(),
         threads: 2,
@@ -106,6 +114,7 @@ fn parse_args(args: Vec<String>) -> Config {
             "--rate" => cfg.rate = num(value(), &flag),
             "--duration" => cfg.duration = num(value(), &flag),
             "--customers" => cfg.customers = num(value(), &flag),
+            "--customer-base" => cfg.customer_base = num(value(), &flag),
             "--to" => cfg.to = value(),
             "--post-connections" => cfg.post_connections = num(value(), &flag),
             "--connect-parallel" => cfg.connect_parallel = num(value(), &flag),
@@ -219,6 +228,8 @@ struct ClientResult {
     heartbeats: u64,
     other_changes: BTreeMap<String, u64>,
     resyncs: Vec<String>,
+    /// When each resync arrived, µs after the clock's origin.
+    resync_at_us: Vec<i64>,
     closed: Vec<String>,
     ended_early: Option<String>,
     unparsed: u64,
@@ -236,7 +247,11 @@ async fn open_socket(url: &str, token: &str) -> Result<Ws, String> {
     let authority = rest.split('/').next().unwrap_or(rest);
     let stream = TcpStream::connect(authority).await.map_err(|e| format!("connect: {e}"))?;
     let _ = stream.set_nodelay(true);
-    let (ws, response) = tokio_tungstenite::client_async(request, stream)
+    // tungstenite zero-fills its whole read buffer (128 KiB by default) at
+    // every read; frames here are < 1 KiB, so a small buffer keeps the
+    // client's CPU for the server on a shared machine.
+    let config = WebSocketConfig::default().read_buffer_size(CLIENT_READ_BUFFER);
+    let (ws, response) = tokio_tungstenite::client_async_with_config(request, stream, Some(config))
         .await
         .map_err(|e| format!("handshake: {e}"))?;
     if response.status().as_u16() != 101 {
@@ -276,7 +291,13 @@ async fn until_ready(ws: &mut Ws, result: &mut ClientResult) -> Result<(), Strin
 }
 
 /// Follows the socket until `stop`, recording every change.
-async fn follow(ws: &mut Ws, result: &mut ClientResult, clock: Clock, mut stop: tokio::sync::watch::Receiver<bool>) {
+async fn follow(
+    ws: &mut Ws,
+    result: &mut ClientResult,
+    clock: Clock,
+    mut stop: tokio::sync::watch::Receiver<bool>,
+    pairs: Arc<AtomicU64>,
+) {
     loop {
         if *stop.borrow() {
             return;
@@ -303,6 +324,7 @@ async fn follow(ws: &mut Ws, result: &mut ClientResult, clock: Clock, mut stop: 
                                 arrival_us,
                                 from_occurred_us,
                             });
+                            pairs.fetch_add(1, Ordering::Relaxed);
                         } else if preview.starts_with("sb-prime ") {
                             result.primes += 1;
                         } else {
@@ -312,6 +334,7 @@ async fn follow(ws: &mut Ws, result: &mut ClientResult, clock: Clock, mut stop: 
                     Some("heartbeat") => result.heartbeats += 1,
                     Some("resync") => {
                         result.resyncs.push(field(text, "\"reason\":\"").unwrap_or("?").to_string());
+                        result.resync_at_us.push(clock.mono_us(arrived));
                     }
                     Some("closed") => {
                         result.closed.push(field(text, "\"reason\":\"").unwrap_or("?").to_string());
@@ -385,7 +408,7 @@ async fn http_connect(authority: &str) -> Result<Sender, String> {
 fn callback_body(cfg: &Config, run: &str, n: u64, text: &str) -> String {
     // No `timestamp`: the server takes its own clock as the receipt time,
     // which the change's `occurred_at` then is.
-    let from = format!("+9198{:08}", n % cfg.customers);
+    let from = format!("+9198{:08}", (cfg.customer_base + n % cfg.customers) % 100_000_000);
     json!({"whatsapp": {"messages": [{
         "callback_type": "incoming_message",
         "sid": format!("wamid-{run}-{n}"),
@@ -421,6 +444,8 @@ struct Posted {
     error_sample: Mutex<Option<String>>,
     /// Per message, µs from its scheduled time to its answer.
     latency_us: Mutex<Vec<u64>>,
+    /// Per message, µs from its sending to its answer (the server's own time).
+    service_us: Mutex<Vec<u64>>,
     last_answer: AtomicU64,
 }
 
@@ -428,6 +453,7 @@ async fn poster(cfg: Arc<Config>, run: String, posted: Arc<Posted>, ticket: Arc<
     let targets: Vec<Target> = cfg.post.iter().map(|u| target(u)).collect();
     let mut senders: Vec<Option<Sender>> = targets.iter().map(|_| None).collect();
     let mut latencies = Vec::new();
+    let mut services = Vec::new();
     loop {
         let n = ticket.fetch_add(1, Ordering::Relaxed);
         if n >= total {
@@ -437,6 +463,7 @@ async fn poster(cfg: Arc<Config>, run: String, posted: Arc<Posted>, ticket: Arc<
         tokio::time::sleep_until(scheduled.into()).await;
         let which = (n as usize) % targets.len();
         let body = callback_body(&cfg, &run, n, &format!("sb-bench {n}"));
+        let sent = Instant::now();
         let mut outcome = Err(String::new());
         for _attempt in 0..2 {
             if senders[which].is_none() {
@@ -465,6 +492,7 @@ async fn poster(cfg: Arc<Config>, run: String, posted: Arc<Posted>, ticket: Arc<
                     posted.last_answer.fetch_max(at, Ordering::Relaxed);
                 }
                 latencies.push((done - scheduled).as_micros() as u64);
+                services.push((done - sent).as_micros() as u64);
             }
             Err(e) => {
                 posted.errors.fetch_add(1, Ordering::Relaxed);
@@ -473,6 +501,7 @@ async fn poster(cfg: Arc<Config>, run: String, posted: Arc<Posted>, ticket: Arc<
         }
     }
     posted.latency_us.lock().unwrap().extend(latencies);
+    posted.service_us.lock().unwrap().extend(services);
 }
 
 /// Nearest-rank percentiles, in ms, of values in µs.
@@ -594,6 +623,7 @@ async fn run(cfg: Arc<Config>) -> Value {
 
     // 1. connect every client and wait for each one's ready.
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
+    let pairs = Arc::new(AtomicU64::new(0));
     let settled = Arc::new(AtomicUsize::new(0));
     let ready_count = Arc::new(AtomicUsize::new(0));
     let gate = Arc::new(Semaphore::new(cfg.connect_parallel.max(1)));
@@ -601,8 +631,8 @@ async fn run(cfg: Arc<Config>) -> Value {
     let connect_start = Instant::now();
     let mut handles = Vec::with_capacity(cfg.clients);
     for i in 0..cfg.clients {
-        let (cfg, stop, settled, ready_count, gate) =
-            (cfg.clone(), stop.clone(), settled.clone(), ready_count.clone(), gate.clone());
+        let (cfg, stop, settled, ready_count, gate, pairs) =
+            (cfg.clone(), stop.clone(), settled.clone(), ready_count.clone(), gate.clone(), pairs.clone());
         handles.push(tokio::spawn(async move {
             let process = i % cfg.ws.len();
             let mut result = ClientResult {
@@ -636,7 +666,7 @@ async fn run(cfg: Arc<Config>) -> Value {
                 }
             }
             settled.fetch_add(1, Ordering::Relaxed);
-            follow(&mut ws, &mut result, clock, stop).await;
+            follow(&mut ws, &mut result, clock, stop, pairs).await;
             drop(ws);
             result
         }));
@@ -663,6 +693,7 @@ async fn run(cfg: Arc<Config>) -> Value {
         errors: AtomicU64::new(0),
         error_sample: Mutex::new(None),
         latency_us: Mutex::new(Vec::with_capacity(total as usize)),
+        service_us: Mutex::new(Vec::with_capacity(total as usize)),
         last_answer: AtomicU64::new(0),
     });
     hook(&cfg, "load-start");
@@ -703,8 +734,26 @@ async fn run(cfg: Arc<Config>) -> Value {
     hook(&cfg, "load-end");
     log(&format!("load done in {posted_s:.2} s; VmRSS at its end: {rss_load_end:?} kB"));
 
-    // 4. stragglers, then stop every client.
-    tokio::time::sleep(Duration::from_secs_f64(cfg.settle)).await;
+    // 4. stragglers: until every ready client has every answered message,
+    // or `--settle` seconds, or 5 s without a new arrival; then stop.
+    let answered_now = posted.answered.iter().filter(|a| a.load(Ordering::Relaxed) > 0).count() as u64;
+    let expected_pairs = answered_now * ready as u64;
+    let settle_start = Instant::now();
+    let (mut last_count, mut last_progress) = (pairs.load(Ordering::Relaxed), Instant::now());
+    loop {
+        let count = pairs.load(Ordering::Relaxed);
+        if count >= expected_pairs || settle_start.elapsed().as_secs_f64() >= cfg.settle {
+            break;
+        }
+        if count != last_count {
+            (last_count, last_progress) = (count, Instant::now());
+        } else if last_progress.elapsed() >= Duration::from_secs(5) {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    let settle_s = settle_start.elapsed().as_secs_f64();
+    log(&format!("settled after {settle_s:.1} s: {} of {expected_pairs} pairs", pairs.load(Ordering::Relaxed)));
     let cpu_after_load = own_cpu_seconds();
     let _ = stop_tx.send(true);
     let mut results = Vec::with_capacity(cfg.clients);
@@ -730,12 +779,17 @@ async fn run(cfg: Arc<Config>) -> Value {
     let mut per_process_occurred: Vec<Vec<i64>> = vec![Vec::new(); processes];
     let mut first_arrival = vec![i64::MAX; total as usize];
     let mut last_arrival = vec![i64::MIN; total as usize];
+    let mut first_in = vec![vec![i64::MAX; total as usize]; processes];
+    let mut last_in = vec![vec![i64::MIN; total as usize]; processes];
     let mut by_second: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
     let (mut duplicates, mut missing, mut bad_occurred) = (0u64, 0u64, 0u64);
     let mut resyncs: BTreeMap<String, u64> = BTreeMap::new();
     let mut closed: BTreeMap<String, u64> = BTreeMap::new();
     let mut other: BTreeMap<String, u64> = BTreeMap::new();
     let mut ended_early: BTreeMap<String, u64> = BTreeMap::new();
+    let mut resync_at: Vec<i64> = Vec::new();
+    let mut resyncs_per_process = vec![0u64; processes];
+    let mut received_by_resynced = 0u64;
     let mut connect_errors: BTreeMap<String, u64> = BTreeMap::new();
     let (mut heartbeats, mut unparsed, mut primes_late) = (0u64, 0u64, 0u64);
     let mut ready_ms = Vec::new();
@@ -744,6 +798,13 @@ async fn run(cfg: Arc<Config>) -> Value {
     for r in &mut results {
         for reason in &r.resyncs {
             *resyncs.entry(reason.clone()).or_default() += 1;
+        }
+        let load_origin_us = clock.mono_us(load_start);
+        // In ms, so the quantiles (µs → "ms") read as seconds.
+        resync_at.extend(r.resync_at_us.iter().map(|at| (at - load_origin_us) / 1000));
+        if !r.resyncs.is_empty() {
+            resyncs_per_process[r.process] += 1;
+            received_by_resynced += r.samples.len() as u64;
         }
         for reason in &r.closed {
             *closed.entry(reason.clone()).or_default() += 1;
@@ -796,20 +857,26 @@ async fn run(cfg: Arc<Config>) -> Value {
             }
             first_arrival[n] = first_arrival[n].min(s.arrival_us);
             last_arrival[n] = last_arrival[n].max(s.arrival_us);
+            first_in[r.process][n] = first_in[r.process][n].min(s.arrival_us);
+            last_in[r.process][n] = last_in[r.process][n].max(s.arrival_us);
         }
         let expected = answered.iter().enumerate().filter(|(n, a)| **a >= 0 && !seen[*n]).count() as u64;
         missing += expected;
         received_per_client.push(distinct as i64);
         r.samples = Vec::new();
     }
-    let mut spread: Vec<i64> = first_arrival
-        .iter()
-        .zip(&last_arrival)
-        .filter(|(f, l)| **f != i64::MAX && **l != i64::MIN)
-        .map(|(f, l)| l - f)
-        .collect();
+    let spread_of = |first: &[i64], last: &[i64]| -> Vec<i64> {
+        first
+            .iter()
+            .zip(last)
+            .filter(|(f, l)| **f != i64::MAX && **l != i64::MIN)
+            .map(|(f, l)| l - f)
+            .collect()
+    };
+    let mut spread = spread_of(&first_arrival, &last_arrival);
     let negative_from_answer = from_answer.iter().filter(|v| **v < 0).count();
     let mut post_latency: Vec<i64> = posted.latency_us.lock().unwrap().iter().map(|v| *v as i64).collect();
+    let mut post_service: Vec<i64> = posted.service_us.lock().unwrap().iter().map(|v| *v as i64).collect();
     let last_answer_s = posted.last_answer.load(Ordering::Relaxed) as f64 / 1e6 - clock.mono_us(load_start) as f64 / 1e6;
     let achieved = ok_messages as f64 / last_answer_s.max(cfg.duration);
     let per_second: Vec<Value> = by_second
@@ -843,6 +910,7 @@ async fn run(cfg: Arc<Config>) -> Value {
                 "rss_kb": {"before": rss_before.get(i), "idle": rss_idle.get(i), "load_max": rss_during_max.get(i),
                            "load_end": rss_load_end.get(i)},
                 "fan_out_from_occurred_ms": quantiles(&mut per_process_occurred[i]),
+                "spread_first_to_last_client_ms": quantiles(&mut spread_of(&first_in[i], &last_in[i])),
             })
         })
         .collect();
@@ -866,7 +934,10 @@ async fn run(cfg: Arc<Config>) -> Value {
         "post_errors": posted.errors.load(Ordering::Relaxed),
         "post_error_sample": posted.error_sample.lock().unwrap().clone(),
         "post_latency_ms": quantiles(&mut post_latency),
+        "post_service_ms": quantiles(&mut post_service),
+        "post_connections": cfg.post_connections,
         "pairs_expected": ok_messages as u64 * ready as u64,
+        "settle_s": (settle_s * 100.0).round() / 100.0,
         "pairs_received": from_occurred.len() as u64 + bad_occurred,
         "pairs_missing": missing,
         "pairs_duplicated": duplicates,
@@ -881,6 +952,9 @@ async fn run(cfg: Arc<Config>) -> Value {
         "by_second_sent": per_second,
         "resyncs": resyncs,
         "resync_total": resync_total,
+        "resync_after_load_start_s": quantiles(&mut resync_at),
+        "resynced_clients_per_process": resyncs_per_process,
+        "pairs_received_by_resynced_clients": received_by_resynced,
         "closed": closed,
         "ended_early": ended_early,
         "other_messages": other,
