@@ -126,6 +126,7 @@ cleanup() {
     local rc=$?
     set +e
     trap - EXIT INT TERM
+    [[ -n "${READY_SAMPLER:-}" ]] && kill "$READY_SAMPLER" 2>/dev/null
     record_rss "$PID_A" serve-a
     record_rss "$PID_B" serve-b
     stop_pid "$PID_A"; stop_pid "$PID_B"; stop_pid "$SIM_PID"
@@ -315,10 +316,20 @@ if (( BASELINE > 0 )); then
 fi
 HOOK="sh -c 'python3 \"$BENCH_DIR/cpustat.py\" snap $PID_A ${NATS_PID:-} >\"$RESULTS/cpu-\$0.json\"'"
 log "$CLIENTS clients over A and B, then $RATE messages/s for ${DURATION}s over both callbacks"
+# The relay's backlog and the threads projector's lag, from A's /ready, every second.
+( while :; do
+    printf '%s ' "$(date +%s.%N)"
+    curl -sS -m 2 "$BASE_A/ready" 2>/dev/null | python3 -c 'import json,sys
+r = json.load(sys.stdin); p = {x["name"]: x for x in r.get("projectors", [])}
+print(json.dumps({"relay_backlog": r.get("relay_backlog"), "threads_lag": p.get("threads", {}).get("lag_positions")}))' 2>/dev/null || echo '{}'
+    sleep 1
+  done ) >"$RESULTS/ready-samples.txt" &
+READY_SAMPLER=$!
 "$LOADGEN" realtime "${WS_ARGS[@]}" --clients "$CLIENTS" --duration "$DURATION" --connect-parallel "$CONNECT_PARALLEL" \
     --idle "$IDLE" --settle "$SETTLE" --prime "$PRIME" \
     --hook "$HOOK" --label realtime --out "$RESULTS/realtime.json" >/dev/null 2>"$RESULTS/sbload.log" \
     || { cat "$RESULTS/sbload.log" >&2; die "sbload realtime failed"; }
+kill "$READY_SAMPLER" 2>/dev/null; wait "$READY_SAMPLER" 2>/dev/null || true
 cat "$RESULTS/sbload.log" >&2
 
 for label in a b; do
@@ -386,6 +397,16 @@ def hwm(name):
     kv = dict(l.split("=", 1) for l in f.read_text().split() if "=" in l)
     return int(kv["vmhwm_kb"]) if "vmhwm_kb" in kv else None
 
+samples = []
+if (results / "ready-samples.txt").exists():
+    for line in (results / "ready-samples.txt").read_text().splitlines():
+        try:
+            samples.append(json.loads(line.split(" ", 1)[1]))
+        except (IndexError, ValueError):
+            pass
+def peak(key):
+    values = [s[key] for s in samples if isinstance(s.get(key), int)]
+    return max(values) if values else None
 occ, ans = r.get("fan_out_from_occurred_ms") or {}, r.get("fan_out_from_answer_ms") or {}
 kb = r.get("rss_growth_kb_per_idle_client")
 summary = {
@@ -412,6 +433,7 @@ summary = {
     "cpu_connect": cpu("before", "idle"), "cpu_load": cpu("load-start", "load-end"),
     "loadgen_cpu_s_load": r.get("loadgen_cpu_s_load"),
     "server_log_levels": {"A": logs("a"), "B": logs("b")},
+    "relay_backlog_max": peak("relay_backlog"), "threads_projector_lag_max": peak("threads_lag"), "ready_samples": len(samples),
 }
 (results / "summary.json").write_text(json.dumps(summary, indent=2) + "\n")
 
@@ -435,6 +457,7 @@ lines = [
         f"| {r['clients_ready']:,} clients ÷ reference: fan-out p99; messages/s | {occ['p99'] / base['fan_out_from_occurred_ms']['p99']:.1f} ×; {r['messages_per_s'] / base['messages_per_s']:.2f} × | | |"
         if occ.get('p99') and (base.get('fan_out_from_occurred_ms') or {}).get('p99') and base.get('messages_per_s') else f"| {r['clients_ready']:,} clients ÷ reference | - | | |"]),
     f"| resynced clients per process; resync time after the load's start | {r.get('resynced_clients_per_process')}; {'-' if not r.get('resync_after_load_start_s') else 'first %.1f s, median %.1f s, last %.1f s' % (r['resync_after_load_start_s']['min'], r['resync_after_load_start_s']['p50'], r['resync_after_load_start_s']['max'])} | | |",
+    f"| relay backlog, max (A's /ready every second); threads projector lag, max | {summary['relay_backlog_max']} events; {summary['threads_projector_lag_max']} positions | | |",
     f"| RSS growth per idle client (A + B) | **{kb} KB** | < 50 KB | {summary['rss_growth_ratio_to_target']} ({met(summary['rss_growth_ratio_to_target'])}) |",
     f"| VmRSS A / B: before, idle, load max | {rss['before']} / {rss['idle']} / {rss['load_max']} kB | | |",
     f"| peak RSS (VmHWM) A / B | {summary['vmhwm_kb']['A']} / {summary['vmhwm_kb']['B']} kB | | |",
