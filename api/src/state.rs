@@ -142,9 +142,10 @@ impl AppState {
             std::time::Duration::from_secs(settings.exotel_timeout_secs.max(1)),
         )?;
         let exotel = Arc::new(ExotelClient::new(exotel_config).map_err(|e| InfraError::Config(e.to_string()))?);
-        let realtime = Arc::new(crate::realtime::hub::Hub::new(
+        let realtime = Arc::new(crate::realtime::hub::Hub::with_capacity(
             Arc::new(projections::threads::SqlThreadChanges::new(db.read.clone())),
             Arc::new(infrastructure::feed::live::StoreBacklog(db.clone())),
+            settings.realtime_buffer,
         ));
         let state = Arc::new(Self {
             organisations: EsStore::new(&db, (), commits.clone()),

@@ -8,6 +8,7 @@
 use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use serde::Serialize;
+use std::collections::HashMap;
 use uuid::Uuid;
 
 use crate::feed::StoredEvent;
@@ -46,6 +47,7 @@ pub trait ThreadChanges: Send + Sync {
     /// The change `event` made to a thread; `None` when it touches none
     /// (or its thread cannot be found).
     async fn change_of(&self, event: &StoredEvent) -> Option<ThreadChange>;
-    /// Who may see the thread now; `None` when it is not known.
-    async fn audience(&self, organisation_id: Uuid, thread_id: Uuid) -> Option<ThreadAudience>;
+    /// Who may see each of the threads (organisation, thread) now; those
+    /// not known are left out.
+    async fn audiences(&self, threads: &[(Uuid, Uuid)]) -> HashMap<(Uuid, Uuid), ThreadAudience>;
 }

@@ -175,6 +175,10 @@ pub struct Settings {
     /// Seconds between heartbeats on a realtime connection; each one checks
     /// the connection's credential again (`SWITCHBOARD_REALTIME_HEARTBEAT_SECS`).
     pub realtime_heartbeat_secs: u64,
+    /// Changes each process keeps for its realtime connections to read
+    /// (`SWITCHBOARD_REALTIME_BUFFER`): a connection that falls this far
+    /// behind is told to resync. Shared by every connection of the process.
+    pub realtime_buffer: usize,
 }
 
 /// How log lines are written.
@@ -234,6 +238,7 @@ struct Defaults {
     dnd_cache_secs: u64,
     thread_reopen_days: u32,
     realtime_heartbeat_secs: u64,
+    realtime_buffer: usize,
 }
 
 impl Default for Defaults {
@@ -286,6 +291,7 @@ impl Default for Defaults {
             dnd_cache_secs: 24 * 3600,
             thread_reopen_days: 7,
             realtime_heartbeat_secs: 20,
+            realtime_buffer: 4_096,
         }
     }
 }
@@ -366,6 +372,11 @@ impl Settings {
         if self.realtime_heartbeat_secs == 0 {
             return Err(InfraError::Config(
                 "SWITCHBOARD_REALTIME_HEARTBEAT_SECS must be at least 1".into(),
+            ));
+        }
+        if !(16..=1_048_576).contains(&self.realtime_buffer) {
+            return Err(InfraError::Config(
+                "SWITCHBOARD_REALTIME_BUFFER must be 16 to 1048576 changes".into(),
             ));
         }
         if self.header_read_timeout_secs == 0 || self.idle_timeout_secs == 0 {

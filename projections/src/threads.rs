@@ -20,7 +20,7 @@ use effect::{Effect, Item, effect_of};
 pub use changes::SqlThreadChanges;
 pub use read::{
     AssigneeFilter, ItemCursor, ItemRow, SqlThreadDirectory, StatusCounts, ThreadCursor, ThreadFilter, ThreadRow,
-    audience, counts, get, items, list, read_through, thread_of_item,
+    audiences, counts, get, items, list, read_through, reads_through, thread_of_item,
 };
 
 pub struct ThreadsView;

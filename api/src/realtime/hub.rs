@@ -10,6 +10,7 @@
 //! nothing missed and nothing twice.
 
 use async_trait::async_trait;
+use axum::extract::ws::Utf8Bytes;
 use cqrs_es::Aggregate;
 use lru::LruCache;
 use std::collections::HashMap;
@@ -39,30 +40,27 @@ pub const THREAD_TYPES: [&str; 7] = [
     <domain::customer::Customer as Aggregate>::TYPE,
 ];
 
-/// Changes kept for connections to read: one that falls further behind
-/// is told to resync.
-pub const BROADCAST_CAPACITY: usize = 4_096;
 /// Threads whose assignee the hub remembers.
 const ASSIGNEES: usize = 100_000;
 /// Events read from the feed at once.
 const FEED_BATCH: usize = 500;
 
 /// One change as broadcast: where it sits in the feed, who the thread is
-/// assigned to after it, and its message, serialised once for every
-/// connection.
+/// assigned to after it, and its message, serialised once and shared by
+/// every connection's frames (cloning `json` counts a reference).
 #[derive(Debug)]
 pub struct Pushed {
     pub cursor: Cursor,
     pub change: ThreadChange,
     pub assignee: Option<Uuid>,
     pub kind: String,
-    pub json: String,
+    pub json: Utf8Bytes,
 }
 
 impl Pushed {
     pub fn new(cursor: Cursor, change: ThreadChange, assignee: Option<Uuid>) -> Self {
         let message = ChangeMessage::of(&change);
-        let json = serde_json::to_string(&message).unwrap_or_default();
+        let json = Utf8Bytes::from(serde_json::to_string(&message).unwrap_or_default());
         Self {
             cursor,
             kind: message.kind,
@@ -178,11 +176,8 @@ pub struct Hub {
 }
 
 impl Hub {
-    pub fn new(changes: Arc<dyn ThreadChanges>, backlog: Arc<dyn Backlog>) -> Self {
-        Self::with_capacity(changes, backlog, BROADCAST_CAPACITY)
-    }
-
-    /// The same with a broadcast buffer of `capacity` changes.
+    /// A hub whose broadcast buffer keeps `capacity` changes: a connection
+    /// that falls further behind is told to resync.
     pub fn with_capacity(changes: Arc<dyn ThreadChanges>, backlog: Arc<dyn Backlog>, capacity: usize) -> Self {
         let (sender, _) = broadcast::channel(capacity.max(1));
         let remembered = NonZeroUsize::new(ASSIGNEES).unwrap_or(NonZeroUsize::MIN);
@@ -213,6 +208,7 @@ impl Hub {
 
     /// Broadcasts the changes `deliveries` made, in order, then confirms them.
     pub async fn publish(&self, deliveries: Vec<Delivery>) -> Result<(), StoreError> {
+        let started = std::time::Instant::now();
         let mut changes = Vec::new();
         for delivery in &deliveries {
             if let Some(change) = self.changes.change_of(&delivery.event).await {
@@ -222,6 +218,7 @@ impl Hub {
         if !changes.is_empty() {
             let positions: Vec<i64> = changes.iter().map(|c| c.position).collect();
             let cursors = self.backlog.cursors_of(&positions).await?;
+            self.learn_audiences(&changes).await;
             for change in changes {
                 let Some(cursor) = cursors.get(&change.position).copied() else {
                     tracing::warn!(
@@ -230,14 +227,19 @@ impl Hub {
                     );
                     continue;
                 };
-                let assignee = self.assignee_after(&change).await;
+                let assignee = self.assignee_after(&change);
                 metrics::counter!("switchboard_realtime_changes_total").increment(1);
+                let behind = (chrono::Utc::now() - change.occurred_at)
+                    .num_microseconds()
+                    .unwrap_or(0);
+                metrics::histogram!("switchboard_realtime_broadcast_lag_seconds").record(behind.max(0) as f64 / 1e6);
                 let _ = self.sender.send(Arc::new(Pushed::new(cursor, change, assignee)));
             }
         }
         for delivery in deliveries {
             delivery.ack.ack().await?;
         }
+        metrics::histogram!("switchboard_realtime_publish_seconds").record(started.elapsed().as_secs_f64());
         Ok(())
     }
 
@@ -297,14 +299,18 @@ impl Hub {
         let events = self.backlog.after(viewer.organisation_id, from, limit).await?;
         let scanned = events.len();
         let last = events.last().map_or(from, |(cursor, _)| *cursor);
-        let mut visible = Vec::new();
+        let mut changes = Vec::new();
         for (cursor, event) in events {
-            let Some(change) = self.changes.change_of(&event).await else {
-                continue;
-            };
+            if let Some(change) = self.changes.change_of(&event).await {
+                changes.push((cursor, change));
+            }
+        }
+        let now = self.assignees_now(changes.iter().map(|(_, change)| change)).await;
+        let mut visible = Vec::new();
+        for (cursor, change) in changes {
             let assignee = match assigned_to(&change) {
                 Some(assignee) => assignee,
-                None => self.assignee_now(change.organisation_id, change.thread_id).await,
+                None => now.get(&(change.organisation_id, change.thread_id)).copied().flatten(),
             };
             let pushed = Pushed::new(cursor, change, assignee);
             if viewer.sees(&pushed) {
@@ -314,34 +320,74 @@ impl Hub {
         Ok(Page { visible, scanned, last })
     }
 
+    /// Remembers who the batch's threads are assigned to before it, in one
+    /// look-up for those the hub does not remember and whose first change
+    /// in the batch is not an assignment.
+    async fn learn_audiences(&self, changes: &[ThreadChange]) {
+        let mut first_seen = std::collections::HashSet::new();
+        let mut wanted = Vec::new();
+        {
+            let remembered = self.remember();
+            for change in changes {
+                let key = (change.organisation_id, change.thread_id);
+                if first_seen.insert(key) && assigned_to(change).is_none() && !remembered.contains(&key) {
+                    wanted.push(key);
+                }
+            }
+        }
+        if wanted.is_empty() {
+            return;
+        }
+        let found = self.changes.audiences(&wanted).await;
+        let mut remembered = self.remember();
+        for (key, audience) in found {
+            remembered.put(key, audience.assignee);
+        }
+    }
+
     /// Who the thread is assigned to once `change` is applied; the cache
     /// follows assignments in feed order (only the hub's feed writes it).
-    async fn assignee_after(&self, change: &ThreadChange) -> Option<Uuid> {
+    /// A thread the hub does not know is taken as unassigned (a new thread
+    /// is), and looked up again with the next batch.
+    fn assignee_after(&self, change: &ThreadChange) -> Option<Uuid> {
         let key = (change.organisation_id, change.thread_id);
         if let Some(assignee) = assigned_to(change) {
             self.remember().put(key, assignee);
             return assignee;
         }
-        if let Some(assignee) = self.remember().get(&key).copied() {
-            return assignee;
-        }
-        let audience = self.changes.audience(key.0, key.1).await;
-        if let Some(audience) = audience {
-            self.remember().put(key, audience.assignee);
-        }
-        audience.and_then(|a| a.assignee)
+        self.remember().get(&key).copied().flatten()
     }
 
-    /// Who the thread is assigned to now, as far as the hub knows; an
-    /// unknown thread is taken as unassigned (a new thread is).
-    async fn assignee_now(&self, organisation_id: Uuid, thread_id: Uuid) -> Option<Uuid> {
-        if let Some(assignee) = self.remember().get(&(organisation_id, thread_id)).copied() {
-            return assignee;
+    /// Who the changes' threads are assigned to now, as far as the hub
+    /// knows, in one look-up for those it does not remember; an unknown
+    /// thread is taken as unassigned (a new thread is).
+    async fn assignees_now<'a>(
+        &self,
+        changes: impl Iterator<Item = &'a ThreadChange>,
+    ) -> HashMap<(Uuid, Uuid), Option<Uuid>> {
+        let mut now = HashMap::new();
+        let mut wanted = Vec::new();
+        {
+            let mut remembered = self.remember();
+            for change in changes {
+                let key = (change.organisation_id, change.thread_id);
+                if now.contains_key(&key) || wanted.contains(&key) {
+                    continue;
+                }
+                match remembered.get(&key) {
+                    Some(assignee) => {
+                        now.insert(key, *assignee);
+                    }
+                    None => wanted.push(key),
+                }
+            }
         }
-        self.changes
-            .audience(organisation_id, thread_id)
-            .await
-            .and_then(|a| a.assignee)
+        if !wanted.is_empty() {
+            for (key, audience) in self.changes.audiences(&wanted).await {
+                now.insert(key, audience.assignee);
+            }
+        }
+        now
     }
 
     fn remember(&self) -> std::sync::MutexGuard<'_, LruCache<(Uuid, Uuid), Option<Uuid>>> {
@@ -373,12 +419,15 @@ pub(crate) mod tests {
     /// `{"thread": id, "kind": "message", "data": {...}, "previous": …}`.
     pub struct FakeChanges {
         pub audiences: Mutex<HashMap<Uuid, Option<Uuid>>>,
+        /// How many times audiences were looked up.
+        pub look_ups: Mutex<usize>,
     }
 
     impl FakeChanges {
         pub fn new() -> Self {
             Self {
                 audiences: Mutex::new(HashMap::new()),
+                look_ups: Mutex::new(0),
             }
         }
     }
@@ -406,11 +455,16 @@ pub(crate) mod tests {
             })
         }
 
-        async fn audience(&self, _organisation_id: Uuid, thread_id: Uuid) -> Option<ThreadAudience> {
+        async fn audiences(&self, threads: &[(Uuid, Uuid)]) -> HashMap<(Uuid, Uuid), ThreadAudience> {
+            *self.look_ups.lock().unwrap() += 1;
             let audiences = self.audiences.lock().unwrap();
-            audiences
-                .get(&thread_id)
-                .map(|assignee| ThreadAudience { assignee: *assignee })
+            threads
+                .iter()
+                .filter_map(|key| {
+                    let assignee = audiences.get(&key.1)?;
+                    Some((*key, ThreadAudience { assignee: *assignee }))
+                })
+                .collect()
         }
     }
 
@@ -512,7 +566,7 @@ pub(crate) mod tests {
         f.commit(at(8), event(8, org, json!({"unrelated": true}))).await;
         let pushed = rx.try_recv().unwrap();
         assert_eq!(pushed.cursor, at(7));
-        let message: serde_json::Value = serde_json::from_str(&pushed.json).unwrap();
+        let message: serde_json::Value = serde_json::from_str(pushed.json.as_str()).unwrap();
         assert_eq!(message["id"], "7");
         assert_eq!(message["type"], "thread.message");
         assert_eq!(message["thread_id"], thread.to_string());
@@ -602,6 +656,49 @@ pub(crate) mod tests {
             "the read model still says alice; the hub knows better"
         );
         assert!(viewer(bob).sees(&after));
+    }
+
+    #[tokio::test]
+    async fn a_batch_looks_up_the_assignees_of_the_threads_it_does_not_remember_once() {
+        let f = fixture(64);
+        let org = Uuid::new_v4();
+        let (alice, known, unknown) = (Uuid::new_v4(), Uuid::new_v4(), Uuid::new_v4());
+        f.changes.audiences.lock().unwrap().insert(known, Some(alice));
+        let mut rx = f.hub.subscribe();
+        let batch = |from: i64| {
+            let events: Vec<StoredEvent> = [known, unknown, known, unknown]
+                .iter()
+                .enumerate()
+                .map(|(i, thread)| event(from + i as i64, org, json!({"thread": thread})))
+                .collect();
+            for e in &events {
+                f.backlog.events.lock().unwrap().push((at(e.position), e.clone()));
+            }
+            events
+                .into_iter()
+                .map(|event| Delivery {
+                    event,
+                    ack: Box::new(infrastructure::feed::CheckpointedAck),
+                })
+                .collect::<Vec<_>>()
+        };
+        f.hub.publish(batch(1)).await.unwrap();
+        assert_eq!(*f.changes.look_ups.lock().unwrap(), 1, "one look-up for the batch");
+        let assignees: Vec<Option<Uuid>> = (0..4).map(|_| rx.try_recv().unwrap().assignee).collect();
+        assert_eq!(assignees, vec![Some(alice), None, Some(alice), None]);
+        f.hub.publish(batch(5)).await.unwrap();
+        assert_eq!(
+            *f.changes.look_ups.lock().unwrap(),
+            2,
+            "the thread the view did not have is looked up again"
+        );
+        f.changes.audiences.lock().unwrap().remove(&unknown);
+        f.changes.audiences.lock().unwrap().insert(unknown, Some(alice));
+        f.hub.publish(batch(9)).await.unwrap();
+        let assignees: Vec<Option<Uuid>> = (0..8).map(|_| rx.try_recv().unwrap().assignee).collect();
+        assert_eq!(assignees[4..], [Some(alice); 4], "and found once the view has it");
+        f.hub.publish(batch(13)).await.unwrap();
+        assert_eq!(*f.changes.look_ups.lock().unwrap(), 3, "both remembered now");
     }
 
     #[tokio::test]

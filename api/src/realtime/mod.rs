@@ -33,6 +33,13 @@ use session::Session;
 
 /// The largest frame a client may send (it has nothing to say but close).
 const MAX_CLIENT_FRAME: usize = 4 * 1024;
+/// What a connection reads into at once: enough for the largest frame a
+/// client may send (the default, 128 KiB, would be most of a connection's
+/// memory).
+const READ_BUFFER: usize = 4 * 1024;
+/// What a connection buffers before writing without a flush; a batch is
+/// flushed at its end anyway.
+const WRITE_BUFFER: usize = 16 * 1024;
 
 pub fn router() -> Router<Arc<AppState>> {
     Router::new()
@@ -75,6 +82,8 @@ pub async fn socket_route(
     upgrade
         .max_message_size(MAX_CLIENT_FRAME)
         .max_frame_size(MAX_CLIENT_FRAME)
+        .read_buffer_size(READ_BUFFER)
+        .write_buffer_size(WRITE_BUFFER)
         .on_upgrade(move |socket| socket::serve(socket, messages))
 }
 

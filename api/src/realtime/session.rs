@@ -3,10 +3,13 @@
 //! heartbeats that check its credential again.
 //!
 //! The session runs in a task of its own and hands its messages to the
-//! transport through a bounded queue it never waits on once live: a full
-//! queue means the client is not reading, and it is told to resync. So a
-//! slow client costs its own queue and its place in the hub's broadcast
-//! buffer, never another client's time.
+//! transport through a small bounded queue. Once live, a full queue makes
+//! it wait with its place in the hub's broadcast buffer (shared by every
+//! connection of the process, `SWITCHBOARD_REALTIME_BUFFER` changes): a
+//! client that falls behind the whole buffer is told to resync, and one
+//! that takes nothing at all is disconnected by its transport. So a slow
+//! client costs its own queue and its place in the buffer, never another
+//! client's time.
 
 use futures::StreamExt;
 use futures::stream::BoxStream;
@@ -78,6 +81,15 @@ impl Outbox {
     /// Queues without waiting; `false` when the queue is full or gone.
     fn push(&self, item: Outgoing) -> bool {
         self.queue.try_send(item).is_ok()
+    }
+
+    /// Queues without waiting; the item back when the queue is full (a
+    /// queue that is gone takes it and drops it).
+    fn offer(&self, item: Outgoing) -> Option<Outgoing> {
+        match self.queue.try_send(item) {
+            Err(mpsc::error::TrySendError::Full(item)) => Some(item),
+            _ => None,
+        }
     }
 
     /// Queues, waiting a bounded time for room; `false` when the client
@@ -193,6 +205,12 @@ impl Session {
     /// Forwards live changes after `last` that the viewer may see, until
     /// the client goes, falls behind, loses its credential, or the process
     /// stops; the message to end with.
+    ///
+    /// When the queue is full the session stops taking from the hub until
+    /// the transport makes room: the hub's broadcast buffer, shared by every
+    /// connection, holds what follows, so a burst longer than the queue is
+    /// delivered late, not lost. A client that falls behind the whole
+    /// buffer is told to resync.
     async fn follow(
         &mut self,
         hub: &Hub,
@@ -203,6 +221,7 @@ impl Session {
         let period = Duration::from_secs(self.state.settings.realtime_heartbeat_secs.max(1));
         let mut heartbeat = tokio::time::interval_at(Instant::now() + period, period);
         heartbeat.set_missed_tick_behavior(MissedTickBehavior::Delay);
+        let mut waiting: Option<Outgoing> = None;
         loop {
             tokio::select! {
                 biased;
@@ -212,22 +231,23 @@ impl Session {
                     if !self.still_valid().await {
                         return Some(Outgoing::closed(ClosedReason::Unauthenticated));
                     }
-                    if !outbox.push(Outgoing::Heartbeat) {
-                        dropped("queue_full");
-                        return Some(Outgoing::resync(ResyncReason::FellBehind));
+                    // A full queue already has something on its way.
+                    if waiting.is_none() {
+                        let _ = outbox.push(Outgoing::Heartbeat);
                     }
                 }
-                received = live.recv() => match received {
+                room = outbox.queue.reserve(), if waiting.is_some() => match (room, waiting.take()) {
+                    (Ok(room), Some(item)) => room.send(item),
+                    _ => return None,
+                },
+                received = live.recv(), if waiting.is_none() => match received {
                     Ok(pushed) if pushed.cursor > last => {
                         last = pushed.cursor;
                         if !self.viewer.sees(&pushed) {
                             continue;
                         }
-                        if !outbox.push(Outgoing::Change(pushed)) {
-                            dropped("queue_full");
-                            return Some(Outgoing::resync(ResyncReason::FellBehind));
-                        }
                         metrics::counter!("switchboard_realtime_pushed_total").increment(1);
+                        waiting = outbox.offer(Outgoing::Change(pushed));
                     }
                     Ok(_) => {}
                     Err(RecvError::Lagged(_)) => {

@@ -5,6 +5,7 @@
 use async_trait::async_trait;
 use serde_json::json;
 use sqlx::AnyPool;
+use std::collections::HashMap;
 use std::num::NonZeroUsize;
 use std::sync::Mutex;
 use uuid::Uuid;
@@ -14,7 +15,7 @@ use application::realtime::{ThreadAudience, ThreadChange, ThreadChanges};
 use domain::thread::ThreadEvent;
 
 use super::effect::{Effect, effect_of};
-use super::read::{audience, thread_of_item};
+use super::read::{audiences, thread_of_item};
 
 /// Items remembered for their later statuses.
 const REMEMBERED_ITEMS: usize = 65_536;
@@ -140,12 +141,21 @@ impl ThreadChanges for SqlThreadChanges {
         }
     }
 
-    async fn audience(&self, organisation_id: Uuid, thread_id: Uuid) -> Option<ThreadAudience> {
-        let assignee = audience(&self.pool, &organisation_id.to_string(), &thread_id.to_string())
-            .await
-            .ok()??;
-        Some(ThreadAudience {
-            assignee: assignee.and_then(|a| Uuid::parse_str(&a).ok()),
-        })
+    async fn audiences(&self, threads: &[(Uuid, Uuid)]) -> HashMap<(Uuid, Uuid), ThreadAudience> {
+        let ids: Vec<String> = threads.iter().map(|(_, thread)| thread.to_string()).collect();
+        let rows = match audiences(&self.pool, &ids).await {
+            Ok(rows) => rows,
+            Err(error) => {
+                tracing::warn!(%error, "the threads' assignees could not be read");
+                return HashMap::new();
+            }
+        };
+        rows.into_iter()
+            .filter_map(|(organisation, thread, assignee)| {
+                let key = (Uuid::parse_str(&organisation).ok()?, Uuid::parse_str(&thread).ok()?);
+                let assignee = assignee.and_then(|a| Uuid::parse_str(&a).ok());
+                threads.contains(&key).then_some((key, ThreadAudience { assignee }))
+            })
+            .collect()
     }
 }

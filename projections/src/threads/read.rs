@@ -7,6 +7,7 @@ use async_trait::async_trait;
 use chrono::{DateTime, Utc};
 use sqlx::any::AnyRow;
 use sqlx::{AnyPool, Row};
+use std::collections::HashMap;
 use uuid::Uuid;
 
 use application::error::StoreError;
@@ -289,6 +290,29 @@ pub async fn read_through(pool: &AnyPool, thread_id: &str, user_id: &str) -> Res
     )
 }
 
+/// How far `user` has read each of `thread_ids` (those it has read), in
+/// one query.
+pub async fn reads_through(
+    pool: &AnyPool,
+    thread_ids: &[&str],
+    user_id: &str,
+) -> Result<HashMap<String, String>, ProjectionError> {
+    if thread_ids.is_empty() {
+        return Ok(HashMap::new());
+    }
+    let placeholders: Vec<String> = (2..thread_ids.len() + 2).map(|i| format!("${i}")).collect();
+    let text = format!(
+        "SELECT thread_id, read_through FROM thread_reads WHERE user_id = $1 AND thread_id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&text).bind(user_id);
+    for thread_id in thread_ids {
+        query = query.bind(*thread_id);
+    }
+    let rows = query.fetch_all(pool).await?;
+    rows.iter().map(|row| Ok((row.try_get(0)?, row.try_get(1)?))).collect()
+}
+
 /// One page of a thread's timeline, oldest first, after `after`.
 pub async fn items(
     pool: &AnyPool,
@@ -357,22 +381,28 @@ pub async fn thread_of_item(
     })
 }
 
-/// The thread's assignee (`Some(None)` while unassigned); `None` when the
-/// organisation has no such thread.
-pub async fn audience(
+/// The organisation and assignee (`None` while unassigned) of each of the
+/// threads the view has.
+pub async fn audiences(
     pool: &AnyPool,
-    organisation_id: &str,
-    thread_id: &str,
-) -> Result<Option<Option<String>>, ProjectionError> {
-    let row = sqlx::query("SELECT assignee_id FROM threads_view WHERE thread_id = $1 AND organisation_id = $2")
-        .bind(thread_id)
-        .bind(organisation_id)
-        .fetch_optional(pool)
-        .await?;
-    Ok(match row {
-        Some(r) => Some(r.try_get(0)?),
-        None => None,
-    })
+    thread_ids: &[String],
+) -> Result<Vec<(String, String, Option<String>)>, ProjectionError> {
+    if thread_ids.is_empty() {
+        return Ok(Vec::new());
+    }
+    let placeholders: Vec<String> = (1..=thread_ids.len()).map(|i| format!("${i}")).collect();
+    let text = format!(
+        "SELECT organisation_id, thread_id, assignee_id FROM threads_view WHERE thread_id IN ({})",
+        placeholders.join(", ")
+    );
+    let mut query = sqlx::query(&text);
+    for thread_id in thread_ids {
+        query = query.bind(thread_id);
+    }
+    let rows = query.fetch_all(pool).await?;
+    rows.iter()
+        .map(|row| Ok((row.try_get(0)?, row.try_get(1)?, row.try_get(2)?)))
+        .collect()
 }
 
 /// The thread directory over the view.

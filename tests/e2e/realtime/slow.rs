@@ -1,5 +1,7 @@
 //! A slow client never slows the others: one that stops reading is told
-//! to resync and disconnected, while another receives every change.
+//! to resync and disconnected, while another receives every change; one
+//! that reads late, after a burst longer than its queue and the sockets'
+//! buffers, still receives it all while the hub's buffer holds it.
 //! Changes large enough to fill the sockets' buffers are handed to the
 //! hub directly, as its feed would.
 
@@ -16,6 +18,8 @@ use crate::support::TestApp;
 
 const CHANGES: i64 = 3_000;
 const BATCH: i64 = 100;
+/// The hub's buffer in the first test: far less than the changes sent.
+const SMALL_BUFFER: usize = 256;
 
 fn big_change(app: &TestApp, position: i64) -> Pushed {
     let change = ThreadChange {
@@ -32,7 +36,9 @@ fn big_change(app: &TestApp, position: i64) -> Pushed {
 
 #[tokio::test]
 async fn a_client_that_does_not_read_is_told_to_resync_and_disconnected_while_another_keeps_receiving() {
-    let app = TestApp::embedded().await;
+    let (mut settings, dir) = crate::support::embedded();
+    settings.realtime_buffer = SMALL_BUFFER;
+    let app = TestApp::start(settings, Some(dir)).await;
     let mut slow = Socket::connect(&app.base, &app.admin_token, "").await;
     let mut fast = Socket::connect(&app.base, &app.admin_token, "").await;
     slow.ready().await;
@@ -70,5 +76,42 @@ async fn a_client_that_does_not_read_is_told_to_resync_and_disconnected_while_an
         fast.change().await["id"],
         (start + CHANGES).to_string(),
         "the other goes on"
+    );
+}
+
+#[tokio::test]
+async fn a_client_that_reads_only_after_a_burst_longer_than_its_queue_and_its_socket_still_receives_every_change() {
+    let app = TestApp::embedded().await;
+    assert!(
+        app.state.settings.realtime_buffer > CHANGES as usize,
+        "the default buffer holds the burst"
+    );
+    let mut late = Socket::connect(&app.base, &app.admin_token, "").await;
+    late.ready().await;
+    let hub = app.state.realtime.clone();
+    let start = 2_000_000_000;
+    // 3,000 changes of 16 KiB: far more than the connection's queue (256)
+    // and the sockets' buffers hold while nobody reads.
+    for i in 0..CHANGES {
+        hub.broadcast(big_change(&app, start + i));
+    }
+    tokio::time::sleep(Duration::from_secs(1)).await;
+    for i in 0..CHANGES {
+        let message = late
+            .next_within(Duration::from_secs(5))
+            .await
+            .unwrap_or_else(|| panic!("closed after {i} changes"));
+        assert_eq!(
+            message["id"],
+            (start + i).to_string(),
+            "in order, none lost: {}",
+            message["type"]
+        );
+    }
+    hub.broadcast(big_change(&app, start + CHANGES));
+    assert_eq!(
+        late.change().await["id"],
+        (start + CHANGES).to_string(),
+        "and it stays live"
     );
 }
