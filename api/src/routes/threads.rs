@@ -9,6 +9,7 @@ use axum::http::{HeaderMap, StatusCode};
 use axum::routing::{get, post};
 use axum::{Json, Router};
 use serde::{Deserialize, Serialize};
+use std::collections::HashMap;
 use std::sync::Arc;
 use utoipa::{IntoParams, ToSchema};
 use uuid::Uuid;
@@ -393,11 +394,7 @@ pub async fn list(
     let more = rows.len() as i64 > limit;
     rows.truncate(limit as usize);
     let next_cursor = more.then(|| rows.last().map(thread_cursor)).flatten();
-    let mut listed = Vec::with_capacity(rows.len());
-    for row in rows {
-        let read = read_through(&state, &caller, &row.thread_id).await?;
-        listed.push(ThreadResponse::of(row, read.as_deref()));
-    }
+    let listed = with_reads(&state, &caller, rows).await?;
     let Json(mut page) = envelope::list(listed);
     page.next_cursor = next_cursor;
     Ok(Json(page))
@@ -423,12 +420,26 @@ pub(crate) async fn of_customer(
     let filter = query.filter(caller)?;
     let organisation = caller.organisation_id.to_string();
     let rows = projections::threads::list(&state.db.read, &organisation, &filter, None, limit).await?;
-    let mut listed = Vec::with_capacity(rows.len());
-    for row in rows {
-        let read = read_through(state, caller, &row.thread_id).await?;
-        listed.push(ThreadResponse::of(row, read.as_deref()));
-    }
-    Ok(listed)
+    with_reads(state, caller, rows).await
+}
+
+/// The rows as responses, with how far the caller has read each (one
+/// look-up for the page).
+async fn with_reads(state: &AppState, caller: &Caller, rows: Vec<ThreadRow>) -> Result<Vec<ThreadResponse>, ApiError> {
+    let reads = match caller.acting_user_id {
+        Some(user) => {
+            let ids: Vec<&str> = rows.iter().map(|row| row.thread_id.as_str()).collect();
+            projections::threads::reads_through(&state.db.read, &ids, &user.to_string()).await?
+        }
+        None => HashMap::new(),
+    };
+    Ok(rows
+        .into_iter()
+        .map(|row| {
+            let read = reads.get(&row.thread_id).cloned();
+            ThreadResponse::of(row, read.as_deref())
+        })
+        .collect())
 }
 
 /// How many threads of each status the caller may see, under the filters.
