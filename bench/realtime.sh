@@ -5,10 +5,9 @@
 #   REALTIME=1 bench/run.sh      # the same after the main bench, results in <run>/realtime/
 #
 # Two `switchboard serve` processes (A and B) on one fresh PostgreSQL
-# database and one fresh JetStream stream (distributed mode). A is the
-# relay and runs the workers; B has the relay and its workers off (`serve`
-# has no switch for its projectors: both run them, sharing each projector's
-# durable consumer). Each process's realtime hub reads its own ordered
+# database and one fresh JetStream stream (distributed mode). A runs the
+# projectors, the relay and the workers; B only the API
+# (`serve --no-projectors --no-workers`). Each process's realtime hub reads its own ordered
 # JetStream consumer. The Exotel simulator (`switchboard sim`) is the
 # WhatsApp provider the organisation's exotel_whatsapp integration is
 # configured against.
@@ -52,6 +51,8 @@
 #     default /var/tmp/switchboard-target; built if missing)
 #   RESULTS_DIR=    where the results go (run.sh passes <run>/realtime)
 #   RUST_LOG=warn   KEEP=0 (1: keep the database, the stream and the work dir)
+#   SERVER_ENV=     more settings for both servers, space-separated NAME=VALUE pairs
+#                   (e.g. "SWITCHBOARD_REALTIME_BUFFER=1024"); recorded in config.env
 #   WAIT_FOR_IDLE=0 wait up to this many seconds for the machine to be idle (< 15 % busy
 #                   over 3 s) before starting; 0: start at once
 set -euo pipefail
@@ -232,6 +233,7 @@ BASE_A="http://127.0.0.1:$PORT_A" BASE_B="http://127.0.0.1:$PORT_B" SIM="http://
     echo "CLIENTS=$CLIENTS RATE=$RATE DURATION=$DURATION CUSTOMERS=$CUSTOMERS IDLE=$IDLE SETTLE=$SETTLE PRIME=$PRIME BASELINE=$BASELINE"
     echo "POST_CONNECTIONS=$POST_CONNECTIONS CONNECT_PARALLEL=$CONNECT_PARALLEL LOADGEN_THREADS=$LOADGEN_THREADS"
     echo "BASE_A=$BASE_A BASE_B=$BASE_B SIM=$SIM DB=$DB STREAM=$STREAM"
+    echo "SERVER_ENV=${SERVER_ENV:-}"
 } >"$RESULTS/config.env"
 cat "$RESULTS/machine.txt" >&2
 
@@ -244,7 +246,21 @@ COMMON_ENV=(PATH="$PATH" HOME="$HOME" RUST_LOG="$SB_LOG" SWITCHBOARD_LOG_FORMAT=
     SWITCHBOARD_JWT_SECRET="$JWT_SECRET" SWITCHBOARD_MASTER_KEYS="$MASTER_KEYS"
     SWITCHBOARD_OUTBOUND_ALLOW_PRIVATE=true SWITCHBOARD_PHONE_SYNC_INTERVAL_SECS=0
     SWITCHBOARD_RATE_LIMIT_PER_ACTOR=100000000 SWITCHBOARD_RATE_LIMIT_PER_ORGANISATION=100000000)
-# B: no relay, no call, message or webhook workers.
+if [[ -n "${SERVER_ENV:-}" ]]; then
+    read -r -a EXTRA_ENV <<<"$SERVER_ENV"
+    for pair in "${EXTRA_ENV[@]}"; do
+        [[ "$pair" == SWITCHBOARD_*=* ]] || die "SERVER_ENV takes SWITCHBOARD_NAME=VALUE pairs, not $pair"
+    done
+    COMMON_ENV+=("${EXTRA_ENV[@]}")
+fi
+# B: the API alone (no projectors, no relay, no call, message or webhook
+# workers), as a distributed deployment's API processes run; a binary
+# without `serve --no-projectors` runs them, sharing A's durable consumers.
+if "$SB" serve --help 2>/dev/null | grep -q -- --no-projectors; then
+    B_ARGS=(--no-projectors --no-workers)
+else
+    B_ARGS=()
+fi
 B_ENV=(SWITCHBOARD_RELAY_ENABLED=false SWITCHBOARD_CALL_WORKERS=false SWITCHBOARD_MESSAGE_WORKERS=false
     SWITCHBOARD_WEBHOOK_WORKERS=false)
 sb() { env -i "${COMMON_ENV[@]}" "$SB" "$@"; }
@@ -270,11 +286,11 @@ SIM_PID=$!
 env -i "${COMMON_ENV[@]}" "$SB" serve --listen "127.0.0.1:$PORT_A" >"$RESULTS/serve-a.log" 2>&1 &
 PID_A=$!
 wait_ready "$BASE_A" "$PID_A" "$RESULTS/serve-a.log"
-env -i "${COMMON_ENV[@]}" "${B_ENV[@]}" "$SB" serve --listen "127.0.0.1:$PORT_B" >"$RESULTS/serve-b.log" 2>&1 &
+env -i "${COMMON_ENV[@]}" "${B_ENV[@]}" "$SB" serve --listen "127.0.0.1:$PORT_B" "${B_ARGS[@]}" >"$RESULTS/serve-b.log" 2>&1 &
 PID_B=$!
 wait_ready "$BASE_B" "$PID_B" "$RESULTS/serve-b.log"
 kill -0 "$SIM_PID" 2>/dev/null || die "the simulator exited, see $RESULTS/sim.log"
-log "A (relay, workers) pid $PID_A on $BASE_A; B (no relay, no workers) pid $PID_B on $BASE_B; simulator on $SIM"
+log "A (projectors, relay, workers) pid $PID_A on $BASE_A; B (API only: ${B_ARGS[*]:-projectors on}) pid $PID_B on $BASE_B; simulator on $SIM"
 
 TOKEN="$(curl -fsS -X POST "$BASE_A/api/v1/auth/login" -H 'content-type: application/json' \
     -d "{\"email\":\"$ADMIN_EMAIL\",\"password\":\"$ADMIN_PASSWORD\"}" \

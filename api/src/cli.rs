@@ -38,6 +38,14 @@ pub enum Command {
         /// Address to listen on (also `SWITCHBOARD_LISTEN`).
         #[arg(long)]
         listen: Option<SocketAddr>,
+        /// Leaves the projectors to `switchboard project` processes: an
+        /// API process of a distributed deployment (refused embedded, whose
+        /// one process must run them).
+        #[arg(long)]
+        no_projectors: bool,
+        /// Leaves the background workers to `switchboard work` processes.
+        #[arg(long)]
+        no_workers: bool,
     },
     /// Applies the database migrations and exits.
     Migrate,
@@ -125,12 +133,31 @@ pub async fn run(cli: Cli) -> anyhow::Result<()> {
     if let Some(dir) = cli.data_dir {
         settings.data_dir = dir;
     }
-    if let Command::Serve { listen: Some(listen) } = cli.command {
+    if let Command::Serve {
+        listen: Some(listen), ..
+    } = cli.command
+    {
         settings.listen = listen;
     }
     crate::telemetry::init_logs(settings.log_format);
     match cli.command {
-        Command::Serve { .. } => serve(settings, Roles::ALL).await,
+        Command::Serve {
+            no_projectors,
+            no_workers,
+            ..
+        } => {
+            if no_projectors && settings.mode() == Mode::Embedded {
+                anyhow::bail!(
+                    "--no-projectors needs the distributed mode: the embedded process must run its projectors"
+                );
+            }
+            let roles = Roles {
+                api: true,
+                projectors: !no_projectors,
+                workers: !no_workers,
+            };
+            serve(settings, roles).await
+        }
         Command::Sim { listen } => sim(listen).await,
         Command::Migrate => migrate(settings).await,
         Command::Project => {
