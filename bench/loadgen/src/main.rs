@@ -45,8 +45,8 @@ use hyper::client::conn::http1;
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
 use std::collections::BTreeMap;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::net::TcpStream;
 
@@ -100,7 +100,9 @@ fn parse_args() -> Config {
             "--method" => method = value().parse().unwrap_or_else(|_| usage("bad --method")),
             "--header" => {
                 let v = value();
-                let (k, val) = v.split_once(':').unwrap_or_else(|| usage("--header wants 'name: value'"));
+                let (k, val) = v
+                    .split_once(':')
+                    .unwrap_or_else(|| usage("--header wants 'name: value'"));
                 headers.push((k.trim().to_string(), val.trim().to_string()));
             }
             "--body" => body = value(),
@@ -115,7 +117,12 @@ fn parse_args() -> Config {
             "--values" => {
                 let path = value();
                 let text = std::fs::read_to_string(&path).unwrap_or_else(|e| usage(&format!("--values {path}: {e}")));
-                values = text.lines().map(str::trim).filter(|l| !l.is_empty()).map(String::from).collect();
+                values = text
+                    .lines()
+                    .map(str::trim)
+                    .filter(|l| !l.is_empty())
+                    .map(String::from)
+                    .collect();
                 if values.is_empty() {
                     usage(&format!("--values {path} has no values"));
                 }
@@ -125,7 +132,9 @@ fn parse_args() -> Config {
         }
     }
     let url = url.unwrap_or_else(|| usage("--url is required"));
-    let rest = url.strip_prefix("http://").unwrap_or_else(|| usage("only http:// URLs are supported"));
+    let rest = url
+        .strip_prefix("http://")
+        .unwrap_or_else(|| usage("only http:// URLs are supported"));
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -163,9 +172,13 @@ fn parse_args() -> Config {
 type Sender = http1::SendRequest<Full<Bytes>>;
 
 async fn connect(cfg: &Config) -> Result<Sender, String> {
-    let stream = TcpStream::connect((cfg.host.as_str(), cfg.port)).await.map_err(|e| format!("connect: {e}"))?;
+    let stream = TcpStream::connect((cfg.host.as_str(), cfg.port))
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
     let _ = stream.set_nodelay(true);
-    let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("handshake: {e}"))?;
+    let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -175,21 +188,28 @@ async fn connect(cfg: &Config) -> Result<Sender, String> {
 async fn send(sender: &mut Sender, cfg: &Config, n: u64) -> Result<u16, String> {
     sender.ready().await.map_err(|e| format!("connection: {e}"))?;
     let mut body = if cfg.body.contains("{n") {
-        cfg.body.replace("{n}", &n.to_string()).replace("{n:012}", &format!("{n:012}"))
+        cfg.body
+            .replace("{n}", &n.to_string())
+            .replace("{n:012}", &format!("{n:012}"))
     } else {
         cfg.body.clone()
     };
     if !cfg.values.is_empty() && body.contains("{v}") {
         body = body.replace("{v}", &cfg.values[(n % cfg.values.len() as u64) as usize]);
     }
-    let mut req = Request::builder().method(cfg.method.clone()).uri(cfg.path.as_str()).header("host", cfg.authority.as_str());
+    let mut req = Request::builder()
+        .method(cfg.method.clone())
+        .uri(cfg.path.as_str())
+        .header("host", cfg.authority.as_str());
     if !body.is_empty() && !cfg.headers.iter().any(|(k, _)| k.eq_ignore_ascii_case("content-type")) {
         req = req.header("content-type", "application/json");
     }
     for (k, v) in &cfg.headers {
         req = req.header(k.as_str(), v.as_str());
     }
-    let req = req.body(Full::new(Bytes::from(body))).map_err(|e| format!("request: {e}"))?;
+    let req = req
+        .body(Full::new(Bytes::from(body)))
+        .map_err(|e| format!("request: {e}"))?;
     let resp = sender.send_request(req).await.map_err(|e| format!("send: {e}"))?;
     let status = resp.status().as_u16();
     resp.into_body().collect().await.map_err(|e| format!("body: {e}"))?;
@@ -226,7 +246,13 @@ impl Stats {
     }
 }
 
-async fn worker(cfg: Arc<Config>, ticket: Arc<AtomicU64>, start: Instant, measure_from: Instant, end: Instant) -> Stats {
+async fn worker(
+    cfg: Arc<Config>,
+    ticket: Arc<AtomicU64>,
+    start: Instant,
+    measure_from: Instant,
+    end: Instant,
+) -> Stats {
     let mut stats = Stats::default();
     let mut sender: Option<Sender> = None;
     if cfg.rate.is_none() {
@@ -345,7 +371,11 @@ fn main() {
         return;
     }
     let cfg = Arc::new(parse_args());
-    let runtime = tokio::runtime::Builder::new_multi_thread().worker_threads(cfg.threads).enable_all().build().expect("tokio runtime");
+    let runtime = tokio::runtime::Builder::new_multi_thread()
+        .worker_threads(cfg.threads)
+        .enable_all()
+        .build()
+        .expect("tokio runtime");
     let report = runtime.block_on(async {
         // Give the connections a moment to open before the schedule starts.
         let start = Instant::now() + Duration::from_millis(50);

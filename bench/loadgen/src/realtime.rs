@@ -31,16 +31,16 @@ use http_body_util::{BodyExt, Full};
 use hyper::client::conn::http1;
 use hyper::{Method, Request};
 use hyper_util::rt::TokioIo;
-use serde_json::{Value, json};
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, AtomicUsize, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 use tokio::net::TcpStream;
 use tokio::sync::Semaphore;
-use tokio_tungstenite::tungstenite::Message;
 use tokio_tungstenite::tungstenite::client::IntoClientRequest;
 use tokio_tungstenite::tungstenite::protocol::WebSocketConfig;
+use tokio_tungstenite::tungstenite::Message;
 
 /// The client's WebSocket read buffer (tungstenite's default is 128 KiB).
 const CLIENT_READ_BUFFER: usize = 8 * 1024;
@@ -245,7 +245,9 @@ async fn open_socket(url: &str, token: &str) -> Result<Ws, String> {
     );
     let rest = url.strip_prefix("ws://").ok_or("only ws:// URLs")?;
     let authority = rest.split('/').next().unwrap_or(rest);
-    let stream = TcpStream::connect(authority).await.map_err(|e| format!("connect: {e}"))?;
+    let stream = TcpStream::connect(authority)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
     let _ = stream.set_nodelay(true);
     // tungstenite zero-fills its whole read buffer (128 KiB by default) at
     // every read; frames here are < 1 KiB, so a small buffer keeps the
@@ -275,7 +277,9 @@ async fn until_ready(ws: &mut Ws, result: &mut ClientResult) -> Result<(), Strin
                     Some("ready") => return Ok(()),
                     Some("heartbeat") => result.heartbeats += 1,
                     Some("resync") => {
-                        result.resyncs.push(field(text, "\"reason\":\"").unwrap_or("?").to_string());
+                        result
+                            .resyncs
+                            .push(field(text, "\"reason\":\"").unwrap_or("?").to_string());
                         return Err(format!("resync before ready: {text}"));
                     }
                     Some(other) => *result.other_changes.entry(format!("before_ready:{other}")).or_default() += 1,
@@ -333,11 +337,15 @@ async fn follow(
                     }
                     Some("heartbeat") => result.heartbeats += 1,
                     Some("resync") => {
-                        result.resyncs.push(field(text, "\"reason\":\"").unwrap_or("?").to_string());
+                        result
+                            .resyncs
+                            .push(field(text, "\"reason\":\"").unwrap_or("?").to_string());
                         result.resync_at_us.push(clock.mono_us(arrived));
                     }
                     Some("closed") => {
-                        result.closed.push(field(text, "\"reason\":\"").unwrap_or("?").to_string());
+                        result
+                            .closed
+                            .push(field(text, "\"reason\":\"").unwrap_or("?").to_string());
                     }
                     Some(other) => *result.other_changes.entry(other.to_string()).or_default() += 1,
                     None => result.unparsed += 1,
@@ -384,7 +392,9 @@ struct Target {
 }
 
 fn target(url: &str) -> Target {
-    let rest = url.strip_prefix("http://").unwrap_or_else(|| usage("--post wants http:// URLs"));
+    let rest = url
+        .strip_prefix("http://")
+        .unwrap_or_else(|| usage("--post wants http:// URLs"));
     let (authority, path) = match rest.find('/') {
         Some(i) => (&rest[..i], &rest[i..]),
         None => (rest, "/"),
@@ -396,9 +406,13 @@ fn target(url: &str) -> Target {
 }
 
 async fn http_connect(authority: &str) -> Result<Sender, String> {
-    let stream = TcpStream::connect(authority).await.map_err(|e| format!("connect: {e}"))?;
+    let stream = TcpStream::connect(authority)
+        .await
+        .map_err(|e| format!("connect: {e}"))?;
     let _ = stream.set_nodelay(true);
-    let (sender, conn) = http1::handshake(TokioIo::new(stream)).await.map_err(|e| format!("handshake: {e}"))?;
+    let (sender, conn) = http1::handshake(TokioIo::new(stream))
+        .await
+        .map_err(|e| format!("handshake: {e}"))?;
     tokio::spawn(async move {
         let _ = conn.await;
     });
@@ -449,7 +463,15 @@ struct Posted {
     last_answer: AtomicU64,
 }
 
-async fn poster(cfg: Arc<Config>, run: String, posted: Arc<Posted>, ticket: Arc<AtomicU64>, clock: Clock, start: Instant, total: u64) {
+async fn poster(
+    cfg: Arc<Config>,
+    run: String,
+    posted: Arc<Posted>,
+    ticket: Arc<AtomicU64>,
+    clock: Clock,
+    start: Instant,
+    total: u64,
+) {
     let targets: Vec<Target> = cfg.post.iter().map(|u| target(u)).collect();
     let mut senders: Vec<Option<Sender>> = targets.iter().map(|_| None).collect();
     let mut latencies = Vec::new();
@@ -475,7 +497,12 @@ async fn poster(cfg: Arc<Config>, run: String, posted: Arc<Posted>, ticket: Arc<
                     }
                 }
             }
-            outcome = post(senders[which].as_mut().expect("connected"), &targets[which], body.clone()).await;
+            outcome = post(
+                senders[which].as_mut().expect("connected"),
+                &targets[which],
+                body.clone(),
+            )
+            .await;
             if outcome.is_err() {
                 senders[which] = None;
                 continue;
@@ -530,7 +557,11 @@ fn own_cpu_seconds() -> Option<f64> {
 /// idle), `load-start`, `load-end`.
 fn hook(cfg: &Config, phase: &str) {
     if let Some(cmd) = &cfg.hook {
-        match std::process::Command::new("sh").arg("-c").arg(format!("{cmd} {phase}")).status() {
+        match std::process::Command::new("sh")
+            .arg("-c")
+            .arg(format!("{cmd} {phase}"))
+            .status()
+        {
             Ok(status) if status.success() => {}
             other => log(&format!("hook {phase}: {other:?}")),
         }
@@ -558,7 +589,12 @@ async fn prime(cfg: &Config, run: &str) -> Result<Value, String> {
     for n in 0..cfg.prime {
         let t = &targets[n as usize % targets.len()];
         let mut sender = http_connect(&t.authority).await?;
-        let status = post(&mut sender, t, callback_body(cfg, &format!("{run}-prime"), n, &format!("sb-prime {n}"))).await?;
+        let status = post(
+            &mut sender,
+            t,
+            callback_body(cfg, &format!("{run}-prime"), n, &format!("sb-prime {n}")),
+        )
+        .await?;
         if !(200..300).contains(&status) {
             return Err(format!("a priming callback answered {status}"));
         }
@@ -619,7 +655,9 @@ async fn run(cfg: Arc<Config>) -> Value {
     tokio::time::sleep(Duration::from_secs(2)).await;
     let rss_before = rss_all(&cfg.pids);
     hook(&cfg, "before");
-    log(&format!("primed ({priming}); VmRSS before the clients: {rss_before:?} kB"));
+    log(&format!(
+        "primed ({priming}); VmRSS before the clients: {rss_before:?} kB"
+    ));
 
     // 1. connect every client and wait for each one's ready.
     let (stop_tx, stop) = tokio::sync::watch::channel(false);
@@ -631,8 +669,14 @@ async fn run(cfg: Arc<Config>) -> Value {
     let connect_start = Instant::now();
     let mut handles = Vec::with_capacity(cfg.clients);
     for i in 0..cfg.clients {
-        let (cfg, stop, settled, ready_count, gate, pairs) =
-            (cfg.clone(), stop.clone(), settled.clone(), ready_count.clone(), gate.clone(), pairs.clone());
+        let (cfg, stop, settled, ready_count, gate, pairs) = (
+            cfg.clone(),
+            stop.clone(),
+            settled.clone(),
+            ready_count.clone(),
+            gate.clone(),
+            pairs.clone(),
+        );
         handles.push(tokio::spawn(async move {
             let process = i % cfg.ws.len();
             let mut result = ClientResult {
@@ -732,7 +776,9 @@ async fn run(cfg: Arc<Config>) -> Value {
     let posted_s = clock.mono_us(Instant::now()) as f64 / 1e6 - clock.mono_us(load_start) as f64 / 1e6;
     let rss_load_end = rss_all(&cfg.pids);
     hook(&cfg, "load-end");
-    log(&format!("load done in {posted_s:.2} s; VmRSS at its end: {rss_load_end:?} kB"));
+    log(&format!(
+        "load done in {posted_s:.2} s; VmRSS at its end: {rss_load_end:?} kB"
+    ));
 
     // 4. stragglers: until every ready client has every answered message,
     // or `--settle` seconds, or 5 s without a new arrival; then stop.
@@ -753,7 +799,10 @@ async fn run(cfg: Arc<Config>) -> Value {
         tokio::time::sleep(Duration::from_millis(100)).await;
     }
     let settle_s = settle_start.elapsed().as_secs_f64();
-    log(&format!("settled after {settle_s:.1} s: {} of {expected_pairs} pairs", pairs.load(Ordering::Relaxed)));
+    log(&format!(
+        "settled after {settle_s:.1} s: {} of {expected_pairs} pairs",
+        pairs.load(Ordering::Relaxed)
+    ));
     let cpu_after_load = own_cpu_seconds();
     let _ = stop_tx.send(true);
     let mut results = Vec::with_capacity(cfg.clients);
@@ -783,6 +832,8 @@ async fn run(cfg: Arc<Config>) -> Value {
     let mut last_in = vec![vec![i64::MIN; total as usize]; processes];
     let mut by_second: BTreeMap<u64, Vec<i64>> = BTreeMap::new();
     let (mut duplicates, mut missing, mut bad_occurred) = (0u64, 0u64, 0u64);
+    // The first messages some client missed (their numbers `N` of `sb-bench N`).
+    let mut missing_sample: Vec<u64> = Vec::new();
     let mut resyncs: BTreeMap<String, u64> = BTreeMap::new();
     let mut closed: BTreeMap<String, u64> = BTreeMap::new();
     let mut other: BTreeMap<String, u64> = BTreeMap::new();
@@ -835,7 +886,10 @@ async fn run(cfg: Arc<Config>) -> Value {
         for s in &r.samples {
             let n = s.n as usize;
             if n >= seen.len() {
-                other.entry("thread.message(beyond the run)".into()).and_modify(|v| *v += 1).or_insert(1);
+                other
+                    .entry("thread.message(beyond the run)".into())
+                    .and_modify(|v| *v += 1)
+                    .or_insert(1);
                 continue;
             }
             if seen[n] {
@@ -860,8 +914,11 @@ async fn run(cfg: Arc<Config>) -> Value {
             first_in[r.process][n] = first_in[r.process][n].min(s.arrival_us);
             last_in[r.process][n] = last_in[r.process][n].max(s.arrival_us);
         }
-        let expected = answered.iter().enumerate().filter(|(n, a)| **a >= 0 && !seen[*n]).count() as u64;
-        missing += expected;
+        let unseen: Vec<usize> = (0..seen.len()).filter(|n| answered[*n] >= 0 && !seen[*n]).collect();
+        if missing_sample.len() < 20 {
+            missing_sample.extend(unseen.iter().take(20 - missing_sample.len()).map(|n| *n as u64));
+        }
+        missing += unseen.len() as u64;
         received_per_client.push(distinct as i64);
         r.samples = Vec::new();
     }
@@ -877,7 +934,8 @@ async fn run(cfg: Arc<Config>) -> Value {
     let negative_from_answer = from_answer.iter().filter(|v| **v < 0).count();
     let mut post_latency: Vec<i64> = posted.latency_us.lock().unwrap().iter().map(|v| *v as i64).collect();
     let mut post_service: Vec<i64> = posted.service_us.lock().unwrap().iter().map(|v| *v as i64).collect();
-    let last_answer_s = posted.last_answer.load(Ordering::Relaxed) as f64 / 1e6 - clock.mono_us(load_start) as f64 / 1e6;
+    let last_answer_s =
+        posted.last_answer.load(Ordering::Relaxed) as f64 / 1e6 - clock.mono_us(load_start) as f64 / 1e6;
     let achieved = ok_messages as f64 / last_answer_s.max(cfg.duration);
     let per_second: Vec<Value> = by_second
         .iter_mut()
@@ -914,8 +972,13 @@ async fn run(cfg: Arc<Config>) -> Value {
             })
         })
         .collect();
-    let statuses: BTreeMap<String, u64> =
-        posted.statuses.lock().unwrap().iter().map(|(k, v)| (k.to_string(), *v)).collect();
+    let statuses: BTreeMap<String, u64> = posted
+        .statuses
+        .lock()
+        .unwrap()
+        .iter()
+        .map(|(k, v)| (k.to_string(), *v))
+        .collect();
     let resync_total: u64 = resyncs.values().sum();
     let report = json!({
         "label": cfg.label,
@@ -940,6 +1003,7 @@ async fn run(cfg: Arc<Config>) -> Value {
         "settle_s": (settle_s * 100.0).round() / 100.0,
         "pairs_received": from_occurred.len() as u64 + bad_occurred,
         "pairs_missing": missing,
+        "pairs_missing_sample": missing_sample,
         "pairs_duplicated": duplicates,
         "fan_out_from_occurred_ms": quantiles(&mut from_occurred),
         "fan_out_from_answer_ms": quantiles(&mut from_answer),
@@ -991,7 +1055,10 @@ mod tests {
         assert_eq!(rfc3339_us("1970-01-01T00:00:00Z"), Some(0));
         assert_eq!(rfc3339_us("1970-01-01T00:00:01.5Z"), Some(1_500_000));
         assert_eq!(rfc3339_us("2026-12-02T14:49:14.123456Z"), Some(1_796_222_954_123_456));
-        assert_eq!(rfc3339_us("2000-03-01T00:00:00.000001+00:00"), Some(951_868_800_000_001));
+        assert_eq!(
+            rfc3339_us("2000-03-01T00:00:00.000001+00:00"),
+            Some(951_868_800_000_001)
+        );
         assert_eq!(rfc3339_us("nonsense"), None);
     }
 
