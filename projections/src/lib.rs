@@ -118,6 +118,15 @@ pub(crate) fn aggregate_pairs<'a>(events: &[&'a StoredEvent], first: usize) -> (
     (pairs, format!("VALUES {rows}"))
 }
 
+/// `count` placeholders from `$first`, comma-separated, for an `IN` list
+/// of one column.
+pub(crate) fn placeholders(first: usize, count: usize) -> String {
+    (first..first + count)
+        .map(|n| format!("${n}"))
+        .collect::<Vec<_>>()
+        .join(", ")
+}
+
 /// Decodes an event payload into the aggregate's event enum.
 pub(crate) fn decode<E: serde::de::DeserializeOwned>(event: &StoredEvent) -> Result<E, ProjectionError> {
     <E as serde::Deserialize<'_>>::deserialize(&event.payload).map_err(|e| ProjectionError::UndecodableEvent {
@@ -142,6 +151,13 @@ mod tests {
             payload: serde_json::Value::Null,
             metadata: HashMap::new(),
         }
+    }
+
+    #[test]
+    fn an_in_list_numbers_its_placeholders_from_the_first_it_is_given() {
+        assert_eq!(placeholders(2, 3), "$2, $3, $4");
+        assert_eq!(placeholders(1, 1), "$1");
+        assert_eq!(placeholders(5, 0), "");
     }
 
     #[test]

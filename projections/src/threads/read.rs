@@ -300,10 +300,9 @@ pub async fn reads_through(
     if thread_ids.is_empty() {
         return Ok(HashMap::new());
     }
-    let placeholders: Vec<String> = (2..thread_ids.len() + 2).map(|i| format!("${i}")).collect();
     let text = format!(
         "SELECT thread_id, read_through FROM thread_reads WHERE user_id = $1 AND thread_id IN ({})",
-        placeholders.join(", ")
+        crate::placeholders(2, thread_ids.len())
     );
     let mut query = sqlx::query(&text).bind(user_id);
     for thread_id in thread_ids {
@@ -390,10 +389,9 @@ pub async fn audiences(
     if thread_ids.is_empty() {
         return Ok(Vec::new());
     }
-    let placeholders: Vec<String> = (1..=thread_ids.len()).map(|i| format!("${i}")).collect();
     let text = format!(
         "SELECT organisation_id, thread_id, assignee_id FROM threads_view WHERE thread_id IN ({})",
-        placeholders.join(", ")
+        crate::placeholders(1, thread_ids.len())
     );
     let mut query = sqlx::query(&text);
     for thread_id in thread_ids {
