@@ -15,6 +15,7 @@ use std::time::Duration;
 
 use crate::config::Settings;
 use crate::error::InfraError;
+use crate::event_store::Appender;
 
 const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 
@@ -40,6 +41,9 @@ pub struct Database {
     /// in order instead of sleeping in SQLite's busy handler. `None` on
     /// PostgreSQL, which takes concurrent writers.
     pub write_gate: Option<WriteGate>,
+    /// Writes the event store's appends, several commands' together under
+    /// load (group commit).
+    pub appender: Appender,
 }
 
 /// One writer of the SQLite file at a time within this process.
@@ -72,6 +76,7 @@ impl Database {
             .connect(url)
             .await?;
         Ok(Self {
+            appender: Appender::start(EventDb::Postgres(pool.clone()), None),
             events: EventDb::Postgres(pool.clone()),
             loads: EventDb::Postgres(pool),
             read,
@@ -125,11 +130,13 @@ impl Database {
             })
             .connect(&url)
             .await?;
+        let write_gate = WriteGate::default();
         Ok(Self {
+            appender: Appender::start(EventDb::Sqlite(pool.clone()), Some(write_gate.clone())),
             events: EventDb::Sqlite(pool),
             loads: EventDb::Sqlite(loads),
             read,
-            write_gate: Some(WriteGate::default()),
+            write_gate: Some(write_gate),
         })
     }
 

@@ -12,6 +12,7 @@ mod email_send;
 mod embedded;
 mod exotel_client;
 mod feed;
+mod group_commit;
 mod idempotency;
 mod identity;
 mod input;

@@ -1,26 +1,37 @@
-//! Appending a command's events in one statement.
+//! Appending events in one statement.
 //!
 //! postgres-es and sqlite-es open a transaction, insert each event and
-//! commit: three round trips for the usual single event. One multi-row
-//! `INSERT` is atomic on its own (all rows or none, the primary key still
-//! refusing a version written by someone else), so it is sent alone.
+//! commit: three round trips for the usual single event. One `INSERT` of
+//! many rows is atomic on its own (all rows or none, the primary key still
+//! refusing a version written by someone else), so it is sent alone, and
+//! it may carry the events of several commands ([`super::group`]).
 
 use cqrs_es::persist::{PersistenceError, SerializedEvent};
 use sqlx::{PgPool, SqlitePool};
 
-const HEAD: &str =
-    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) VALUES ";
+const COLUMNS: &str =
+    "INSERT INTO events (aggregate_type, aggregate_id, sequence, event_type, event_version, payload, metadata) ";
 
-/// The `INSERT` of `rows` events, placeholders `$1…`.
-fn statement(rows: usize) -> String {
-    let mut sql = String::from(HEAD);
+/// PostgreSQL: one prepared statement whatever the number of rows, the
+/// rows taken from arrays in the order given (positions follow it).
+const PG_APPEND: &str = "SELECT t, i, s, e, v, p, m FROM UNNEST(\
+     $1::text[], $2::text[], $3::bigint[], $4::text[], $5::text[], $6::jsonb[], $7::jsonb[]) \
+     WITH ORDINALITY AS r(t, i, s, e, v, p, m, n) ORDER BY n";
+
+/// The most rows one SQLite statement is given: 7 values each, well under
+/// SQLite's default limit of 32,766 host parameters.
+pub const SQLITE_MAX_ROWS: usize = 1024;
+
+/// The SQLite `INSERT` of `rows` events, placeholders `?1…`.
+fn sqlite_statement(rows: usize) -> String {
+    let mut sql = format!("{COLUMNS}VALUES ");
     for row in 0..rows {
         if row > 0 {
             sql.push_str(", ");
         }
         let n = row * 7;
         sql.push_str(&format!(
-            "(${}, ${}, ${}, ${}, ${}, ${}, ${})",
+            "(?{}, ?{}, ?{}, ?{}, ?{}, ?{}, ?{})",
             n + 1,
             n + 2,
             n + 3,
@@ -33,62 +44,78 @@ fn statement(rows: usize) -> String {
     sql
 }
 
-macro_rules! bound {
-    ($db:ty, $sql:expr, $aggregate_type:expr, $events:expr) => {{
-        let mut query = sqlx::query::<$db>($sql);
-        for event in $events {
-            query = query
-                .bind($aggregate_type)
-                .bind(event.aggregate_id.as_str())
-                .bind(event.sequence as i64)
-                .bind(event.event_type.as_str())
-                .bind(event.event_version.as_str())
-                .bind(&event.payload)
-                .bind(&event.metadata);
-        }
-        query
-    }};
+/// Inserts `events` (of any aggregates) on PostgreSQL in one statement.
+pub async fn append_postgres(pool: &PgPool, events: &[&SerializedEvent]) -> Result<(), PersistenceError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let mut sequences = Vec::with_capacity(events.len());
+    for event in events {
+        sequences.push(i64::try_from(event.sequence).map_err(|e| PersistenceError::UnknownError(Box::new(e)))?);
+    }
+    sqlx::query(&format!("{COLUMNS}{PG_APPEND}"))
+        .bind(events.iter().map(|e| e.aggregate_type.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.aggregate_id.as_str()).collect::<Vec<_>>())
+        .bind(sequences)
+        .bind(events.iter().map(|e| e.event_type.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| e.event_version.as_str()).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| &e.payload).collect::<Vec<_>>())
+        .bind(events.iter().map(|e| &e.metadata).collect::<Vec<_>>())
+        .execute(pool)
+        .await
+        .map(drop)
+        .map_err(|e| persistence_error(e, "23505"))
 }
 
-/// Runs the `INSERT` of `$events` on `$pool`; a violation of the primary
-/// key (`$conflict`: 23505 on PostgreSQL, 1555 on SQLite) means another
-/// writer took one of these versions first.
-macro_rules! append {
-    ($db:ty, $pool:expr, $aggregate_type:expr, $events:expr, $conflict:literal) => {{
-        if $events.is_empty() {
-            return Ok(());
-        }
-        let sql = statement($events.len());
-        bound!($db, &sql, $aggregate_type, $events)
-            .execute($pool)
+/// The same on SQLite: one statement of at most [`SQLITE_MAX_ROWS`] rows,
+/// or, for more, one transaction of such statements.
+pub async fn append_sqlite(pool: &SqlitePool, events: &[&SerializedEvent]) -> Result<(), PersistenceError> {
+    if events.is_empty() {
+        return Ok(());
+    }
+    let conflict = |e| persistence_error(e, "1555");
+    if events.len() <= SQLITE_MAX_ROWS {
+        let sql = sqlite_statement(events.len());
+        return sqlite_rows(&sql, events)
+            .execute(pool)
             .await
             .map(drop)
-            .map_err(|e| persistence_error(e, $conflict))
-    }};
+            .map_err(conflict);
+    }
+    let mut tx = pool.begin().await.map_err(conflict)?;
+    for chunk in events.chunks(SQLITE_MAX_ROWS) {
+        let sql = sqlite_statement(chunk.len());
+        sqlite_rows(&sql, chunk).execute(&mut *tx).await.map_err(conflict)?;
+    }
+    tx.commit().await.map_err(conflict)
 }
 
-/// Inserts the events of one aggregate on PostgreSQL in one statement.
-pub async fn append_postgres(
-    pool: &PgPool,
-    aggregate_type: &str,
-    events: &[SerializedEvent],
-) -> Result<(), PersistenceError> {
-    append!(sqlx::Postgres, pool, aggregate_type, events, "23505")
+fn sqlite_rows<'q>(
+    sql: &'q str,
+    events: &'q [&SerializedEvent],
+) -> sqlx::query::Query<'q, sqlx::Sqlite, sqlx::sqlite::SqliteArguments<'q>> {
+    let mut query = sqlx::query::<sqlx::Sqlite>(sql);
+    for event in events {
+        query = query
+            .bind(event.aggregate_type.as_str())
+            .bind(event.aggregate_id.as_str())
+            .bind(event.sequence as i64)
+            .bind(event.event_type.as_str())
+            .bind(event.event_version.as_str())
+            .bind(&event.payload)
+            .bind(&event.metadata);
+    }
+    query
 }
 
-/// The same on SQLite.
-pub async fn append_sqlite(
-    pool: &SqlitePool,
-    aggregate_type: &str,
-    events: &[SerializedEvent],
-) -> Result<(), PersistenceError> {
-    append!(sqlx::Sqlite, pool, aggregate_type, events, "1555")
-}
-
+/// A violation of the primary key (`conflict_code`: 23505 on PostgreSQL,
+/// 1555 on SQLite) means another writer took one of these versions first.
 fn persistence_error(error: sqlx::Error, conflict_code: &str) -> PersistenceError {
     match &error {
         sqlx::Error::Database(e) if e.code().as_deref() == Some(conflict_code) => PersistenceError::OptimisticLockError,
-        sqlx::Error::Io(_) | sqlx::Error::Tls(_) => PersistenceError::ConnectionError(Box::new(error)),
+        sqlx::Error::Io(_) | sqlx::Error::Tls(_) | sqlx::Error::PoolTimedOut | sqlx::Error::PoolClosed => {
+            PersistenceError::ConnectionError(Box::new(error))
+        }
         _ => PersistenceError::UnknownError(Box::new(error)),
     }
 }
@@ -97,7 +124,7 @@ fn persistence_error(error: sqlx::Error, conflict_code: &str) -> PersistenceErro
 mod tests {
     #[test]
     fn two_events_are_one_statement_with_fourteen_values() {
-        let sql = super::statement(2);
-        assert!(sql.ends_with("VALUES ($1, $2, $3, $4, $5, $6, $7), ($8, $9, $10, $11, $12, $13, $14)"));
+        let sql = super::sqlite_statement(2);
+        assert!(sql.ends_with("VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7), (?8, ?9, ?10, ?11, ?12, ?13, ?14)"));
     }
 }

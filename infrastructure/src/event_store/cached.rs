@@ -233,7 +233,7 @@ where
             .iter()
             .map(SerializedEvent::try_from)
             .collect::<Result<Vec<_>, _>>()?;
-        self.shared.repo.persist::<A>(&serialized, None).await?;
+        self.shared.repo.append(serialized).await?;
         // cqrs-es's event sink applied each event to the context's aggregate
         // as the command wrote it: the aggregate is already the state after
         // these events (applying them again is the snapshot bug's trap).

@@ -13,46 +13,42 @@ use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
 use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use sqlite_es::SqliteEventRepository;
-use sqlx::{PgPool, SqlitePool};
 use tokio::sync::watch;
 
 use application::error::StoreError;
 use application::{AggregateStore, EventMetadata, Loaded};
 
-use crate::database::{Database, EventDb, WriteGate};
+use crate::database::{Database, EventDb};
 
 mod append;
 mod cached;
+mod group;
 
 pub use cached::{CachingEventStore, REMEMBERED_PER_TYPE};
+pub use group::{Appender, MAX_BATCH_ROWS};
 
 /// The event repository of whichever database is configured. Loading is
 /// the crates' (on [`Database::loads`]); appending is one statement of our
-/// own ([`append`]) on the writing pool.
+/// own ([`append`]), written with other commands' by the database's
+/// [`Appender`].
 pub enum AnyRepo {
-    Postgres(PostgresEventRepository, PgPool),
-    Sqlite(SqliteEventRepository, SqlitePool, Option<WriteGate>),
+    Postgres(PostgresEventRepository, Appender),
+    Sqlite(SqliteEventRepository, Appender),
 }
 
 impl AnyRepo {
     pub fn new(db: &Database) -> Self {
-        match (&db.events, &db.loads) {
-            (EventDb::Postgres(write), EventDb::Postgres(load)) => {
-                AnyRepo::Postgres(PostgresEventRepository::new(load.clone()), write.clone())
-            }
-            (EventDb::Sqlite(write), EventDb::Sqlite(load)) => AnyRepo::Sqlite(
-                SqliteEventRepository::new(load.clone()),
-                write.clone(),
-                db.write_gate.clone(),
-            ),
-            (EventDb::Postgres(write), _) => {
-                AnyRepo::Postgres(PostgresEventRepository::new(write.clone()), write.clone())
-            }
-            (EventDb::Sqlite(write), _) => AnyRepo::Sqlite(
-                SqliteEventRepository::new(write.clone()),
-                write.clone(),
-                db.write_gate.clone(),
-            ),
+        let appender = db.appender.clone();
+        match &db.loads {
+            EventDb::Postgres(load) => AnyRepo::Postgres(PostgresEventRepository::new(load.clone()), appender),
+            EventDb::Sqlite(load) => AnyRepo::Sqlite(SqliteEventRepository::new(load.clone()), appender),
+        }
+    }
+
+    /// Appends one command's events, all or none.
+    pub async fn append(&self, events: Vec<SerializedEvent>) -> Result<(), PersistenceError> {
+        match self {
+            AnyRepo::Postgres(_, appender) | AnyRepo::Sqlite(_, appender) => appender.append(events).await,
         }
     }
 }
@@ -61,7 +57,7 @@ macro_rules! delegate {
     ($self:ident, $repo:ident => $call:expr) => {
         match $self {
             AnyRepo::Postgres($repo, _) => $call.await,
-            AnyRepo::Sqlite($repo, ..) => $call.await,
+            AnyRepo::Sqlite($repo, _) => $call.await,
         }
     };
 }
@@ -88,16 +84,9 @@ impl PersistedEventRepository for AnyRepo {
         events: &[SerializedEvent],
         snapshot: Option<(String, Value, usize)>,
     ) -> Result<(), PersistenceError> {
-        match (self, snapshot) {
-            (AnyRepo::Postgres(_, pool), None) => append::append_postgres(pool, A::TYPE, events).await,
-            (AnyRepo::Sqlite(_, pool, gate), None) => {
-                let _turn = match gate {
-                    Some(gate) => Some(gate.lock().await),
-                    None => None,
-                };
-                append::append_sqlite(pool, A::TYPE, events).await
-            }
-            (repo, snapshot) => delegate!(repo, r => r.persist::<A>(events, snapshot)),
+        match snapshot {
+            None => self.append(events.to_vec()).await,
+            snapshot => delegate!(self, r => r.persist::<A>(events, snapshot)),
         }
     }
 

@@ -175,7 +175,6 @@ fn cursor(tx: &str, position: i64) -> Result<Cursor, InfraError> {
 /// The live feed of one process: where it reads, and how far its reader
 /// has confirmed.
 #[derive(Clone)]
-#[expect(clippy::large_enum_variant, reason = "one per process, never moved in a loop")]
 pub enum LiveFeed {
     /// The embedded store's tail; `resume` is the last confirmed position
     /// (-1 until the first opening, which starts at the head).
