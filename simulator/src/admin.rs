@@ -14,6 +14,10 @@
 //!   "<ExoPhone>"}`: the caller rings the ExoPhone, which runs the flow its
 //!   `VoiceUrl` names; `201 {"sid", "account_sid", "from", "to", "app_id"}`,
 //!   404 for no ExoPhone, 409 for no registered flow.
+//! - `POST /_simulator/incoming-sms` `{"from": "<customer>", "to":
+//!   "<ExoPhone>", "body": "…"}`: the customer texts the ExoPhone, whose
+//!   `SMSUrl` flow passes the SMS to its Passthru URLs; `201` with the
+//!   steps taken, 404 for no ExoPhone, 409 for no registered flow.
 //! - `PUT /_simulator/time-scale`: simulated seconds per real second.
 //! - `DELETE /_simulator/calls/{sid}/recording`: the recording expires.
 //!
@@ -54,6 +58,7 @@ pub fn routes() -> Router<Arc<SimState>> {
         )
         .route("/_simulator/masked-calls", post(masking::dial).get(masking::dialled))
         .route("/_simulator/incoming-calls", post(calls::ring))
+        .route("/_simulator/incoming-sms", post(crate::sms::receive_incoming))
         .route("/_simulator/time-scale", put(set_time_scale))
         .route(
             "/_simulator/calls/{sid}/recording",

@@ -5,6 +5,7 @@
 
 mod delivery;
 mod draft;
+mod incoming;
 
 use axum::Router;
 use axum::extract::{Path, State};
@@ -15,6 +16,7 @@ use serde_json::{Value, json};
 use std::sync::Arc;
 
 pub use delivery::valid_script;
+pub use incoming::receive as receive_incoming;
 
 use crate::request::{Fault, Received, fault_after_accepting, scripted_fault};
 use crate::state::{SimState, SmsRecord};

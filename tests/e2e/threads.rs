@@ -224,13 +224,14 @@ async fn the_seeds_test_10_an_email_answered_on_whatsapp_is_one_customer_on_one_
     );
 
     // One timeline, one customer, no second thread.
+    // Delivered, or already read past it: statuses only move forward.
     eventually(WAIT, "the timeline shows the delivery", || async {
         let detail = thread(&app, &agent, &thread_id).await;
         detail["timeline"]
             .as_array()
             .unwrap()
             .iter()
-            .any(|i| i["status"] == "delivered")
+            .any(|i| i["status"] == "delivered" || i["status"] == "read")
     })
     .await;
     let detail = thread(&app, &agent, &thread_id).await;
@@ -426,6 +427,234 @@ async fn linking_a_number_that_wrote_on_whatsapp_merges_both_timelines_with_noth
         )
         .await;
     assert_problem(twice, StatusCode::CONFLICT, "customer_not_merged").await;
+}
+
+/// Puts Switchboard's incoming-SMS URL in a Passthru of the sandbox
+/// ExoPhone's SMS flow; the URL.
+async fn assign_sms_flow(app: &TestApp, sim: &simulator::RunningSimulator) -> String {
+    let urls = get(
+        app,
+        "/api/v1/settings/integrations/exotel_sms/flow-urls",
+        &app.admin_token,
+    )
+    .await;
+    let incoming = urls["incoming_url"]
+        .as_str()
+        .expect("the simulator is reachable")
+        .to_string();
+    assert!(incoming.ends_with("/sms/incoming"), "{urls}");
+    assert!(
+        urls["status_callback_url"].as_str().unwrap().ends_with("/sms"),
+        "{urls}"
+    );
+    sim::admin(sim, "flows/sms-inbox", json!([{"type": "passthru", "url": incoming}])).await;
+    let assigned = reqwest::Client::new()
+        .put(format!(
+            "{}/v2_beta/Accounts/sandbox/IncomingPhoneNumbers/{}",
+            sim.base_url(),
+            sim::EXOPHONE
+        ))
+        .basic_auth(sim::KEY, Some(sim::TOKEN))
+        .form(&[("SMSUrl", "http://my.exotel.com/sandbox/exoml/start_sms/sms-inbox")])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(assigned.status(), StatusCode::OK, "{}", assigned.text().await.unwrap());
+    incoming
+}
+
+/// A customer texts the sandbox ExoPhone; the flow must have handed the
+/// SMS to Switchboard. The simulator's sid for it.
+async fn customer_texts(sim: &simulator::RunningSimulator, from: &str, body: &str) -> String {
+    let (status, answer) = sim::admin_request(
+        sim,
+        reqwest::Method::POST,
+        "incoming-sms",
+        json!({"from": from, "to": sim::EXOPHONE, "body": body}),
+    )
+    .await;
+    assert_eq!(status, StatusCode::CREATED, "{answer}");
+    let answer: Value = serde_json::from_str(&answer).unwrap();
+    assert_eq!(answer["steps"][0]["applet"], "passthru", "{answer}");
+    assert_eq!(answer["steps"][0]["http_status"], 200, "{answer}");
+    answer["sid"].as_str().unwrap().to_string()
+}
+
+#[tokio::test]
+async fn a_customer_who_texts_an_exophone_and_later_emails_from_a_linked_address_is_one_customer_on_one_timeline() {
+    let (mut settings, dir) = support::embedded();
+    crate::sms::quick(&mut settings);
+    let app = TestApp::start(mail_settings(settings), Some(dir)).await;
+    let sim = sim::fast(100.0).await;
+    crate::sms::configure(&app, &sim, Some(crate::sms::ENTITY)).await;
+    let incoming = assign_sms_flow(&app, &sim).await;
+    let folder = Folder::new(MAILBOX);
+    let account = add_account(
+        &app.state,
+        app.organisation_id,
+        MAILBOX,
+        MAILBOX_PASSWORD,
+        &[&folder.name],
+    )
+    .await;
+    let admin = app.admin_token.clone();
+
+    let phone = new_customer();
+    let sid = customer_texts(&sim, &phone, "Where is my order 4521?").await;
+    let by_sms = thread_of(&app, &admin, &phone).await;
+    let customer = by_sms["customer_id"].as_str().unwrap().to_string();
+    let detail = thread(&app, &admin, by_sms["id"].as_str().unwrap()).await;
+    let timeline = detail["timeline"].as_array().unwrap();
+    assert_eq!(timeline.len(), 1, "{detail}");
+    assert_eq!(
+        (timeline[0]["channel"].as_str(), timeline[0]["direction"].as_str()),
+        (Some("sms"), Some("inbound")),
+        "{detail}"
+    );
+    assert!(detail.to_string().contains("Where is my order 4521?"), "{detail}");
+
+    // Exotel repeats the Passthru (the call flow's names this time): one message.
+    let repeated = app
+        .http
+        .get(&incoming)
+        .query(&[
+            ("CallSid", sid.as_str()),
+            ("CallFrom", &phone),
+            ("CallTo", sim::EXOPHONE),
+            ("Content", "Where is my order 4521?"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(repeated.status(), StatusCode::OK);
+    let received = app
+        .count("SELECT COUNT(*) FROM events WHERE event_type = 'InboundMessageReceived'")
+        .await;
+    assert_eq!(received, 1, "the repeated SMS is the same message");
+
+    // The customer's address is linked, then the customer writes from it.
+    let address = format!("meera.{}@example.in", &Uuid::new_v4().simple().to_string()[..8]);
+    let linked = post(
+        &app,
+        &format!("/api/v1/customers/{customer}/contact-points"),
+        &admin,
+        json!({"kind": "email", "value": address}),
+        StatusCode::OK,
+    )
+    .await;
+    assert_eq!(linked["id"], customer.as_str(), "the customer keeps its id: {linked}");
+    assert_eq!(linked["emails"], json!([address]), "{linked}");
+    let subject = format!("Order {}", &Uuid::new_v4().simple().to_string()[..6]);
+    customer_emails(&app, &folder, account, &address, &subject, "Any news on my order?").await;
+    let by_mail = thread_of(&app, &admin, &address).await;
+    assert_eq!(
+        by_mail["customer_id"],
+        customer.as_str(),
+        "the e-mail is the same customer's"
+    );
+
+    let threads = listed(&app, &admin, &format!("customer_id={customer}")).await;
+    let mut ids: Vec<&str> = threads.iter().map(|t| t["id"].as_str().unwrap()).collect();
+    ids.sort();
+    let mut expected = vec![by_sms["id"].as_str().unwrap(), by_mail["id"].as_str().unwrap()];
+    expected.sort();
+    assert_eq!(ids, expected, "both conversations on the one customer");
+    for t in &threads {
+        assert_eq!(t["message_count"], 1, "nothing doubled: {t}");
+    }
+    let shown = get(&app, &format!("/api/v1/customers/{customer}"), &admin).await;
+    assert_eq!(shown["phones"], json!([phone]), "{shown}");
+    assert_eq!(shown["emails"], json!([address]), "{shown}");
+    let all = get(&app, "/api/v1/customers", &admin).await;
+    let matching = all
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|c| {
+            c["phones"].as_array().unwrap().contains(&json!(phone))
+                || c["emails"].as_array().unwrap().contains(&json!(address))
+        })
+        .count();
+    assert_eq!(matching, 1, "one customer");
+
+    // A second SMS joins the open SMS thread.
+    customer_texts(&sim, &phone, "Also, can I change the address?").await;
+    eventually(WAIT, "the second SMS joins the first thread", || async {
+        thread(&app, &admin, by_sms["id"].as_str().unwrap()).await["message_count"] == 2
+    })
+    .await;
+    assert_eq!(
+        listed(&app, &admin, &format!("customer_id={customer}")).await.len(),
+        2,
+        "no new thread"
+    );
+}
+
+#[tokio::test]
+async fn an_incoming_sms_with_a_wrong_token_or_no_sender_is_refused_and_nothing_is_recorded() {
+    let (mut settings, dir) = support::embedded();
+    crate::sms::quick(&mut settings);
+    let app = TestApp::start(settings, Some(dir)).await;
+    let sim = sim::fast(100.0).await;
+    crate::sms::configure(&app, &sim, Some(crate::sms::ENTITY)).await;
+    let incoming = assign_sms_flow(&app, &sim).await;
+    let phone = new_customer();
+
+    let wrong = incoming.replace("/sms/incoming", "x/sms/incoming");
+    let refused = app
+        .http
+        .get(&wrong)
+        .query(&[
+            ("SmsSid", "s1"),
+            ("From", phone.as_str()),
+            ("To", sim::EXOPHONE),
+            ("Body", "hi"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(refused.status(), StatusCode::NOT_FOUND);
+    let no_sender = app
+        .http
+        .get(&incoming)
+        .query(&[("SmsSid", "s2"), ("To", sim::EXOPHONE), ("Body", "hi")])
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(no_sender, StatusCode::BAD_REQUEST, "invalid_callback").await;
+    assert_eq!(problem["field"], "From", "{problem}");
+    let no_sid = app
+        .http
+        .post(&incoming)
+        .form(&[("From", phone.as_str()), ("To", sim::EXOPHONE), ("Body", "hi")])
+        .send()
+        .await
+        .unwrap();
+    let problem = assert_problem(no_sid, StatusCode::BAD_REQUEST, "invalid_callback").await;
+    assert_eq!(problem["field"], "SmsSid", "{problem}");
+    let received = app
+        .count("SELECT COUNT(*) FROM events WHERE event_type = 'InboundMessageReceived'")
+        .await;
+    assert_eq!(received, 0, "nothing recorded");
+
+    // The same fields posted as a form are recorded.
+    let posted = app
+        .http
+        .post(&incoming)
+        .form(&[
+            ("SmsSid", "s3"),
+            ("From", phone.as_str()),
+            ("To", sim::EXOPHONE),
+            ("Body", "hi"),
+        ])
+        .send()
+        .await
+        .unwrap();
+    assert_eq!(posted.status(), StatusCode::OK);
+    let receipt: Value = posted.json().await.unwrap();
+    let expected =
+        domain::inbound_message::inbound_message_id(app.organisation_id, domain::outbound_message::Channel::Sms, "s3");
+    assert_eq!(receipt["data"]["message_id"], expected.to_string(), "{receipt}");
 }
 
 #[tokio::test]

@@ -42,6 +42,10 @@ pub fn router() -> Router<Arc<AppState>> {
             post(rotate_callback_token),
         )
         .route("/settings/integrations/exotel_phone/flow-urls", routing::get(flow_urls))
+        .route(
+            "/settings/integrations/exotel_sms/flow-urls",
+            routing::get(sms_flow_urls),
+        )
         .route("/settings/integrations/{type}/enable", post(enable))
         .route(
             "/settings/integrations/{type}/permissions/{user_id}",
@@ -385,6 +389,44 @@ pub async fn flow_urls(State(state): State<Arc<AppState>>, caller: Caller) -> Re
         passthru_url: url("passthru"),
         connect_url: url("connect"),
         status_callback_url: url("calls"),
+    }))
+}
+
+/// The URLs of the organisation's Exotel SMS integration; each `null` when
+/// Exotel cannot reach this server.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct SmsFlowUrls {
+    /// A Passthru applet's URL in an ExoPhone's SMS flow (`SMSUrl`): the
+    /// SMS customers send to the ExoPhone, recorded on their threads.
+    pub incoming_url: Option<String>,
+    /// Where status callbacks of SMS sent by Switchboard go.
+    pub status_callback_url: Option<String>,
+}
+
+/// The SMS flow URLs of the organisation's Exotel SMS integration, with
+/// its current callback token (admins only).
+#[utoipa::path(get, path = "/api/v1/settings/integrations/exotel_sms/flow-urls", tag = "integrations",
+    security(("bearer" = [])),
+    responses((status = 200, body = Data<SmsFlowUrls>), (status = 403, body = Problem),
+        (status = 409, body = Problem, description = "Exotel SMS is not configured or is disabled")))]
+pub async fn sms_flow_urls(
+    State(state): State<Arc<AppState>>,
+    caller: Caller,
+) -> Result<Json<Data<SmsFlowUrls>>, ApiError> {
+    caller.require(Role::can_administer)?;
+    let integrations = state.integrations();
+    let (integration, account) =
+        application::messages::provider_account(caller.organisation_id, IntegrationKind::ExotelSms, &integrations)
+            .await?;
+    let id = domain::integration::integration_id(caller.organisation_id, IntegrationKind::ExotelSms);
+    let url = |route: &str| {
+        state
+            .callback_tokens
+            .webhook_url(id, integration.callback_generation, &account.base_url, route)
+    };
+    Ok(envelope::data(SmsFlowUrls {
+        incoming_url: url("sms/incoming"),
+        status_callback_url: url("sms"),
     }))
 }
 

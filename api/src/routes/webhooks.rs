@@ -38,6 +38,10 @@ pub fn router() -> Router<Arc<AppState>> {
         .route("/webhooks/exotel/{integration_id}/{token}/connect", get(exotel_connect))
         .route("/webhooks/exotel/{integration_id}/{token}/sms", post(exotel_sms))
         .route(
+            "/webhooks/exotel/{integration_id}/{token}/sms/incoming",
+            get(exotel_incoming_sms_get).post(exotel_incoming_sms_post),
+        )
+        .route(
             "/webhooks/exotel/{integration_id}/{token}/whatsapp",
             post(exotel_whatsapp),
         )
@@ -443,6 +447,152 @@ pub async fn exotel_sms(
         }
     };
     Ok(envelope::data(receipt))
+}
+
+/// An SMS a customer sent to an ExoPhone, as the Passthru applet of the
+/// ExoPhone's SMS flow (`SMSUrl`, `…/exoml/start_sms/{app_id}`) passes it
+/// on. The reference gives no wire format for it, so both readings seen
+/// are taken: `SmsSid` (or `CallSid`), `From` (or `CallFrom`), `To` (or
+/// `CallTo`), `Body` (or `Content`), `Date` (or `DateSent`), as the query
+/// of a GET or the body of a POST.
+#[derive(Debug, Default, Deserialize, Serialize, ToSchema, utoipa::IntoParams)]
+#[into_params(parameter_in = Query)]
+pub struct ExotelIncomingSms {
+    #[serde(rename = "SmsSid")]
+    #[param(rename = "SmsSid")]
+    #[schema(rename = "SmsSid")]
+    pub sms_sid: Option<String>,
+    #[serde(rename = "CallSid")]
+    #[param(rename = "CallSid")]
+    #[schema(rename = "CallSid")]
+    pub call_sid: Option<String>,
+    /// The customer, usually 0-prefixed.
+    #[serde(rename = "From")]
+    #[param(rename = "From")]
+    #[schema(rename = "From")]
+    pub from: Option<String>,
+    #[serde(rename = "CallFrom")]
+    #[param(rename = "CallFrom")]
+    #[schema(rename = "CallFrom")]
+    pub call_from: Option<String>,
+    /// The ExoPhone.
+    #[serde(rename = "To")]
+    #[param(rename = "To")]
+    #[schema(rename = "To")]
+    pub to: Option<String>,
+    #[serde(rename = "CallTo")]
+    #[param(rename = "CallTo")]
+    #[schema(rename = "CallTo")]
+    pub call_to: Option<String>,
+    #[serde(rename = "Body")]
+    #[param(rename = "Body")]
+    #[schema(rename = "Body")]
+    pub body: Option<String>,
+    #[serde(rename = "Content")]
+    #[param(rename = "Content")]
+    #[schema(rename = "Content")]
+    pub content: Option<String>,
+    /// When the customer sent it, `YYYY-MM-DD HH:MM:SS` India time or RFC 3339.
+    #[serde(rename = "Date")]
+    #[param(rename = "Date")]
+    #[schema(rename = "Date")]
+    pub date: Option<String>,
+    #[serde(rename = "DateSent")]
+    #[param(rename = "DateSent")]
+    #[schema(rename = "DateSent")]
+    pub date_sent: Option<String>,
+}
+
+/// What became of a customer's SMS.
+#[derive(Debug, Serialize, ToSchema)]
+pub struct IncomingSmsReceipt {
+    /// The message as recorded (the same SMS twice is one message).
+    pub message_id: Uuid,
+}
+
+fn incoming_sms(value: &serde_json::Value) -> Result<application::messages::IncomingSms, ApiError> {
+    use infrastructure::exotel::parse::text;
+    let first = |names: [&str; 2]| {
+        names
+            .iter()
+            .find_map(|n| text(value.get(*n)).filter(|t| !t.trim().is_empty()))
+    };
+    let sid = first(["SmsSid", "CallSid"]).ok_or_else(|| unreadable("SmsSid is missing").on_field("SmsSid"))?;
+    let number = |names: [&str; 2]| {
+        let raw = first(names).unwrap_or_default();
+        domain::integration::settings::phone_number(names[0], &e164(&raw))
+            .map_err(|_| unreadable(format!("{} is not a phone number", names[0])).on_field(names[0]))
+    };
+    let from = number(["From", "CallFrom"])?;
+    let to = number(["To", "CallTo"])?;
+    let body = first(["Body", "Content"]).unwrap_or_default();
+    let sent_at = infrastructure::exotel::parse::time(value.get("Date").or(value.get("DateSent")));
+    Ok(application::messages::IncomingSms {
+        sid: sid.trim().to_string(),
+        from,
+        to,
+        body,
+        sent_at,
+    })
+}
+
+async fn record_incoming_sms(
+    state: &AppState,
+    integration_id: &str,
+    token: &str,
+    value: &serde_json::Value,
+    context: RequestContext,
+) -> Result<Json<Data<IncomingSmsReceipt>>, ApiError> {
+    let organisation_id = organisation_of_kind(state, integration_id, token, IntegrationKind::ExotelSms).await?;
+    let sms = incoming_sms(value)?;
+    let mut meta = EventMetadata::provider_webhook("exotel", organisation_id);
+    meta.request_id = context.request_id;
+    meta.client_ip = context.client_ip;
+    meta.user_agent = context.user_agent;
+    let message_id = state
+        .messages()
+        .record_incoming_sms(organisation_id, sms, &meta)
+        .await?;
+    Ok(envelope::data(IncomingSmsReceipt { message_id }))
+}
+
+/// A customer's SMS from the Passthru of an ExoPhone's SMS flow, as a GET.
+/// 200 once recorded (or recognised as a repeat); 404 for a wrong token.
+#[utoipa::path(get, path = "/webhooks/exotel/{integration_id}/{token}/sms/incoming", tag = "webhooks",
+    params(("integration_id" = String, Path, description = "the Exotel SMS integration's id"),
+        ("token" = String, Path, description = "the integration's callback token"), ExotelIncomingSms),
+    responses((status = 200, body = Data<IncomingSmsReceipt>), (status = 400, body = Problem),
+        (status = 404, body = Problem), (status = 503, body = Problem)))]
+pub async fn exotel_incoming_sms_get(
+    State(state): State<Arc<AppState>>,
+    Path((integration_id, token)): Path<(String, String)>,
+    Query(query): Query<ExotelIncomingSms>,
+    context: RequestContext,
+) -> Result<Json<Data<IncomingSmsReceipt>>, ApiError> {
+    let value = serde_json::to_value(&query).map_err(|_| unreadable("unreadable query"))?;
+    record_incoming_sms(&state, &integration_id, &token, &value, context).await
+}
+
+/// The same as a POST, the fields in the body.
+#[utoipa::path(post, path = "/webhooks/exotel/{integration_id}/{token}/sms/incoming", tag = "webhooks",
+    params(("integration_id" = String, Path, description = "the Exotel SMS integration's id"),
+        ("token" = String, Path, description = "the integration's callback token")),
+    request_body(content(
+        (ExotelIncomingSms = "application/x-www-form-urlencoded"),
+        (ExotelIncomingSms = "application/json"),
+        (ExotelIncomingSms = "multipart/form-data"))),
+    responses((status = 200, body = Data<IncomingSmsReceipt>), (status = 400, body = Problem),
+        (status = 404, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
+        (status = 503, body = Problem)))]
+pub async fn exotel_incoming_sms_post(
+    State(state): State<Arc<AppState>>,
+    Path((integration_id, token)): Path<(String, String)>,
+    context: RequestContext,
+    headers: HeaderMap,
+    body: Bytes,
+) -> Result<Json<Data<IncomingSmsReceipt>>, ApiError> {
+    let value = body_value(&headers, &body).await?;
+    record_incoming_sms(&state, &integration_id, &token, &value, context).await
 }
 
 /// Exotel's WhatsApp callback (reference §7.3–7.4): one JSON envelope

@@ -78,7 +78,7 @@ pub(super) async fn whatsapp_account(
 }
 
 /// The organisation's active Exotel account of a messaging integration.
-async fn provider_account(
+pub async fn provider_account(
     organisation_id: OrganisationId,
     kind: IntegrationKind,
     integrations: &Integrations<'_>,

@@ -7,6 +7,7 @@
 mod auto_reply;
 mod dispatch;
 mod dnd;
+mod incoming;
 mod media;
 mod report;
 mod request;
@@ -34,8 +35,9 @@ use crate::policy::Denied;
 use crate::store::AggregateStore;
 
 pub use auto_reply::auto_reply_id;
-pub use dispatch::Attempt;
+pub use dispatch::{Attempt, provider_account};
 pub use dnd::DndCache;
+pub use incoming::{Incoming, IncomingSms};
 pub use media::{Fetched, InboundMedia, KeptMedia, MAX_MEDIA_BYTES, MediaDownloader, MediaFiles, PendingMedia};
 pub use report::{SmsCallback, callback_report};
 pub use request::{SmsInput, message_id};

@@ -10,8 +10,8 @@ use serde_json::{Value, json};
 use uuid::Uuid;
 
 use domain::OrganisationId;
-use domain::customer::{CustomerCommand, CustomerError, phone_customer_id};
-use domain::inbound_message::{InboundContent, InboundMessageCommand, ReceivedMessage, inbound_message_id};
+use domain::customer::phone_customer_id;
+use domain::inbound_message::InboundContent;
 use domain::integration::IntegrationKind;
 use domain::integration::settings::phone_number;
 use domain::outbound_message::{
@@ -22,12 +22,12 @@ use domain::whatsapp::{
     Interactive, Media, MediaKind, TemplateHeaderValue, TemplateMessage, WhatsappContent, WhatsappRule,
 };
 
+use super::incoming::Incoming;
 use super::{MAX_CUSTOM_DATA_BYTES, Messages, MessagesError, invalid};
 use crate::calls::Callback;
 use crate::error::{CommandError, StoreError};
 use crate::metadata::EventMetadata;
 use crate::policy;
-use crate::threads::Placement;
 use crate::users::Acting;
 
 /// How long a customer's message keeps the free-form window open.
@@ -338,48 +338,17 @@ impl Messages<'_> {
                     context_sid,
                     sent_at,
                 } => {
-                    let id = inbound_message_id(organisation_id, Channel::Whatsapp, &sid);
-                    // The window runs from when the customer wrote: a callback
-                    // Exotel repeats late opens it no longer (a time ahead of
-                    // ours is taken as now).
-                    let now = self.clock.now();
-                    let received_at = sent_at.filter(|at| *at <= now).unwrap_or(now);
-                    let customer_id = phone_customer_id(organisation_id, &from);
-                    let recorded = self.inbound.load(&id.to_string()).await?;
-                    let placement = match recorded.as_ref().and_then(|l| l.aggregate.message.as_deref()) {
-                        Some(kept) => kept.thread_id.map(|thread_id| Placement {
-                            thread_id,
-                            reopens: false,
-                        }),
-                        None => Some(self.threads.for_inbound(organisation_id, customer_id, id, now).await?),
-                    };
-                    let message = ReceivedMessage {
-                        thread_id: placement.map(|p| p.thread_id),
-                        organisation_id,
+                    let incoming = Incoming {
                         channel: Channel::Whatsapp,
-                        provider_sid: sid,
-                        customer_id: Some(customer_id),
+                        sid,
                         from,
                         to,
                         profile_name,
                         content,
                         context_sid,
-                        received_at,
+                        sent_at,
                     };
-                    let command = InboundMessageCommand::Receive {
-                        message: Box::new(message.clone()),
-                    };
-                    self.inbound
-                        .execute(&id.to_string(), command, meta)
-                        .await
-                        .map_err(|e| MessagesError::Store(StoreError(e.to_string())))?;
-                    self.know_customer(&message, meta).await?;
-                    if let Some(placement) = placement.filter(|p| p.reopens) {
-                        self.threads
-                            .reopen(organisation_id, placement.thread_id, meta)
-                            .await
-                            .map_err(|e| MessagesError::Store(StoreError(e.to_string())))?;
-                    }
+                    let (id, message) = self.receive(organisation_id, incoming, meta).await?;
                     self.auto_reply(&message, meta).await?;
                     Callback::Recorded(id)
                 }
@@ -387,24 +356,6 @@ impl Messages<'_> {
             outcomes.push(outcome);
         }
         Ok(outcomes)
-    }
-
-    /// Creates the customer a message came from, the first time the number writes.
-    async fn know_customer(&self, message: &ReceivedMessage, meta: &EventMetadata) -> Result<(), MessagesError> {
-        let Some(customer_id) = message.customer_id else {
-            return Ok(());
-        };
-        let command = CustomerCommand::CreateForPhone {
-            customer_id,
-            organisation_id: message.organisation_id,
-            phone: message.from.clone(),
-            name: message.profile_name.clone(),
-            at: message.received_at,
-        };
-        match self.customers.execute(&customer_id.to_string(), command, meta).await {
-            Ok(()) | Err(CommandError::Rejected(CustomerError::AlreadyExists)) => Ok(()),
-            Err(other) => Err(MessagesError::Store(StoreError(other.to_string()))),
-        }
     }
 
     /// Records a report on the message it names (by our id, else by the

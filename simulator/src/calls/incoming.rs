@@ -76,7 +76,7 @@ fn place(state: &Arc<SimState>, ring: &Ring, host: &str) -> Result<(CallRecord, 
 }
 
 /// The account owning `number`, and the ExoPhone's details.
-fn exophone(state: &SimState, number: &str) -> Option<(String, ExoPhone)> {
+pub(crate) fn exophone(state: &SimState, number: &str) -> Option<(String, ExoPhone)> {
     let mut sids: Vec<String> = state.accounts.lock().ok()?.keys().cloned().collect();
     sids.sort();
     sids.into_iter()

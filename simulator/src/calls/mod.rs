@@ -17,7 +17,7 @@ use chrono::Utc;
 use std::collections::HashMap;
 use std::sync::Arc;
 
-pub(crate) use incoming::ring;
+pub(crate) use incoming::{exophone, ring};
 pub(crate) use life::{CallPlan, Clock, Conversation, Dialled, dial};
 
 use crate::flows;
