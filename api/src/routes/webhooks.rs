@@ -452,55 +452,38 @@ pub async fn exotel_sms(
 /// An SMS a customer sent to an ExoPhone, as the Passthru applet of the
 /// ExoPhone's SMS flow (`SMSUrl`, `…/exoml/start_sms/{app_id}`) passes it
 /// on. The reference gives no wire format for it, so both readings seen
-/// are taken: `SmsSid` (or `CallSid`), `From` (or `CallFrom`), `To` (or
-/// `CallTo`), `Body` (or `Content`), `Date` (or `DateSent`), as the query
+/// are taken: besides these names, the call flow's `CallSid`, `CallFrom`,
+/// `CallTo`, and `Content` for `Body`, `DateSent` for `Date`; as the query
 /// of a GET or the body of a POST.
 #[derive(Debug, Default, Deserialize, Serialize, ToSchema, utoipa::IntoParams)]
 #[into_params(parameter_in = Query)]
 pub struct ExotelIncomingSms {
-    #[serde(rename = "SmsSid")]
-    #[param(rename = "SmsSid")]
-    #[schema(rename = "SmsSid")]
+    /// Exotel's id of the SMS (or `CallSid`).
+    #[serde(rename = "SmsSid", skip_serializing_if = "Option::is_none")]
+    #[param(rename = "SmsSid", required = true, nullable = false, min_length = 1)]
+    #[schema(rename = "SmsSid", required = true, nullable = false, min_length = 1)]
     pub sms_sid: Option<String>,
-    #[serde(rename = "CallSid")]
-    #[param(rename = "CallSid")]
-    #[schema(rename = "CallSid")]
-    pub call_sid: Option<String>,
-    /// The customer, usually 0-prefixed.
-    #[serde(rename = "From")]
-    #[param(rename = "From")]
-    #[schema(rename = "From")]
+    /// The customer, usually 0-prefixed (or `CallFrom`).
+    #[serde(rename = "From", skip_serializing_if = "Option::is_none")]
+    #[param(rename = "From", required = true, nullable = false, pattern = "^\\+?[0-9]{10,15}$")]
+    #[schema(rename = "From", required = true, nullable = false, pattern = "^\\+?[0-9]{10,15}$")]
     pub from: Option<String>,
-    #[serde(rename = "CallFrom")]
-    #[param(rename = "CallFrom")]
-    #[schema(rename = "CallFrom")]
-    pub call_from: Option<String>,
-    /// The ExoPhone.
-    #[serde(rename = "To")]
-    #[param(rename = "To")]
-    #[schema(rename = "To")]
+    /// The ExoPhone (or `CallTo`).
+    #[serde(rename = "To", skip_serializing_if = "Option::is_none")]
+    #[param(rename = "To", nullable = false)]
+    #[schema(rename = "To", nullable = false)]
     pub to: Option<String>,
-    #[serde(rename = "CallTo")]
-    #[param(rename = "CallTo")]
-    #[schema(rename = "CallTo")]
-    pub call_to: Option<String>,
-    #[serde(rename = "Body")]
-    #[param(rename = "Body")]
-    #[schema(rename = "Body")]
+    /// The text (or `Content`).
+    #[serde(rename = "Body", skip_serializing_if = "Option::is_none")]
+    #[param(rename = "Body", nullable = false)]
+    #[schema(rename = "Body", nullable = false)]
     pub body: Option<String>,
-    #[serde(rename = "Content")]
-    #[param(rename = "Content")]
-    #[schema(rename = "Content")]
-    pub content: Option<String>,
-    /// When the customer sent it, `YYYY-MM-DD HH:MM:SS` India time or RFC 3339.
-    #[serde(rename = "Date")]
-    #[param(rename = "Date")]
-    #[schema(rename = "Date")]
+    /// When the customer sent it, `YYYY-MM-DD HH:MM:SS` India time or RFC
+    /// 3339 (or `DateSent`); otherwise when it arrived.
+    #[serde(rename = "Date", skip_serializing_if = "Option::is_none")]
+    #[param(rename = "Date", nullable = false)]
+    #[schema(rename = "Date", nullable = false)]
     pub date: Option<String>,
-    #[serde(rename = "DateSent")]
-    #[param(rename = "DateSent")]
-    #[schema(rename = "DateSent")]
-    pub date_sent: Option<String>,
 }
 
 /// What became of a customer's SMS.
@@ -512,38 +495,32 @@ pub struct IncomingSmsReceipt {
 
 fn incoming_sms(value: &serde_json::Value) -> Result<application::messages::IncomingSms, ApiError> {
     use infrastructure::exotel::parse::text;
-    let first = |names: [&str; 2]| {
-        names
-            .iter()
-            .find_map(|n| text(value.get(*n)).filter(|t| !t.trim().is_empty()))
-    };
+    let first = |names: [&str; 2]| names.iter().find_map(|n| text(value.get(*n)).filter(|t| !t.is_empty()));
     let sid = first(["SmsSid", "CallSid"]).ok_or_else(|| unreadable("SmsSid is missing").on_field("SmsSid"))?;
-    let number = |names: [&str; 2]| {
-        let raw = first(names).unwrap_or_default();
-        domain::integration::settings::phone_number(names[0], &e164(&raw))
-            .map_err(|_| unreadable(format!("{} is not a phone number", names[0])).on_field(names[0]))
-    };
-    let from = number(["From", "CallFrom"])?;
-    let to = number(["To", "CallTo"])?;
+    let from = first(["From", "CallFrom"]).unwrap_or_default();
+    let digits = from.strip_prefix('+').unwrap_or(&from);
+    if !(10..=15).contains(&digits.len()) || !digits.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(unreadable("From must be the customer's phone number").on_field("From"));
+    }
+    let to = first(["To", "CallTo"]).unwrap_or_default();
     let body = first(["Body", "Content"]).unwrap_or_default();
     let sent_at = infrastructure::exotel::parse::time(value.get("Date").or(value.get("DateSent")));
     Ok(application::messages::IncomingSms {
-        sid: sid.trim().to_string(),
-        from,
-        to,
+        sid,
+        from: e164(&from),
+        to: e164(&to),
         body,
         sent_at,
     })
 }
 
+/// Records the SMS for the organisation whose token the path carries.
 async fn record_incoming_sms(
     state: &AppState,
-    integration_id: &str,
-    token: &str,
+    organisation_id: Uuid,
     value: &serde_json::Value,
     context: RequestContext,
 ) -> Result<Json<Data<IncomingSmsReceipt>>, ApiError> {
-    let organisation_id = organisation_of_kind(state, integration_id, token, IntegrationKind::ExotelSms).await?;
     let sms = incoming_sms(value)?;
     let mut meta = EventMetadata::provider_webhook("exotel", organisation_id);
     meta.request_id = context.request_id;
@@ -566,21 +543,20 @@ async fn record_incoming_sms(
 pub async fn exotel_incoming_sms_get(
     State(state): State<Arc<AppState>>,
     Path((integration_id, token)): Path<(String, String)>,
-    Query(query): Query<ExotelIncomingSms>,
+    Query(query): Query<std::collections::HashMap<String, String>>,
     context: RequestContext,
 ) -> Result<Json<Data<IncomingSmsReceipt>>, ApiError> {
-    let value = serde_json::to_value(&query).map_err(|_| unreadable("unreadable query"))?;
-    record_incoming_sms(&state, &integration_id, &token, &value, context).await
+    let organisation_id = organisation_of_kind(&state, &integration_id, &token, IntegrationKind::ExotelSms).await?;
+    let value = serde_json::Value::Object(query.into_iter().map(|(k, v)| (k, v.into())).collect());
+    record_incoming_sms(&state, organisation_id, &value, context).await
 }
 
 /// The same as a POST, the fields in the body.
 #[utoipa::path(post, path = "/webhooks/exotel/{integration_id}/{token}/sms/incoming", tag = "webhooks",
     params(("integration_id" = String, Path, description = "the Exotel SMS integration's id"),
         ("token" = String, Path, description = "the integration's callback token")),
-    request_body(content(
-        (ExotelIncomingSms = "application/x-www-form-urlencoded"),
-        (ExotelIncomingSms = "application/json"),
-        (ExotelIncomingSms = "multipart/form-data"))),
+    request_body(content((ExotelIncomingSms = "application/x-www-form-urlencoded")),
+        description = "the same fields; JSON and multipart/form-data are taken too"),
     responses((status = 200, body = Data<IncomingSmsReceipt>), (status = 400, body = Problem),
         (status = 404, body = Problem), (status = 413, body = Problem), (status = 415, body = Problem),
         (status = 503, body = Problem)))]
@@ -591,8 +567,9 @@ pub async fn exotel_incoming_sms_post(
     headers: HeaderMap,
     body: Bytes,
 ) -> Result<Json<Data<IncomingSmsReceipt>>, ApiError> {
+    let organisation_id = organisation_of_kind(&state, &integration_id, &token, IntegrationKind::ExotelSms).await?;
     let value = body_value(&headers, &body).await?;
-    record_incoming_sms(&state, &integration_id, &token, &value, context).await
+    record_incoming_sms(&state, organisation_id, &value, context).await
 }
 
 /// Exotel's WhatsApp callback (reference §7.3–7.4): one JSON envelope
