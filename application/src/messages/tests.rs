@@ -13,6 +13,7 @@ mod media;
 mod permissions;
 mod ports;
 mod provider_content;
+mod sms_incoming;
 mod sms_requests;
 mod template_sync;
 mod whatsapp_callbacks;
