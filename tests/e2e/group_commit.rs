@@ -198,3 +198,52 @@ async fn a_batch_whose_connection_is_lost_tells_each_command_its_outcome_is_unkn
         "nothing written through a closed pool"
     );
 }
+
+async fn stored_count(app: &TestApp, id: &str) -> i64 {
+    app.count(&format!(
+        "SELECT COUNT(*) FROM events WHERE aggregate_type = 'group_commit_test' AND aggregate_id = '{id}'"
+    ))
+    .await
+}
+
+async fn a_long_command_is_all_or_nothing(app: &TestApp) {
+    let appender = &app.state.db.appender;
+    // 5,000 events are 35,000 values: more than one SQLite statement takes.
+    let (whole, refused) = (fresh_id(), fresh_id());
+    appender.append(events(&whole, 1, 5_000)).await.expect("stored whole");
+    assert_eq!(stored_count(app, &whole).await, 5_000);
+    assert_eq!(
+        stored_in_position_order(app, &[&whole])
+            .await
+            .last()
+            .map(String::as_str),
+        Some(format!("{whole}:5000").as_str()),
+        "in order"
+    );
+    appender
+        .append(events(&refused, 5_000, 1))
+        .await
+        .expect("the last version, taken first");
+    let outcome = appender.append(events(&refused, 1, 5_000)).await;
+    assert!(
+        matches!(outcome, Err(PersistenceError::OptimisticLockError)),
+        "{outcome:?}"
+    );
+    assert_eq!(
+        stored_count(app, &refused).await,
+        1,
+        "none of the 4,999 free versions before the taken one was kept"
+    );
+}
+
+#[tokio::test]
+async fn a_command_longer_than_one_statement_is_stored_whole_or_not_at_all_on_sqlite() {
+    let app = TestApp::embedded().await;
+    a_long_command_is_all_or_nothing(&app).await;
+}
+
+#[tokio::test]
+async fn a_command_longer_than_one_statement_is_stored_whole_or_not_at_all_on_postgres() {
+    let app = TestApp::distributed().await;
+    a_long_command_is_all_or_nothing(&app).await;
+}
