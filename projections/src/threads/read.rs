@@ -415,6 +415,11 @@ impl SqlThreadDirectory {
     }
 }
 
+/// What the inbox orders threads by: the latest activity, then the id.
+fn activity(row: &ThreadRow) -> (&str, &str) {
+    (row.last_item_at.as_deref().unwrap_or(&row.created_at), &row.thread_id)
+}
+
 fn state_of(row: ThreadRow) -> ThreadState {
     let parse = |text: &str| Uuid::parse_str(text).ok();
     let time = |text: &str| DateTime::parse_from_rfc3339(text).ok().map(|d| d.with_timezone(&Utc));
@@ -440,21 +445,46 @@ impl ThreadDirectory for SqlThreadDirectory {
         organisation_id: Uuid,
         customer_id: Uuid,
     ) -> Result<Option<ThreadState>, StoreError> {
+        // Two steps, each one index probe whatever the planner knew when it
+        // cached the plan: the customers the customer is one with (merged
+        // in, or merged into), then each one's latest thread. One query
+        // ordering the whole organisation's threads by activity and
+        // filtering by customer was walked along the inbox's index when
+        // the statistics were stale, every thread of the organisation read
+        // for a customer without any.
         let organisation = organisation_id.to_string();
         let customer = customer_id.to_string();
+        let mut group: Vec<String> = sqlx::query_scalar(
+            "SELECT m.customer_id FROM customers_view m WHERE m.organisation_id = $1 AND m.canonical_id = \
+             COALESCE((SELECT k.canonical_id FROM customers_view k WHERE k.customer_id = $2), $2)",
+        )
+        .bind(&organisation)
+        .bind(&customer)
+        .fetch_all(&self.pool)
+        .await
+        .map_err(ProjectionError::from)?;
+        if !group.contains(&customer) {
+            group.push(customer);
+        }
         let text = format!(
-            "SELECT {THREAD_COLUMNS} {FROM} WHERE t.organisation_id = $1 AND t.customer_id IN \
-             (SELECT m.customer_id FROM customers_view m WHERE m.organisation_id = $1 AND m.canonical_id = \
-               COALESCE((SELECT k.canonical_id FROM customers_view k WHERE k.customer_id = $2), $2) \
-              UNION SELECT $2) \
+            "SELECT {THREAD_COLUMNS} {FROM} WHERE t.organisation_id = $1 AND t.customer_id = $2 \
              ORDER BY COALESCE(t.last_item_at, t.created_at) DESC, t.thread_id DESC LIMIT 1"
         );
-        let row = sqlx::query(&text)
-            .bind(&organisation)
-            .bind(&customer)
-            .fetch_optional(&self.pool)
-            .await
-            .map_err(ProjectionError::from)?;
-        Ok(row.as_ref().map(thread_row).transpose()?.map(state_of))
+        let mut latest: Option<ThreadRow> = None;
+        for member in &group {
+            let row = sqlx::query(&text)
+                .bind(&organisation)
+                .bind(member)
+                .fetch_optional(&self.pool)
+                .await
+                .map_err(ProjectionError::from)?;
+            if let Some(row) = row.as_ref().map(thread_row).transpose()? {
+                let later = latest.as_ref().is_none_or(|l| activity(&row) > activity(l));
+                if later {
+                    latest = Some(row);
+                }
+            }
+        }
+        Ok(latest.map(state_of))
     }
 }
