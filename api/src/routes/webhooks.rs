@@ -78,6 +78,16 @@ pub struct CallbackReceipt {
     pub call_id: Option<Uuid>,
 }
 
+/// What Exotel's request is recorded with: the provider as the actor, and
+/// the request's id, address and agent.
+fn exotel_meta(organisation_id: Uuid, context: RequestContext) -> EventMetadata {
+    let mut meta = EventMetadata::provider_webhook("exotel", organisation_id);
+    meta.request_id = context.request_id;
+    meta.client_ip = context.client_ip;
+    meta.user_agent = context.user_agent;
+    meta
+}
+
 fn refused() -> ApiError {
     metrics::counter!("switchboard_webhook_tokens_refused_total", "provider" => "exotel").increment(1);
     ApiError::not_found()
@@ -187,10 +197,7 @@ pub async fn exotel_calls(
     let value = body_value(&headers, &body).await?;
     let info = infrastructure::exotel::callback_info(&value).map_err(|e| unreadable(e.to_string()))?;
     let digest = hex::encode(Sha256::digest(&body));
-    let mut meta = EventMetadata::provider_webhook("exotel", organisation_id);
-    meta.request_id = context.request_id;
-    meta.client_ip = context.client_ip;
-    meta.user_agent = context.user_agent;
+    let meta = exotel_meta(organisation_id, context);
     let outcome = state
         .calls()
         .record_callback(organisation_id, &info, digest, &meta)
@@ -262,10 +269,7 @@ async fn route_flow(
         // No call to decide on or record: nobody is connected.
         return Ok(None);
     }
-    let mut meta = EventMetadata::provider_webhook("exotel", organisation_id);
-    meta.request_id = context.request_id;
-    meta.client_ip = context.client_ip;
-    meta.user_agent = context.user_agent;
+    let meta = exotel_meta(organisation_id, context);
     Ok(Some(
         state
             .masked_sessions()
@@ -425,10 +429,7 @@ pub async fn exotel_sms(
     let value = body_value(&headers, &body).await?;
     let callback = sms_callback(&value)?;
     let digest = hex::encode(Sha256::digest(&body));
-    let mut meta = EventMetadata::provider_webhook("exotel", organisation_id);
-    meta.request_id = context.request_id;
-    meta.client_ip = context.client_ip;
-    meta.user_agent = context.user_agent;
+    let meta = exotel_meta(organisation_id, context);
     let outcome = state
         .messages()
         .record_callback(organisation_id, &callback, digest, &meta)
@@ -522,10 +523,7 @@ async fn record_incoming_sms(
     context: RequestContext,
 ) -> Result<Json<Data<IncomingSmsReceipt>>, ApiError> {
     let sms = incoming_sms(value)?;
-    let mut meta = EventMetadata::provider_webhook("exotel", organisation_id);
-    meta.request_id = context.request_id;
-    meta.client_ip = context.client_ip;
-    meta.user_agent = context.user_agent;
+    let meta = exotel_meta(organisation_id, context);
     let message_id = state
         .messages()
         .record_incoming_sms(organisation_id, sms, &meta)
@@ -709,10 +707,7 @@ pub async fn exotel_whatsapp(
         None => return Err(unreadable("no whatsapp.messages in the callback")),
     };
     let items = items.iter().map(whatsapp_item).collect::<Result<Vec<_>, _>>()?;
-    let mut meta = EventMetadata::provider_webhook("exotel", organisation_id);
-    meta.request_id = context.request_id;
-    meta.client_ip = context.client_ip;
-    meta.user_agent = context.user_agent;
+    let meta = exotel_meta(organisation_id, context);
     let outcomes = state
         .messages()
         .record_whatsapp_callback(organisation_id, items, &meta)
