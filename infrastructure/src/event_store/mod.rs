@@ -8,8 +8,11 @@
 
 use async_trait::async_trait;
 use cqrs_es::event_sink::EventSink;
-use cqrs_es::persist::{PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent, SerializedSnapshot};
-use cqrs_es::{Aggregate, AggregateError, CqrsFramework, EventStore};
+use cqrs_es::persist::{
+    EventStoreAggregateContext, PersistedEventRepository, PersistenceError, ReplayStream, SerializedEvent,
+    SerializedSnapshot,
+};
+use cqrs_es::{Aggregate, AggregateError, EventStore};
 use postgres_es::PostgresEventRepository;
 use serde_json::Value;
 use sqlite_es::SqliteEventRepository;
@@ -104,25 +107,43 @@ pub type CommitSignal = watch::Sender<u64>;
 
 /// The store of one aggregate type.
 pub struct EsStore<A: Aggregate + Clone + 'static> {
-    cqrs: CqrsFramework<A, CachingEventStore<A>>,
     loader: CachingEventStore<A>,
     services: A::Services,
     committed: CommitSignal,
 }
 
-impl<A: Aggregate + Clone + 'static> EsStore<A>
-where
-    A::Services: Clone,
-{
+impl<A: Aggregate + Clone + 'static> EsStore<A> {
     pub fn new(db: &Database, services: A::Services, committed: CommitSignal) -> Self {
-        let loader = CachingEventStore::new(db);
-        let cqrs = CqrsFramework::new(loader.clone(), vec![], services.clone());
         Self {
-            cqrs,
-            loader,
+            loader: CachingEventStore::new(db),
             services,
             committed,
         }
+    }
+
+    /// Decides the command against `context` and commits what it decided
+    /// (as cqrs-es's framework does, with no queries); the aggregate the
+    /// event sink applied the events to is the state after the commit.
+    async fn run(
+        &self,
+        mut context: EventStoreAggregateContext<A>,
+        command: A::Command,
+        metadata: &EventMetadata,
+    ) -> Result<Loaded<A>, AggregateError<A::Error>> {
+        let sink = EventSink::default();
+        context
+            .aggregate
+            .handle(command, &self.services, &sink)
+            .await
+            .map_err(AggregateError::UserError)?;
+        let events = sink.collect().await;
+        let version = context.current_sequence + events.len();
+        let aggregate = context.aggregate.clone();
+        if !events.is_empty() {
+            self.loader.commit(events, context, metadata.to_map()).await?;
+            self.committed.send_modify(|count| *count += 1);
+        }
+        Ok(Loaded { aggregate, version })
     }
 }
 
@@ -139,11 +160,9 @@ where
         command: A::Command,
         metadata: &EventMetadata,
     ) -> Result<(), AggregateError<A::Error>> {
-        self.cqrs
-            .execute_with_metadata(aggregate_id, command, metadata.to_map())
-            .await?;
-        self.committed.send_modify(|count| *count += 1);
-        Ok(())
+        self.execute_once_returning(aggregate_id, command, metadata)
+            .await
+            .map(drop)
     }
 
     async fn execute_new_once(
@@ -155,20 +174,51 @@ where
     where
         A::Command: Send + 'static,
     {
-        let mut context = self.loader.new_aggregate(aggregate_id);
-        let sink = EventSink::default();
-        context
-            .aggregate
-            .handle(command, &self.services, &sink)
+        self.execute_new_once_returning(aggregate_id, command, metadata)
             .await
-            .map_err(AggregateError::UserError)?;
-        let events = sink.collect().await;
-        if events.is_empty() {
-            return Ok(());
-        }
-        self.loader.commit(events, context, metadata.to_map()).await?;
-        self.committed.send_modify(|count| *count += 1);
-        Ok(())
+            .map(drop)
+    }
+
+    async fn execute_once_returning(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &EventMetadata,
+    ) -> Result<Loaded<A>, AggregateError<A::Error>> {
+        let context = self.loader.load_aggregate(aggregate_id).await?;
+        self.run(context, command, metadata).await
+    }
+
+    async fn execute_once_on(
+        &self,
+        aggregate_id: &str,
+        loaded: Loaded<A>,
+        command: A::Command,
+        metadata: &EventMetadata,
+    ) -> Result<Loaded<A>, AggregateError<A::Error>>
+    where
+        A::Command: Send + 'static,
+    {
+        let context = EventStoreAggregateContext {
+            aggregate_id: aggregate_id.to_string(),
+            aggregate: loaded.aggregate,
+            current_sequence: loaded.version,
+            current_snapshot: None,
+        };
+        self.run(context, command, metadata).await
+    }
+
+    async fn execute_new_once_returning(
+        &self,
+        aggregate_id: &str,
+        command: A::Command,
+        metadata: &EventMetadata,
+    ) -> Result<Loaded<A>, AggregateError<A::Error>>
+    where
+        A::Command: Send + 'static,
+    {
+        let context = self.loader.new_aggregate(aggregate_id);
+        self.run(context, command, metadata).await
     }
 
     async fn load(&self, aggregate_id: &str) -> Result<Option<Loaded<A>>, StoreError> {
