@@ -232,18 +232,33 @@ pub struct Calls<'a> {
     pub threads: crate::threads::ThreadLinks<'a>,
 }
 
+/// The call, if it was ever requested (a command refused before its first
+/// event leaves the empty aggregate).
+fn recorded(call: Call) -> Option<Call> {
+    (call.dispatch != Dispatch::None).then_some(call)
+}
+
+/// Whether `organisation_id` may see the call: it was requested, and by
+/// this organisation.
+fn seen_by(call: &Call, organisation_id: OrganisationId) -> bool {
+    call.dispatch != Dispatch::None && call.is_in(organisation_id)
+}
+
+/// The call as `organisation_id` may see it.
+fn visible(call: Option<Call>, organisation_id: OrganisationId) -> Result<Call, CallsError> {
+    call.filter(|c| seen_by(c, organisation_id))
+        .ok_or(CallsError::Command(CommandError::Rejected(CallError::NotFound)))
+}
+
 impl Calls<'_> {
     /// The organisation's call, or `NotFound`.
     pub async fn get(&self, organisation_id: OrganisationId, call_id: Uuid) -> Result<Call, CallsError> {
-        self.load(call_id)
-            .await?
-            .filter(|c| c.is_in(organisation_id))
-            .ok_or(CallsError::Command(CommandError::Rejected(CallError::NotFound)))
+        visible(self.load(call_id).await?, organisation_id)
     }
 
     async fn load(&self, call_id: Uuid) -> Result<Option<Call>, CallsError> {
         let loaded = self.store.load(&call_id.to_string()).await?;
-        Ok(loaded.map(|l| l.aggregate).filter(|c| c.dispatch != Dispatch::None))
+        Ok(loaded.and_then(|l| recorded(l.aggregate)))
     }
 
     /// A page of the organisation's calls.
@@ -282,23 +297,36 @@ impl Calls<'_> {
             .custom_field
             .as_deref()
             .and_then(|c| Uuid::try_parse(c.trim()).ok());
-        let mut call_id = None;
+        // The call our id names, as loaded: the command decides on it.
+        let mut found = None;
         if let Some(named) = named
-            && self.load(named).await?.is_some_and(|c| c.is_in(organisation_id))
+            && let Some(loaded) = self.store.load(&named.to_string()).await?
+            && seen_by(&loaded.aggregate, organisation_id)
         {
-            call_id = Some(named);
+            found = Some((named, Some(loaded)));
         }
-        if call_id.is_none() {
-            call_id = self.directory.by_sid(organisation_id, &info.sid).await?;
+        if found.is_none() {
+            found = self
+                .directory
+                .by_sid(organisation_id, &info.sid)
+                .await?
+                .map(|id| (id, None));
         }
-        let Some(call_id) = call_id else {
+        let Some((call_id, loaded)) = found else {
             return Ok(Callback::Unmatched);
         };
         let report = callback_report(info, body_digest, Utc::now());
         let command = domain::call::CallCommand::RecordReport {
             report: Box::new(report),
         };
-        match self.store.execute(&call_id.to_string(), command, meta).await {
+        let id = call_id.to_string();
+        let outcome = match loaded {
+            Some(loaded) => crate::store::execute_on(self.store, &id, loaded, command, meta)
+                .await
+                .map(drop),
+            None => self.store.execute(&id, command, meta).await,
+        };
+        match outcome {
             Ok(()) => Ok(Callback::Recorded(call_id)),
             Err(CommandError::Rejected(CallError::SidMismatch)) => Ok(Callback::Unmatched),
             Err(other) => Err(other.into()),

@@ -13,9 +13,10 @@ use domain::integration::settings::phone_number;
 use domain::phone_numbers::PhoneNumbers;
 use domain::user::User;
 
-use super::{Calls, CallsError, MAX_CUSTOM_DATA_BYTES};
+use super::{Calls, CallsError, MAX_CUSTOM_DATA_BYTES, visible};
 use crate::metadata::EventMetadata;
 use crate::policy;
+use crate::store::execute_new_returning;
 use crate::users::Acting;
 
 /// A click-to-call request as the caller gave it.
@@ -45,7 +46,8 @@ impl Calls<'_> {
     /// recorded (for the same id and request again, as first recorded).
     pub async fn request(&self, acting: &Acting, input: CallInput, meta: &EventMetadata) -> Result<Call, CallsError> {
         let organisation_id = acting.organisation_id;
-        if let Some(existing) = self.load(input.call_id).await?
+        let existing = self.load(input.call_id).await?;
+        if let Some(existing) = &existing
             && !existing.is_in(organisation_id)
         {
             return Err(CallsError::Command(crate::CommandError::Rejected(
@@ -114,8 +116,15 @@ impl Calls<'_> {
             request: Box::new(request),
             at: Utc::now(),
         };
-        self.store.execute(&input.call_id.to_string(), command, meta).await?;
-        self.get(organisation_id, input.call_id).await
+        let id = input.call_id.to_string();
+        // A new call id (none was found above) appends without reading; the
+        // same request again runs against what its id holds. The answer is
+        // the state the command committed.
+        let committed = match existing {
+            None => execute_new_returning(self.store, &id, command, meta).await?,
+            Some(_) => self.store.execute_returning(&id, command, meta).await?,
+        };
+        visible(Some(committed.aggregate), organisation_id)
     }
 
     /// Use of the `exotel_phone` integration, within the daily limit.

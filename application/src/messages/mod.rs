@@ -272,6 +272,28 @@ pub struct Messages<'a> {
     pub threads: crate::threads::ThreadLinks<'a>,
 }
 
+/// The message, if it was ever requested (a command refused before its
+/// first event leaves the empty aggregate).
+fn recorded(message: OutboundMessage) -> Option<OutboundMessage> {
+    (message.dispatch != domain::outbound_message::Dispatch::None).then_some(message)
+}
+
+/// Whether `organisation_id` may see the message: it was requested, and by
+/// this organisation.
+fn seen_by(message: &OutboundMessage, organisation_id: OrganisationId) -> bool {
+    message.dispatch != domain::outbound_message::Dispatch::None && message.is_in(organisation_id)
+}
+
+/// The message as `organisation_id` may see it.
+fn visible(
+    message: Option<OutboundMessage>,
+    organisation_id: OrganisationId,
+) -> Result<OutboundMessage, MessagesError> {
+    message
+        .filter(|m| seen_by(m, organisation_id))
+        .ok_or(MessagesError::Command(CommandError::Rejected(MessageError::NotFound)))
+}
+
 impl Messages<'_> {
     /// The organisation's message, or `NotFound`.
     pub async fn get(
@@ -279,17 +301,12 @@ impl Messages<'_> {
         organisation_id: OrganisationId,
         message_id: Uuid,
     ) -> Result<OutboundMessage, MessagesError> {
-        self.load(message_id)
-            .await?
-            .filter(|m| m.is_in(organisation_id))
-            .ok_or(MessagesError::Command(CommandError::Rejected(MessageError::NotFound)))
+        visible(self.load(message_id).await?, organisation_id)
     }
 
     async fn load(&self, message_id: Uuid) -> Result<Option<OutboundMessage>, MessagesError> {
         let loaded = self.store.load(&message_id.to_string()).await?;
-        Ok(loaded
-            .map(|l| l.aggregate)
-            .filter(|m| m.dispatch != domain::outbound_message::Dispatch::None))
+        Ok(loaded.and_then(|l| recorded(l.aggregate)))
     }
 
     /// A page of the organisation's messages.

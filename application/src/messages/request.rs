@@ -17,6 +17,7 @@ use domain::sms_template::{SmsTemplateSpec, sms_template_id};
 use super::{MAX_CUSTOM_DATA_BYTES, MAX_RECIPIENTS, Messages, MessagesError, invalid};
 use crate::metadata::EventMetadata;
 use crate::policy;
+use crate::store::execute_new_returning;
 use crate::users::Acting;
 
 const MESSAGE_NAMESPACE: Uuid = Uuid::from_u128(0x5b1c_0a2e_7d41_4e3a_9f10_8c3e_2a9d_0013);
@@ -158,8 +159,11 @@ impl Messages<'_> {
                 request: Box::new(request),
                 at: now,
             };
-            self.store.execute(&id.to_string(), command, meta).await?;
-            recorded.push((id, self.get(organisation_id, id).await?));
+            // No message has this id yet (it was looked up above), so the
+            // command appends without reading; the answer is the state it
+            // committed.
+            let committed = execute_new_returning(self.store, &id.to_string(), command, meta).await?;
+            recorded.push((id, super::visible(Some(committed.aggregate), organisation_id)?));
         }
         Ok(recorded)
     }

@@ -28,6 +28,7 @@ use crate::calls::Callback;
 use crate::error::{CommandError, StoreError};
 use crate::metadata::EventMetadata;
 use crate::policy;
+use crate::store::execute_on;
 use crate::users::Acting;
 
 /// How long a customer's message keeps the free-form window open.
@@ -369,22 +370,29 @@ impl Messages<'_> {
         meta: &EventMetadata,
     ) -> Result<Callback, MessagesError> {
         let named = named.and_then(|c| Uuid::try_parse(c.trim()).ok());
-        let mut message_id = None;
+        // The message our id names, as loaded: the command decides on it.
+        let mut found = None;
         if let Some(named) = named
-            && self.load(named).await?.is_some_and(|m| m.is_in(organisation_id))
+            && let Some(loaded) = self.store.load(&named.to_string()).await?
+            && super::seen_by(&loaded.aggregate, organisation_id)
         {
-            message_id = Some(named);
+            found = Some((named, Some(loaded)));
         }
-        if message_id.is_none() {
-            message_id = self.directory.by_sid(organisation_id, sid).await?;
+        if found.is_none() {
+            found = self.directory.by_sid(organisation_id, sid).await?.map(|id| (id, None));
         }
-        let Some(message_id) = message_id else {
+        let Some((message_id, loaded)) = found else {
             return Ok(Callback::Unmatched);
         };
         let command = MessageCommand::RecordReport {
             report: Box::new(report),
         };
-        match self.store.execute(&message_id.to_string(), command, meta).await {
+        let id = message_id.to_string();
+        let outcome = match loaded {
+            Some(loaded) => execute_on(self.store, &id, loaded, command, meta).await.map(drop),
+            None => self.store.execute(&id, command, meta).await,
+        };
+        match outcome {
             Ok(()) => Ok(Callback::Recorded(message_id)),
             Err(CommandError::Rejected(MessageError::SidMismatch)) => Ok(Callback::Unmatched),
             Err(other) => Err(other.into()),
