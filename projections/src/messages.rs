@@ -12,6 +12,7 @@ use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
 use uuid::Uuid;
 
+use crate::bulk::Rows;
 use crate::calls::{stamp, time, word};
 use crate::{ProjectionError, Projector, decode};
 
@@ -56,100 +57,122 @@ impl Projector for MessagesView {
     }
 
     async fn apply(&self, conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
-        let id = event.aggregate_id.as_str();
-        match decode::<MessageEvent>(event)? {
-            MessageEvent::MessageRequested { request, at } => {
-                let channel = word(request.content.channel());
-                let (sender, sms_type, segments) = match &request.content {
-                    MessageContent::Sms(sms) => (
-                        sms.sender_id.clone(),
-                        Some(word(sms.sms_type)),
-                        Some(i64::from(sms.segments)),
-                    ),
-                    MessageContent::Whatsapp(out) => (out.from.clone(), None, None),
-                };
-                sqlx::query("DELETE FROM messages_view WHERE message_id = $1")
-                    .bind(id)
-                    .execute(&mut *conn)
-                    .await?;
-                sqlx::query(
-                    "INSERT INTO messages_view (message_id, organisation_id, channel, to_number, status, dispatch, \
-                     sender_id, sms_type, segments, requested_by, batch_id, requested_at, not_before, updated_at, \
-                     auto_reply) VALUES ($1, $2, $3, $4, 'requested', 'pending', $5, $6, $7, $8, $9, $10, $11, $10, $12)",
-                )
-                .bind(id)
-                .bind(request.organisation_id.to_string())
-                .bind(channel)
-                .bind(request.to.clone())
-                .bind(sender)
-                .bind(sms_type)
-                .bind(segments)
-                .bind(request.requested_by.map(|u| u.to_string()))
-                .bind(request.batch_id.map(|u| u.to_string()))
-                .bind(stamp(at))
-                .bind(request.not_before.map(stamp))
-                .bind(request.auto_reply.as_ref().map(auto_reply_word))
-                .execute(conn)
-                .await?;
-            }
-            MessageEvent::MessageDispatchStarted { attempt, at } => {
-                let values = [Some(attempt.to_string()), Some(stamp(at))];
-                set(
-                    conn,
-                    id,
-                    "dispatch = 'started', attempts = CAST($1 AS BIGINT), dispatch_started_at = $2, updated_at = $2",
-                    &values,
-                )
-                .await?;
-            }
-            MessageEvent::MessageSubmitted { provider_sid, at } => {
-                let values = [Some(provider_sid), Some(stamp(at))];
-                set(
-                    conn,
-                    id,
-                    "dispatch = 'submitted', provider_sid = $1, submitted_at = $2, updated_at = $2",
-                    &values,
-                )
-                .await?;
-            }
-            MessageEvent::MessageRefused { at, .. } => {
-                let values = [Some(stamp(at))];
-                set(
-                    conn,
-                    id,
-                    "dispatch = 'refused', status = 'refused', updated_at = $1",
-                    &values,
-                )
-                .await?;
-            }
-            MessageEvent::MessageNotSent { at, .. } => {
-                set(conn, id, "dispatch = 'pending', updated_at = $1", &[Some(stamp(at))]).await?;
-            }
-            MessageEvent::MessageOutcomeUnknown { at } => {
-                set(conn, id, "dispatch = 'unknown', updated_at = $1", &[Some(stamp(at))]).await?;
-            }
-            MessageEvent::MessageReportReceived { .. } => {}
-            MessageEvent::MessageProgressed { status, failure, at } => {
-                let delivered = (status == MessageStatus::Delivered).then(|| stamp(at));
-                let code = failure.and_then(|f| f.code).map(|c| c.to_string());
-                let values = [Some(word(status)), delivered, code, Some(stamp(at))];
-                set(
-                    conn,
-                    id,
-                    "status = $1, delivered_at = COALESCE($2, delivered_at), \
-                     failure_code = COALESCE(CAST($3 AS BIGINT), failure_code), updated_at = $4",
-                    &values,
-                )
-                .await?;
+        self.apply_all(conn, &[event]).await
+    }
+
+    /// New messages in one multi-row insert; any later event of the batch
+    /// writes the new rows first, so it finds its message's row.
+    async fn apply_all(&self, conn: &mut AnyConnection, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
+        let mut requested = Rows::new(
+            "INSERT INTO messages_view (message_id, organisation_id, channel, to_number, status, dispatch, \
+             sender_id, sms_type, segments, requested_by, batch_id, requested_at, not_before, updated_at, auto_reply)",
+            "ON CONFLICT (message_id) DO NOTHING",
+        );
+        for event in events {
+            let id = event.aggregate_id.as_str();
+            match decode::<MessageEvent>(event)? {
+                MessageEvent::MessageRequested { request, at } => {
+                    let (sender, sms_type, segments) = match &request.content {
+                        MessageContent::Sms(sms) => (
+                            sms.sender_id.clone(),
+                            Some(word(sms.sms_type)),
+                            Some(i64::from(sms.segments)),
+                        ),
+                        MessageContent::Whatsapp(out) => (out.from.clone(), None, None),
+                    };
+                    requested.push([
+                        id.into(),
+                        request.organisation_id.to_string().into(),
+                        word(request.content.channel()).into(),
+                        request.to.into(),
+                        "requested".into(),
+                        "pending".into(),
+                        sender.into(),
+                        sms_type.into(),
+                        segments.into(),
+                        request.requested_by.map(|u| u.to_string()).into(),
+                        request.batch_id.map(|u| u.to_string()).into(),
+                        stamp(at).into(),
+                        request.not_before.map(stamp).into(),
+                        stamp(at).into(),
+                        request
+                            .auto_reply
+                            .as_ref()
+                            .map(|r| auto_reply_word(r).to_string())
+                            .into(),
+                    ]);
+                }
+                later => {
+                    requested.write(conn).await?;
+                    progress(conn, id, later).await?;
+                }
             }
         }
-        Ok(())
+        requested.write(conn).await
     }
 
     async fn reset(&self, conn: &mut AnyConnection) -> Result<(), ProjectionError> {
         sqlx::query("DELETE FROM messages_view").execute(conn).await?;
         Ok(())
     }
+}
+
+/// What a message's later event changes on its row.
+async fn progress(conn: &mut AnyConnection, id: &str, event: MessageEvent) -> Result<(), ProjectionError> {
+    match event {
+        MessageEvent::MessageRequested { .. } => {}
+        MessageEvent::MessageDispatchStarted { attempt, at } => {
+            let values = [Some(attempt.to_string()), Some(stamp(at))];
+            set(
+                conn,
+                id,
+                "dispatch = 'started', attempts = CAST($1 AS BIGINT), dispatch_started_at = $2, updated_at = $2",
+                &values,
+            )
+            .await?;
+        }
+        MessageEvent::MessageSubmitted { provider_sid, at } => {
+            let values = [Some(provider_sid), Some(stamp(at))];
+            set(
+                conn,
+                id,
+                "dispatch = 'submitted', provider_sid = $1, submitted_at = $2, updated_at = $2",
+                &values,
+            )
+            .await?;
+        }
+        MessageEvent::MessageRefused { at, .. } => {
+            let values = [Some(stamp(at))];
+            set(
+                conn,
+                id,
+                "dispatch = 'refused', status = 'refused', updated_at = $1",
+                &values,
+            )
+            .await?;
+        }
+        MessageEvent::MessageNotSent { at, .. } => {
+            set(conn, id, "dispatch = 'pending', updated_at = $1", &[Some(stamp(at))]).await?;
+        }
+        MessageEvent::MessageOutcomeUnknown { at } => {
+            set(conn, id, "dispatch = 'unknown', updated_at = $1", &[Some(stamp(at))]).await?;
+        }
+        MessageEvent::MessageReportReceived { .. } => {}
+        MessageEvent::MessageProgressed { status, failure, at } => {
+            let delivered = (status == MessageStatus::Delivered).then(|| stamp(at));
+            let code = failure.and_then(|f| f.code).map(|c| c.to_string());
+            let values = [Some(word(status)), delivered, code, Some(stamp(at))];
+            set(
+                conn,
+                id,
+                "status = $1, delivered_at = COALESCE($2, delivered_at), \
+                     failure_code = COALESCE(CAST($3 AS BIGINT), failure_code), updated_at = $4",
+                &values,
+            )
+            .await?;
+        }
+    }
+    Ok(())
 }
 
 const COLUMNS: &str = "message_id, channel, to_number, status, dispatch, provider_sid, sender_id, sms_type, \
