@@ -37,6 +37,13 @@ VIEW_TABLES = {
     "phone_numbers_view": "phone_numbers", "email_accounts_view": "email_accounts",
     "email_threads": "email_threads", "email_thread_messages": "email_threads",
     "email_message_threads": "email_threads", "event_hashes": "audit_chain",
+    "sealed_hashes": "audit_chain", "calls_view": "calls", "customers_view": "customers",
+    "inbound_messages_view": "inbound_messages", "message_windows": "inbound_messages",
+    "masked_sessions_view": "masked_sessions", "messages_view": "messages",
+    "sms_templates_view": "sms_templates", "threads_view": "threads", "thread_items": "threads",
+    "thread_reads": "threads", "webhook_deliveries": "webhook_outbox", "webhook_attempts": "webhook_outbox",
+    "webhook_subjects": "webhook_outbox", "webhook_endpoints_view": "webhook_outbox",
+    "whatsapp_templates_view": "whatsapp_templates",
 }
 PROJECTORS = sorted(set(VIEW_TABLES.values()))
 SYNC_STAGES = ("auth", "aggregate load", "commit", "idempotency", "request read")

@@ -34,8 +34,10 @@
 # Options (environment variables):
 #   CONCURRENCY=16 DURATION=10 WARMUP=2     pgbench and the acceptance run
 #   PRIME=5             unmeasured seconds of acceptance to other customers, then ANALYZE, first
+#   STATEMENTS=0        when > 0: that many more requests and reports with every
+#                       statement logged (PostgreSQL's log, PG_LOG), counted per request
 #   REPORT_RATE=2000 REPORT_DURATION=5      report ingestion (open loop)
-#   PACING_RATE=3.3 PACING_DURATION=120     dispatch pacing (open loop)
+#   PACING_RATE=3.3 PACING_DURATION=120     dispatch pacing (open loop; 0 s: none)
 #   PORT=18192 SIM_PORT=18193               the API and the simulator
 #   PGHOST=127.0.0.1 PGPORT=5432 PGUSER=postgres   BENCH_NATS_URL=nats://127.0.0.1:4222
 #     (when no JetStream answers there, a private nats-server is started)
@@ -48,6 +50,7 @@ CONCURRENCY="${CONCURRENCY:-16}"
 DURATION="${DURATION:-10}"
 WARMUP="${WARMUP:-2}"
 PRIME="${PRIME:-5}"
+STATEMENTS="${STATEMENTS:-0}"
 REPORT_RATE="${REPORT_RATE:-2000}"
 REPORT_DURATION="${REPORT_DURATION:-5}"
 PACING_RATE="${PACING_RATE:-3.3}"
@@ -311,7 +314,75 @@ DELIVERED="$(psql -X -At -d "$DB" -c "SELECT COUNT(*) FROM events WHERE event_ty
 log "reports: $(summary_line "$RESULTS/reports.json") ($REPORTED recorded, $DELIVERED delivered)"
 stop_server
 
-# 4. dispatch pacing
+# Every statement of STATEMENTS more requests of each kind, from PostgreSQL's
+# own log (bench/pglog.py): log_min_duration_statement = 0 on this database
+# alone, for a server started afterwards (the setting is read at connect),
+# reset after. An idle window first gives what the server runs with nothing
+# to do; each load window ends when the read models have caught up.
+if (( STATEMENTS > 0 )); then
+    PG_LOG="${PG_LOG:-$(pg_lsclusters -h 2>/dev/null | awk -v port="$PGPORT" '$3 == port {print $7}' | head -n1)}"
+    [[ -r "$PG_LOG" ]] || die "STATEMENTS needs a readable PostgreSQL log (PG_LOG)"
+    psql -X -q -d postgres -c "ALTER DATABASE \"$DB\" SET log_min_duration_statement = 0" \
+        -c "ALTER DATABASE \"$DB\" SET log_parameter_max_length = 64" >/dev/null
+    start_server "$DB" "$STREAM" false statements
+    TOKEN="$(login)"
+    python3 -c 'import sys; sys.stdout.write("".join("+91983%07d\n" % i for i in range(200000)))' >"$WORK/statement-recipients.txt"
+    caught_up() { # caught_up SQL EXPECTED: waits until the query answers at least EXPECTED
+        for _ in $(seq 1 300); do
+            [[ "$(psql -X -At -d "$DB" -c "$1")" -ge "$2" ]] && return 0
+            sleep 0.2
+        done
+        die "not caught up: $1"
+    }
+    statement_window() { # statement_window LABEL FROM TO SECONDS REQUESTS
+        python3 "$BENCH_DIR/pglog.py" count "$PG_LOG" "$DB" "$2" "$3" "$4" >"$WORK/stmt-$1.json"
+    }
+    # The idle window starts once the feed and every projector have caught
+    # up with what the runs before recorded.
+    for _ in $(seq 1 600); do
+        curl -sS "$BASE/ready" | python3 -c '
+import json, sys
+r = json.load(sys.stdin)
+idle = (r.get("relay_backlog") or 0) == 0 and all(p.get("lag_positions", 1) == 0 for p in r.get("projectors", []))
+sys.exit(0 if idle else 1)' && break
+        sleep 0.5
+    done
+    sleep 2
+    o0="$(stat -c %s "$PG_LOG")"; sleep 5; o1="$(stat -c %s "$PG_LOG")"
+    statement_window idle "$o0" "$o1" 5
+    t0="$(date +%s.%N)"
+    BEFORE="$(psql -X -At -d "$DB" -c "SELECT COUNT(*) FROM messages_view")"
+    "$LOADGEN" --url "$BASE/api/v1/sms" --method POST --header "authorization: Bearer $TOKEN" \
+        --body "$SMS_BODY" --values "$WORK/statement-recipients.txt" --concurrency "$CONCURRENCY" \
+        --requests "$STATEMENTS" --duration 600 --label statements-accept --out "$RESULTS/statements-accept-load.json" >/dev/null
+    caught_up "SELECT COUNT(*) FROM messages_view" "$((BEFORE + STATEMENTS))"
+    caught_up "SELECT COUNT(*) FROM threads_view" "$((BEFORE + STATEMENTS))"
+    sleep 1
+    t1="$(date +%s.%N)"; o2="$(stat -c %s "$PG_LOG")"
+    statement_window accept "$o1" "$o2" "$(python3 -c "print($t1 - $t0)")"
+    psql -X -At -d "$DB" -c "SELECT 'CustomField=' || message_id || '&To=' || replace(to_number, '+', '%2B')
+        FROM messages_view WHERE to_number LIKE '+91983%' AND provider_sid IS NULL" >"$WORK/statement-reports.txt"
+    REPORTS_BEFORE="$(psql -X -At -d "$DB" -c "SELECT COUNT(*) FROM messages_view WHERE status = 'delivered'")"
+    t0="$(date +%s.%N)"
+    "$LOADGEN" --url "$REPORT_URL" --method POST --header 'content-type: application/x-www-form-urlencoded' \
+        --body "$REPORT_BODY" --values "$WORK/statement-reports.txt" --concurrency "$CONCURRENCY" \
+        --requests "$STATEMENTS" --duration 600 --label statements-reports --out "$RESULTS/statements-reports-load.json" >/dev/null
+    caught_up "SELECT COUNT(*) FROM messages_view WHERE status = 'delivered'" "$((REPORTS_BEFORE + STATEMENTS))"
+    sleep 1
+    t1="$(date +%s.%N)"; o3="$(stat -c %s "$PG_LOG")"
+    statement_window reports "$o2" "$o3" "$(python3 -c "print($t1 - $t0)")"
+    stop_server
+    psql -X -q -d postgres -c "ALTER DATABASE \"$DB\" RESET log_min_duration_statement" \
+        -c "ALTER DATABASE \"$DB\" RESET log_parameter_max_length" >/dev/null
+    for kind in accept reports; do
+        python3 "$BENCH_DIR/pglog.py" per-command "$WORK/stmt-$kind.json" "$WORK/stmt-idle.json" "$STATEMENTS" \
+            >"$RESULTS/statements-$kind.json"
+        log "statements per $kind: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%.2f synchronous, %.2f in total, %.2f ms logged; " % (r["synchronous_per_command"], r["total_per_command"], r["server_ms_per_command"]) + ", ".join("%s %.2f" % (k, v["per_command"]) for k, v in r["stages"].items()))' "$RESULTS/statements-$kind.json")"
+    done
+fi
+
+# 4. dispatch pacing (PACING_DURATION=0 leaves it out)
+if (( PACING_DURATION > 0 )); then
 DB2="bench_sms_${ID}_pacing"
 STREAM2="SB_BENCH_SMS_P_${ID^^}"
 fresh_db "$DB2"
@@ -382,6 +453,7 @@ print(json.dumps(out, indent=2))
 PY
 log "pacing: $(python3 -c 'import json,sys; r=json.load(open(sys.argv[1])); print("%d starts of %d messages, %.3f/s, mean interval %.1f ms vs %.1f ms (error %.2f %%), interval p1 %.1f p99 %.1f ms, %d not sent" % (r["dispatch_starts"], r["messages"], r["sending_rate"], r["mean_interval_ms"], r["target_interval_ms"], r["interval_error_pct"], r["interval_ms"]["p1"], r["interval_ms"]["p99"], r["not_sent"]))' "$RESULTS/pacing.json")"
 stop_server
+fi
 
 python3 - "$RESULTS" "$LIMIT" "$ACCEPT_RECORDED" "$REPORTED" "$DELIVERED" "$REPORTABLE" <<'PY'
 import json, sys, os
@@ -411,7 +483,7 @@ summary = {
                 "requests": reports["requests"], "ok": reports["ok"], "target_rate": reports["target_rate"],
                 "messages_available": reportable, "recorded": reported, "delivered": delivered,
                 "cpu": kv("reports.server")},
-    "pacing": load("pacing.json"),
+    "pacing": load("pacing.json") if os.path.exists(os.path.join(results, "pacing.json")) else None,
     "peak_rss_mb": rss,
 }
 json.dump(summary, open(os.path.join(results, "summary.json"), "w"), indent=2)
