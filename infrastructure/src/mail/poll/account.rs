@@ -157,6 +157,10 @@ async fn logout(mut session: ImapSession, receiver: &MailReceiver) {
     let _ = tokio::time::timeout(receiver.imap.tls.timeout, session.logout()).await;
 }
 
+/// The least wait between two polls, when a poll took the whole interval:
+/// a slow server is not polled back to back.
+const LEAST_PAUSE: Duration = Duration::from_secs(1);
+
 /// A connected poller: polls, answers "poll now" requests, waits.
 struct Server<'a> {
     receiver: &'a MailReceiver,
@@ -196,10 +200,12 @@ impl Server<'_> {
         let watched = folders(self.access);
         // IDLE wakes the poller at once for the first folder; every folder
         // is still polled each interval (other folders, a recreated one).
+        // The interval is a cadence: the next poll is due one interval after
+        // this one began, however long this one took.
         let interval = Duration::from_secs(self.access.settings.poll_interval_secs.max(1));
-        let timeout = interval.min(self.receiver.config.idle_refresh);
         loop {
             drain(&mut session);
+            let began = Instant::now();
             let report = self.poll(&mut session).await?;
             self.backoff.reset();
             for waiting in self.pending.drain(..) {
@@ -220,6 +226,10 @@ impl Server<'_> {
                 session.select(&watched[0]).await.map_err(PollError::imap)?;
             }
             let command_timeout = self.receiver.imap.tls.timeout.saturating_mul(6);
+            let timeout = interval
+                .saturating_sub(began.elapsed())
+                .max(LEAST_PAUSE)
+                .min(self.receiver.config.idle_refresh);
             let (back, woken) = wait(session, idle, timeout, command_timeout, self.requests, self.stop).await?;
             tracing::debug!(account_id = %self.access.account_id, ?woken, "mailbox poller woke");
             session = back;
