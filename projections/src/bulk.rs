@@ -14,7 +14,7 @@
 //! inserts with updates of the same rows writes the pending rows first
 //! (`write`, which empties the buffer) before each update.
 
-use sqlx::AnyConnection;
+use sqlx::{AnyConnection, Row};
 
 use crate::ProjectionError;
 
@@ -108,8 +108,19 @@ impl Rows {
     /// Writes the rows pushed so far, in as few statements as the size
     /// allows, and empties the buffer.
     pub async fn write(&mut self, conn: &mut AnyConnection) -> Result<(), ProjectionError> {
+        self.run(conn, false).await.map(drop)
+    }
+
+    /// As [`write`](Self::write), for a statement whose `tail` ends in
+    /// `RETURNING` one text column: the values returned, over all chunks.
+    pub async fn write_returning(&mut self, conn: &mut AnyConnection) -> Result<Vec<String>, ProjectionError> {
+        self.run(conn, true).await
+    }
+
+    async fn run(&mut self, conn: &mut AnyConnection, returning: bool) -> Result<Vec<String>, ProjectionError> {
+        let mut returned = Vec::new();
         if self.values.is_empty() {
-            return Ok(());
+            return Ok(returned);
         }
         let per_statement = (MAX_VALUES / self.width).max(1) * self.width;
         let marker = Marker::of(conn);
@@ -123,9 +134,15 @@ impl Rows {
                     Value::Int(int) => query.bind(*int),
                 };
             }
-            query.execute(&mut *conn).await?;
+            if returning {
+                for row in query.fetch_all(&mut *conn).await? {
+                    returned.push(row.try_get::<String, _>(0)?);
+                }
+            } else {
+                query.execute(&mut *conn).await?;
+            }
         }
-        Ok(())
+        Ok(returned)
     }
 
     fn sql(&self, rows: usize, marker: Marker) -> String {
