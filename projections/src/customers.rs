@@ -11,8 +11,10 @@ use application::feed::StoredEvent;
 use async_trait::async_trait;
 use domain::customer::CustomerEvent;
 use sqlx::AnyConnection;
+use std::collections::HashMap;
 use uuid::Uuid;
 
+use crate::bulk::Rows;
 use crate::calls::stamp;
 use crate::threads::effect::{Effect, effect_of};
 use crate::{ProjectionError, Projector, decode};
@@ -42,29 +44,38 @@ impl Projector for CustomersView {
     }
 
     async fn apply(&self, conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
-        if event.aggregate_type == "customer" {
-            return customer(conn, event).await;
+        self.apply_all(conn, &[event]).await
+    }
+
+    /// Contact points seen over the batch in one multi-row upsert; any
+    /// other customer event writes them first.
+    async fn apply_all(&self, conn: &mut AnyConnection, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
+        let mut seen = Seen::default();
+        for event in events {
+            if event.aggregate_type == "customer" {
+                customer(conn, &mut seen, event).await?;
+                continue;
+            }
+            let Some(Effect::Item(item)) = effect_of(event)? else {
+                continue;
+            };
+            let (Some(customer_id), Some(point)) = (item.customer_id, item.counterpart.as_deref()) else {
+                continue;
+            };
+            let (email, phone) = match item.channel {
+                "email" => (Some(point.to_lowercase()), None),
+                _ => (None, Some(point.to_string())),
+            };
+            seen.point(Point {
+                customer_id,
+                organisation_id: item.organisation_id,
+                email,
+                phone,
+                name: None,
+                at: stamp(item.at),
+            });
         }
-        let Some(Effect::Item(item)) = effect_of(event)? else {
-            return Ok(());
-        };
-        let (Some(customer_id), Some(point)) = (item.customer_id, item.counterpart.as_deref()) else {
-            return Ok(());
-        };
-        let (email, phone) = match item.channel {
-            "email" => (Some(point.to_lowercase()), None),
-            _ => (None, Some(point.to_string())),
-        };
-        seen(
-            conn,
-            customer_id,
-            item.organisation_id,
-            email,
-            phone,
-            None,
-            &stamp(item.at),
-        )
-        .await
+        seen.write(conn).await
     }
 
     async fn reset(&self, conn: &mut AnyConnection) -> Result<(), ProjectionError> {
@@ -74,36 +85,72 @@ impl Projector for CustomersView {
 }
 
 /// A contact point seen: its row, once (a name fills in where none was).
-async fn seen(
-    conn: &mut AnyConnection,
+struct Point {
     customer_id: Uuid,
     organisation_id: Uuid,
     email: Option<String>,
     phone: Option<String>,
     name: Option<String>,
-    at: &str,
-) -> Result<(), ProjectionError> {
-    sqlx::query(
-        "INSERT INTO customers_view (customer_id, organisation_id, canonical_id, email, phone, name, created_at, \
-         updated_at) VALUES ($1, $2, $1, $3, $4, $5, $6, $6) ON CONFLICT (customer_id) DO UPDATE SET \
-         name = COALESCE(customers_view.name, excluded.name), \
-         email = COALESCE(customers_view.email, excluded.email), \
-         phone = COALESCE(customers_view.phone, excluded.phone)",
-    )
-    .bind(customer_id.to_string())
-    .bind(organisation_id.to_string())
-    .bind(email)
-    .bind(phone)
-    .bind(name)
-    .bind(at)
-    .execute(conn)
-    .await?;
-    Ok(())
+    at: String,
 }
 
-async fn customer(conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
+/// The points a batch has seen, one per customer: a point seen again fills
+/// in only what its first sighting left empty, as its upsert would.
+#[derive(Default)]
+struct Seen {
+    points: Vec<Point>,
+    index: HashMap<Uuid, usize>,
+}
+
+impl Seen {
+    fn point(&mut self, point: Point) {
+        match self.index.get(&point.customer_id) {
+            Some(&at) => {
+                let first = &mut self.points[at];
+                first.email = first.email.take().or(point.email);
+                first.phone = first.phone.take().or(point.phone);
+                first.name = first.name.take().or(point.name);
+            }
+            None => {
+                self.index.insert(point.customer_id, self.points.len());
+                self.points.push(point);
+            }
+        }
+    }
+
+    async fn write(&mut self, conn: &mut AnyConnection) -> Result<(), ProjectionError> {
+        self.index.clear();
+        let mut rows = Rows::new(
+            "INSERT INTO customers_view (customer_id, organisation_id, canonical_id, email, phone, name, created_at, \
+             updated_at)",
+            "ON CONFLICT (customer_id) DO UPDATE SET \
+             name = COALESCE(customers_view.name, excluded.name), \
+             email = COALESCE(customers_view.email, excluded.email), \
+             phone = COALESCE(customers_view.phone, excluded.phone)",
+        );
+        for point in self.points.drain(..) {
+            let id = point.customer_id.to_string();
+            rows.push([
+                (&id).into(),
+                point.organisation_id.to_string().into(),
+                id.into(),
+                point.email.into(),
+                point.phone.into(),
+                point.name.into(),
+                (&point.at).into(),
+                point.at.into(),
+            ]);
+        }
+        rows.write(conn).await
+    }
+}
+
+/// A customer's own event: a point seen (gathered with the batch's), or a
+/// change that reads and writes rows (the points gathered so far first).
+async fn customer(conn: &mut AnyConnection, seen: &mut Seen, event: &StoredEvent) -> Result<(), ProjectionError> {
     let id = event.aggregate_id.as_str();
-    match decode::<CustomerEvent>(event)? {
+    let change = decode::<CustomerEvent>(event)?;
+    match change {
         CustomerEvent::CustomerCreated {
             customer_id,
             organisation_id,
@@ -111,16 +158,15 @@ async fn customer(conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), P
             name,
             at,
         } => {
-            seen(
-                conn,
+            seen.point(Point {
                 customer_id,
                 organisation_id,
-                Some(email.to_string()),
-                None,
+                email: Some(email.to_string()),
+                phone: None,
                 name,
-                &stamp(at),
-            )
-            .await
+                at: stamp(at),
+            });
+            return Ok(());
         }
         CustomerEvent::CustomerCreatedForPhone {
             customer_id,
@@ -128,7 +174,22 @@ async fn customer(conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), P
             phone,
             name,
             at,
-        } => seen(conn, customer_id, organisation_id, None, Some(phone), name, &stamp(at)).await,
+        } => {
+            seen.point(Point {
+                customer_id,
+                organisation_id,
+                email: None,
+                phone: Some(phone),
+                name,
+                at: stamp(at),
+            });
+            return Ok(());
+        }
+        CustomerEvent::CustomerAbsorbed { .. } | CustomerEvent::CustomerReleased { .. } => return Ok(()),
+        _ => {}
+    }
+    seen.write(conn).await?;
+    match change {
         CustomerEvent::CustomerUpdated { name, notes, at } => {
             sqlx::query("UPDATE customers_view SET name = $1, notes = $2, updated_at = $3 WHERE customer_id = $4")
                 .bind(name)
@@ -141,7 +202,7 @@ async fn customer(conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), P
         }
         CustomerEvent::CustomerMerged { into, at } => merged(conn, id, &into.to_string(), &stamp(at)).await,
         CustomerEvent::CustomerUnmerged { at, .. } => unmerged(conn, id, &stamp(at)).await,
-        CustomerEvent::CustomerAbsorbed { .. } | CustomerEvent::CustomerReleased { .. } => Ok(()),
+        _ => Ok(()),
     }
 }
 

@@ -12,7 +12,10 @@ use application::feed::StoredEvent;
 use async_trait::async_trait;
 use domain::thread::ThreadEvent;
 use sqlx::AnyConnection;
+use std::collections::{HashMap, HashSet};
+use uuid::Uuid;
 
+use crate::bulk::{Rows, Value};
 use crate::calls::stamp;
 use crate::{ProjectionError, Projector};
 use effect::{Effect, Item, effect_of};
@@ -36,20 +39,33 @@ impl Projector for ThreadsView {
     }
 
     async fn apply(&self, conn: &mut AnyConnection, event: &StoredEvent) -> Result<(), ProjectionError> {
-        match effect_of(event)? {
-            Some(Effect::Item(item)) => record(conn, &item, event.position).await,
-            Some(Effect::Status { item_id, status, at }) => {
-                sqlx::query("UPDATE thread_items SET status = $1, status_at = $2 WHERE item_id = $3")
-                    .bind(status)
-                    .bind(stamp(at))
-                    .bind(item_id.to_string())
-                    .execute(conn)
-                    .await?;
-                Ok(())
+        self.apply_all(conn, &[event]).await
+    }
+
+    /// Items and later statuses gathered over the batch and written in a
+    /// few multi-row statements; what an agent did to a thread writes them
+    /// first, so it finds the thread as the events before it left it.
+    async fn apply_all(&self, conn: &mut AnyConnection, events: &[&StoredEvent]) -> Result<(), ProjectionError> {
+        let mut pending = Pending::default();
+        for event in events {
+            match effect_of(event)? {
+                Some(Effect::Item(item)) => {
+                    if pending.statuses.contains_key(&item.item_id) {
+                        pending.write(conn).await?;
+                    }
+                    pending.item(*item, event.position);
+                }
+                Some(Effect::Status { item_id, status, at }) => {
+                    pending.statuses.insert(item_id, (status, stamp(at)));
+                }
+                Some(Effect::Thread(change)) => {
+                    pending.write(conn).await?;
+                    thread(conn, change).await?;
+                }
+                None => {}
             }
-            Some(Effect::Thread(change)) => thread(conn, change).await,
-            None => Ok(()),
         }
+        pending.write(conn).await
     }
 
     async fn reset(&self, conn: &mut AnyConnection) -> Result<(), ProjectionError> {
@@ -60,72 +76,134 @@ impl Projector for ThreadsView {
     }
 }
 
-/// The item, once, and its thread brought up to date (created by its first item).
-async fn record(conn: &mut AnyConnection, item: &Item, position: i64) -> Result<(), ProjectionError> {
-    let at = stamp(item.at);
-    let inserted = sqlx::query(
-        "INSERT INTO thread_items (item_id, thread_id, organisation_id, channel, direction, status, preview, \
-         counterpart, detail, occurred_at, position, status_at) \
-         VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10, $11, $10) ON CONFLICT (item_id) DO NOTHING",
-    )
-    .bind(item.item_id.to_string())
-    .bind(item.thread_id.to_string())
-    .bind(item.organisation_id.to_string())
-    .bind(item.channel)
-    .bind(item.direction)
-    .bind(&item.status)
-    .bind(&item.preview)
-    .bind(&item.counterpart)
-    .bind(item.detail.to_string())
-    .bind(&at)
-    .bind(position)
-    .execute(&mut *conn)
-    .await?
-    .rows_affected();
-    if inserted == 0 {
-        return Ok(());
+/// What a batch records before it is written: new items in the order
+/// seen (one per id), and each item's latest status.
+#[derive(Default)]
+struct Pending {
+    items: Vec<(Item, i64)>,
+    ids: HashSet<Uuid>,
+    statuses: HashMap<Uuid, (String, String)>,
+}
+
+impl Pending {
+    fn item(&mut self, item: Item, position: i64) {
+        if self.ids.insert(item.item_id) {
+            self.items.push((item, position));
+        }
     }
+
+    /// Each item once, each thread it was the first new item on brought up
+    /// to date (created by its first item), then the statuses.
+    async fn write(&mut self, conn: &mut AnyConnection) -> Result<(), ProjectionError> {
+        let items = std::mem::take(&mut self.items);
+        self.ids.clear();
+        let mut rows = Rows::new(
+            "INSERT INTO thread_items (item_id, thread_id, organisation_id, channel, direction, status, preview, \
+             counterpart, detail, occurred_at, position, status_at)",
+            "ON CONFLICT (item_id) DO NOTHING RETURNING item_id",
+        );
+        for (item, position) in &items {
+            let at = stamp(item.at);
+            rows.push([
+                item.item_id.to_string().into(),
+                item.thread_id.to_string().into(),
+                item.organisation_id.to_string().into(),
+                item.channel.into(),
+                item.direction.into(),
+                (&item.status).into(),
+                item.preview.clone().into(),
+                item.counterpart.clone().into(),
+                item.detail.to_string().into(),
+                (&at).into(),
+                (*position).into(),
+                at.into(),
+            ]);
+        }
+        let inserted: HashSet<String> = rows.write_returning(conn).await?.into_iter().collect();
+        let new = items
+            .iter()
+            .filter(|(item, _)| inserted.contains(&item.item_id.to_string()));
+        for round in rounds(new.map(|(item, _)| item)) {
+            let mut threads = Rows::new(THREAD_HEAD, THREAD_TAIL);
+            for item in round {
+                threads.push(thread_row(item));
+            }
+            threads.write(conn).await?;
+        }
+        let mut statuses = Rows::new(
+            "UPDATE thread_items SET status = v.column2, status_at = v.column3 FROM (",
+            ") AS v WHERE thread_items.item_id = v.column1",
+        );
+        for (item_id, (status, at)) in self.statuses.drain() {
+            statuses.push([item_id.to_string().into(), status.into(), at.into()]);
+        }
+        statuses.write(conn).await
+    }
+}
+
+/// The items in rounds that name each thread at most once (a statement
+/// cannot update one row twice), each thread's items in their order.
+fn rounds<'a>(items: impl Iterator<Item = &'a Item>) -> Vec<Vec<&'a Item>> {
+    let mut rounds: Vec<Vec<&Item>> = Vec::new();
+    let mut seen: HashMap<Uuid, usize> = HashMap::new();
+    for item in items {
+        let round = seen.entry(item.thread_id).or_insert(0);
+        if *round == rounds.len() {
+            rounds.push(Vec::new());
+        }
+        rounds[*round].push(item);
+        *round += 1;
+    }
+    rounds
+}
+
+const THREAD_HEAD: &str = "INSERT INTO threads_view (thread_id, organisation_id, customer_id, customer_point, subject, \
+     status, channels, item_count, last_item_at, last_direction, last_channel, last_preview, last_inbound_at, \
+     created_at, updated_at)";
+
+/// A new item on a thread: the thread as created by it, or brought up to date.
+const THREAD_TAIL: &str = "ON CONFLICT (thread_id) DO UPDATE SET \
+       customer_point = CASE WHEN threads_view.customer_id IS NULL THEN excluded.customer_point \
+         ELSE threads_view.customer_point END, \
+       customer_id = COALESCE(threads_view.customer_id, excluded.customer_id), \
+       subject = COALESCE(threads_view.subject, excluded.subject), \
+       channels = CASE WHEN threads_view.channels LIKE '%' || excluded.channels || '%' \
+         THEN threads_view.channels ELSE threads_view.channels || substr(excluded.channels, 2) END, \
+       item_count = threads_view.item_count + 1, \
+       last_direction = CASE WHEN excluded.last_item_at >= threads_view.last_item_at \
+         THEN excluded.last_direction ELSE threads_view.last_direction END, \
+       last_channel = CASE WHEN excluded.last_item_at >= threads_view.last_item_at \
+         THEN excluded.last_channel ELSE threads_view.last_channel END, \
+       last_preview = CASE WHEN excluded.last_item_at >= threads_view.last_item_at \
+         THEN excluded.last_preview ELSE threads_view.last_preview END, \
+       last_item_at = CASE WHEN excluded.last_item_at >= threads_view.last_item_at \
+         THEN excluded.last_item_at ELSE threads_view.last_item_at END, \
+       last_inbound_at = CASE WHEN threads_view.last_inbound_at IS NULL \
+         OR excluded.last_inbound_at > threads_view.last_inbound_at \
+         THEN COALESCE(excluded.last_inbound_at, threads_view.last_inbound_at) \
+         ELSE threads_view.last_inbound_at END, \
+       updated_at = excluded.updated_at";
+
+fn thread_row(item: &Item) -> [Value; 15] {
+    let at = stamp(item.at);
     let inbound = (item.direction == "inbound").then(|| at.clone());
-    sqlx::query(
-        "INSERT INTO threads_view (thread_id, organisation_id, customer_id, customer_point, subject, status, channels, \
-         item_count, last_item_at, last_direction, last_channel, last_preview, last_inbound_at, created_at, \
-         updated_at) VALUES ($1, $2, $3, $4, $5, 'open', $6, 1, $7, $8, $9, $10, $11, $7, $7) \
-         ON CONFLICT (thread_id) DO UPDATE SET \
-           customer_point = CASE WHEN threads_view.customer_id IS NULL THEN excluded.customer_point \
-             ELSE threads_view.customer_point END, \
-           customer_id = COALESCE(threads_view.customer_id, excluded.customer_id), \
-           subject = COALESCE(threads_view.subject, excluded.subject), \
-           channels = CASE WHEN threads_view.channels LIKE '%' || excluded.channels || '%' \
-             THEN threads_view.channels ELSE threads_view.channels || substr(excluded.channels, 2) END, \
-           item_count = threads_view.item_count + 1, \
-           last_direction = CASE WHEN excluded.last_item_at >= threads_view.last_item_at \
-             THEN excluded.last_direction ELSE threads_view.last_direction END, \
-           last_channel = CASE WHEN excluded.last_item_at >= threads_view.last_item_at \
-             THEN excluded.last_channel ELSE threads_view.last_channel END, \
-           last_preview = CASE WHEN excluded.last_item_at >= threads_view.last_item_at \
-             THEN excluded.last_preview ELSE threads_view.last_preview END, \
-           last_item_at = CASE WHEN excluded.last_item_at >= threads_view.last_item_at \
-             THEN excluded.last_item_at ELSE threads_view.last_item_at END, \
-           last_inbound_at = CASE WHEN threads_view.last_inbound_at IS NULL \
-             OR excluded.last_inbound_at > threads_view.last_inbound_at \
-             THEN COALESCE(excluded.last_inbound_at, threads_view.last_inbound_at) \
-             ELSE threads_view.last_inbound_at END, \
-           updated_at = excluded.updated_at",
-    )
-    .bind(item.thread_id.to_string())
-    .bind(item.organisation_id.to_string())
-    .bind(item.customer_id.map(|c| c.to_string()))
-    .bind(item.customer_id.and(item.counterpart.clone()))
-    .bind(&item.subject)
-    .bind(format!(",{},", item.channel))
-    .bind(&at)
-    .bind(item.direction)
-    .bind(item.channel)
-    .bind(&item.preview)
-    .bind(inbound)
-    .execute(conn)
-    .await?;
-    Ok(())
+    [
+        item.thread_id.to_string().into(),
+        item.organisation_id.to_string().into(),
+        item.customer_id.map(|c| c.to_string()).into(),
+        item.customer_id.and(item.counterpart.clone()).into(),
+        item.subject.clone().into(),
+        "open".into(),
+        format!(",{},", item.channel).into(),
+        1_i64.into(),
+        (&at).into(),
+        item.direction.into(),
+        item.channel.into(),
+        item.preview.clone().into(),
+        inbound.into(),
+        (&at).into(),
+        at.into(),
+    ]
 }
 
 /// What an agent did to a thread: on its row (a thread is listed once it
@@ -176,4 +254,53 @@ async fn thread(conn: &mut AnyConnection, change: ThreadEvent) -> Result<(), Pro
     }
     query.execute(conn).await?;
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn item(thread: u128, id: u128) -> Item {
+        Item {
+            item_id: Uuid::from_u128(id),
+            thread_id: Uuid::from_u128(thread),
+            organisation_id: Uuid::nil(),
+            customer_id: None,
+            channel: "sms",
+            direction: "outbound",
+            status: "requested".into(),
+            preview: None,
+            counterpart: None,
+            subject: None,
+            detail: serde_json::Value::Null,
+            at: chrono::DateTime::UNIX_EPOCH,
+        }
+    }
+
+    fn ids(rounds: &[Vec<&Item>]) -> Vec<Vec<u128>> {
+        rounds
+            .iter()
+            .map(|round| round.iter().map(|i| i.item_id.as_u128()).collect())
+            .collect()
+    }
+
+    #[test]
+    fn each_round_names_a_thread_once_and_keeps_each_threads_items_in_order() {
+        let items = [
+            item(1, 10),
+            item(2, 20),
+            item(1, 11),
+            item(1, 12),
+            item(3, 30),
+            item(2, 21),
+        ];
+        let rounds = rounds(items.iter());
+        assert_eq!(ids(&rounds), vec![vec![10, 20, 30], vec![11, 21], vec![12]]);
+    }
+
+    #[test]
+    fn items_on_different_threads_make_one_round() {
+        let items = [item(1, 10), item(2, 20), item(3, 30)];
+        assert_eq!(ids(&rounds(items.iter())), vec![vec![10, 20, 30]]);
+    }
 }
