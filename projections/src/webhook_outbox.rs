@@ -21,7 +21,7 @@ use domain::outbound_message::{MessageEvent, OutboundMessage};
 use domain::webhook_endpoint::{EndpointSpec, WebhookEndpointEvent, WebhookEventType};
 use sqlx::any::AnyRow;
 use sqlx::{AnyConnection, AnyPool, Row};
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use uuid::Uuid;
 
 use crate::bulk::Rows;
@@ -196,19 +196,32 @@ async fn subject_states(
     if keys.is_empty() {
         return Ok(states);
     }
+    // Both columns of the key, so the look-up is a probe of its index
+    // (the id alone would read the whole table).
+    let mut types: Vec<&str> = keys.iter().map(|(kind, _)| kind.as_str()).collect();
+    types.sort_unstable();
+    types.dedup();
     let ids: Vec<&str> = keys.iter().map(|(_, id)| id.as_str()).collect();
-    let list: Vec<String> = (1..=ids.len()).map(|i| format!("${i}")).collect();
+    let marks = |from: usize, count: usize| {
+        (from..from + count)
+            .map(|i| format!("${i}"))
+            .collect::<Vec<_>>()
+            .join(", ")
+    };
     let sql = format!(
-        "SELECT aggregate_type, aggregate_id, state FROM webhook_subjects WHERE aggregate_id IN ({})",
-        list.join(", ")
+        "SELECT aggregate_type, aggregate_id, state FROM webhook_subjects \
+         WHERE aggregate_type IN ({}) AND aggregate_id IN ({})",
+        marks(1, types.len()),
+        marks(types.len() + 1, ids.len())
     );
     let mut query = sqlx::query(&sql);
-    for id in ids {
-        query = query.bind(id);
+    for value in types.into_iter().chain(ids) {
+        query = query.bind(value);
     }
+    let wanted: HashSet<&SubjectKey> = keys.iter().collect();
     for row in query.fetch_all(&mut *conn).await? {
         let key: SubjectKey = (row.try_get(0)?, row.try_get(1)?);
-        if !keys.contains(&key) {
+        if !wanted.contains(&key) {
             continue;
         }
         let state: String = row.try_get(2)?;
