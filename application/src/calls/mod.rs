@@ -333,3 +333,69 @@ impl Calls<'_> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use chrono::TimeZone;
+    use cqrs_es::Aggregate;
+    use domain::call::{CallEvent, CallRequest, Direction, Purpose};
+
+    const OURS: Uuid = Uuid::from_u128(1);
+    const THEIRS: Uuid = Uuid::from_u128(2);
+
+    fn requested() -> Call {
+        let mut call = Call::default();
+        call.apply(CallEvent::CallRequested {
+            request: Box::new(CallRequest {
+                organisation_id: OURS,
+                direction: Direction::Outbound,
+                requested_by: None,
+                agent_user_id: None,
+                agent_phone: "+919800000001".into(),
+                customer_phone: "+919800000002".into(),
+                customer_id: None,
+                caller_id: "+911141169368".into(),
+                time_limit_secs: None,
+                record: false,
+                recording_channels: 1,
+                custom_data: None,
+                purpose: Purpose::Transactional,
+                verified: false,
+                masked_session_id: None,
+                verification: None,
+                thread_id: None,
+            }),
+            at: Utc.with_ymd_and_hms(2026, 12, 1, 10, 0, 0).unwrap(),
+        });
+        call
+    }
+
+    fn not_found(answer: Result<Call, CallsError>) -> bool {
+        matches!(
+            answer,
+            Err(CallsError::Command(CommandError::Rejected(CallError::NotFound)))
+        )
+    }
+
+    #[test]
+    fn a_call_never_requested_is_not_recorded_and_no_organisation_sees_it() {
+        let empty = Call::default();
+        assert_eq!(empty.dispatch, Dispatch::None);
+        assert!(recorded(empty.clone()).is_none());
+        assert!(!seen_by(&empty, OURS));
+        assert!(not_found(visible(Some(empty), OURS)));
+        assert!(not_found(visible(None, OURS)));
+    }
+
+    #[test]
+    fn a_requested_call_is_recorded_and_seen_by_its_own_organisation_only() {
+        let call = requested();
+        assert_eq!(call.dispatch, Dispatch::Pending);
+        assert!(recorded(call.clone()).is_some());
+        assert!(seen_by(&call, OURS));
+        assert!(!seen_by(&call, THEIRS));
+        assert!(visible(Some(call.clone()), OURS).is_ok());
+        assert!(not_found(visible(Some(call), THEIRS)));
+    }
+}
